@@ -1,0 +1,184 @@
+//! The engine: one pass over one log file produces its metrics, its summary and
+//! (for offline use) the rule hits. The Lambda and the CLI both call [`analyse`].
+
+use std::io::Read;
+
+use chrono::{DateTime, Utc};
+
+use crate::catalog::{GroupBy, KmsEvent, RULES};
+use crate::metrics::{MetricOptions, Metrics};
+use crate::reader::{Item, ReadError, read_records};
+use crate::summary::Summary;
+
+/// What to compute.
+#[derive(Debug, Clone, Default)]
+pub struct AnalysisOptions {
+    pub metrics: MetricOptions,
+    /// Keep every rule hit (the CLI evaluates thresholds over them). Off in Lambda.
+    pub collect_hits: bool,
+    /// Only events at or after this time.
+    pub since: Option<DateTime<Utc>>,
+    /// Only events before this time.
+    pub until: Option<DateTime<Utc>>,
+}
+
+/// One event selected by a rule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hit {
+    /// Index into [`RULES`].
+    pub rule: usize,
+    pub time: DateTime<Utc>,
+    /// The threshold group (see [`GroupBy`]).
+    pub group: String,
+    pub keys: Vec<String>,
+    pub principal: String,
+    pub source_ip: Option<String>,
+    pub event_id: Option<String>,
+    pub notes: Vec<String>,
+}
+
+/// How many bad-record reasons are kept per file.
+pub const MAX_BAD_SAMPLES: usize = 5;
+
+/// The result of analysing one file.
+#[derive(Debug, Default)]
+pub struct FileAnalysis {
+    pub records: u64,
+    pub kms_records: u64,
+    pub bad_records: u64,
+    pub duplicates: u64,
+    /// The first few bad-record reasons, for the warning log.
+    pub bad_samples: Vec<String>,
+    pub metrics: Metrics,
+    pub summary: Summary,
+    pub hits: Vec<Hit>,
+    /// Set when the content is not a CloudTrail log.
+    pub not_a_log: Option<String>,
+    /// Set when the file is damaged; everything before the damage is counted.
+    pub error: Option<ReadError>,
+}
+
+impl FileAnalysis {
+    /// True when the file had damage worth the `KMSAuditBadLogFiles` metric.
+    pub fn is_bad(&self) -> bool {
+        self.error.is_some() || self.bad_records > 0
+    }
+}
+
+/// Reads and analyses one file. `name` identifies it in errors.
+pub fn analyse<R: Read>(name: &str, input: R, opts: &AnalysisOptions) -> FileAnalysis {
+    let mut out = FileAnalysis::default();
+    let mut no_time = 0u64;
+    let read = read_records(name, input, |item| match item {
+        Item::Record(r) => {
+            if !r.is_kms() {
+                return;
+            }
+            out.kms_records += 1;
+            let Some(e) = KmsEvent::analyse(&r) else {
+                no_time += 1;
+                if out.bad_samples.len() < MAX_BAD_SAMPLES {
+                    out.bad_samples.push(format!(
+                        "KMS record {} has no usable eventTime",
+                        r.event_id.as_deref().unwrap_or("(no eventID)")
+                    ));
+                }
+                return;
+            };
+            if opts.since.is_some_and(|s| e.time < s) || opts.until.is_some_and(|u| e.time >= u) {
+                return;
+            }
+            out.metrics.observe(&e, &opts.metrics);
+            out.summary.observe(&e);
+            if opts.collect_hits {
+                for (i, rule) in RULES.iter().enumerate() {
+                    if rule.matches(&e) {
+                        out.hits.push(hit(i, &e));
+                    }
+                }
+            }
+        }
+        Item::Bad { index, reason } => {
+            if out.bad_samples.len() < MAX_BAD_SAMPLES {
+                out.bad_samples.push(format!("record #{index}: {reason}"));
+            }
+        }
+    });
+    out.records = read.records;
+    out.bad_records = read.bad_records + no_time;
+    out.duplicates = read.duplicates;
+    out.not_a_log = read.not_a_log;
+    out.error = read.error;
+    out.summary.files = 1;
+    out.summary.records = out.records;
+    out.summary.kms_records = out.kms_records;
+    out.summary.bad_records = out.bad_records;
+    out
+}
+
+fn hit(rule: usize, e: &KmsEvent) -> Hit {
+    let ip = e.record.source_ip_address.clone();
+    let group = match RULES[rule].group_by {
+        GroupBy::All => String::new(),
+        GroupBy::Source => format!("{} from {}", e.principal.id, ip.as_deref().unwrap_or("unknown")),
+    };
+    Hit {
+        rule,
+        time: e.time,
+        group,
+        keys: e.keys.iter().map(|k| k.id.clone()).collect(),
+        principal: e.principal.id.clone(),
+        source_ip: ip,
+        event_id: e.record.event_id.clone(),
+        notes: RULES[rule].notes(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_kms_records_and_bad_ones() {
+        let data = br#"{"Records":[
+            {"eventSource":"kms.amazonaws.com","eventName":"Decrypt","eventTime":"2026-10-04T03:00:00Z","errorCode":"IncorrectKeyException"},
+            {"eventSource":"kms.amazonaws.com","eventName":"Decrypt"},
+            {"eventSource":"s3.amazonaws.com","eventName":"GetObject","eventTime":"2026-10-04T03:00:00Z"},
+            42
+        ]}"#;
+        let a = analyse(
+            "t.json",
+            &data[..],
+            &AnalysisOptions {
+                collect_hits: true,
+                ..Default::default()
+            },
+        );
+        assert_eq!((a.records, a.kms_records, a.bad_records), (4, 2, 2));
+        assert_eq!(a.bad_samples.len(), 2);
+        assert!(a.is_bad());
+        assert_eq!(a.hits.len(), 1);
+        assert_eq!(RULES[a.hits[0].rule].id, "decrypt_failures");
+        assert_eq!(a.summary.kms_records, 2);
+    }
+
+    #[test]
+    fn time_filters() {
+        let data = br#"{"Records":[
+            {"eventSource":"kms.amazonaws.com","eventName":"Encrypt","eventTime":"2026-10-04T02:59:59Z"},
+            {"eventSource":"kms.amazonaws.com","eventName":"Encrypt","eventTime":"2026-10-04T03:00:00Z"},
+            {"eventSource":"kms.amazonaws.com","eventName":"Encrypt","eventTime":"2026-10-04T04:00:00Z"}
+        ]}"#;
+        let t = |s: &str| DateTime::parse_from_rfc3339(s).expect("t").with_timezone(&Utc);
+        let a = analyse(
+            "t.json",
+            &data[..],
+            &AnalysisOptions {
+                since: Some(t("2026-10-04T03:00:00Z")),
+                until: Some(t("2026-10-04T04:00:00Z")),
+                ..Default::default()
+            },
+        );
+        assert_eq!(a.summary.usage.values().map(|s| s.count).sum::<u64>(), 1);
+    }
+}

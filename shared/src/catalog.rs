@@ -1,0 +1,687 @@
+//! The detection catalog: every rule keytrail knows, defined once.
+//!
+//! The log processor counts with these rules, the CLI reports with them, the alarm
+//! enricher filters with them and the SAM template's alarms are checked against them.
+//! A rule is data plus a predicate over an analysed KMS event ([`KmsEvent`]).
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::keys::{KeyRef, resolve_keys};
+use crate::model::Record;
+use crate::principal::{Principal, principal_of};
+
+/// A KMS record with its keys, principal and failure class worked out once.
+#[derive(Debug, Clone)]
+pub struct KmsEvent<'a> {
+    pub record: &'a Record,
+    pub time: DateTime<Utc>,
+    pub keys: Vec<KeyRef>,
+    pub principal: Principal,
+    pub error_class: Option<ErrorClass>,
+}
+
+impl<'a> KmsEvent<'a> {
+    /// Analyses a KMS record; `None` for other services or records with no usable time.
+    pub fn analyse(record: &'a Record) -> Option<KmsEvent<'a>> {
+        if !record.is_kms() {
+            return None;
+        }
+        Some(KmsEvent {
+            record,
+            time: record.event_time?,
+            keys: resolve_keys(record),
+            principal: principal_of(record),
+            error_class: ErrorClass::of(record),
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        self.record.name()
+    }
+
+    pub fn failed(&self) -> bool {
+        self.error_class.is_some()
+    }
+
+    /// The account owning the (first) key, from its ARN.
+    pub fn key_account(&self) -> Option<&str> {
+        self.keys.iter().find_map(KeyRef::account)
+    }
+
+    /// True when the caller's account differs from the key's account.
+    pub fn is_cross_account(&self) -> bool {
+        match (self.principal.account.as_deref(), self.key_account()) {
+            (Some(caller), Some(key)) => is_account_id(caller) && is_account_id(key) && caller != key,
+            _ => false,
+        }
+    }
+}
+
+fn is_account_id(s: &str) -> bool {
+    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// The bounded set of failure classes used as the `ErrorClass` metric dimension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
+pub enum ErrorClass {
+    AccessDenied,
+    IncorrectKey,
+    InvalidCiphertext,
+    Disabled,
+    PendingDeletion,
+    InvalidState,
+    NotFound,
+    Throttled,
+    Other,
+}
+
+impl ErrorClass {
+    pub const ALL: [ErrorClass; 9] = [
+        ErrorClass::AccessDenied,
+        ErrorClass::IncorrectKey,
+        ErrorClass::InvalidCiphertext,
+        ErrorClass::Disabled,
+        ErrorClass::PendingDeletion,
+        ErrorClass::InvalidState,
+        ErrorClass::NotFound,
+        ErrorClass::Throttled,
+        ErrorClass::Other,
+    ];
+
+    /// Classifies a failed call; `None` when the call succeeded.
+    pub fn of(r: &Record) -> Option<ErrorClass> {
+        let code = r.error_code.as_deref().filter(|c| !c.is_empty())?;
+        let msg = r.error_message.as_deref().unwrap_or("").to_ascii_lowercase();
+        // The message is checked first: KMS reports a key pending deletion with
+        // KMSInvalidStateException or DisabledException depending on the API.
+        if msg.contains("pending deletion") {
+            return Some(ErrorClass::PendingDeletion);
+        }
+        Some(match code {
+            "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" | "Client.UnauthorizedOperation" => {
+                ErrorClass::AccessDenied
+            }
+            "IncorrectKeyException" => ErrorClass::IncorrectKey,
+            "InvalidCiphertextException" => ErrorClass::InvalidCiphertext,
+            "DisabledException" => ErrorClass::Disabled,
+            "KMSInvalidStateException" if msg.contains("is disabled") => ErrorClass::Disabled,
+            "KMSInvalidStateException" | "InvalidStateException" => ErrorClass::InvalidState,
+            "NotFoundException" => ErrorClass::NotFound,
+            "ThrottlingException" | "LimitExceededException" | "RequestLimitExceeded" => ErrorClass::Throttled,
+            _ => ErrorClass::Other,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorClass::AccessDenied => "AccessDenied",
+            ErrorClass::IncorrectKey => "IncorrectKey",
+            ErrorClass::InvalidCiphertext => "InvalidCiphertext",
+            ErrorClass::Disabled => "Disabled",
+            ErrorClass::PendingDeletion => "PendingDeletion",
+            ErrorClass::InvalidState => "InvalidState",
+            ErrorClass::NotFound => "NotFound",
+            ErrorClass::Throttled => "Throttled",
+            ErrorClass::Other => "Other",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ErrorClass> {
+        ErrorClass::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+/// How the alarm compares the period's sum with the threshold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Comparison {
+    GreaterThanOrEqualToThreshold,
+    GreaterThanThreshold,
+}
+
+impl Comparison {
+    pub fn breached(self, value: f64, threshold: f64) -> bool {
+        match self {
+            Comparison::GreaterThanOrEqualToThreshold => value >= threshold,
+            Comparison::GreaterThanThreshold => value > threshold,
+        }
+    }
+}
+
+/// How the offline evaluation groups events before applying the threshold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupBy {
+    /// One count for the whole trail, as the CloudWatch metric sees it.
+    All,
+    /// One count per source: normalised principal and source IP.
+    Source,
+}
+
+/// One detection rule.
+#[derive(Debug, Serialize)]
+pub struct Rule {
+    /// Stable snake_case id.
+    pub id: &'static str,
+    /// CloudWatch metric name (in the configured namespace, no dimensions).
+    pub metric: &'static str,
+    pub severity: Severity,
+    pub title: &'static str,
+    pub description: &'static str,
+    /// Response steps, in order.
+    pub playbook: &'static [&'static str],
+    /// Default alarm: `Sum` over `period_secs`, compared with `threshold`.
+    pub threshold: f64,
+    pub comparison: Comparison,
+    pub period_secs: u32,
+    pub evaluation_periods: u32,
+    pub group_by: GroupBy,
+    #[serde(skip)]
+    predicate: fn(&KmsEvent) -> bool,
+}
+
+impl Rule {
+    /// Does this rule select the event?
+    pub fn matches(&self, e: &KmsEvent) -> bool {
+        (self.predicate)(e)
+    }
+
+    /// Notes that sharpen a match, e.g. that a key policy was made public.
+    pub fn notes(&self, e: &KmsEvent) -> Vec<String> {
+        let mut notes = Vec::new();
+        if self.id == "key_policy_changed" && policy_is_public(e.record) {
+            notes.push("policy grants access to any principal (\"*\") with no condition: key made public".into());
+        }
+        if self.id == "grant_to_external"
+            && let Some(g) = e.record.request_str("granteePrincipal")
+        {
+            notes.push(format!("grantee principal {g}"));
+        }
+        notes
+    }
+}
+
+const PB_PRINCIPAL: &str = "Identify the principal and session in the notification; if the activity is not expected, disable or detach the credentials (deactivate access keys, revoke role sessions with an aws:TokenIssueTime deny policy).";
+const PB_AUDIT_DECRYPTS: &str = "Audit every Decrypt and GenerateDataKey call by that principal over the last 90 days (keytrail search, or the prepared Athena query) to scope which data it could read.";
+const PB_ROTATE: &str = "If key material may be exposed or misused, rotate the key (RotateKeyOnDemand) or create a replacement key, re-encrypt the data and retire the old key.";
+const PB_NOTIFY: &str = "Record the findings in the incident ticket and notify the key owner; if regulated data was decrypted without authorisation, follow the breach-notification process.";
+
+/// Every rule, in report order.
+pub static RULES: &[Rule] = &[
+    Rule {
+        id: "decrypt_failures",
+        metric: "KMSDecryptFailures",
+        severity: Severity::Medium,
+        title: "Failed Decrypt calls",
+        description: "Decrypt calls that returned an error. A burst means someone holds ciphertext they cannot open: a wrong key, tampered ciphertext, a mismatched encryption context, or a principal probing for access.",
+        playbook: &[
+            "Group the failures by principal, source IP and error code; IncorrectKey or InvalidCiphertext from one caller usually means a misconfigured client, AccessDenied from an unknown one means probing.",
+            PB_PRINCIPAL,
+            PB_AUDIT_DECRYPTS,
+            PB_NOTIFY,
+        ],
+        threshold: 10.0,
+        comparison: Comparison::GreaterThanOrEqualToThreshold,
+        period_secs: 300,
+        evaluation_periods: 1,
+        group_by: GroupBy::All,
+        predicate: |e| e.name() == "Decrypt" && e.failed(),
+    },
+    Rule {
+        id: "access_denied",
+        metric: "KMSAccessDenied",
+        severity: Severity::High,
+        title: "KMS calls denied",
+        description: "KMS calls that failed with AccessDenied: a principal tried to use or manage a key its policies do not allow.",
+        playbook: &[
+            "Read the errorMessage: it names the action and the policy that is missing (identity-based policy, key policy, or an explicit deny).",
+            PB_PRINCIPAL,
+            PB_AUDIT_DECRYPTS,
+            PB_NOTIFY,
+        ],
+        threshold: 5.0,
+        comparison: Comparison::GreaterThanOrEqualToThreshold,
+        period_secs: 300,
+        evaluation_periods: 1,
+        group_by: GroupBy::All,
+        predicate: |e| matches!(e.record.error_code.as_deref(), Some("AccessDenied" | "AccessDeniedException")),
+    },
+    Rule {
+        id: "pending_deletion_use",
+        metric: "KMSPendingDeletionKeyUse",
+        severity: Severity::Critical,
+        title: "Use of a key pending deletion",
+        description: "A call failed because its key is scheduled for deletion. Something still depends on the key: once the waiting period ends, that data is unrecoverable.",
+        playbook: &[
+            "Cancel the deletion now (aws kms cancel-key-deletion --key-id <key>) and re-enable the key (aws kms enable-key) while you investigate.",
+            "Find every caller of the key over its whole history (keytrail review, or the prepared Athena query) and migrate them before scheduling deletion again.",
+            "Confirm who scheduled the deletion and whether that was authorised.",
+            PB_NOTIFY,
+        ],
+        threshold: 1.0,
+        comparison: Comparison::GreaterThanOrEqualToThreshold,
+        period_secs: 300,
+        evaluation_periods: 1,
+        group_by: GroupBy::All,
+        predicate: |e| e.error_class == Some(ErrorClass::PendingDeletion),
+    },
+    Rule {
+        id: "disabled_key_use",
+        metric: "KMSDisabledKeyUse",
+        severity: Severity::High,
+        title: "Use of a disabled key",
+        description: "A call failed because its key is disabled: a workload still depends on it, or someone disabled a key in use.",
+        playbook: &[
+            "Confirm who disabled the key and why (look for the DisableKey event).",
+            "If the disable was unintended, re-enable the key; if intended, migrate the remaining callers listed here.",
+            PB_NOTIFY,
+        ],
+        threshold: 1.0,
+        comparison: Comparison::GreaterThanOrEqualToThreshold,
+        period_secs: 300,
+        evaluation_periods: 1,
+        group_by: GroupBy::All,
+        predicate: |e| e.error_class == Some(ErrorClass::Disabled),
+    },
+    Rule {
+        id: "key_deletion_scheduled",
+        metric: "KMSKeyDeletionScheduled",
+        severity: Severity::High,
+        title: "Key deletion scheduled",
+        description: "ScheduleKeyDeletion succeeded (CIS AWS 4.7). After the waiting period, the key and every ciphertext under it are lost for good.",
+        playbook: &[
+            "Confirm with the key owner that the deletion is intended and approved.",
+            "Review the key's usage over the last 90 days (keytrail review) for callers that still depend on it; if any, cancel the deletion.",
+            "Consider disabling the key instead of deleting it, and alarm on its use during the waiting period.",
+            PB_NOTIFY,
+        ],
+        threshold: 1.0,
+        comparison: Comparison::GreaterThanOrEqualToThreshold,
+        period_secs: 300,
+        evaluation_periods: 1,
+        group_by: GroupBy::All,
+        predicate: |e| e.name() == "ScheduleKeyDeletion" && !e.failed(),
+    },
+    Rule {
+        id: "key_disabled",
+        metric: "KMSKeyDisabled",
+        severity: Severity::Medium,
+        title: "Key disabled",
+        description: "DisableKey succeeded (CIS AWS 4.7). Every workload that uses the key stops working.",
+        playbook: &[
+            "Confirm with the key owner that the change is intended.",
+            "Check for disabled_key_use findings that show workloads still calling the key.",
+            PB_NOTIFY,
+        ],
+        threshold: 1.0,
+        comparison: Comparison::GreaterThanOrEqualToThreshold,
+        period_secs: 300,
+        evaluation_periods: 1,
+        group_by: GroupBy::All,
+        predicate: |e| e.name() == "DisableKey" && !e.failed(),
+    },
+    Rule {
+        id: "key_created",
+        metric: "KMSKeyCreation",
+        severity: Severity::Low,
+        title: "Key created",
+        description: "CreateKey succeeded. Unexpected key creation can precede ransomware that encrypts data under an attacker-controlled key policy.",
+        playbook: &[
+            "Check that the creator and the new key's policy match your provisioning process (infrastructure as code, approved roles).",
+            "Inspect the key policy for principals outside your organisation.",
+            PB_NOTIFY,
+        ],
+        threshold: 1.0,
+        comparison: Comparison::GreaterThanOrEqualToThreshold,
+        period_secs: 300,
+        evaluation_periods: 1,
+        group_by: GroupBy::All,
+        predicate: |e| e.name() == "CreateKey" && !e.failed(),
+    },
+    Rule {
+        id: "key_policy_changed",
+        metric: "KMSKeyPolicyChanged",
+        severity: Severity::High,
+        title: "Key policy changed",
+        description: "PutKeyPolicy succeeded. A policy that grants \"*\" with no condition makes the key usable by anyone.",
+        playbook: &[
+            "Diff the new policy against the previous one (GetKeyPolicy, or the previous PutKeyPolicy event).",
+            "If the policy grants \"*\" or an unknown account, restore the previous policy immediately.",
+            PB_PRINCIPAL,
+            PB_NOTIFY,
+        ],
+        threshold: 1.0,
+        comparison: Comparison::GreaterThanOrEqualToThreshold,
+        period_secs: 300,
+        evaluation_periods: 1,
+        group_by: GroupBy::All,
+        predicate: |e| e.name() == "PutKeyPolicy" && !e.failed(),
+    },
+    Rule {
+        id: "grant_to_external",
+        metric: "KMSGrantToExternalAccount",
+        severity: Severity::High,
+        title: "Grant to another account",
+        description: "CreateGrant gave a principal in another account than the key's the right to use the key.",
+        playbook: &[
+            "Confirm that the grantee account is a known partner or a member of your organisation.",
+            "If not, retire or revoke the grant (aws kms revoke-grant --key-id <key> --grant-id <id>).",
+            PB_PRINCIPAL,
+            PB_NOTIFY,
+        ],
+        threshold: 1.0,
+        comparison: Comparison::GreaterThanOrEqualToThreshold,
+        period_secs: 300,
+        evaluation_periods: 1,
+        group_by: GroupBy::All,
+        predicate: |e| {
+            if e.name() != "CreateGrant" || e.failed() {
+                return false;
+            }
+            let grantee = e
+                .record
+                .request_str("granteePrincipal")
+                .and_then(crate::keys::arn_account);
+            let owner = e.key_account().or(e.record.recipient_account_id.as_deref());
+            matches!((grantee, owner), (Some(g), Some(o)) if is_account_id(g) && g != o)
+        },
+    },
+    Rule {
+        id: "cross_account_use",
+        metric: "KMSCrossAccountUse",
+        severity: Severity::Medium,
+        title: "Cross-account key use",
+        description: "A caller in one account used a key owned by another account.",
+        playbook: &[
+            "Check that the calling account is expected to use this key (key policy, grants, organisation membership).",
+            "If not, remove the account from the key policy and revoke its grants.",
+            PB_AUDIT_DECRYPTS,
+            PB_NOTIFY,
+        ],
+        threshold: 1.0,
+        comparison: Comparison::GreaterThanOrEqualToThreshold,
+        period_secs: 300,
+        evaluation_periods: 1,
+        group_by: GroupBy::All,
+        predicate: |e| e.is_cross_account(),
+    },
+    Rule {
+        id: "data_key_volume",
+        metric: "DataKeyGeneration",
+        severity: Severity::Medium,
+        title: "High data-key generation volume",
+        description: "GenerateDataKey* calls. Hundreds in a few minutes from one source can mean bulk encryption by an attacker or data staging for exfiltration.",
+        playbook: &[
+            "Compare the volume with the workload's normal rate for this principal and source IP.",
+            PB_PRINCIPAL,
+            PB_AUDIT_DECRYPTS,
+            PB_NOTIFY,
+        ],
+        threshold: 100.0,
+        comparison: Comparison::GreaterThanThreshold,
+        period_secs: 300,
+        evaluation_periods: 1,
+        group_by: GroupBy::Source,
+        predicate: |e| e.name().starts_with("GenerateDataKey"),
+    },
+    Rule {
+        id: "imported_material_deleted",
+        metric: "KMSImportedKeyMaterialDeleted",
+        severity: Severity::High,
+        title: "Imported key material deleted",
+        description: "DeleteImportedKeyMaterial succeeded: the key is unusable until the same material is imported again.",
+        playbook: &[
+            "Confirm with the key owner that the deletion is intended.",
+            "Make sure a copy of the key material is held where your key-management process says it must be.",
+            PB_NOTIFY,
+        ],
+        threshold: 1.0,
+        comparison: Comparison::GreaterThanOrEqualToThreshold,
+        period_secs: 300,
+        evaluation_periods: 1,
+        group_by: GroupBy::All,
+        predicate: |e| e.name() == "DeleteImportedKeyMaterial" && !e.failed(),
+    },
+    Rule {
+        id: "rotation_disabled",
+        metric: "KMSKeyRotationDisabled",
+        severity: Severity::Medium,
+        title: "Key rotation disabled",
+        description: "DisableKeyRotation succeeded (CIS AWS 3.8 asks for rotation of customer-managed keys).",
+        playbook: &[
+            "Confirm the change is intended and documented.",
+            "Re-enable rotation (aws kms enable-key-rotation --key-id <key>) unless an exception is approved.",
+            PB_ROTATE,
+            PB_NOTIFY,
+        ],
+        threshold: 1.0,
+        comparison: Comparison::GreaterThanOrEqualToThreshold,
+        period_secs: 300,
+        evaluation_periods: 1,
+        group_by: GroupBy::All,
+        predicate: |e| e.name() == "DisableKeyRotation" && !e.failed(),
+    },
+];
+
+/// Looks a rule up by id.
+pub fn rule(id: &str) -> Option<&'static Rule> {
+    RULES.iter().find(|r| r.id == id)
+}
+
+/// Looks a rule up by its CloudWatch metric name.
+pub fn rule_for_metric(metric: &str) -> Option<&'static Rule> {
+    RULES.iter().find(|r| r.metric == metric)
+}
+
+/// True when a key policy document grants to `*` in an Allow statement with no Condition.
+pub fn policy_is_public(r: &Record) -> bool {
+    let Some(policy) = r.request_parameters.as_ref().and_then(|p| p.get("policy")) else {
+        return false;
+    };
+    let doc: Value = match policy {
+        Value::String(s) => match serde_json::from_str(s) {
+            Ok(v) => v,
+            Err(_) => return false,
+        },
+        other => other.clone(),
+    };
+    let statements = match doc.get("Statement") {
+        Some(Value::Array(a)) => a.clone(),
+        Some(s @ Value::Object(_)) => vec![s.clone()],
+        _ => return false,
+    };
+    statements.iter().any(|s| {
+        let allow = s.get("Effect").and_then(Value::as_str) == Some("Allow");
+        let unconditioned = s.get("Condition").is_none_or(|c| c.as_object().is_some_and(|m| m.is_empty()));
+        allow && unconditioned && s.get("Principal").is_some_and(principal_is_star)
+    })
+}
+
+fn principal_is_star(p: &Value) -> bool {
+    match p {
+        Value::String(s) => s == "*",
+        Value::Object(m) => m.get("AWS").is_some_and(|v| match v {
+            Value::String(s) => s == "*",
+            Value::Array(a) => a.iter().any(|x| x.as_str() == Some("*")),
+            _ => false,
+        }),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const KEY: &str = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+
+    fn base(name: &str) -> serde_json::Value {
+        json!({
+            "eventTime": "2026-10-04T03:00:00Z", "eventSource": "kms.amazonaws.com", "eventName": name,
+            "awsRegion": "us-east-1", "recipientAccountId": "111122223333", "sourceIPAddress": "203.0.113.7",
+            "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/alice", "accountId": "111122223333"},
+            "resources": [{"ARN": KEY, "type": "AWS::KMS::Key", "accountId": "111122223333"}]
+        })
+    }
+
+    fn with(mut v: serde_json::Value, patch: serde_json::Value) -> serde_json::Value {
+        for (k, val) in patch.as_object().expect("object") {
+            v[k] = val.clone();
+        }
+        v
+    }
+
+    fn fires(id: &str, v: serde_json::Value) -> bool {
+        let r = Record::from_value(v).expect("record");
+        let e = KmsEvent::analyse(&r).expect("kms event");
+        rule(id).expect("rule").matches(&e)
+    }
+
+    #[test]
+    fn catalog_ids_and_metrics_are_unique_and_snake_case() {
+        let mut ids: Vec<_> = RULES.iter().map(|r| r.id).collect();
+        let mut metrics: Vec<_> = RULES.iter().map(|r| r.metric).collect();
+        ids.sort();
+        ids.dedup();
+        metrics.sort();
+        metrics.dedup();
+        assert_eq!(ids.len(), RULES.len());
+        assert_eq!(metrics.len(), RULES.len());
+        for r in RULES {
+            assert!(r.id.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'), "{}", r.id);
+            assert!(!r.playbook.is_empty() && r.threshold > 0.0 && r.period_secs % 60 == 0);
+        }
+    }
+
+    #[test]
+    fn decrypt_failures() {
+        assert!(fires("decrypt_failures", with(base("Decrypt"), json!({"errorCode": "InvalidCiphertextException"}))));
+        assert!(!fires("decrypt_failures", base("Decrypt")));
+        assert!(!fires("decrypt_failures", with(base("Encrypt"), json!({"errorCode": "InvalidCiphertextException"}))));
+    }
+
+    #[test]
+    fn access_denied() {
+        assert!(fires("access_denied", with(base("Encrypt"), json!({"errorCode": "AccessDeniedException"}))));
+        assert!(fires("access_denied", with(base("ListKeys"), json!({"errorCode": "AccessDenied"}))));
+        assert!(!fires("access_denied", with(base("Decrypt"), json!({"errorCode": "IncorrectKeyException"}))));
+    }
+
+    #[test]
+    fn pending_deletion_use_matches_message_whatever_the_code() {
+        for code in ["KMSInvalidStateException", "DisabledException"] {
+            let v = with(base("Decrypt"), json!({"errorCode": code, "errorMessage": format!("{KEY} is pending deletion.")}));
+            assert!(fires("pending_deletion_use", v.clone()), "{code}");
+            assert!(!fires("disabled_key_use", v));
+        }
+        assert!(!fires("pending_deletion_use", with(base("Decrypt"), json!({"errorCode": "KMSInvalidStateException", "errorMessage": "other"}))));
+    }
+
+    #[test]
+    fn disabled_key_use() {
+        assert!(fires("disabled_key_use", with(base("Encrypt"), json!({"errorCode": "DisabledException", "errorMessage": format!("{KEY} is disabled.")}))));
+        assert!(fires("disabled_key_use", with(base("Encrypt"), json!({"errorCode": "KMSInvalidStateException", "errorMessage": format!("{KEY} is disabled.")}))));
+        assert!(!fires("disabled_key_use", base("Encrypt")));
+    }
+
+    #[test]
+    fn lifecycle_rules_need_success() {
+        for (id, name) in [
+            ("key_deletion_scheduled", "ScheduleKeyDeletion"),
+            ("key_disabled", "DisableKey"),
+            ("key_created", "CreateKey"),
+            ("key_policy_changed", "PutKeyPolicy"),
+            ("imported_material_deleted", "DeleteImportedKeyMaterial"),
+            ("rotation_disabled", "DisableKeyRotation"),
+        ] {
+            assert!(fires(id, base(name)), "{id}");
+            assert!(!fires(id, with(base(name), json!({"errorCode": "AccessDeniedException"}))), "{id} on failure");
+            assert!(!fires(id, base("Decrypt")), "{id} on Decrypt");
+        }
+    }
+
+    #[test]
+    fn public_policy_is_flagged() {
+        let public = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "kms:*", "Resource": "*"}]});
+        let r = Record::from_value(with(base("PutKeyPolicy"), json!({"requestParameters": {"keyId": KEY, "policyName": "default", "policy": public.to_string()}}))).expect("r");
+        assert!(policy_is_public(&r));
+        let e = KmsEvent::analyse(&r).expect("e");
+        assert_eq!(rule("key_policy_changed").expect("rule").notes(&e).len(), 1);
+        let conditioned = json!({"Statement": {"Effect": "Allow", "Principal": "*", "Action": "kms:Decrypt", "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-1"}}}});
+        let r = Record::from_value(with(base("PutKeyPolicy"), json!({"requestParameters": {"policy": conditioned.to_string()}}))).expect("r");
+        assert!(!policy_is_public(&r));
+    }
+
+    #[test]
+    fn grant_to_external() {
+        let ext = with(base("CreateGrant"), json!({"requestParameters": {"keyId": KEY, "granteePrincipal": "arn:aws:iam::999988887777:role/x", "operations": ["Decrypt"]}}));
+        assert!(fires("grant_to_external", ext));
+        let internal = with(base("CreateGrant"), json!({"requestParameters": {"keyId": KEY, "granteePrincipal": "arn:aws:iam::111122223333:role/x"}}));
+        assert!(!fires("grant_to_external", internal));
+        let service = with(base("CreateGrant"), json!({"requestParameters": {"keyId": KEY, "granteePrincipal": "dynamodb.us-east-1.amazonaws.com"}}));
+        assert!(!fires("grant_to_external", service));
+    }
+
+    #[test]
+    fn cross_account_use() {
+        let foreign = with(base("GenerateDataKey"), json!({"userIdentity": {"type": "AWSAccount", "accountId": "444455556666", "principalId": "AROA:x"}}));
+        assert!(fires("cross_account_use", foreign));
+        assert!(!fires("cross_account_use", base("GenerateDataKey")));
+        // Placeholder account ids in fixtures ("12345") are not evidence.
+        let placeholder = with(base("Decrypt"), json!({"userIdentity": {"type": "IAMUser", "accountId": "12345", "arn": "arn:aws:iam::12345:user/a"}}));
+        assert!(!fires("cross_account_use", placeholder));
+    }
+
+    #[test]
+    fn data_key_volume_counts_all_variants() {
+        for n in ["GenerateDataKey", "GenerateDataKeyWithoutPlaintext", "GenerateDataKeyPair"] {
+            assert!(fires("data_key_volume", base(n)), "{n}");
+        }
+        assert!(!fires("data_key_volume", base("Encrypt")));
+    }
+
+    #[test]
+    fn error_classes() {
+        let class = |code: &str, msg: &str| {
+            ErrorClass::of(&Record::from_value(json!({"errorCode": code, "errorMessage": msg})).expect("r"))
+        };
+        assert_eq!(class("AccessDeniedException", ""), Some(ErrorClass::AccessDenied));
+        assert_eq!(class("IncorrectKeyException", ""), Some(ErrorClass::IncorrectKey));
+        assert_eq!(class("KMSInvalidStateException", "x is pending deletion."), Some(ErrorClass::PendingDeletion));
+        assert_eq!(class("KMSInvalidStateException", "x"), Some(ErrorClass::InvalidState));
+        assert_eq!(class("ThrottlingException", ""), Some(ErrorClass::Throttled));
+        assert_eq!(class("Weird", ""), Some(ErrorClass::Other));
+        assert_eq!(ErrorClass::of(&Record::default()), None);
+        for c in ErrorClass::ALL {
+            assert_eq!(ErrorClass::parse(c.as_str()), Some(c));
+        }
+    }
+
+    #[test]
+    fn non_kms_records_are_not_events() {
+        let r = Record::from_value(json!({"eventSource": "s3.amazonaws.com", "eventTime": "2026-10-04T03:00:00Z"})).expect("r");
+        assert!(KmsEvent::analyse(&r).is_none());
+    }
+}

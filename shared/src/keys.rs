@@ -1,0 +1,274 @@
+//! Which KMS key(s) a record is about.
+//!
+//! `requestParameters.keyId` is only the caller's spelling (ARN, bare id, alias name or
+//! alias ARN) and symmetric `Decrypt` normally has none at all: the ciphertext names the
+//! key, and CloudTrail records it in `resources[]`. Reading only `keyId`, as the usual
+//! Athena query does, misses most decrypts.
+
+use serde::Serialize;
+
+use crate::model::Record;
+
+/// A key reference after normalisation.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct KeyRef {
+    /// A key ARN when known; otherwise an alias (ARN or `alias/name`) or the raw id.
+    pub id: String,
+    /// How the reference was used in the call.
+    pub role: KeyRole,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyRole {
+    Key,
+    Source,
+    Destination,
+}
+
+impl KeyRef {
+    /// The account that owns the key, when the reference is an ARN.
+    pub fn account(&self) -> Option<&str> {
+        arn_account(&self.id)
+    }
+    /// True when this is a key ARN (not an alias or a bare id).
+    pub fn is_key_arn(&self) -> bool {
+        is_key_arn(&self.id)
+    }
+}
+
+/// The account field of an ARN (`arn:partition:service:region:account:resource`).
+pub fn arn_account(arn: &str) -> Option<&str> {
+    let mut parts = arn.splitn(6, ':');
+    (parts.next()? == "arn").then_some(())?;
+    let account = parts.nth(3)?;
+    (!account.is_empty()).then_some(account)
+}
+
+fn is_key_arn(s: &str) -> bool {
+    s.starts_with("arn:") && s.contains(":kms:") && s.contains(":key/")
+}
+
+fn is_alias(s: &str) -> bool {
+    s.starts_with("alias/") || (s.starts_with("arn:") && s.contains(":alias/"))
+}
+
+/// The partition for a region: `aws`, `aws-cn` or `aws-us-gov`.
+pub fn partition_for_region(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else if region.starts_with("eu-isoe-") {
+        "aws-iso-e"
+    } else if region.starts_with("us-isob-") {
+        "aws-iso-b"
+    } else if region.starts_with("us-iso-") {
+        "aws-iso"
+    } else {
+        "aws"
+    }
+}
+
+/// Resolves the keys a record names. The order is stable: key, source, destination.
+pub fn resolve_keys(r: &Record) -> Vec<KeyRef> {
+    let resource_arns: Vec<&str> = r
+        .resources
+        .iter()
+        .filter(|res| {
+            res.resource_type
+                .as_deref()
+                .is_none_or(|t| t.eq_ignore_ascii_case("AWS::KMS::Key"))
+        })
+        .filter_map(|res| res.arn.as_deref())
+        .filter(|a| is_key_arn(a))
+        .collect();
+    let account = r
+        .recipient_account_id
+        .as_deref()
+        .or_else(|| r.user_identity.as_ref()?.account_id.as_deref());
+    let region = r.aws_region.as_deref();
+    let normalise = |raw: &str, fallback_arn: Option<&str>| -> String {
+        let raw = raw.trim();
+        if is_key_arn(raw) {
+            return raw.to_owned();
+        }
+        if is_alias(raw) {
+            // An alias is resolved only by a key ARN CloudTrail attached to the call.
+            if let Some(arn) = fallback_arn {
+                return arn.to_owned();
+            }
+            if raw.starts_with("alias/")
+                && let (Some(acct), Some(reg)) = (account, region)
+            {
+                return format!("arn:{}:kms:{reg}:{acct}:{raw}", partition_for_region(reg));
+            }
+            return raw.to_owned();
+        }
+        // A bare key id: find its ARN in resources, else build it.
+        if let Some(arn) = resource_arns.iter().find(|a| a.ends_with(&format!("key/{raw}"))) {
+            return (*arn).to_owned();
+        }
+        match (account, region) {
+            (Some(acct), Some(reg)) if !raw.is_empty() => {
+                format!("arn:{}:kms:{reg}:{acct}:key/{raw}", partition_for_region(reg))
+            }
+            _ => raw.to_owned(),
+        }
+    };
+
+    let mut out = Vec::new();
+    if r.name() == "ReEncrypt" {
+        let src = r.request_str("sourceKeyId");
+        let dst = r.request_str("destinationKeyId");
+        // resources[] lists the source key then the destination key.
+        let src_fallback = resource_arns.first().copied();
+        let dst_fallback = resource_arns.get(1).copied().or(src_fallback);
+        match src {
+            Some(s) => out.push(KeyRef { id: normalise(s, src_fallback), role: KeyRole::Source }),
+            None => {
+                // Symmetric ReEncrypt usually omits sourceKeyId: the ciphertext names it.
+                if let Some(s) = resource_arns.iter().find(|a| {
+                    dst.is_none_or(|d| normalise(d, None) != **a)
+                }) {
+                    out.push(KeyRef { id: (*s).to_owned(), role: KeyRole::Source });
+                }
+            }
+        }
+        if let Some(d) = dst {
+            let id = if is_alias(d) {
+                normalise(d, dst_fallback)
+            } else {
+                normalise(d, None)
+            };
+            out.push(KeyRef { id, role: KeyRole::Destination });
+        }
+        return out;
+    }
+    if r.name() == "CreateKey" {
+        if let Some(arn) = r
+            .response_elements
+            .as_ref()
+            .and_then(|e| e.pointer("/keyMetadata/arn"))
+            .and_then(|v| v.as_str())
+        {
+            out.push(KeyRef { id: arn.to_owned(), role: KeyRole::Key });
+        }
+        return out;
+    }
+    let requested = r
+        .request_str("keyId")
+        .or_else(|| r.request_str("targetKeyId"))
+        .filter(|s| !s.trim().is_empty());
+    match requested {
+        Some(k) => out.push(KeyRef {
+            id: normalise(k, resource_arns.first().copied()),
+            role: KeyRole::Key,
+        }),
+        None => {
+            for arn in &resource_arns {
+                out.push(KeyRef { id: (*arn).to_owned(), role: KeyRole::Key });
+            }
+            if out.is_empty()
+                && let Some(arn) = r
+                    .response_elements
+                    .as_ref()
+                    .and_then(|e| e.get("keyId"))
+                    .and_then(|v| v.as_str())
+                    .filter(|a| is_key_arn(a))
+            {
+                // Decrypt's response names the key ARN even when resources[] is absent.
+                out.push(KeyRef { id: arn.to_owned(), role: KeyRole::Key });
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const ARN: &str = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+
+    fn rec(v: serde_json::Value) -> Record {
+        Record::from_value(v).expect("record")
+    }
+
+    fn ids(r: &Record) -> Vec<String> {
+        resolve_keys(r).into_iter().map(|k| k.id).collect()
+    }
+
+    #[test]
+    fn key_arn_in_request() {
+        let r = rec(json!({"eventName": "Encrypt", "requestParameters": {"keyId": ARN}}));
+        assert_eq!(ids(&r), vec![ARN]);
+    }
+
+    #[test]
+    fn bare_id_is_normalised_from_account_and_region() {
+        let r = rec(json!({"eventName": "Encrypt", "awsRegion": "us-east-1", "recipientAccountId": "111122223333",
+            "requestParameters": {"keyId": "1234abcd-12ab-34cd-56ef-1234567890ab"}}));
+        assert_eq!(ids(&r), vec![ARN]);
+        let gov = rec(json!({"eventName": "Encrypt", "awsRegion": "us-gov-west-1", "recipientAccountId": "111122223333",
+            "requestParameters": {"keyId": "k1"}}));
+        assert_eq!(ids(&gov), vec!["arn:aws-us-gov:kms:us-gov-west-1:111122223333:key/k1"]);
+    }
+
+    #[test]
+    fn bare_id_without_context_stays_raw() {
+        let r = rec(json!({"eventName": "Encrypt", "requestParameters": {"keyId": "k1"}}));
+        assert_eq!(ids(&r), vec!["k1"]);
+    }
+
+    #[test]
+    fn alias_resolved_by_resources_or_kept() {
+        let r = rec(json!({"eventName": "GenerateDataKey", "requestParameters": {"keyId": "alias/app"},
+            "resources": [{"ARN": ARN, "type": "AWS::KMS::Key", "accountId": "111122223333"}]}));
+        assert_eq!(ids(&r), vec![ARN]);
+        let r = rec(json!({"eventName": "GenerateDataKey", "awsRegion": "us-east-1", "recipientAccountId": "111122223333",
+            "requestParameters": {"keyId": "alias/app"}}));
+        assert_eq!(ids(&r), vec!["arn:aws:kms:us-east-1:111122223333:alias/app"]);
+        let alias_arn = "arn:aws:kms:us-east-1:111122223333:alias/app";
+        let r = rec(json!({"eventName": "Encrypt", "requestParameters": {"keyId": alias_arn}}));
+        assert_eq!(ids(&r), vec![alias_arn]);
+    }
+
+    #[test]
+    fn decrypt_without_key_id_uses_resources_either_case() {
+        let r = rec(json!({"eventName": "Decrypt", "requestParameters": {"encryptionAlgorithm": "SYMMETRIC_DEFAULT"},
+            "resources": [{"arn": ARN, "type": "AWS::KMS::Key"}]}));
+        assert_eq!(ids(&r), vec![ARN]);
+        let r = rec(json!({"eventName": "Decrypt", "requestParameters": null, "responseElements": {"keyId": ARN}}));
+        assert_eq!(ids(&r), vec![ARN]);
+    }
+
+    #[test]
+    fn reencrypt_source_and_destination() {
+        let dst = "arn:aws:kms:us-east-1:111122223333:key/dddd";
+        let r = rec(json!({"eventName": "ReEncrypt", "requestParameters": {"destinationKeyId": "alias/new"},
+            "resources": [{"ARN": ARN, "type": "AWS::KMS::Key"}, {"ARN": dst, "type": "AWS::KMS::Key"}]}));
+        let keys = resolve_keys(&r);
+        assert_eq!(keys[0], KeyRef { id: ARN.into(), role: KeyRole::Source });
+        assert_eq!(keys[1], KeyRef { id: dst.into(), role: KeyRole::Destination });
+        let r = rec(json!({"eventName": "ReEncrypt", "requestParameters": {"sourceKeyId": ARN, "destinationKeyId": dst}}));
+        assert_eq!(ids(&r), vec![ARN, dst]);
+    }
+
+    #[test]
+    fn create_key_uses_response_metadata() {
+        let r = rec(json!({"eventName": "CreateKey", "responseElements": {"keyMetadata": {"arn": ARN, "keyId": "x"}}}));
+        assert_eq!(ids(&r), vec![ARN]);
+        let failed = rec(json!({"eventName": "CreateKey", "errorCode": "AccessDeniedException"}));
+        assert!(ids(&failed).is_empty());
+    }
+
+    #[test]
+    fn arn_account_extraction() {
+        assert_eq!(arn_account(ARN), Some("111122223333"));
+        assert_eq!(arn_account("arn:aws:iam::999988887777:role/x"), Some("999988887777"));
+        assert_eq!(arn_account("arn:aws:s3:::bucket"), None);
+        assert_eq!(arn_account("dynamodb.amazonaws.com"), None);
+    }
+}

@@ -1,0 +1,240 @@
+//! CloudWatch metrics, aggregated per (metric, dimensions, minute of eventTime).
+//!
+//! Only bounded values become dimensions: event names from the fixed KMS API list, the
+//! bounded error classes, and (opt-in) key ARNs of the trail's own account. IPs, user
+//! agents, session names and context values are attacker-controlled and never are.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::catalog::{KmsEvent, RULES};
+
+/// Calls per operation, dimension `EventName`.
+pub const KMS_API_CALLS: &str = "KMSApiCalls";
+/// Failed calls, dimension `ErrorClass`.
+pub const KMS_FAILURES: &str = "KMSFailures";
+/// Calls per key of the trail's own account, dimension `KeyArn` (opt-in).
+pub const KMS_KEY_CALLS: &str = "KMSApiCallsByKey";
+/// Log files with damaged content.
+pub const BAD_LOG_FILES: &str = "KMSAuditBadLogFiles";
+/// PutMetricData accepts at most this many datums per call.
+pub const MAX_DATUMS_PER_CALL: usize = 1000;
+
+/// The KMS API operations that get their own `EventName` value; anything else is `Other`.
+pub const KMS_OPERATIONS: &[&str] = &[
+    "CancelKeyDeletion", "ConnectCustomKeyStore", "CreateAlias", "CreateCustomKeyStore", "CreateGrant",
+    "CreateKey", "Decrypt", "DeleteAlias", "DeleteCustomKeyStore", "DeleteExpiredKeyMaterial",
+    "DeleteImportedKeyMaterial", "DeriveSharedSecret", "DescribeCustomKeyStores", "DescribeKey",
+    "DisableKey", "DisableKeyRotation", "DisconnectCustomKeyStore", "EnableKey", "EnableKeyRotation",
+    "Encrypt", "GenerateDataKey", "GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext",
+    "GenerateDataKeyWithoutPlaintext", "GenerateMac", "GenerateRandom", "GetKeyLastUsage", "GetKeyPolicy",
+    "GetKeyRotationStatus", "GetParametersForImport", "GetPublicKey", "ImportKeyMaterial", "ListAliases",
+    "ListGrants", "ListKeyPolicies", "ListKeyRotations", "ListKeys", "ListResourceTags",
+    "ListRetirableGrants", "PutKeyPolicy", "ReEncrypt", "ReplicateKey", "RetireGrant", "RevokeGrant",
+    "RotateKey", "RotateKeyOnDemand", "ScheduleKeyDeletion", "Sign", "SynchronizeMultiRegionKey",
+    "TagResource", "UntagResource", "UpdateAlias", "UpdateCustomKeyStore", "UpdateKeyDescription",
+    "UpdatePrimaryRegion", "Verify", "VerifyMac",
+];
+
+/// The `EventName` dimension value for an event name.
+pub fn operation_dimension(name: &str) -> &'static str {
+    KMS_OPERATIONS.iter().find(|op| **op == name).copied().unwrap_or("Other")
+}
+
+/// A metric and its dimensions (sorted by name).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct MetricId {
+    pub name: String,
+    pub dimensions: Vec<(String, String)>,
+}
+
+impl MetricId {
+    pub fn new(name: &str, dims: &[(&str, &str)]) -> MetricId {
+        let mut dimensions: Vec<(String, String)> =
+            dims.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        dimensions.sort();
+        MetricId {
+            name: name.to_owned(),
+            dimensions,
+        }
+    }
+}
+
+/// One aggregated datum: `count` observations of value 1 in the minute starting at `minute`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Datum {
+    pub metric: MetricId,
+    pub minute: DateTime<Utc>,
+    pub count: u64,
+}
+
+/// Options that change which metrics exist.
+#[derive(Debug, Clone, Default)]
+pub struct MetricOptions {
+    /// Emit `KMSApiCallsByKey` for keys of `own_account`.
+    pub per_key: bool,
+    /// The trail's own account (from the log file's key); per-key metrics need it.
+    pub own_account: Option<String>,
+}
+
+/// Aggregated counts.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Metrics {
+    counts: BTreeMap<(MetricId, i64), u64>,
+}
+
+impl Metrics {
+    /// Adds `n` to a metric in the minute holding `at`.
+    pub fn add(&mut self, metric: MetricId, at: DateTime<Utc>, n: u64) {
+        let minute = at.timestamp().div_euclid(60) * 60;
+        *self.counts.entry((metric, minute)).or_default() += n;
+    }
+
+    /// Counts one KMS event into every metric it belongs to.
+    pub fn observe(&mut self, e: &KmsEvent, opts: &MetricOptions) {
+        self.add(
+            MetricId::new(KMS_API_CALLS, &[("EventName", operation_dimension(e.name()))]),
+            e.time,
+            1,
+        );
+        if let Some(class) = e.error_class {
+            self.add(MetricId::new(KMS_FAILURES, &[("ErrorClass", class.as_str())]), e.time, 1);
+        }
+        for rule in RULES {
+            if rule.matches(e) {
+                self.add(MetricId::new(rule.metric, &[]), e.time, 1);
+            }
+        }
+        if opts.per_key
+            && let Some(own) = opts.own_account.as_deref()
+        {
+            for key in e.keys.iter().filter(|k| k.is_key_arn() && k.account() == Some(own)) {
+                self.add(MetricId::new(KMS_KEY_CALLS, &[("KeyArn", &key.id)]), e.time, 1);
+            }
+        }
+    }
+
+    pub fn merge(&mut self, other: &Metrics) {
+        for (k, v) in &other.counts {
+            *self.counts.entry(k.clone()).or_default() += v;
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.counts.is_empty()
+    }
+
+    /// The datums to publish, in a deterministic order (metric, then minute), so
+    /// that batch `n` of a re-run holds exactly what batch `n` held before.
+    pub fn datums(&self) -> Vec<Datum> {
+        self.counts
+            .iter()
+            .map(|((metric, minute), count)| Datum {
+                metric: metric.clone(),
+                minute: DateTime::from_timestamp(*minute, 0).unwrap_or_default(),
+                count: *count,
+            })
+            .collect()
+    }
+
+    /// Totals per metric over all minutes.
+    pub fn totals(&self) -> BTreeMap<MetricId, u64> {
+        let mut out = BTreeMap::new();
+        for ((metric, _), n) in &self.counts {
+            *out.entry(metric.clone()).or_default() += n;
+        }
+        out
+    }
+
+    /// Drops datums before `cutoff` (CloudWatch rejects timestamps older than two
+    /// weeks); returns how many observations were dropped.
+    pub fn drop_before(&mut self, cutoff: DateTime<Utc>) -> u64 {
+        let cut = cutoff.timestamp();
+        let mut dropped = 0;
+        self.counts.retain(|(_, minute), n| {
+            let keep = *minute >= cut;
+            if !keep {
+                dropped += *n;
+            }
+            keep
+        });
+        dropped
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Record;
+    use serde_json::json;
+
+    fn event_record(name: &str, time: &str, error: Option<&str>) -> Record {
+        let mut v = json!({"eventSource": "kms.amazonaws.com", "eventName": name, "eventTime": time,
+            "awsRegion": "us-east-1", "recipientAccountId": "111122223333",
+            "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/a", "accountId": "111122223333"},
+            "resources": [{"ARN": "arn:aws:kms:us-east-1:111122223333:key/k1", "type": "AWS::KMS::Key"}]});
+        if let Some(code) = error {
+            v["errorCode"] = json!(code);
+        }
+        Record::from_value(v).expect("record")
+    }
+
+    #[test]
+    fn aggregates_per_minute_with_bounded_dimensions() {
+        let recs = [
+            event_record("Decrypt", "2026-10-04T03:00:01Z", Some("InvalidCiphertextException")),
+            event_record("Decrypt", "2026-10-04T03:00:59Z", Some("InvalidCiphertextException")),
+            event_record("Decrypt", "2026-10-04T03:01:00Z", None),
+            event_record("MadeUpApi", "2026-10-04T03:01:00Z", None),
+        ];
+        let mut m = Metrics::default();
+        let opts = MetricOptions::default();
+        for r in &recs {
+            m.observe(&KmsEvent::analyse(r).expect("event"), &opts);
+        }
+        let totals = m.totals();
+        assert_eq!(totals[&MetricId::new(KMS_API_CALLS, &[("EventName", "Decrypt")])], 3);
+        assert_eq!(totals[&MetricId::new(KMS_API_CALLS, &[("EventName", "Other")])], 1);
+        assert_eq!(totals[&MetricId::new("KMSDecryptFailures", &[])], 2);
+        assert_eq!(totals[&MetricId::new(KMS_FAILURES, &[("ErrorClass", "InvalidCiphertext")])], 2);
+        let failures: Vec<_> = m.datums().into_iter().filter(|d| d.metric.name == "KMSDecryptFailures").collect();
+        assert_eq!(failures.len(), 1, "both failures fall in minute 03:00");
+        assert_eq!(failures[0].count, 2);
+        assert_eq!(failures[0].minute.to_rfc3339(), "2026-10-04T03:00:00+00:00");
+        assert!(!totals.keys().any(|k| k.name == KMS_KEY_CALLS));
+    }
+
+    #[test]
+    fn per_key_metrics_only_for_own_account() {
+        let r = event_record("Encrypt", "2026-10-04T03:00:01Z", None);
+        let e = KmsEvent::analyse(&r).expect("event");
+        let mut m = Metrics::default();
+        m.observe(&e, &MetricOptions { per_key: true, own_account: Some("111122223333".into()) });
+        assert!(m.totals().keys().any(|k| k.name == KMS_KEY_CALLS));
+        let mut m = Metrics::default();
+        m.observe(&e, &MetricOptions { per_key: true, own_account: Some("444455556666".into()) });
+        assert!(!m.totals().keys().any(|k| k.name == KMS_KEY_CALLS));
+    }
+
+    #[test]
+    fn dimension_count_is_bounded_whatever_the_input() {
+        let mut m = Metrics::default();
+        for i in 0..5000 {
+            let r = event_record(&format!("Api{i}"), "2026-10-04T03:00:01Z", Some(&format!("Err{i}")));
+            m.observe(&KmsEvent::analyse(&r).expect("event"), &MetricOptions::default());
+        }
+        assert!(m.totals().len() <= 3 + RULES.len());
+    }
+
+    #[test]
+    fn drop_before_counts_dropped() {
+        let mut m = Metrics::default();
+        let t = |s: &str| DateTime::parse_from_rfc3339(s).expect("t").with_timezone(&Utc);
+        m.add(MetricId::new("A", &[]), t("2026-01-01T00:00:00Z"), 3);
+        m.add(MetricId::new("A", &[]), t("2026-02-01T00:00:00Z"), 1);
+        assert_eq!(m.drop_before(t("2026-01-15T00:00:00Z")), 3);
+        assert_eq!(m.datums().len(), 1);
+    }
+}

@@ -1,0 +1,366 @@
+//! The per-file summary: a small, mergeable aggregate of KMS usage.
+//!
+//! The log processor writes one per log file; the monthly review merges a month of
+//! them instead of re-reading the raw logs. Merging is associative and commutative
+//! (sums, min/max, and capped set unions that keep the smallest values), so summaries
+//! can be combined in any order or grouping.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{Read, Write};
+
+use chrono::{DateTime, Utc};
+use flate2::Compression;
+use flate2::read::MultiGzDecoder;
+use flate2::write::GzEncoder;
+use serde::{Deserialize, Serialize};
+
+use crate::catalog::{ErrorClass, KmsEvent};
+
+/// The summary format version written in every summary.
+pub const SUMMARY_VERSION: u32 = 1;
+/// Distinct source IPs kept per principal.
+pub const MAX_IPS_PER_PRINCIPAL: usize = 20;
+/// Distinct encryption-context keys kept per KMS key.
+pub const MAX_CONTEXT_KEYS_PER_KEY: usize = 50;
+/// The key column for calls that name no key (ListKeys, CreateKey that failed, ...).
+pub const NO_KEY: &str = "-";
+
+#[derive(Debug, thiserror::Error)]
+pub enum SummaryError {
+    #[error("summary is not valid gzipped JSON: {0}")]
+    Decode(String),
+    #[error("summary version {found} is not supported (this build reads version {SUMMARY_VERSION})")]
+    Version { found: u32 },
+}
+
+/// One usage cell: key × principal × operation × failure class × service-originated.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct UsageKey {
+    pub key: String,
+    pub principal: String,
+    pub event_name: String,
+    pub error_class: Option<ErrorClass>,
+    pub service_originated: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageStats {
+    pub count: u64,
+    pub first_seen: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+}
+
+impl UsageStats {
+    fn merge(&mut self, o: &UsageStats) {
+        self.count += o.count;
+        self.first_seen = self.first_seen.min(o.first_seen);
+        self.last_seen = self.last_seen.max(o.last_seen);
+    }
+}
+
+/// A set that keeps at most `cap` values (the smallest), remembering that it overflowed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CappedSet {
+    pub values: BTreeSet<String>,
+    #[serde(default)]
+    pub truncated: bool,
+}
+
+impl CappedSet {
+    fn insert(&mut self, v: &str, cap: usize) {
+        if self.values.contains(v) {
+            return;
+        }
+        self.values.insert(v.to_owned());
+        self.trim(cap);
+    }
+    fn merge(&mut self, o: &CappedSet, cap: usize) {
+        self.truncated |= o.truncated;
+        self.values.extend(o.values.iter().cloned());
+        self.trim(cap);
+    }
+    fn trim(&mut self, cap: usize) {
+        while self.values.len() > cap {
+            self.truncated = true;
+            self.values.pop_last();
+        }
+    }
+}
+
+/// The summary of one or more log files.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub version: u32,
+    pub files: u64,
+    pub records: u64,
+    pub kms_records: u64,
+    pub bad_records: u64,
+    pub first_event: Option<DateTime<Utc>>,
+    pub last_event: Option<DateTime<Utc>>,
+    #[serde(with = "usage_rows")]
+    pub usage: BTreeMap<UsageKey, UsageStats>,
+    /// Normalised principal -> its distinct source IPs (capped).
+    pub principal_ips: BTreeMap<String, CappedSet>,
+    /// Key -> the encryption-context keys seen with it (capped).
+    pub key_context_keys: BTreeMap<String, CappedSet>,
+}
+
+impl Default for Summary {
+    fn default() -> Self {
+        Summary {
+            version: SUMMARY_VERSION,
+            files: 0,
+            records: 0,
+            kms_records: 0,
+            bad_records: 0,
+            first_event: None,
+            last_event: None,
+            usage: BTreeMap::new(),
+            principal_ips: BTreeMap::new(),
+            key_context_keys: BTreeMap::new(),
+        }
+    }
+}
+
+impl Summary {
+    /// Adds one KMS event.
+    pub fn observe(&mut self, e: &KmsEvent) {
+        self.first_event = Some(self.first_event.map_or(e.time, |t| t.min(e.time)));
+        self.last_event = Some(self.last_event.map_or(e.time, |t| t.max(e.time)));
+        let stats = UsageStats {
+            count: 1,
+            first_seen: e.time,
+            last_seen: e.time,
+        };
+        let keys: Vec<&str> = if e.keys.is_empty() {
+            vec![NO_KEY]
+        } else {
+            e.keys.iter().map(|k| k.id.as_str()).collect()
+        };
+        for key in &keys {
+            let cell = UsageKey {
+                key: (*key).to_owned(),
+                principal: e.principal.id.clone(),
+                event_name: e.name().to_owned(),
+                error_class: e.error_class,
+                service_originated: e.principal.service_originated,
+            };
+            self.usage
+                .entry(cell)
+                .and_modify(|s| s.merge(&stats))
+                .or_insert(stats);
+        }
+        if let Some(ip) = e.record.source_ip_address.as_deref() {
+            self.principal_ips
+                .entry(e.principal.id.clone())
+                .or_default()
+                .insert(ip, MAX_IPS_PER_PRINCIPAL);
+        }
+        let ctx = e.record.encryption_context();
+        if !ctx.is_empty() {
+            for key in keys.iter().filter(|k| **k != NO_KEY) {
+                let set = self.key_context_keys.entry((*key).to_owned()).or_default();
+                for (k, _) in &ctx {
+                    set.insert(k, MAX_CONTEXT_KEYS_PER_KEY);
+                }
+            }
+        }
+    }
+
+    /// Merges another summary into this one.
+    pub fn merge(&mut self, o: &Summary) {
+        self.files += o.files;
+        self.records += o.records;
+        self.kms_records += o.kms_records;
+        self.bad_records += o.bad_records;
+        self.first_event = min_opt(self.first_event, o.first_event);
+        self.last_event = max_opt(self.last_event, o.last_event);
+        for (k, s) in &o.usage {
+            self.usage.entry(k.clone()).and_modify(|m| m.merge(s)).or_insert(*s);
+        }
+        for (p, ips) in &o.principal_ips {
+            self.principal_ips
+                .entry(p.clone())
+                .or_default()
+                .merge(ips, MAX_IPS_PER_PRINCIPAL);
+        }
+        for (k, c) in &o.key_context_keys {
+            self.key_context_keys
+                .entry(k.clone())
+                .or_default()
+                .merge(c, MAX_CONTEXT_KEYS_PER_KEY);
+        }
+    }
+
+    /// Serialises as gzipped JSON.
+    pub fn to_gzip_json(&self) -> Vec<u8> {
+        let mut enc = GzEncoder::new(Vec::new(), Compression::default());
+        // Writing JSON of plain data into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut enc, self);
+        let _ = enc.flush();
+        enc.finish().unwrap_or_default()
+    }
+
+    /// Reads a summary written by [`Summary::to_gzip_json`].
+    pub fn from_gzip_json(data: &[u8]) -> Result<Summary, SummaryError> {
+        let mut json = Vec::new();
+        MultiGzDecoder::new(data)
+            .read_to_end(&mut json)
+            .map_err(|e| SummaryError::Decode(e.to_string()))?;
+        let v: serde_json::Value = serde_json::from_slice(&json).map_err(|e| SummaryError::Decode(e.to_string()))?;
+        let found = v.get("version").and_then(|v| v.as_u64()).unwrap_or(0) as u32;
+        if found != SUMMARY_VERSION {
+            return Err(SummaryError::Version { found });
+        }
+        serde_json::from_value(v).map_err(|e| SummaryError::Decode(e.to_string()))
+    }
+}
+
+fn min_opt<T: Ord>(a: Option<T>, b: Option<T>) -> Option<T> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+fn max_opt<T: Ord>(a: Option<T>, b: Option<T>) -> Option<T> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// `usage` is written as a list of flat rows; JSON object keys must be strings.
+mod usage_rows {
+    use super::*;
+    use serde::{Deserializer, Serializer};
+
+    #[derive(Serialize, Deserialize)]
+    struct Row {
+        #[serde(flatten)]
+        key: UsageKey,
+        #[serde(flatten)]
+        stats: UsageStats,
+    }
+
+    pub fn serialize<S: Serializer>(m: &BTreeMap<UsageKey, UsageStats>, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(m.iter().map(|(k, v)| Row {
+            key: k.clone(),
+            stats: *v,
+        }))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<UsageKey, UsageStats>, D::Error> {
+        let rows = Vec::<Row>::deserialize(d)?;
+        let mut m: BTreeMap<UsageKey, UsageStats> = BTreeMap::new();
+        for r in rows {
+            m.entry(r.key).and_modify(|s| s.merge(&r.stats)).or_insert(r.stats);
+        }
+        Ok(m)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Record;
+    use serde_json::json;
+
+    fn summary_of(records: &[serde_json::Value]) -> Summary {
+        let mut s = Summary {
+            files: 1,
+            ..Summary::default()
+        };
+        for v in records {
+            let r = Record::from_value(v.clone()).expect("record");
+            s.records += 1;
+            if let Some(e) = KmsEvent::analyse(&r) {
+                s.kms_records += 1;
+                s.observe(&e);
+            }
+        }
+        s
+    }
+
+    fn rec(name: &str, t: &str, user: &str, ip: &str, ctx: serde_json::Value) -> serde_json::Value {
+        json!({"eventSource": "kms.amazonaws.com", "eventName": name, "eventTime": t, "sourceIPAddress": ip,
+            "userIdentity": {"type": "IAMUser", "arn": format!("arn:aws:iam::111122223333:user/{user}"), "accountId": "111122223333"},
+            "requestParameters": {"encryptionContext": ctx},
+            "resources": [{"ARN": "arn:aws:kms:us-east-1:111122223333:key/k1", "type": "AWS::KMS::Key"}]})
+    }
+
+    fn samples() -> Vec<Summary> {
+        vec![
+            summary_of(&[
+                rec("Decrypt", "2026-10-04T03:00:00Z", "a", "10.0.0.1", json!({"tenant": "x"})),
+                rec("Decrypt", "2026-10-04T03:05:00Z", "a", "10.0.0.2", json!({})),
+            ]),
+            summary_of(&[rec("Decrypt", "2026-10-03T01:00:00Z", "a", "10.0.0.3", json!({"db": "y"}))]),
+            summary_of(
+                &(0..30)
+                    .map(|i| rec("Encrypt", "2026-10-05T00:00:00Z", "b", &format!("192.0.2.{i}"), json!({})))
+                    .collect::<Vec<_>>(),
+            ),
+        ]
+    }
+
+    fn merged(parts: &[&Summary]) -> Summary {
+        let mut m = Summary::default();
+        for p in parts {
+            m.merge(p);
+        }
+        m
+    }
+
+    #[test]
+    fn merge_is_associative_and_commutative() {
+        let s = samples();
+        let (a, b, c) = (&s[0], &s[1], &s[2]);
+        let abc = merged(&[a, b, c]);
+        assert_eq!(abc, merged(&[c, b, a]));
+        assert_eq!(abc, merged(&[b, a, c]));
+        let ab = merged(&[a, b]);
+        let bc = merged(&[b, c]);
+        assert_eq!(merged(&[&ab, c]), merged(&[a, &bc]));
+        let decrypts = abc.usage.iter().find(|(k, _)| k.event_name == "Decrypt").expect("row").1;
+        assert_eq!(decrypts.count, 3);
+        assert_eq!(decrypts.first_seen.to_rfc3339(), "2026-10-03T01:00:00+00:00");
+        assert_eq!(decrypts.last_seen.to_rfc3339(), "2026-10-04T03:05:00+00:00");
+        assert_eq!(abc.files, 3);
+    }
+
+    #[test]
+    fn ip_sets_are_capped_and_flagged() {
+        let s = &samples()[2];
+        let ips = &s.principal_ips["arn:aws:iam::111122223333:user/b"];
+        assert_eq!(ips.values.len(), MAX_IPS_PER_PRINCIPAL);
+        assert!(ips.truncated);
+        let a = &samples()[0].principal_ips["arn:aws:iam::111122223333:user/a"];
+        assert!(!a.truncated);
+    }
+
+    #[test]
+    fn context_keys_per_key() {
+        let m = merged(&[&samples()[0], &samples()[1]]);
+        let keys: Vec<_> = m.key_context_keys["arn:aws:kms:us-east-1:111122223333:key/k1"]
+            .values
+            .iter()
+            .cloned()
+            .collect();
+        assert_eq!(keys, vec!["db", "tenant"]);
+    }
+
+    #[test]
+    fn gzip_json_round_trip_and_version_check() {
+        let s = merged(&[&samples()[0], &samples()[2]]);
+        let bytes = s.to_gzip_json();
+        assert_eq!(Summary::from_gzip_json(&bytes).expect("decodes"), s);
+        let mut v = serde_json::to_value(&s).expect("json");
+        v["version"] = json!(99);
+        let mut enc = GzEncoder::new(Vec::new(), Compression::default());
+        enc.write_all(v.to_string().as_bytes()).expect("write");
+        let err = Summary::from_gzip_json(&enc.finish().expect("gz")).expect_err("version");
+        assert!(err.to_string().contains("version 99"));
+        assert!(Summary::from_gzip_json(b"nope").is_err());
+    }
+}
