@@ -1,1 +1,24 @@
-fn main(){}
+//! log-processor: CloudTrail log file in S3 -> CloudWatch metrics + per-file summary.
+//! Wiring only; the handler is `keytrail::processor::Processor`.
+
+use keytrail::aws::{CloudWatchSink, S3Store, cloudwatch_client, load_sdk_config, s3_client};
+use keytrail::processor::{Config, Processor};
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use serde_json::Value;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let config = Config::from_env()?;
+    let sdk = load_sdk_config().await;
+    let processor = Processor::new(
+        S3Store { client: s3_client(&sdk) },
+        CloudWatchSink { client: cloudwatch_client(&sdk) },
+        config,
+    );
+    let processor = &processor;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        processor.handle(&event.payload).await.map_err(Error::from)
+    }))
+    .await
+}

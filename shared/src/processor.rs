@@ -1,0 +1,540 @@
+//! The log-processor handler: CloudTrail log file in S3 -> CloudWatch metrics and a
+//! per-file summary, exactly once per object version.
+//!
+//! Idempotency (see ARCHITECTURE.md): a marker object keyed by a hash of bucket, key
+//! and ETag is created with `If-None-Match: *`, so of several deliveries of the same
+//! event only one claims the file. The marker doubles as a checkpoint: it records how
+//! many PutMetricData batches were sent, so a retry after a failure resumes after the
+//! last batch that landed instead of counting it again, and a claim that is older than
+//! the lease (a crashed or timed-out invocation) can be taken over.
+
+use std::io::{self, Read};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use tokio_util::io::SyncIoBridge;
+use tracing::{info, warn};
+
+use crate::analysis::{AnalysisOptions, FileAnalysis, analyse};
+use crate::aws::{AwsError, MetricSink, ObjectStore, PutOutcome};
+use crate::metrics::{BAD_LOG_FILES, MAX_DATUMS_PER_CALL, MetricId, MetricOptions};
+use crate::s3key::{LogKey, ObjectKind, classify_key, decode_event_key};
+
+/// Where markers live in the summary bucket.
+pub const MARKER_PREFIX: &str = "keytrail/markers/";
+
+/// Processor configuration, read once at cold start.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `KEYTRAIL_METRIC_NAMESPACE`, default `KMSAudit`.
+    pub namespace: String,
+    /// `KEYTRAIL_SUMMARY_BUCKET`; default: the bucket the log file is in.
+    pub summary_bucket: Option<String>,
+    /// `KEYTRAIL_PER_KEY_METRICS`, default false.
+    pub per_key_metrics: bool,
+    /// `KEYTRAIL_CLAIM_LEASE_SECONDS`, default 900 (the Lambda maximum timeout).
+    pub claim_lease: Duration,
+    /// `KEYTRAIL_MAX_METRIC_AGE_HOURS`, default 336: CloudWatch rejects datums older
+    /// than two weeks, so older events are summarised but not published as metrics.
+    pub max_metric_age: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct ConfigError(pub String);
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            namespace: "KMSAudit".into(),
+            summary_bucket: None,
+            per_key_metrics: false,
+            claim_lease: Duration::from_secs(900),
+            max_metric_age: Duration::from_secs(336 * 3600),
+        }
+    }
+}
+
+impl Config {
+    /// Reads the environment variables documented in the README.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Config::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Reads configuration through `get` (tests pass a map).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let d = Config::default();
+        let get = |k: &str| get(k).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let num = |k: &str, default: u64| -> Result<u64, ConfigError> {
+            match get(k) {
+                None => Ok(default),
+                Some(v) => v
+                    .parse()
+                    .map_err(|_| ConfigError(format!("{k}={v:?} is not a whole number"))),
+            }
+        };
+        let per_key = match get("KEYTRAIL_PER_KEY_METRICS").as_deref() {
+            None => false,
+            Some(v) if ["true", "1", "yes"].contains(&v.to_ascii_lowercase().as_str()) => true,
+            Some(v) if ["false", "0", "no"].contains(&v.to_ascii_lowercase().as_str()) => false,
+            Some(v) => return Err(ConfigError(format!("KEYTRAIL_PER_KEY_METRICS={v:?} is not true or false"))),
+        };
+        Ok(Config {
+            namespace: get("KEYTRAIL_METRIC_NAMESPACE").unwrap_or(d.namespace),
+            summary_bucket: get("KEYTRAIL_SUMMARY_BUCKET"),
+            per_key_metrics: per_key,
+            claim_lease: Duration::from_secs(num("KEYTRAIL_CLAIM_LEASE_SECONDS", d.claim_lease.as_secs())?),
+            max_metric_age: Duration::from_secs(3600 * num("KEYTRAIL_MAX_METRIC_AGE_HOURS", 336)?),
+        })
+    }
+}
+
+/// An object named by the triggering event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectRef {
+    pub bucket: String,
+    /// URL-decoded key.
+    pub key: String,
+    /// The key exactly as the event spelt it.
+    pub raw_key: String,
+}
+
+/// What the invocation payload is.
+#[derive(Debug, PartialEq)]
+pub enum Input {
+    Objects(Vec<ObjectRef>),
+    /// The `s3:TestEvent` S3 sends when a notification is configured.
+    TestEvent,
+    /// Anything else; acknowledged and logged, never retried.
+    Unrecognised(String),
+}
+
+#[derive(Deserialize, Serialize)]
+struct EbDetail {
+    bucket: EbName,
+    object: EbObject,
+}
+#[derive(Deserialize, Serialize)]
+struct EbName {
+    name: String,
+}
+#[derive(Deserialize, Serialize)]
+struct EbObject {
+    key: String,
+}
+
+/// Recognises S3 notifications, EventBridge "Object Created" events and `s3:TestEvent`.
+pub fn parse_input(payload: &Value) -> Input {
+    if payload.get("Event").and_then(Value::as_str) == Some("s3:TestEvent") {
+        return Input::TestEvent;
+    }
+    if payload.get("Records").is_some() {
+        return match serde_json::from_value::<aws_lambda_events::event::s3::S3Event>(payload.clone()) {
+            Ok(ev) => Input::Objects(
+                ev.records
+                    .into_iter()
+                    .filter_map(|r| {
+                        let raw = r.s3.object.key?;
+                        Some(ObjectRef {
+                            bucket: r.s3.bucket.name?,
+                            key: decode_event_key(&raw),
+                            raw_key: raw,
+                        })
+                    })
+                    .collect(),
+            ),
+            Err(e) => Input::Unrecognised(format!("Records present but not an S3 event: {e}")),
+        };
+    }
+    if payload.get("detail-type").and_then(Value::as_str) == Some("Object Created") {
+        return match serde_json::from_value::<aws_lambda_events::event::eventbridge::EventBridgeEvent<EbDetail>>(
+            payload.clone(),
+        ) {
+            Ok(ev) => Input::Objects(vec![ObjectRef {
+                bucket: ev.detail.bucket.name,
+                key: decode_event_key(&ev.detail.object.key),
+                raw_key: ev.detail.object.key,
+            }]),
+            Err(e) => Input::Unrecognised(format!("EventBridge Object Created event without bucket/key: {e}")),
+        };
+    }
+    Input::Unrecognised("neither an S3 notification nor an EventBridge Object Created event".into())
+}
+
+/// What happened to one object.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    Processed {
+        records: u64,
+        kms_records: u64,
+        bad_records: u64,
+        duplicates: u64,
+        datums: usize,
+        metric_batches: usize,
+        resumed_from_batch: usize,
+        summary_key: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        content_error: Option<String>,
+    },
+    Skipped {
+        reason: String,
+    },
+    AlreadyProcessed,
+    InProgressElsewhere,
+}
+
+/// Why an invocation fails (and is retried by Lambda).
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessError {
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+    #[error("s3://{bucket}/{key}: reading the object body failed: {message}")]
+    Body { bucket: String, key: String, message: String },
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Marker {
+    state: MarkerState,
+    at: DateTime<Utc>,
+    batches_sent: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum MarkerState {
+    Claimed,
+    Failed,
+    Done,
+}
+
+/// The handler with its dependencies.
+pub struct Processor<S, M> {
+    pub store: S,
+    pub metrics: M,
+    pub config: Config,
+}
+
+impl<S: ObjectStore, M: MetricSink> Processor<S, M> {
+    pub fn new(store: S, metrics: M, config: Config) -> Self {
+        Processor { store, metrics, config }
+    }
+
+    /// Handles one invocation payload. Returns a report of every object.
+    pub async fn handle(&self, payload: &Value) -> Result<Value, ProcessError> {
+        match parse_input(payload) {
+            Input::TestEvent => {
+                info!("s3:TestEvent acknowledged");
+                Ok(json!({"ignored": "s3:TestEvent"}))
+            }
+            Input::Unrecognised(why) => {
+                warn!(reason = %why, "unrecognised payload acknowledged without processing");
+                Ok(json!({"ignored": why}))
+            }
+            Input::Objects(objects) => {
+                let mut report = Vec::new();
+                for obj in &objects {
+                    let outcome = self.process_object(obj).await?;
+                    report.push(json!({"bucket": obj.bucket, "key": obj.key, "result": outcome}));
+                }
+                Ok(json!({"objects": report}))
+            }
+        }
+    }
+
+    /// Processes one object, exactly once per (bucket, key, ETag).
+    pub async fn process_object(&self, obj: &ObjectRef) -> Result<Outcome, ProcessError> {
+        let log_key = match classify_key(&obj.key) {
+            ObjectKind::Log(k) => k,
+            ObjectKind::Skip(reason) => {
+                info!(bucket = %obj.bucket, key = %obj.key, reason = %reason, "skipped");
+                return Ok(Outcome::Skipped { reason });
+            }
+        };
+        let (key, (body, etag)) = match self.store.get(&obj.bucket, &obj.key).await {
+            Ok(got) => (obj.key.clone(), got),
+            // EventBridge may deliver the key unencoded; fall back to it verbatim.
+            Err(e) if e.code.as_deref() == Some("NoSuchKey") && obj.raw_key != obj.key => {
+                (obj.raw_key.clone(), self.store.get(&obj.bucket, &obj.raw_key).await?)
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let out_bucket = self.config.summary_bucket.clone().unwrap_or_else(|| obj.bucket.clone());
+        let marker_key = marker_key(&obj.bucket, &key, etag.as_deref().unwrap_or(""));
+        let resume = match self.claim(&out_bucket, &marker_key).await? {
+            Claim::Owned { resume } => resume,
+            Claim::Done => {
+                info!(bucket = %obj.bucket, key = %key, "already processed; re-delivery ignored");
+                return Ok(Outcome::AlreadyProcessed);
+            }
+            Claim::Busy => {
+                info!(bucket = %obj.bucket, key = %key, "another invocation holds the claim; re-delivery ignored");
+                return Ok(Outcome::InProgressElsewhere);
+            }
+        };
+        let mut sent = resume;
+        let result = self
+            .publish(obj, &key, &log_key, body, &out_bucket, &marker_key, resume, &mut sent)
+            .await;
+        match result {
+            Ok(outcome) => {
+                self.write_marker(&out_bucket, &marker_key, MarkerState::Done, sent).await?;
+                Ok(outcome)
+            }
+            Err(e) => {
+                // Leave a checkpoint so the retry resumes after the last batch that landed.
+                if let Err(m) = self.write_marker(&out_bucket, &marker_key, MarkerState::Failed, sent).await {
+                    warn!(error = %m, "could not record the failure in the marker; the claim expires after the lease");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn publish(
+        &self,
+        obj: &ObjectRef,
+        key: &str,
+        log_key: &LogKey,
+        body: crate::aws::BodyReader,
+        out_bucket: &str,
+        marker_key: &str,
+        resume: usize,
+        sent: &mut usize,
+    ) -> Result<Outcome, ProcessError> {
+        let opts = AnalysisOptions {
+            metrics: MetricOptions {
+                per_key: self.config.per_key_metrics,
+                own_account: Some(log_key.account.clone()),
+            },
+            ..AnalysisOptions::default()
+        };
+        let io_failed = Arc::new(AtomicBool::new(false));
+        let reader = FlagOnError {
+            inner: SyncIoBridge::new(body),
+            failed: io_failed.clone(),
+        };
+        let name = format!("s3://{}/{}", obj.bucket, key);
+        let task_name = name.clone();
+        let mut analysis: FileAnalysis = tokio::task::spawn_blocking(move || analyse(&task_name, reader, &opts))
+            .await
+            .map_err(|e| ProcessError::Internal(e.to_string()))?;
+        if io_failed.load(Ordering::SeqCst) {
+            return Err(ProcessError::Body {
+                bucket: obj.bucket.clone(),
+                key: key.to_owned(),
+                message: analysis.error.map(|e| e.to_string()).unwrap_or_default(),
+            });
+        }
+        if let Some(reason) = &analysis.not_a_log {
+            info!(bucket = %obj.bucket, key = %key, reason = %reason, "skipped: content is not a CloudTrail log");
+            return Ok(Outcome::Skipped { reason: reason.clone() });
+        }
+        let content_error = analysis.error.as_ref().map(ToString::to_string);
+        if analysis.is_bad() {
+            warn!(
+                bucket = %obj.bucket, key = %key,
+                error = content_error.as_deref().unwrap_or(""),
+                bad_records = analysis.bad_records,
+                samples = ?analysis.bad_samples,
+                "bad log content; good records are still counted"
+            );
+            analysis.metrics.add(MetricId::new(BAD_LOG_FILES, &[]), log_key.delivered, 1);
+        }
+        let max_age = chrono::Duration::from_std(self.config.max_metric_age).unwrap_or(chrono::Duration::MAX);
+        let dropped = analysis.metrics.drop_before(Utc::now() - max_age);
+        if dropped > 0 {
+            warn!(key = %key, observations = dropped, "events older than KEYTRAIL_MAX_METRIC_AGE_HOURS are summarised but not sent to CloudWatch");
+        }
+        let datums = analysis.metrics.datums();
+        let batches: Vec<_> = datums.chunks(MAX_DATUMS_PER_CALL).collect();
+        for (i, batch) in batches.iter().enumerate().skip(resume) {
+            self.metrics.put_metric_data(&self.config.namespace, batch).await?;
+            *sent = i + 1;
+            if i + 1 < batches.len() {
+                self.write_marker(out_bucket, marker_key, MarkerState::Claimed, *sent).await?;
+            }
+        }
+        let summary_key = log_key.summary_key();
+        self.store
+            .put(out_bucket, &summary_key, analysis.summary.to_gzip_json(), "application/gzip", false)
+            .await?;
+        info!(
+            bucket = %obj.bucket, key = %key, records = analysis.records, kms_records = analysis.kms_records,
+            bad_records = analysis.bad_records, duplicates = analysis.duplicates, datums = datums.len(),
+            summary = %summary_key, "processed"
+        );
+        Ok(Outcome::Processed {
+            records: analysis.records,
+            kms_records: analysis.kms_records,
+            bad_records: analysis.bad_records,
+            duplicates: analysis.duplicates,
+            datums: datums.len(),
+            metric_batches: batches.len(),
+            resumed_from_batch: resume,
+            summary_key,
+            content_error,
+        })
+    }
+
+    async fn claim(&self, bucket: &str, marker_key: &str) -> Result<Claim, ProcessError> {
+        let fresh = marker_json(MarkerState::Claimed, 0);
+        if self
+            .store
+            .put(bucket, marker_key, fresh, "application/json", true)
+            .await?
+            == PutOutcome::Written
+        {
+            return Ok(Claim::Owned { resume: 0 });
+        }
+        let Some(bytes) = self.store.get_small(bucket, marker_key).await? else {
+            // Deleted between our put and get (lifecycle rule): claim it afresh.
+            return Ok(Claim::Owned { resume: 0 });
+        };
+        let marker: Option<Marker> = serde_json::from_slice(&bytes).ok();
+        let Some(m) = marker else {
+            warn!(marker = %marker_key, "unreadable marker; taking the claim over");
+            self.write_marker(bucket, marker_key, MarkerState::Claimed, 0).await?;
+            return Ok(Claim::Owned { resume: 0 });
+        };
+        let lease = chrono::Duration::from_std(self.config.claim_lease).unwrap_or(chrono::Duration::MAX);
+        match m.state {
+            MarkerState::Done => Ok(Claim::Done),
+            MarkerState::Claimed if Utc::now() - m.at < lease => Ok(Claim::Busy),
+            _ => {
+                info!(marker = %marker_key, batches_sent = m.batches_sent, state = ?m.state, "resuming an earlier attempt");
+                self.write_marker(bucket, marker_key, MarkerState::Claimed, m.batches_sent).await?;
+                Ok(Claim::Owned { resume: m.batches_sent })
+            }
+        }
+    }
+
+    async fn write_marker(&self, bucket: &str, key: &str, state: MarkerState, sent: usize) -> Result<(), AwsError> {
+        self.store
+            .put(bucket, key, marker_json(state, sent), "application/json", false)
+            .await
+            .map(|_| ())
+    }
+}
+
+enum Claim {
+    Owned { resume: usize },
+    Done,
+    Busy,
+}
+
+fn marker_json(state: MarkerState, batches_sent: usize) -> Vec<u8> {
+    serde_json::to_vec(&Marker {
+        state,
+        at: Utc::now(),
+        batches_sent,
+    })
+    .unwrap_or_default()
+}
+
+/// The marker for one object version.
+pub fn marker_key(bucket: &str, key: &str, etag: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(bucket.as_bytes());
+    h.update([0]);
+    h.update(key.as_bytes());
+    h.update([0]);
+    h.update(etag.trim_matches('"').as_bytes());
+    let digest = h.finalize();
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{MARKER_PREFIX}{hex}.json")
+}
+
+/// Remembers whether the underlying stream failed, so that a network error while
+/// reading S3 fails the invocation instead of passing for a damaged file.
+struct FlagOnError<R> {
+    inner: R,
+    failed: Arc<AtomicBool>,
+}
+
+impl<R: Read> Read for FlagOnError<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.read(buf).inspect_err(|_| self.failed.store(true, Ordering::SeqCst))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn event(name: &str) -> Value {
+        let path = format!("{}/../events/{name}", env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    #[test]
+    fn s3_put_event_fixture() {
+        let Input::Objects(objs) = parse_input(&event("s3-put.json")) else {
+            panic!("objects expected");
+        };
+        assert_eq!(objs.len(), 1);
+        assert_eq!(objs[0].bucket, "keytrail-test-trail");
+        assert!(matches!(classify_key(&objs[0].key), ObjectKind::Log(_)), "{}", objs[0].key);
+    }
+
+    #[test]
+    fn url_encoded_event_fixture_is_decoded() {
+        let Input::Objects(objs) = parse_input(&event("s3-put-url-encoded.json")) else {
+            panic!("objects expected");
+        };
+        assert!(objs.iter().all(|o| !o.key.contains('+') && !o.key.contains('%')), "{objs:?}");
+        assert!(objs.iter().any(|o| o.key.contains(' ')), "{objs:?}");
+    }
+
+    #[test]
+    fn eventbridge_fixture() {
+        let Input::Objects(objs) = parse_input(&event("eventbridge-object-created.json")) else {
+            panic!("objects expected");
+        };
+        assert_eq!(objs.len(), 1);
+        assert!(objs[0].key.contains("AWSLogs/"));
+    }
+
+    #[test]
+    fn test_event_and_garbage() {
+        assert_eq!(parse_input(&event("s3-test-event.json")), Input::TestEvent);
+        assert!(matches!(parse_input(&json!({"hello": 1})), Input::Unrecognised(_)));
+        assert!(matches!(parse_input(&json!({"Records": [{"x": 1}]})), Input::Unrecognised(_)));
+    }
+
+    #[test]
+    fn config_from_lookup() {
+        let env: HashMap<&str, &str> = [
+            ("KEYTRAIL_METRIC_NAMESPACE", "Custom"),
+            ("KEYTRAIL_PER_KEY_METRICS", "TRUE"),
+            ("KEYTRAIL_CLAIM_LEASE_SECONDS", "60"),
+        ]
+        .into();
+        let c = Config::from_lookup(|k| env.get(k).map(|v| (*v).to_owned())).expect("valid");
+        assert_eq!(c.namespace, "Custom");
+        assert!(c.per_key_metrics);
+        assert_eq!(c.claim_lease, Duration::from_secs(60));
+        let d = Config::from_lookup(|_| None).expect("defaults");
+        assert_eq!(d.namespace, "KMSAudit");
+        assert!(!d.per_key_metrics);
+        let bad = Config::from_lookup(|k| (k == "KEYTRAIL_PER_KEY_METRICS").then(|| "maybe".into()));
+        assert!(bad.expect_err("invalid").to_string().contains("KEYTRAIL_PER_KEY_METRICS"));
+    }
+
+    #[test]
+    fn marker_keys_differ_by_etag() {
+        assert_ne!(marker_key("b", "k", "\"e1\""), marker_key("b", "k", "\"e2\""));
+        assert_eq!(marker_key("b", "k", "\"e1\""), marker_key("b", "k", "e1"));
+        assert!(marker_key("b", "k", "e").starts_with(MARKER_PREFIX));
+    }
+}
