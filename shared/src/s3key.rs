@@ -58,24 +58,30 @@ fn strip_extension(name: &str) -> &str {
 
 /// Classifies an object key (already URL-decoded).
 pub fn classify_key(key: &str) -> ObjectKind {
-    if key.starts_with(KEYTRAIL_PREFIX) || key.contains("/keytrail/") {
+    if key.starts_with(KEYTRAIL_PREFIX) {
         return ObjectKind::Skip("keytrail output, not a CloudTrail log".into());
     }
-    let segments: Vec<&str> = key.split('/').collect();
-    if segments.contains(&"CloudTrail-Digest") {
-        return ObjectKind::Skip("CloudTrail digest file".into());
-    }
-    if segments.contains(&"CloudTrail-Insight") {
-        return ObjectKind::Skip("CloudTrail Insights file".into());
-    }
-    let name = segments.last().copied().unwrap_or_default();
-    if !has_log_extension(name) {
-        return ObjectKind::Skip("not a .json or .json.gz file".into());
+    if let Some(reason) = non_log_reason(key) {
+        return ObjectKind::Skip(reason);
     }
     match parse_log_key(key) {
         Some(k) => ObjectKind::Log(k),
         None => ObjectKind::Skip("not in the CloudTrail log layout (AWSLogs/<account>/CloudTrail/...)".into()),
     }
+}
+
+/// Why a key or path cannot hold CloudTrail records, judged by its name alone:
+/// digest and Insights directories, and names that are not `.json`/`.json.gz`.
+pub fn non_log_reason(path: &str) -> Option<String> {
+    let segments: Vec<&str> = path.split('/').collect();
+    if segments.contains(&"CloudTrail-Digest") {
+        return Some("CloudTrail digest file".into());
+    }
+    if segments.contains(&"CloudTrail-Insight") {
+        return Some("CloudTrail Insights file".into());
+    }
+    let name = segments.last().copied().unwrap_or_default();
+    (!has_log_extension(name)).then(|| "not a .json or .json.gz file".into())
 }
 
 /// Parses a log-file key in the standard or organization-trail layout.

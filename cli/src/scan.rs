@@ -1,0 +1,310 @@
+//! `keytrail scan`: the log processor's engine, offline, over a local log tree.
+
+use std::fs::File;
+use std::io::{BufReader, IsTerminal};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use chrono::{DateTime, SecondsFormat, Utc};
+use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
+use indicatif::{ProgressBar, ProgressStyle};
+use keytrail::analysis::{AnalysisOptions, FileAnalysis, Hit, analyse};
+use keytrail::findings::{Finding, evaluate};
+use keytrail::metrics::{MetricOptions, Metrics};
+use keytrail::s3key::{non_log_reason, parse_log_key};
+use keytrail::summary::Summary;
+use rayon::prelude::*;
+use serde::Serialize;
+
+/// Options of one scan.
+pub struct ScanArgs {
+    pub paths: Vec<PathBuf>,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    pub per_key_metrics: bool,
+    pub progress: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SkippedFile {
+    pub path: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FailedFile {
+    pub path: String,
+    pub error: String,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct FileCounts {
+    pub read: u64,
+    pub skipped: Vec<SkippedFile>,
+    pub failed: Vec<FailedFile>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MetricValue {
+    pub name: String,
+    pub dimensions: serde_json::Map<String, serde_json::Value>,
+    pub value: u64,
+}
+
+/// The `--json` document (a public interface, documented in the README).
+#[derive(Debug, Serialize)]
+pub struct ScanReport {
+    pub files: FileCounts,
+    pub records: u64,
+    pub kms_records: u64,
+    pub bad_records: u64,
+    pub duplicate_records: u64,
+    pub metrics: Vec<MetricValue>,
+    pub findings: Vec<Finding>,
+    #[serde(skip)]
+    pub summary: Summary,
+}
+
+enum FileResult {
+    Skipped(SkippedFile),
+    Read(String, Box<FileAnalysis>),
+    Unreadable(FailedFile),
+}
+
+/// Lists the files under `paths`, sorted, so that output is deterministic.
+fn collect_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for p in paths {
+        if !p.exists() {
+            bail!("{}: no such file or directory", p.display());
+        }
+        for entry in walkdir::WalkDir::new(p).follow_links(true).sort_by_file_name() {
+            let entry = entry.with_context(|| format!("walking {}", p.display()))?;
+            if entry.file_type().is_file() {
+                files.push(entry.into_path());
+            }
+        }
+    }
+    Ok(files)
+}
+
+fn display(p: &Path) -> String {
+    p.to_string_lossy().replace('\\', "/")
+}
+
+fn scan_file(path: &Path, args: &ScanArgs) -> FileResult {
+    let shown = display(path);
+    if let Some(reason) = non_log_reason(&shown) {
+        return FileResult::Skipped(SkippedFile { path: shown, reason });
+    }
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) => {
+            return FileResult::Unreadable(FailedFile {
+                error: format!("{shown}: cannot open: {e}"),
+                path: shown,
+            });
+        }
+    };
+    let opts = AnalysisOptions {
+        metrics: MetricOptions {
+            per_key: args.per_key_metrics,
+            own_account: parse_log_key(&shown).map(|k| k.account),
+        },
+        collect_hits: true,
+        since: args.since,
+        until: args.until,
+    };
+    let analysis = analyse(&shown, BufReader::new(file), &opts);
+    if let Some(reason) = &analysis.not_a_log {
+        return FileResult::Skipped(SkippedFile {
+            path: shown,
+            reason: reason.clone(),
+        });
+    }
+    FileResult::Read(shown, Box::new(analysis))
+}
+
+/// Runs the scan.
+pub fn run(args: &ScanArgs) -> Result<ScanReport> {
+    let files = collect_files(&args.paths)?;
+    let bar = if args.progress && std::io::stderr().is_terminal() {
+        let bar = ProgressBar::new(files.len() as u64);
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {pos}/{len} files {wide_bar} {elapsed}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+    let results: Vec<FileResult> = files
+        .par_iter()
+        .map(|p| {
+            let r = scan_file(p, args);
+            bar.inc(1);
+            r
+        })
+        .collect();
+    bar.finish_and_clear();
+
+    let mut counts = FileCounts::default();
+    let mut metrics = Metrics::default();
+    let mut summary = Summary::default();
+    let mut hits: Vec<Hit> = Vec::new();
+    let (mut records, mut kms, mut bad, mut dups) = (0, 0, 0, 0);
+    for r in results {
+        match r {
+            FileResult::Skipped(s) => counts.skipped.push(s),
+            FileResult::Unreadable(f) => counts.failed.push(f),
+            FileResult::Read(path, a) => {
+                counts.read += 1;
+                records += a.records;
+                kms += a.kms_records;
+                bad += a.bad_records;
+                dups += a.duplicates;
+                metrics.merge(&a.metrics);
+                summary.merge(&a.summary);
+                hits.extend(a.hits.iter().cloned());
+                if let Some(e) = &a.error {
+                    counts.failed.push(FailedFile {
+                        path,
+                        error: e.to_string(),
+                    });
+                } else if a.bad_records > 0 {
+                    for s in &a.bad_samples {
+                        eprintln!("warning: {path}: {s}");
+                    }
+                }
+            }
+        }
+    }
+    // Thresholds are evaluated across files in event-time order, as CloudWatch would.
+    hits.sort_by_key(|h| h.time);
+    let findings = evaluate(&hits);
+    let metrics = metrics
+        .totals()
+        .into_iter()
+        .map(|(id, value)| MetricValue {
+            name: id.name,
+            dimensions: id
+                .dimensions
+                .into_iter()
+                .map(|(k, v)| (k, serde_json::Value::String(v)))
+                .collect(),
+            value,
+        })
+        .collect();
+    Ok(ScanReport {
+        files: counts,
+        records,
+        kms_records: kms,
+        bad_records: bad,
+        duplicate_records: dups,
+        metrics,
+        findings,
+        summary,
+    })
+}
+
+fn table(header: &[&str]) -> Table {
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_header(header.iter().copied());
+    t
+}
+
+fn time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+fn list(items: &[String], max: usize) -> String {
+    let mut s: Vec<String> = items.iter().take(max).cloned().collect();
+    if items.len() > max {
+        s.push(format!("(+{} more)", items.len() - max));
+    }
+    s.join("\n")
+}
+
+/// Renders the report as readable tables.
+pub fn render(report: &ScanReport) -> String {
+    let mut out = String::new();
+    let mut totals = table(&["", "count"]);
+    totals.add_row(vec!["files read".to_string(), report.files.read.to_string()]);
+    totals.add_row(vec!["files skipped".to_string(), report.files.skipped.len().to_string()]);
+    totals.add_row(vec!["files failed".to_string(), report.files.failed.len().to_string()]);
+    totals.add_row(vec!["records".to_string(), report.records.to_string()]);
+    totals.add_row(vec!["KMS records".to_string(), report.kms_records.to_string()]);
+    totals.add_row(vec!["bad records".to_string(), report.bad_records.to_string()]);
+    totals.add_row(vec!["duplicate records dropped".to_string(), report.duplicate_records.to_string()]);
+    out.push_str(&format!("Totals\n{totals}\n"));
+
+    if !report.files.skipped.is_empty() || !report.files.failed.is_empty() {
+        let mut t = table(&["file", "status", "reason"]);
+        for s in &report.files.skipped {
+            t.add_row(vec![s.path.clone(), "skipped".into(), s.reason.clone()]);
+        }
+        for f in &report.files.failed {
+            t.add_row(vec![f.path.clone(), "FAILED".into(), f.error.clone()]);
+        }
+        out.push_str(&format!("\nFiles not fully read\n{t}\n"));
+    }
+
+    // KMS activity: key × principal × operation, busiest first.
+    let mut rows: Vec<_> = report.summary.usage.iter().collect();
+    rows.sort_by(|a, b| b.1.count.cmp(&a.1.count).then(a.0.cmp(b.0)));
+    let mut t = table(&["key", "principal", "operation", "error", "via service", "calls", "first", "last"]);
+    for (k, s) in rows.iter().take(25) {
+        t.add_row(vec![
+            k.key.clone(),
+            k.principal.clone(),
+            k.event_name.clone(),
+            k.error_class.map(|c| c.as_str().to_owned()).unwrap_or_default(),
+            if k.service_originated { "yes".into() } else { String::new() },
+            s.count.to_string(),
+            time(s.first_seen),
+            time(s.last_seen),
+        ]);
+    }
+    let more = rows.len().saturating_sub(25);
+    out.push_str(&format!(
+        "\nKMS activity (key x principal x operation){}\n{t}\n",
+        if more > 0 { format!(", top 25 of {}", rows.len()) } else { String::new() }
+    ));
+
+    let mut t = table(&["metric", "dimensions", "value"]);
+    for m in &report.metrics {
+        let dims: Vec<String> = m
+            .dimensions
+            .iter()
+            .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+            .collect();
+        t.add_row(vec![m.name.clone(), dims.join(", "), m.value.to_string()]);
+    }
+    out.push_str(&format!("\nMetrics that would be emitted\n{t}\n"));
+
+    if report.findings.is_empty() {
+        out.push_str("\nFindings: none (no rule reached its alarm threshold)\n");
+    } else {
+        let mut t = table(&["severity", "rule", "first seen", "last seen", "count", "keys", "principals", "source IPs"]);
+        for f in &report.findings {
+            let mut rule = f.rule.to_string();
+            for n in &f.notes {
+                rule.push_str(&format!("\n! {n}"));
+            }
+            t.add_row(vec![
+                f.severity.as_str().to_uppercase(),
+                rule,
+                time(f.first_seen),
+                time(f.last_seen),
+                f.count.to_string(),
+                list(&f.keys, 3),
+                list(&f.principals, 3),
+                list(&f.source_ips, 3),
+            ]);
+        }
+        out.push_str(&format!("\nFindings ({})\n{t}\n", report.findings.len()));
+    }
+    out
+}
