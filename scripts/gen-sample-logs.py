@@ -8,7 +8,7 @@ produces byte-identical output (gzip mtime 0, no file name in the gzip header).
 
 Writes (relative to the repository root):
   events/logs/AWSLogs/...                      CloudTrail log files (.json.gz) and one digest
-  events/logs/EXPECTED.md                      human-readable table of what the tree holds
+  events/EXPECTED-sample-logs.md                   human-readable table of what the tree holds
   events/expected-sample-logs.json             the same numbers, machine-readable
   events/s3-put.json, events/s3-put-url-encoded.json, events/s3-put-url-encoded-colon.json,
   events/s3-put-digest.json, events/eventbridge-object-created.json, events/s3-test-event.json
@@ -1192,7 +1192,7 @@ def write_expected_md(x: dict) -> None:
     for a, k in x["keys"].items():
         L.append(f"- {a}: `{k}`")
     L.append("")
-    (LOGS / "EXPECTED.md").write_text("\n".join(L), encoding="utf-8")
+    (LOGS.parent / "EXPECTED-sample-logs.md").write_text("\n".join(L), encoding="utf-8")
 
 
 # --------------------------------------------------------------------------- #

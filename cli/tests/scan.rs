@@ -1,0 +1,184 @@
+//! `keytrail scan` through its real interface: the built binary on the sample tree.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("repo root").to_path_buf()
+}
+
+fn keytrail(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_keytrail"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("run keytrail")
+}
+
+fn scan_json(args: &[&str]) -> Value {
+    let mut all = vec!["scan", "--json"];
+    all.extend_from_slice(args);
+    let out = keytrail(&all);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("valid JSON")
+}
+
+fn expected() -> Value {
+    serde_json::from_slice(&std::fs::read(root().join("events/expected-sample-logs.json")).expect("expected"))
+        .expect("json")
+}
+
+fn metric(report: &Value, name: &str, dims: &[(&str, &str)]) -> u64 {
+    report["metrics"]
+        .as_array()
+        .expect("metrics")
+        .iter()
+        .find(|m| {
+            m["name"] == name
+                && m["dimensions"].as_object().expect("dims").len() == dims.len()
+                && dims.iter().all(|(k, v)| m["dimensions"][*k] == *v)
+        })
+        .map(|m| m["value"].as_u64().expect("value"))
+        .unwrap_or(0)
+}
+
+fn findings<'a>(report: &'a Value, rule: &str) -> Vec<&'a Value> {
+    report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["rule"] == rule)
+        .collect()
+}
+
+#[test]
+fn sample_tree_matches_what_the_generator_wrote() {
+    let exp = expected();
+    let r = scan_json(&["events/logs"]);
+    assert_eq!(r["files"]["read"], exp["files"]["log_files"]);
+    let skipped = r["files"]["skipped"].as_array().expect("skipped");
+    assert_eq!(skipped.len(), 1, "{skipped:?}");
+    assert!(skipped[0]["path"].as_str().expect("path").contains("CloudTrail-Digest"));
+    assert_eq!(skipped[0]["reason"], "CloudTrail digest file");
+    assert_eq!(r["files"]["failed"].as_array().expect("failed").len(), 0);
+    assert_eq!(r["records"], exp["records"]["unique_event_ids"]);
+    assert_eq!(r["kms_records"], exp["records"]["kms_unique"]);
+    assert_eq!(r["bad_records"], 0);
+    assert_eq!(r["duplicate_records"], exp["records"]["duplicates"]);
+
+    for (name, count) in exp["records"]["kms_by_eventName"].as_object().expect("by name") {
+        assert_eq!(metric(&r, "KMSApiCalls", &[("EventName", name)]), count.as_u64().expect("n"), "{name}");
+    }
+    for rule in keytrail::catalog::RULES {
+        let want = exp["rules"][rule.id]["records"].as_u64().unwrap_or(0);
+        assert_eq!(metric(&r, rule.metric, &[]), want, "metric {} of rule {}", rule.metric, rule.id);
+    }
+}
+
+#[test]
+fn sample_tree_findings() {
+    let r = scan_json(&["events/logs"]);
+    for rule in [
+        "decrypt_failures",
+        "access_denied",
+        "pending_deletion_use",
+        "disabled_key_use",
+        "key_deletion_scheduled",
+        "key_disabled",
+        "key_created",
+        "key_policy_changed",
+        "grant_to_external",
+        "cross_account_use",
+        "data_key_volume",
+        "imported_material_deleted",
+        "rotation_disabled",
+    ] {
+        assert!(!findings(&r, rule).is_empty(), "no finding for {rule}");
+    }
+    let burst = findings(&r, "decrypt_failures");
+    assert_eq!(burst.len(), 1);
+    assert_eq!(burst[0]["count"], 14);
+    assert_eq!(burst[0]["principals"][0], "arn:aws:iam::111122223333:role/reporting-service");
+    assert_eq!(burst[0]["first_seen"], "2026-10-04T02:41:09Z");
+
+    let volume = findings(&r, "data_key_volume");
+    assert_eq!(volume.len(), 1, "only the burst source is over 100 in 5 minutes");
+    assert_eq!(volume[0]["count"], 130);
+    assert_eq!(volume[0]["source_ips"][0], "203.0.113.50");
+
+    let pending = findings(&r, "pending_deletion_use");
+    assert_eq!(pending[0]["severity"], "critical");
+    assert_eq!(
+        pending[0]["keys"][0],
+        "arn:aws:kms:us-east-1:111122223333:key/c81f4e3a-2d97-4b5c-8e06-f1a3b7d9e254"
+    );
+    assert!(pending[0]["event_ids"].as_array().expect("ids").len() == 5);
+
+    let public = findings(&r, "key_policy_changed");
+    assert!(public.iter().any(|f| f["notes"][0].as_str().unwrap_or("").contains("made public")));
+    // Cross-account calls, seen from both accounts' trails.
+    let cross = &findings(&r, "cross_account_use")[0];
+    let principals: Vec<&str> = cross["principals"].as_array().expect("p").iter().filter_map(Value::as_str).collect();
+    assert!(principals.contains(&"account:444455556666"), "{principals:?}");
+    assert!(principals.contains(&"arn:aws:iam::444455556666:role/eu-analytics"), "{principals:?}");
+}
+
+#[test]
+fn time_window_filters_events() {
+    let r = scan_json(&["events/logs", "--since", "2026-10-04T03:40:00Z", "--until", "2026-10-04T03:50:00Z"]);
+    assert!(findings(&r, "decrypt_failures").is_empty(), "the 02:41 burst is outside the window");
+    assert_eq!(findings(&r, "pending_deletion_use").len(), 1);
+    assert_eq!(r["files"]["read"], 23, "files are still read, events filtered");
+}
+
+#[test]
+fn tables_are_printed_by_default() {
+    let out = keytrail(&["scan", "events/logs"]);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).expect("utf8");
+    for heading in ["Totals", "KMS activity", "Metrics that would be emitted", "Findings (", "pending_deletion_use"] {
+        assert!(text.contains(heading), "missing {heading:?} in\n{text}");
+    }
+}
+
+#[test]
+fn damaged_and_odd_files_are_reported_not_fatal() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let good = root().join(
+        "events/logs/AWSLogs/111122223333/CloudTrail/us-east-1/2026/10/04/111122223333_CloudTrail_us-east-1_20261004T0305Z_nd5uxznLfPtQPry8.json.gz",
+    );
+    let bytes = std::fs::read(&good).expect("sample");
+    std::fs::write(dir.path().join("good.json.gz"), &bytes).expect("write");
+    std::fs::write(dir.path().join("cut.json.gz"), &bytes[..bytes.len() / 2]).expect("write");
+    std::fs::write(dir.path().join("notes.txt"), b"hello").expect("write");
+    std::fs::write(dir.path().join("empty.json"), b"").expect("write");
+    let r = scan_json(&[dir.path().to_str().expect("utf8 path")]);
+    assert_eq!(r["files"]["read"], 2);
+    let failed = r["files"]["failed"].as_array().expect("failed");
+    assert_eq!(failed.len(), 1);
+    let err = failed[0]["error"].as_str().expect("error");
+    assert!(err.contains("cut.json.gz") && err.contains("gzip"), "{err}");
+    let skipped: Vec<&str> = r["files"]["skipped"]
+        .as_array()
+        .expect("skipped")
+        .iter()
+        .filter_map(|s| s["reason"].as_str())
+        .collect();
+    assert!(skipped.contains(&"empty file") && skipped.contains(&"not a .json or .json.gz file"), "{skipped:?}");
+}
+
+#[test]
+fn exit_status() {
+    let out = keytrail(&["scan", "does/not/exist"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does/not/exist: no such file or directory"));
+    let out = keytrail(&["scan", "events/logs", "--since", "yesterday"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("RFC 3339"));
+    let out = keytrail(&["scan", "events/logs", "--json", "--fail-on-findings"]);
+    assert_eq!(out.status.code(), Some(3));
+    let out = keytrail(&["scan", "events/logs", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "findings alone do not fail the scan");
+}
