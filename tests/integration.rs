@@ -30,13 +30,21 @@ async fn env() -> Env {
     let sdk = moto.sdk_config().await;
     let s3 = s3_client(&sdk);
     let cw = cloudwatch_client(&sdk);
-    s3.create_bucket().bucket(BUCKET).send().await.expect("create bucket");
+    s3.create_bucket()
+        .bucket(BUCKET)
+        .send()
+        .await
+        .expect("create bucket");
     let config = Config {
         // The sample logs are from 2026-10; publish them whatever today's date is.
         max_metric_age: std::time::Duration::from_secs(3650 * 24 * 3600),
         ..Config::default()
     };
-    let processor = Processor::new(S3Store { client: s3.clone() }, CloudWatchSink { client: cw.clone() }, config);
+    let processor = Processor::new(
+        S3Store { client: s3.clone() },
+        CloudWatchSink { client: cw.clone() },
+        config,
+    );
     Env {
         _moto: moto,
         s3,
@@ -47,13 +55,17 @@ async fn env() -> Env {
 
 fn event(name: &str) -> Value {
     let path = repo_root().join("events").join(name);
-    serde_json::from_slice(&std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    serde_json::from_slice(
+        &std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+    )
+    .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 /// The object key an S3 event names (decoded).
 fn event_key(ev: &Value) -> String {
-    let raw = ev["Records"][0]["s3"]["object"]["key"].as_str().expect("key");
+    let raw = ev["Records"][0]["s3"]["object"]["key"]
+        .as_str()
+        .expect("key");
     keytrail::s3key::decode_event_key(raw)
 }
 
@@ -78,7 +90,9 @@ async fn upload(env: &Env, key: &str, body: Vec<u8>) {
 /// eventID), with the event-time span, read with plain serde_json.
 fn oracle(gz: &[u8]) -> (BTreeMap<String, u64>, DateTime<Utc>, DateTime<Utc>) {
     let mut text = String::new();
-    MultiGzDecoder::new(gz).read_to_string(&mut text).expect("gunzip");
+    MultiGzDecoder::new(gz)
+        .read_to_string(&mut text)
+        .expect("gunzip");
     let v: Value = serde_json::from_str(&text).expect("json");
     let mut seen = HashSet::new();
     let mut counts = BTreeMap::new();
@@ -92,8 +106,16 @@ fn oracle(gz: &[u8]) -> (BTreeMap<String, u64>, DateTime<Utc>, DateTime<Utc>) {
         {
             continue;
         }
-        *counts.entry(r["eventName"].as_str().expect("name").to_owned()).or_insert(0) += 1;
-        times.push(r["eventTime"].as_str().expect("time").parse::<DateTime<Utc>>().expect("rfc3339"));
+        *counts
+            .entry(r["eventName"].as_str().expect("name").to_owned())
+            .or_insert(0) += 1;
+        times.push(
+            r["eventTime"]
+                .as_str()
+                .expect("time")
+                .parse::<DateTime<Utc>>()
+                .expect("rfc3339"),
+        );
     }
     let min = *times.iter().min().expect("some KMS records");
     let max = *times.iter().max().expect("some KMS records");
@@ -101,7 +123,13 @@ fn oracle(gz: &[u8]) -> (BTreeMap<String, u64>, DateTime<Utc>, DateTime<Utc>) {
 }
 
 /// Sum of a metric over [start, end] through GetMetricData.
-async fn metric_sum(env: &Env, name: &str, dims: &[(&str, &str)], start: DateTime<Utc>, end: DateTime<Utc>) -> f64 {
+async fn metric_sum(
+    env: &Env,
+    name: &str,
+    dims: &[(&str, &str)],
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> f64 {
     let metric = Metric::builder()
         .namespace("KMSAudit")
         .metric_name(name)
@@ -113,14 +141,24 @@ async fn metric_sum(env: &Env, name: &str, dims: &[(&str, &str)], start: DateTim
         .build();
     let query = MetricDataQuery::builder()
         .id("q")
-        .metric_stat(MetricStat::builder().metric(metric).period(60).stat("Sum").build())
+        .metric_stat(
+            MetricStat::builder()
+                .metric(metric)
+                .period(60)
+                .stat("Sum")
+                .build(),
+        )
         .build();
     let out = env
         .cw
         .get_metric_data()
         .metric_data_queries(query)
-        .start_time(aws_sdk_cloudwatch::primitives::DateTime::from_secs(start.timestamp() - 3600))
-        .end_time(aws_sdk_cloudwatch::primitives::DateTime::from_secs(end.timestamp() + 3600))
+        .start_time(aws_sdk_cloudwatch::primitives::DateTime::from_secs(
+            start.timestamp() - 3600,
+        ))
+        .end_time(aws_sdk_cloudwatch::primitives::DateTime::from_secs(
+            end.timestamp() + 3600,
+        ))
         .send()
         .await
         .expect("GetMetricData");
@@ -153,12 +191,25 @@ async fn s3_event_puts_metrics_and_summary() {
             .filter(|(n, _)| keytrail::metrics::operation_dimension(n) == dim)
             .map(|(_, c)| c)
             .sum();
-        assert_eq!(got, want as f64, "KMSApiCalls EventName={name} (file has {count})");
+        assert_eq!(
+            got, want as f64,
+            "KMSApiCalls EventName={name} (file has {count})"
+        );
     }
 
     let summary_key = result["summary_key"].as_str().expect("summary key");
-    assert!(summary_key.starts_with("keytrail/summaries/111122223333/us-east-1/"), "{summary_key}");
-    let obj = env.s3.get_object().bucket(BUCKET).key(summary_key).send().await.expect("summary written");
+    assert!(
+        summary_key.starts_with("keytrail/summaries/111122223333/us-east-1/"),
+        "{summary_key}"
+    );
+    let obj = env
+        .s3
+        .get_object()
+        .bucket(BUCKET)
+        .key(summary_key)
+        .send()
+        .await
+        .expect("summary written");
     let bytes = obj.body.collect().await.expect("body").into_bytes();
     let summary = Summary::from_gzip_json(&bytes).expect("summary decodes");
     assert_eq!(summary.kms_records, total);
@@ -177,18 +228,34 @@ async fn three_redeliveries_count_once() {
     let mut outcomes = Vec::new();
     for _ in 0..3 {
         let r = env.processor.handle(&payload).await.expect("handler");
-        outcomes.push(r["objects"][0]["result"]["outcome"].as_str().expect("outcome").to_owned());
+        outcomes.push(
+            r["objects"][0]["result"]["outcome"]
+                .as_str()
+                .expect("outcome")
+                .to_owned(),
+        );
     }
-    assert_eq!(outcomes, ["processed", "already_processed", "already_processed"]);
+    assert_eq!(
+        outcomes,
+        ["processed", "already_processed", "already_processed"]
+    );
     // The same object through EventBridge is a re-delivery too.
     let eb = event("eventbridge-object-created.json");
     if eb["detail"]["object"]["key"].as_str() == Some(key.as_str()) {
         let r = env.processor.handle(&eb).await.expect("handler");
         assert_eq!(r["objects"][0]["result"]["outcome"], "already_processed");
     }
-    let decrypts = expected.get("Decrypt").copied().unwrap_or(0) + expected.get("GenerateDataKey").copied().unwrap_or(0);
+    let decrypts = expected.get("Decrypt").copied().unwrap_or(0)
+        + expected.get("GenerateDataKey").copied().unwrap_or(0);
     let got = metric_sum(&env, "KMSApiCalls", &[("EventName", "Decrypt")], start, end).await
-        + metric_sum(&env, "KMSApiCalls", &[("EventName", "GenerateDataKey")], start, end).await;
+        + metric_sum(
+            &env,
+            "KMSApiCalls",
+            &[("EventName", "GenerateDataKey")],
+            start,
+            end,
+        )
+        .await;
     assert_eq!(got, decrypts as f64);
 }
 
@@ -201,7 +268,14 @@ async fn failed_attempt_is_resumed_not_lost() {
     let (expected, start, end) = oracle(&body);
     upload(&env, &key, body).await;
     // An earlier invocation claimed the object and failed before publishing anything.
-    let head = env.s3.head_object().bucket(BUCKET).key(&key).send().await.expect("head");
+    let head = env
+        .s3
+        .head_object()
+        .bucket(BUCKET)
+        .key(&key)
+        .send()
+        .await
+        .expect("head");
     let marker = marker_key(BUCKET, &key, head.e_tag().unwrap_or(""));
     let failed = json!({"state": "failed", "at": Utc::now(), "batches_sent": 0});
     upload(&env, &marker, failed.to_string().into_bytes()).await;
@@ -223,11 +297,28 @@ async fn digest_and_test_events_are_skipped() {
     let r = env.processor.handle(&payload).await.expect("handler");
     let result = &r["objects"][0]["result"];
     assert_eq!(result["outcome"], "skipped", "{r}");
-    assert!(result["reason"].as_str().expect("reason").contains("digest"), "{r}");
-    let listed = env.s3.list_objects_v2().bucket(BUCKET).prefix("keytrail/").send().await.expect("list");
+    assert!(
+        result["reason"]
+            .as_str()
+            .expect("reason")
+            .contains("digest"),
+        "{r}"
+    );
+    let listed = env
+        .s3
+        .list_objects_v2()
+        .bucket(BUCKET)
+        .prefix("keytrail/")
+        .send()
+        .await
+        .expect("list");
     assert_eq!(listed.key_count(), Some(0), "nothing written for a digest");
 
-    let r = env.processor.handle(&event("s3-test-event.json")).await.expect("handler");
+    let r = env
+        .processor
+        .handle(&event("s3-test-event.json"))
+        .await
+        .expect("handler");
     assert_eq!(r["ignored"], "s3:TestEvent");
 }
 
@@ -256,18 +347,32 @@ async fn corrupt_file_is_reported_and_good_records_counted() {
     let gz = enc.finish().expect("gzip");
     upload(&env, &key, gz[..gz.len() / 2].to_vec()).await;
 
-    let r = env.processor.handle(&payload).await.expect("bad content is not an invocation failure");
+    let r = env
+        .processor
+        .handle(&payload)
+        .await
+        .expect("bad content is not an invocation failure");
     let result = &r["objects"][0]["result"];
     assert_eq!(result["outcome"], "processed", "{r}");
-    let err = result["content_error"].as_str().expect("content error reported");
+    let err = result["content_error"]
+        .as_str()
+        .expect("content error reported");
     assert!(err.contains(&key) && err.contains("gzip"), "{err}");
     let good = result["kms_records"].as_u64().expect("count");
-    assert!(good > 500 && good < 3000, "{good} records before the damage");
+    assert!(
+        good > 500 && good < 3000,
+        "{good} records before the damage"
+    );
     let start: DateTime<Utc> = "2026-10-04T03:00:00Z".parse().expect("t");
     let end: DateTime<Utc> = "2026-10-04T04:00:00Z".parse().expect("t");
     let got = metric_sum(&env, "KMSApiCalls", &[("EventName", "Decrypt")], start, end).await;
-    assert_eq!(got, good as f64, "every record before the damage is published");
-    let delivered = keytrail::s3key::parse_log_key(&key).expect("layout").delivered;
+    assert_eq!(
+        got, good as f64,
+        "every record before the damage is published"
+    );
+    let delivered = keytrail::s3key::parse_log_key(&key)
+        .expect("layout")
+        .delivered;
     let bad = metric_sum(&env, "KMSAuditBadLogFiles", &[], delivered, delivered).await;
     assert_eq!(bad, 1.0);
 }

@@ -43,9 +43,14 @@ impl Moto {
         let deadline = Instant::now() + Duration::from_secs(60);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
             if let Ok(Some(status)) = moto.child.try_wait() {
-                panic!("{bin} exited with {status} before listening; run scripts/test.sh to install moto");
+                panic!(
+                    "{bin} exited with {status} before listening; run scripts/test.sh to install moto"
+                );
             }
-            assert!(Instant::now() < deadline, "{bin} did not listen on port {port} within 60 s");
+            assert!(
+                Instant::now() < deadline,
+                "{bin} did not listen on port {port} within 60 s"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
         moto
@@ -56,7 +61,13 @@ impl Moto {
         aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new("us-east-1"))
             .endpoint_url(&self.endpoint)
-            .credentials_provider(Credentials::new("test", "test", None, None, "keytrail-tests"))
+            .credentials_provider(Credentials::new(
+                "test",
+                "test",
+                None,
+                None,
+                "keytrail-tests",
+            ))
             .load()
             .await
     }

@@ -10,7 +10,11 @@ use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "keytrail", version, about = "Audit AWS KMS key usage from CloudTrail logs, offline")]
+#[command(
+    name = "keytrail",
+    version,
+    about = "Audit AWS KMS key usage from CloudTrail logs, offline"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -78,7 +78,10 @@ fn collect_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
         if !p.exists() {
             bail!("{}: no such file or directory", p.display());
         }
-        for entry in walkdir::WalkDir::new(p).follow_links(true).sort_by_file_name() {
+        for entry in walkdir::WalkDir::new(p)
+            .follow_links(true)
+            .sort_by_file_name()
+        {
             let entry = entry.with_context(|| format!("walking {}", p.display()))?;
             if entry.file_type().is_file() {
                 files.push(entry.into_path());
@@ -95,7 +98,10 @@ fn display(p: &Path) -> String {
 fn scan_file(path: &Path, args: &ScanArgs) -> FileResult {
     let shown = display(path);
     if let Some(reason) = non_log_reason(&shown) {
-        return FileResult::Skipped(SkippedFile { path: shown, reason });
+        return FileResult::Skipped(SkippedFile {
+            path: shown,
+            reason,
+        });
     }
     let file = match File::open(path) {
         Ok(f) => f,
@@ -231,13 +237,31 @@ fn list(items: &[String], max: usize) -> String {
 pub fn render(report: &ScanReport) -> String {
     let mut out = String::new();
     let mut totals = table(&["", "count"]);
-    totals.add_row(vec!["files read".to_string(), report.files.read.to_string()]);
-    totals.add_row(vec!["files skipped".to_string(), report.files.skipped.len().to_string()]);
-    totals.add_row(vec!["files failed".to_string(), report.files.failed.len().to_string()]);
+    totals.add_row(vec![
+        "files read".to_string(),
+        report.files.read.to_string(),
+    ]);
+    totals.add_row(vec![
+        "files skipped".to_string(),
+        report.files.skipped.len().to_string(),
+    ]);
+    totals.add_row(vec![
+        "files failed".to_string(),
+        report.files.failed.len().to_string(),
+    ]);
     totals.add_row(vec!["records".to_string(), report.records.to_string()]);
-    totals.add_row(vec!["KMS records".to_string(), report.kms_records.to_string()]);
-    totals.add_row(vec!["bad records".to_string(), report.bad_records.to_string()]);
-    totals.add_row(vec!["duplicate records dropped".to_string(), report.duplicate_records.to_string()]);
+    totals.add_row(vec![
+        "KMS records".to_string(),
+        report.kms_records.to_string(),
+    ]);
+    totals.add_row(vec![
+        "bad records".to_string(),
+        report.bad_records.to_string(),
+    ]);
+    totals.add_row(vec![
+        "duplicate records dropped".to_string(),
+        report.duplicate_records.to_string(),
+    ]);
     out.push_str(&format!("Totals\n{totals}\n"));
 
     if !report.files.skipped.is_empty() || !report.files.failed.is_empty() {
@@ -254,14 +278,29 @@ pub fn render(report: &ScanReport) -> String {
     // KMS activity: key × principal × operation, busiest first.
     let mut rows: Vec<_> = report.summary.usage.iter().collect();
     rows.sort_by(|a, b| b.1.count.cmp(&a.1.count).then(a.0.cmp(b.0)));
-    let mut t = table(&["key", "principal", "operation", "error", "via service", "calls", "first", "last"]);
+    let mut t = table(&[
+        "key",
+        "principal",
+        "operation",
+        "error",
+        "via service",
+        "calls",
+        "first",
+        "last",
+    ]);
     for (k, s) in rows.iter().take(25) {
         t.add_row(vec![
             k.key.clone(),
             k.principal.clone(),
             k.event_name.clone(),
-            k.error_class.map(|c| c.as_str().to_owned()).unwrap_or_default(),
-            if k.service_originated { "yes".into() } else { String::new() },
+            k.error_class
+                .map(|c| c.as_str().to_owned())
+                .unwrap_or_default(),
+            if k.service_originated {
+                "yes".into()
+            } else {
+                String::new()
+            },
             s.count.to_string(),
             time(s.first_seen),
             time(s.last_seen),
@@ -270,7 +309,11 @@ pub fn render(report: &ScanReport) -> String {
     let more = rows.len().saturating_sub(25);
     out.push_str(&format!(
         "\nKMS activity (key x principal x operation){}\n{t}\n",
-        if more > 0 { format!(", top 25 of {}", rows.len()) } else { String::new() }
+        if more > 0 {
+            format!(", top 25 of {}", rows.len())
+        } else {
+            String::new()
+        }
     ));
 
     let mut t = table(&["metric", "dimensions", "value"]);
@@ -287,7 +330,16 @@ pub fn render(report: &ScanReport) -> String {
     if report.findings.is_empty() {
         out.push_str("\nFindings: none (no rule reached its alarm threshold)\n");
     } else {
-        let mut t = table(&["severity", "rule", "first seen", "last seen", "count", "keys", "principals", "source IPs"]);
+        let mut t = table(&[
+            "severity",
+            "rule",
+            "first seen",
+            "last seen",
+            "count",
+            "keys",
+            "principals",
+            "source IPs",
+        ]);
         for f in &report.findings {
             let mut rule = f.rule.to_string();
             for n in &f.notes {

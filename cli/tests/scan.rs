@@ -6,7 +6,10 @@ use std::process::{Command, Output};
 use serde_json::Value;
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("repo root").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("repo root")
+        .to_path_buf()
 }
 
 fn keytrail(args: &[&str]) -> Output {
@@ -21,13 +24,19 @@ fn scan_json(args: &[&str]) -> Value {
     let mut all = vec!["scan", "--json"];
     all.extend_from_slice(args);
     let out = keytrail(&all);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).expect("valid JSON")
 }
 
 fn expected() -> Value {
-    serde_json::from_slice(&std::fs::read(root().join("events/expected-sample-logs.json")).expect("expected"))
-        .expect("json")
+    serde_json::from_slice(
+        &std::fs::read(root().join("events/expected-sample-logs.json")).expect("expected"),
+    )
+    .expect("json")
 }
 
 fn metric(report: &Value, name: &str, dims: &[(&str, &str)]) -> u64 {
@@ -60,7 +69,12 @@ fn sample_tree_matches_what_the_generator_wrote() {
     assert_eq!(r["files"]["read"], exp["files"]["log_files"]);
     let skipped = r["files"]["skipped"].as_array().expect("skipped");
     assert_eq!(skipped.len(), 1, "{skipped:?}");
-    assert!(skipped[0]["path"].as_str().expect("path").contains("CloudTrail-Digest"));
+    assert!(
+        skipped[0]["path"]
+            .as_str()
+            .expect("path")
+            .contains("CloudTrail-Digest")
+    );
     assert_eq!(skipped[0]["reason"], "CloudTrail digest file");
     assert_eq!(r["files"]["failed"].as_array().expect("failed").len(), 0);
     assert_eq!(r["records"], exp["records"]["unique_event_ids"]);
@@ -68,12 +82,25 @@ fn sample_tree_matches_what_the_generator_wrote() {
     assert_eq!(r["bad_records"], 0);
     assert_eq!(r["duplicate_records"], exp["records"]["duplicates"]);
 
-    for (name, count) in exp["records"]["kms_by_eventName"].as_object().expect("by name") {
-        assert_eq!(metric(&r, "KMSApiCalls", &[("EventName", name)]), count.as_u64().expect("n"), "{name}");
+    for (name, count) in exp["records"]["kms_by_eventName"]
+        .as_object()
+        .expect("by name")
+    {
+        assert_eq!(
+            metric(&r, "KMSApiCalls", &[("EventName", name)]),
+            count.as_u64().expect("n"),
+            "{name}"
+        );
     }
     for rule in keytrail::catalog::RULES {
         let want = exp["rules"][rule.id]["records"].as_u64().unwrap_or(0);
-        assert_eq!(metric(&r, rule.metric, &[]), want, "metric {} of rule {}", rule.metric, rule.id);
+        assert_eq!(
+            metric(&r, rule.metric, &[]),
+            want,
+            "metric {} of rule {}",
+            rule.metric,
+            rule.id
+        );
     }
 }
 
@@ -100,11 +127,18 @@ fn sample_tree_findings() {
     let burst = findings(&r, "decrypt_failures");
     assert_eq!(burst.len(), 1);
     assert_eq!(burst[0]["count"], 14);
-    assert_eq!(burst[0]["principals"][0], "arn:aws:iam::111122223333:role/reporting-service");
+    assert_eq!(
+        burst[0]["principals"][0],
+        "arn:aws:iam::111122223333:role/reporting-service"
+    );
     assert_eq!(burst[0]["first_seen"], "2026-10-04T02:41:09Z");
 
     let volume = findings(&r, "data_key_volume");
-    assert_eq!(volume.len(), 1, "only the burst source is over 100 in 5 minutes");
+    assert_eq!(
+        volume.len(),
+        1,
+        "only the burst source is over 100 in 5 minutes"
+    );
     assert_eq!(volume[0]["count"], 130);
     assert_eq!(volume[0]["source_ips"][0], "203.0.113.50");
 
@@ -117,20 +151,47 @@ fn sample_tree_findings() {
     assert!(pending[0]["event_ids"].as_array().expect("ids").len() == 5);
 
     let public = findings(&r, "key_policy_changed");
-    assert!(public.iter().any(|f| f["notes"][0].as_str().unwrap_or("").contains("made public")));
+    assert!(
+        public
+            .iter()
+            .any(|f| f["notes"][0].as_str().unwrap_or("").contains("made public"))
+    );
     // Cross-account calls, seen from both accounts' trails.
     let cross = &findings(&r, "cross_account_use")[0];
-    let principals: Vec<&str> = cross["principals"].as_array().expect("p").iter().filter_map(Value::as_str).collect();
-    assert!(principals.contains(&"account:444455556666"), "{principals:?}");
-    assert!(principals.contains(&"arn:aws:iam::444455556666:role/eu-analytics"), "{principals:?}");
+    let principals: Vec<&str> = cross["principals"]
+        .as_array()
+        .expect("p")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        principals.contains(&"account:444455556666"),
+        "{principals:?}"
+    );
+    assert!(
+        principals.contains(&"arn:aws:iam::444455556666:role/eu-analytics"),
+        "{principals:?}"
+    );
 }
 
 #[test]
 fn time_window_filters_events() {
-    let r = scan_json(&["events/logs", "--since", "2026-10-04T03:40:00Z", "--until", "2026-10-04T03:50:00Z"]);
-    assert!(findings(&r, "decrypt_failures").is_empty(), "the 02:41 burst is outside the window");
+    let r = scan_json(&[
+        "events/logs",
+        "--since",
+        "2026-10-04T03:40:00Z",
+        "--until",
+        "2026-10-04T03:50:00Z",
+    ]);
+    assert!(
+        findings(&r, "decrypt_failures").is_empty(),
+        "the 02:41 burst is outside the window"
+    );
     assert_eq!(findings(&r, "pending_deletion_use").len(), 1);
-    assert_eq!(r["files"]["read"], 23, "files are still read, events filtered");
+    assert_eq!(
+        r["files"]["read"], 23,
+        "files are still read, events filtered"
+    );
 }
 
 #[test]
@@ -138,7 +199,13 @@ fn tables_are_printed_by_default() {
     let out = keytrail(&["scan", "events/logs"]);
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).expect("utf8");
-    for heading in ["Totals", "KMS activity", "Metrics that would be emitted", "Findings (", "pending_deletion_use"] {
+    for heading in [
+        "Totals",
+        "KMS activity",
+        "Metrics that would be emitted",
+        "Findings (",
+        "pending_deletion_use",
+    ] {
         assert!(text.contains(heading), "missing {heading:?} in\n{text}");
     }
 }
@@ -166,19 +233,28 @@ fn damaged_and_odd_files_are_reported_not_fatal() {
         .iter()
         .filter_map(|s| s["reason"].as_str())
         .collect();
-    assert!(skipped.contains(&"empty file") && skipped.contains(&"not a .json or .json.gz file"), "{skipped:?}");
+    assert!(
+        skipped.contains(&"empty file") && skipped.contains(&"not a .json or .json.gz file"),
+        "{skipped:?}"
+    );
 }
 
 #[test]
 fn exit_status() {
     let out = keytrail(&["scan", "does/not/exist"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("does/not/exist: no such file or directory"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("does/not/exist: no such file or directory")
+    );
     let out = keytrail(&["scan", "events/logs", "--since", "yesterday"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("RFC 3339"));
     let out = keytrail(&["scan", "events/logs", "--json", "--fail-on-findings"]);
     assert_eq!(out.status.code(), Some(3));
     let out = keytrail(&["scan", "events/logs", "--json"]);
-    assert_eq!(out.status.code(), Some(0), "findings alone do not fail the scan");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "findings alone do not fail the scan"
+    );
 }

@@ -120,7 +120,11 @@ fn hit(rule: usize, e: &KmsEvent) -> Hit {
     let ip = e.record.source_ip_address.clone();
     let group = match RULES[rule].group_by {
         GroupBy::All => String::new(),
-        GroupBy::Source => format!("{} from {}", e.principal.id, ip.as_deref().unwrap_or("unknown")),
+        GroupBy::Source => format!(
+            "{} from {}",
+            e.principal.id,
+            ip.as_deref().unwrap_or("unknown")
+        ),
     };
     Hit {
         rule,
@@ -169,7 +173,11 @@ mod tests {
             {"eventSource":"kms.amazonaws.com","eventName":"Encrypt","eventTime":"2026-10-04T03:00:00Z"},
             {"eventSource":"kms.amazonaws.com","eventName":"Encrypt","eventTime":"2026-10-04T04:00:00Z"}
         ]}"#;
-        let t = |s: &str| DateTime::parse_from_rfc3339(s).expect("t").with_timezone(&Utc);
+        let t = |s: &str| {
+            DateTime::parse_from_rfc3339(s)
+                .expect("t")
+                .with_timezone(&Utc)
+        };
         let a = analyse(
             "t.json",
             &data[..],

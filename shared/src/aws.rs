@@ -24,7 +24,11 @@ pub struct AwsError {
 }
 
 impl AwsError {
-    fn from_sdk<E, R>(operation: &'static str, target: String, err: aws_sdk_s3::error::SdkError<E, R>) -> AwsError
+    fn from_sdk<E, R>(
+        operation: &'static str,
+        target: String,
+        err: aws_sdk_s3::error::SdkError<E, R>,
+    ) -> AwsError
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
         R: std::fmt::Debug,
@@ -57,9 +61,17 @@ pub enum PutOutcome {
 /// What keytrail needs from S3.
 pub trait ObjectStore: Send + Sync {
     /// Streams an object; also returns its ETag.
-    fn get(&self, bucket: &str, key: &str) -> impl Future<Output = Result<(BodyReader, Option<String>), AwsError>> + Send;
+    fn get(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<(BodyReader, Option<String>), AwsError>> + Send;
     /// Reads a small object whole; `None` when it does not exist.
-    fn get_small(&self, bucket: &str, key: &str) -> impl Future<Output = Result<Option<Vec<u8>>, AwsError>> + Send;
+    fn get_small(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<Vec<u8>>, AwsError>> + Send;
     /// Writes an object; with `if_absent`, only when no object has that key.
     fn put(
         &self,
@@ -74,7 +86,11 @@ pub trait ObjectStore: Send + Sync {
 /// What keytrail needs from CloudWatch.
 pub trait MetricSink: Send + Sync {
     /// Publishes one batch (at most [`crate::metrics::MAX_DATUMS_PER_CALL`] datums).
-    fn put_metric_data(&self, namespace: &str, datums: &[Datum]) -> impl Future<Output = Result<(), AwsError>> + Send;
+    fn put_metric_data(
+        &self,
+        namespace: &str,
+        datums: &[Datum],
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
 }
 
 /// S3 through the SDK.
@@ -99,7 +115,14 @@ impl ObjectStore for S3Store {
 
     async fn get_small(&self, bucket: &str, key: &str) -> Result<Option<Vec<u8>>, AwsError> {
         let target = format!("s3://{bucket}/{key}");
-        let out = match self.client.get_object().bucket(bucket).key(key).send().await {
+        let out = match self
+            .client
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+        {
             Ok(out) => out,
             Err(e) if e.code() == Some("NoSuchKey") => return Ok(None),
             Err(e) => return Err(AwsError::from_sdk("GetObject", target, e)),
@@ -133,13 +156,23 @@ impl ObjectStore for S3Store {
         }
         match req.send().await {
             Ok(_) => Ok(PutOutcome::Written),
-            Err(e) if if_absent && matches!(e.code(), Some("PreconditionFailed" | "ConditionalRequestConflict")) => {
+            Err(e)
+                if if_absent
+                    && matches!(
+                        e.code(),
+                        Some("PreconditionFailed" | "ConditionalRequestConflict")
+                    ) =>
+            {
                 Ok(PutOutcome::AlreadyExists)
             }
             Err(e) if if_absent && e.raw_response().is_some_and(|r| r.status().as_u16() == 412) => {
                 Ok(PutOutcome::AlreadyExists)
             }
-            Err(e) => Err(AwsError::from_sdk("PutObject", format!("s3://{bucket}/{key}"), e)),
+            Err(e) => Err(AwsError::from_sdk(
+                "PutObject",
+                format!("s3://{bucket}/{key}"),
+                e,
+            )),
         }
     }
 }

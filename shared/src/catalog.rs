@@ -53,7 +53,9 @@ impl<'a> KmsEvent<'a> {
     /// True when the caller's account differs from the key's account.
     pub fn is_cross_account(&self) -> bool {
         match (self.principal.account.as_deref(), self.key_account()) {
-            (Some(caller), Some(key)) => is_account_id(caller) && is_account_id(key) && caller != key,
+            (Some(caller), Some(key)) => {
+                is_account_id(caller) && is_account_id(key) && caller != key
+            }
             _ => false,
         }
     }
@@ -64,7 +66,9 @@ fn is_account_id(s: &str) -> bool {
 }
 
 /// The bounded set of failure classes used as the `ErrorClass` metric dimension.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
+)]
 pub enum ErrorClass {
     AccessDenied,
     IncorrectKey,
@@ -93,23 +97,30 @@ impl ErrorClass {
     /// Classifies a failed call; `None` when the call succeeded.
     pub fn of(r: &Record) -> Option<ErrorClass> {
         let code = r.error_code.as_deref().filter(|c| !c.is_empty())?;
-        let msg = r.error_message.as_deref().unwrap_or("").to_ascii_lowercase();
+        let msg = r
+            .error_message
+            .as_deref()
+            .unwrap_or("")
+            .to_ascii_lowercase();
         // The message is checked first: KMS reports a key pending deletion with
         // KMSInvalidStateException or DisabledException depending on the API.
         if msg.contains("pending deletion") {
             return Some(ErrorClass::PendingDeletion);
         }
         Some(match code {
-            "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" | "Client.UnauthorizedOperation" => {
-                ErrorClass::AccessDenied
-            }
+            "AccessDenied"
+            | "AccessDeniedException"
+            | "UnauthorizedOperation"
+            | "Client.UnauthorizedOperation" => ErrorClass::AccessDenied,
             "IncorrectKeyException" => ErrorClass::IncorrectKey,
             "InvalidCiphertextException" => ErrorClass::InvalidCiphertext,
             "DisabledException" => ErrorClass::Disabled,
             "KMSInvalidStateException" if msg.contains("is disabled") => ErrorClass::Disabled,
             "KMSInvalidStateException" | "InvalidStateException" => ErrorClass::InvalidState,
             "NotFoundException" => ErrorClass::NotFound,
-            "ThrottlingException" | "LimitExceededException" | "RequestLimitExceeded" => ErrorClass::Throttled,
+            "ThrottlingException" | "LimitExceededException" | "RequestLimitExceeded" => {
+                ErrorClass::Throttled
+            }
             _ => ErrorClass::Other,
         })
     }
@@ -211,7 +222,10 @@ impl Rule {
     pub fn notes(&self, e: &KmsEvent) -> Vec<String> {
         let mut notes = Vec::new();
         if self.id == "key_policy_changed" && policy_is_public(e.record) {
-            notes.push("policy grants access to any principal (\"*\") with no condition: key made public".into());
+            notes.push(
+                "policy grants access to any principal (\"*\") with no condition: key made public"
+                    .into(),
+            );
         }
         if self.id == "grant_to_external"
             && let Some(g) = e.record.request_str("granteePrincipal")
@@ -265,7 +279,12 @@ pub static RULES: &[Rule] = &[
         period_secs: 300,
         evaluation_periods: 1,
         group_by: GroupBy::All,
-        predicate: |e| matches!(e.record.error_code.as_deref(), Some("AccessDenied" | "AccessDeniedException")),
+        predicate: |e| {
+            matches!(
+                e.record.error_code.as_deref(),
+                Some("AccessDenied" | "AccessDeniedException")
+            )
+        },
     },
     Rule {
         id: "pending_deletion_use",
@@ -513,7 +532,9 @@ pub fn policy_is_public(r: &Record) -> bool {
     };
     statements.iter().any(|s| {
         let allow = s.get("Effect").and_then(Value::as_str) == Some("Allow");
-        let unconditioned = s.get("Condition").is_none_or(|c| c.as_object().is_some_and(|m| m.is_empty()));
+        let unconditioned = s
+            .get("Condition")
+            .is_none_or(|c| c.as_object().is_some_and(|m| m.is_empty()));
         allow && unconditioned && s.get("Principal").is_some_and(principal_is_star)
     })
 }
@@ -570,39 +591,91 @@ mod tests {
         assert_eq!(ids.len(), RULES.len());
         assert_eq!(metrics.len(), RULES.len());
         for r in RULES {
-            assert!(r.id.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'), "{}", r.id);
+            assert!(
+                r.id.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                "{}",
+                r.id
+            );
             assert!(!r.playbook.is_empty() && r.threshold > 0.0 && r.period_secs % 60 == 0);
         }
     }
 
     #[test]
     fn decrypt_failures() {
-        assert!(fires("decrypt_failures", with(base("Decrypt"), json!({"errorCode": "InvalidCiphertextException"}))));
+        assert!(fires(
+            "decrypt_failures",
+            with(
+                base("Decrypt"),
+                json!({"errorCode": "InvalidCiphertextException"})
+            )
+        ));
         assert!(!fires("decrypt_failures", base("Decrypt")));
-        assert!(!fires("decrypt_failures", with(base("Encrypt"), json!({"errorCode": "InvalidCiphertextException"}))));
+        assert!(!fires(
+            "decrypt_failures",
+            with(
+                base("Encrypt"),
+                json!({"errorCode": "InvalidCiphertextException"})
+            )
+        ));
     }
 
     #[test]
     fn access_denied() {
-        assert!(fires("access_denied", with(base("Encrypt"), json!({"errorCode": "AccessDeniedException"}))));
-        assert!(fires("access_denied", with(base("ListKeys"), json!({"errorCode": "AccessDenied"}))));
-        assert!(!fires("access_denied", with(base("Decrypt"), json!({"errorCode": "IncorrectKeyException"}))));
+        assert!(fires(
+            "access_denied",
+            with(
+                base("Encrypt"),
+                json!({"errorCode": "AccessDeniedException"})
+            )
+        ));
+        assert!(fires(
+            "access_denied",
+            with(base("ListKeys"), json!({"errorCode": "AccessDenied"}))
+        ));
+        assert!(!fires(
+            "access_denied",
+            with(
+                base("Decrypt"),
+                json!({"errorCode": "IncorrectKeyException"})
+            )
+        ));
     }
 
     #[test]
     fn pending_deletion_use_matches_message_whatever_the_code() {
         for code in ["KMSInvalidStateException", "DisabledException"] {
-            let v = with(base("Decrypt"), json!({"errorCode": code, "errorMessage": format!("{KEY} is pending deletion.")}));
+            let v = with(
+                base("Decrypt"),
+                json!({"errorCode": code, "errorMessage": format!("{KEY} is pending deletion.")}),
+            );
             assert!(fires("pending_deletion_use", v.clone()), "{code}");
             assert!(!fires("disabled_key_use", v));
         }
-        assert!(!fires("pending_deletion_use", with(base("Decrypt"), json!({"errorCode": "KMSInvalidStateException", "errorMessage": "other"}))));
+        assert!(!fires(
+            "pending_deletion_use",
+            with(
+                base("Decrypt"),
+                json!({"errorCode": "KMSInvalidStateException", "errorMessage": "other"})
+            )
+        ));
     }
 
     #[test]
     fn disabled_key_use() {
-        assert!(fires("disabled_key_use", with(base("Encrypt"), json!({"errorCode": "DisabledException", "errorMessage": format!("{KEY} is disabled.")}))));
-        assert!(fires("disabled_key_use", with(base("Encrypt"), json!({"errorCode": "KMSInvalidStateException", "errorMessage": format!("{KEY} is disabled.")}))));
+        assert!(fires(
+            "disabled_key_use",
+            with(
+                base("Encrypt"),
+                json!({"errorCode": "DisabledException", "errorMessage": format!("{KEY} is disabled.")})
+            )
+        ));
+        assert!(fires(
+            "disabled_key_use",
+            with(
+                base("Encrypt"),
+                json!({"errorCode": "KMSInvalidStateException", "errorMessage": format!("{KEY} is disabled.")})
+            )
+        ));
         assert!(!fires("disabled_key_use", base("Encrypt")));
     }
 
@@ -617,7 +690,13 @@ mod tests {
             ("rotation_disabled", "DisableKeyRotation"),
         ] {
             assert!(fires(id, base(name)), "{id}");
-            assert!(!fires(id, with(base(name), json!({"errorCode": "AccessDeniedException"}))), "{id} on failure");
+            assert!(
+                !fires(
+                    id,
+                    with(base(name), json!({"errorCode": "AccessDeniedException"}))
+                ),
+                "{id} on failure"
+            );
             assert!(!fires(id, base("Decrypt")), "{id} on Decrypt");
         }
     }
@@ -630,33 +709,56 @@ mod tests {
         let e = KmsEvent::analyse(&r).expect("e");
         assert_eq!(rule("key_policy_changed").expect("rule").notes(&e).len(), 1);
         let conditioned = json!({"Statement": {"Effect": "Allow", "Principal": "*", "Action": "kms:Decrypt", "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-1"}}}});
-        let r = Record::from_value(with(base("PutKeyPolicy"), json!({"requestParameters": {"policy": conditioned.to_string()}}))).expect("r");
+        let r = Record::from_value(with(
+            base("PutKeyPolicy"),
+            json!({"requestParameters": {"policy": conditioned.to_string()}}),
+        ))
+        .expect("r");
         assert!(!policy_is_public(&r));
     }
 
     #[test]
     fn grant_to_external() {
-        let ext = with(base("CreateGrant"), json!({"requestParameters": {"keyId": KEY, "granteePrincipal": "arn:aws:iam::999988887777:role/x", "operations": ["Decrypt"]}}));
+        let ext = with(
+            base("CreateGrant"),
+            json!({"requestParameters": {"keyId": KEY, "granteePrincipal": "arn:aws:iam::999988887777:role/x", "operations": ["Decrypt"]}}),
+        );
         assert!(fires("grant_to_external", ext));
-        let internal = with(base("CreateGrant"), json!({"requestParameters": {"keyId": KEY, "granteePrincipal": "arn:aws:iam::111122223333:role/x"}}));
+        let internal = with(
+            base("CreateGrant"),
+            json!({"requestParameters": {"keyId": KEY, "granteePrincipal": "arn:aws:iam::111122223333:role/x"}}),
+        );
         assert!(!fires("grant_to_external", internal));
-        let service = with(base("CreateGrant"), json!({"requestParameters": {"keyId": KEY, "granteePrincipal": "dynamodb.us-east-1.amazonaws.com"}}));
+        let service = with(
+            base("CreateGrant"),
+            json!({"requestParameters": {"keyId": KEY, "granteePrincipal": "dynamodb.us-east-1.amazonaws.com"}}),
+        );
         assert!(!fires("grant_to_external", service));
     }
 
     #[test]
     fn cross_account_use() {
-        let foreign = with(base("GenerateDataKey"), json!({"userIdentity": {"type": "AWSAccount", "accountId": "444455556666", "principalId": "AROA:x"}}));
+        let foreign = with(
+            base("GenerateDataKey"),
+            json!({"userIdentity": {"type": "AWSAccount", "accountId": "444455556666", "principalId": "AROA:x"}}),
+        );
         assert!(fires("cross_account_use", foreign));
         assert!(!fires("cross_account_use", base("GenerateDataKey")));
         // Placeholder account ids in fixtures ("12345") are not evidence.
-        let placeholder = with(base("Decrypt"), json!({"userIdentity": {"type": "IAMUser", "accountId": "12345", "arn": "arn:aws:iam::12345:user/a"}}));
+        let placeholder = with(
+            base("Decrypt"),
+            json!({"userIdentity": {"type": "IAMUser", "accountId": "12345", "arn": "arn:aws:iam::12345:user/a"}}),
+        );
         assert!(!fires("cross_account_use", placeholder));
     }
 
     #[test]
     fn data_key_volume_counts_all_variants() {
-        for n in ["GenerateDataKey", "GenerateDataKeyWithoutPlaintext", "GenerateDataKeyPair"] {
+        for n in [
+            "GenerateDataKey",
+            "GenerateDataKeyWithoutPlaintext",
+            "GenerateDataKeyPair",
+        ] {
             assert!(fires("data_key_volume", base(n)), "{n}");
         }
         assert!(!fires("data_key_volume", base("Encrypt")));
@@ -665,13 +767,30 @@ mod tests {
     #[test]
     fn error_classes() {
         let class = |code: &str, msg: &str| {
-            ErrorClass::of(&Record::from_value(json!({"errorCode": code, "errorMessage": msg})).expect("r"))
+            ErrorClass::of(
+                &Record::from_value(json!({"errorCode": code, "errorMessage": msg})).expect("r"),
+            )
         };
-        assert_eq!(class("AccessDeniedException", ""), Some(ErrorClass::AccessDenied));
-        assert_eq!(class("IncorrectKeyException", ""), Some(ErrorClass::IncorrectKey));
-        assert_eq!(class("KMSInvalidStateException", "x is pending deletion."), Some(ErrorClass::PendingDeletion));
-        assert_eq!(class("KMSInvalidStateException", "x"), Some(ErrorClass::InvalidState));
-        assert_eq!(class("ThrottlingException", ""), Some(ErrorClass::Throttled));
+        assert_eq!(
+            class("AccessDeniedException", ""),
+            Some(ErrorClass::AccessDenied)
+        );
+        assert_eq!(
+            class("IncorrectKeyException", ""),
+            Some(ErrorClass::IncorrectKey)
+        );
+        assert_eq!(
+            class("KMSInvalidStateException", "x is pending deletion."),
+            Some(ErrorClass::PendingDeletion)
+        );
+        assert_eq!(
+            class("KMSInvalidStateException", "x"),
+            Some(ErrorClass::InvalidState)
+        );
+        assert_eq!(
+            class("ThrottlingException", ""),
+            Some(ErrorClass::Throttled)
+        );
         assert_eq!(class("Weird", ""), Some(ErrorClass::Other));
         assert_eq!(ErrorClass::of(&Record::default()), None);
         for c in ErrorClass::ALL {
@@ -681,7 +800,10 @@ mod tests {
 
     #[test]
     fn non_kms_records_are_not_events() {
-        let r = Record::from_value(json!({"eventSource": "s3.amazonaws.com", "eventTime": "2026-10-04T03:00:00Z"})).expect("r");
+        let r = Record::from_value(
+            json!({"eventSource": "s3.amazonaws.com", "eventTime": "2026-10-04T03:00:00Z"}),
+        )
+        .expect("r");
         assert!(KmsEvent::analyse(&r).is_none());
     }
 }

@@ -87,7 +87,11 @@ pub fn evaluate(hits: &[Hit]) -> Vec<Finding> {
             }
         }
     }
-    findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.first_seen.cmp(&b.first_seen)));
+    findings.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then(a.first_seen.cmp(&b.first_seen))
+    });
     findings
 }
 
@@ -147,7 +151,9 @@ mod tests {
     #[test]
     fn threshold_within_one_period() {
         let th = rule("decrypt_failures").expect("r").threshold as i64;
-        let hits: Vec<Hit> = (0..th).map(|i| hit("decrypt_failures", i * 10, "")).collect();
+        let hits: Vec<Hit> = (0..th)
+            .map(|i| hit("decrypt_failures", i * 10, ""))
+            .collect();
         let f = evaluate(&hits);
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].count, th as u64);
@@ -158,7 +164,9 @@ mod tests {
     #[test]
     fn aligned_periods_like_cloudwatch() {
         // 5 failures either side of a 5-minute boundary: no period reaches 10.
-        let hits: Vec<Hit> = (0..10).map(|i| hit("decrypt_failures", 250 + i * 10, "")).collect();
+        let hits: Vec<Hit> = (0..10)
+            .map(|i| hit("decrypt_failures", 250 + i * 10, ""))
+            .collect();
         assert!(evaluate(&hits).is_empty());
     }
 

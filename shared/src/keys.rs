@@ -106,12 +106,18 @@ pub fn resolve_keys(r: &Record) -> Vec<KeyRef> {
             return raw.to_owned();
         }
         // A bare key id: find its ARN in resources, else build it.
-        if let Some(arn) = resource_arns.iter().find(|a| a.ends_with(&format!("key/{raw}"))) {
+        if let Some(arn) = resource_arns
+            .iter()
+            .find(|a| a.ends_with(&format!("key/{raw}")))
+        {
             return (*arn).to_owned();
         }
         match (account, region) {
             (Some(acct), Some(reg)) if !raw.is_empty() => {
-                format!("arn:{}:kms:{reg}:{acct}:key/{raw}", partition_for_region(reg))
+                format!(
+                    "arn:{}:kms:{reg}:{acct}:key/{raw}",
+                    partition_for_region(reg)
+                )
             }
             _ => raw.to_owned(),
         }
@@ -125,13 +131,20 @@ pub fn resolve_keys(r: &Record) -> Vec<KeyRef> {
         let src_fallback = resource_arns.first().copied();
         let dst_fallback = resource_arns.get(1).copied().or(src_fallback);
         match src {
-            Some(s) => out.push(KeyRef { id: normalise(s, src_fallback), role: KeyRole::Source }),
+            Some(s) => out.push(KeyRef {
+                id: normalise(s, src_fallback),
+                role: KeyRole::Source,
+            }),
             None => {
                 // Symmetric ReEncrypt usually omits sourceKeyId: the ciphertext names it.
-                if let Some(s) = resource_arns.iter().find(|a| {
-                    dst.is_none_or(|d| normalise(d, None) != **a)
-                }) {
-                    out.push(KeyRef { id: (*s).to_owned(), role: KeyRole::Source });
+                if let Some(s) = resource_arns
+                    .iter()
+                    .find(|a| dst.is_none_or(|d| normalise(d, None) != **a))
+                {
+                    out.push(KeyRef {
+                        id: (*s).to_owned(),
+                        role: KeyRole::Source,
+                    });
                 }
             }
         }
@@ -141,7 +154,10 @@ pub fn resolve_keys(r: &Record) -> Vec<KeyRef> {
             } else {
                 normalise(d, None)
             };
-            out.push(KeyRef { id, role: KeyRole::Destination });
+            out.push(KeyRef {
+                id,
+                role: KeyRole::Destination,
+            });
         }
         return out;
     }
@@ -152,7 +168,10 @@ pub fn resolve_keys(r: &Record) -> Vec<KeyRef> {
             .and_then(|e| e.pointer("/keyMetadata/arn"))
             .and_then(|v| v.as_str())
         {
-            out.push(KeyRef { id: arn.to_owned(), role: KeyRole::Key });
+            out.push(KeyRef {
+                id: arn.to_owned(),
+                role: KeyRole::Key,
+            });
         }
         return out;
     }
@@ -167,7 +186,10 @@ pub fn resolve_keys(r: &Record) -> Vec<KeyRef> {
         }),
         None => {
             for arn in &resource_arns {
-                out.push(KeyRef { id: (*arn).to_owned(), role: KeyRole::Key });
+                out.push(KeyRef {
+                    id: (*arn).to_owned(),
+                    role: KeyRole::Key,
+                });
             }
             if out.is_empty()
                 && let Some(arn) = r
@@ -178,7 +200,10 @@ pub fn resolve_keys(r: &Record) -> Vec<KeyRef> {
                     .filter(|a| is_key_arn(a))
             {
                 // Decrypt's response names the key ARN even when resources[] is absent.
-                out.push(KeyRef { id: arn.to_owned(), role: KeyRole::Key });
+                out.push(KeyRef {
+                    id: arn.to_owned(),
+                    role: KeyRole::Key,
+                });
             }
         }
     }
@@ -208,12 +233,19 @@ mod tests {
 
     #[test]
     fn bare_id_is_normalised_from_account_and_region() {
-        let r = rec(json!({"eventName": "Encrypt", "awsRegion": "us-east-1", "recipientAccountId": "111122223333",
-            "requestParameters": {"keyId": "1234abcd-12ab-34cd-56ef-1234567890ab"}}));
+        let r = rec(
+            json!({"eventName": "Encrypt", "awsRegion": "us-east-1", "recipientAccountId": "111122223333",
+            "requestParameters": {"keyId": "1234abcd-12ab-34cd-56ef-1234567890ab"}}),
+        );
         assert_eq!(ids(&r), vec![ARN]);
-        let gov = rec(json!({"eventName": "Encrypt", "awsRegion": "us-gov-west-1", "recipientAccountId": "111122223333",
-            "requestParameters": {"keyId": "k1"}}));
-        assert_eq!(ids(&gov), vec!["arn:aws-us-gov:kms:us-gov-west-1:111122223333:key/k1"]);
+        let gov = rec(
+            json!({"eventName": "Encrypt", "awsRegion": "us-gov-west-1", "recipientAccountId": "111122223333",
+            "requestParameters": {"keyId": "k1"}}),
+        );
+        assert_eq!(
+            ids(&gov),
+            vec!["arn:aws-us-gov:kms:us-gov-west-1:111122223333:key/k1"]
+        );
     }
 
     #[test]
@@ -224,12 +256,19 @@ mod tests {
 
     #[test]
     fn alias_resolved_by_resources_or_kept() {
-        let r = rec(json!({"eventName": "GenerateDataKey", "requestParameters": {"keyId": "alias/app"},
-            "resources": [{"ARN": ARN, "type": "AWS::KMS::Key", "accountId": "111122223333"}]}));
+        let r = rec(
+            json!({"eventName": "GenerateDataKey", "requestParameters": {"keyId": "alias/app"},
+            "resources": [{"ARN": ARN, "type": "AWS::KMS::Key", "accountId": "111122223333"}]}),
+        );
         assert_eq!(ids(&r), vec![ARN]);
-        let r = rec(json!({"eventName": "GenerateDataKey", "awsRegion": "us-east-1", "recipientAccountId": "111122223333",
-            "requestParameters": {"keyId": "alias/app"}}));
-        assert_eq!(ids(&r), vec!["arn:aws:kms:us-east-1:111122223333:alias/app"]);
+        let r = rec(
+            json!({"eventName": "GenerateDataKey", "awsRegion": "us-east-1", "recipientAccountId": "111122223333",
+            "requestParameters": {"keyId": "alias/app"}}),
+        );
+        assert_eq!(
+            ids(&r),
+            vec!["arn:aws:kms:us-east-1:111122223333:alias/app"]
+        );
         let alias_arn = "arn:aws:kms:us-east-1:111122223333:alias/app";
         let r = rec(json!({"eventName": "Encrypt", "requestParameters": {"keyId": alias_arn}}));
         assert_eq!(ids(&r), vec![alias_arn]);
@@ -237,28 +276,50 @@ mod tests {
 
     #[test]
     fn decrypt_without_key_id_uses_resources_either_case() {
-        let r = rec(json!({"eventName": "Decrypt", "requestParameters": {"encryptionAlgorithm": "SYMMETRIC_DEFAULT"},
-            "resources": [{"arn": ARN, "type": "AWS::KMS::Key"}]}));
+        let r = rec(
+            json!({"eventName": "Decrypt", "requestParameters": {"encryptionAlgorithm": "SYMMETRIC_DEFAULT"},
+            "resources": [{"arn": ARN, "type": "AWS::KMS::Key"}]}),
+        );
         assert_eq!(ids(&r), vec![ARN]);
-        let r = rec(json!({"eventName": "Decrypt", "requestParameters": null, "responseElements": {"keyId": ARN}}));
+        let r = rec(
+            json!({"eventName": "Decrypt", "requestParameters": null, "responseElements": {"keyId": ARN}}),
+        );
         assert_eq!(ids(&r), vec![ARN]);
     }
 
     #[test]
     fn reencrypt_source_and_destination() {
         let dst = "arn:aws:kms:us-east-1:111122223333:key/dddd";
-        let r = rec(json!({"eventName": "ReEncrypt", "requestParameters": {"destinationKeyId": "alias/new"},
-            "resources": [{"ARN": ARN, "type": "AWS::KMS::Key"}, {"ARN": dst, "type": "AWS::KMS::Key"}]}));
+        let r = rec(
+            json!({"eventName": "ReEncrypt", "requestParameters": {"destinationKeyId": "alias/new"},
+            "resources": [{"ARN": ARN, "type": "AWS::KMS::Key"}, {"ARN": dst, "type": "AWS::KMS::Key"}]}),
+        );
         let keys = resolve_keys(&r);
-        assert_eq!(keys[0], KeyRef { id: ARN.into(), role: KeyRole::Source });
-        assert_eq!(keys[1], KeyRef { id: dst.into(), role: KeyRole::Destination });
-        let r = rec(json!({"eventName": "ReEncrypt", "requestParameters": {"sourceKeyId": ARN, "destinationKeyId": dst}}));
+        assert_eq!(
+            keys[0],
+            KeyRef {
+                id: ARN.into(),
+                role: KeyRole::Source
+            }
+        );
+        assert_eq!(
+            keys[1],
+            KeyRef {
+                id: dst.into(),
+                role: KeyRole::Destination
+            }
+        );
+        let r = rec(
+            json!({"eventName": "ReEncrypt", "requestParameters": {"sourceKeyId": ARN, "destinationKeyId": dst}}),
+        );
         assert_eq!(ids(&r), vec![ARN, dst]);
     }
 
     #[test]
     fn create_key_uses_response_metadata() {
-        let r = rec(json!({"eventName": "CreateKey", "responseElements": {"keyMetadata": {"arn": ARN, "keyId": "x"}}}));
+        let r = rec(
+            json!({"eventName": "CreateKey", "responseElements": {"keyMetadata": {"arn": ARN, "keyId": "x"}}}),
+        );
         assert_eq!(ids(&r), vec![ARN]);
         let failed = rec(json!({"eventName": "CreateKey", "errorCode": "AccessDeniedException"}));
         assert!(ids(&failed).is_empty());
@@ -267,7 +328,10 @@ mod tests {
     #[test]
     fn arn_account_extraction() {
         assert_eq!(arn_account(ARN), Some("111122223333"));
-        assert_eq!(arn_account("arn:aws:iam::999988887777:role/x"), Some("999988887777"));
+        assert_eq!(
+            arn_account("arn:aws:iam::999988887777:role/x"),
+            Some("999988887777")
+        );
         assert_eq!(arn_account("arn:aws:s3:::bucket"), None);
         assert_eq!(arn_account("dynamodb.amazonaws.com"), None);
     }

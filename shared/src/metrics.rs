@@ -24,23 +24,72 @@ pub const MAX_DATUMS_PER_CALL: usize = 1000;
 
 /// The KMS API operations that get their own `EventName` value; anything else is `Other`.
 pub const KMS_OPERATIONS: &[&str] = &[
-    "CancelKeyDeletion", "ConnectCustomKeyStore", "CreateAlias", "CreateCustomKeyStore", "CreateGrant",
-    "CreateKey", "Decrypt", "DeleteAlias", "DeleteCustomKeyStore", "DeleteExpiredKeyMaterial",
-    "DeleteImportedKeyMaterial", "DeriveSharedSecret", "DescribeCustomKeyStores", "DescribeKey",
-    "DisableKey", "DisableKeyRotation", "DisconnectCustomKeyStore", "EnableKey", "EnableKeyRotation",
-    "Encrypt", "GenerateDataKey", "GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext",
-    "GenerateDataKeyWithoutPlaintext", "GenerateMac", "GenerateRandom", "GetKeyLastUsage", "GetKeyPolicy",
-    "GetKeyRotationStatus", "GetParametersForImport", "GetPublicKey", "ImportKeyMaterial", "ListAliases",
-    "ListGrants", "ListKeyPolicies", "ListKeyRotations", "ListKeys", "ListResourceTags",
-    "ListRetirableGrants", "PutKeyPolicy", "ReEncrypt", "ReplicateKey", "RetireGrant", "RevokeGrant",
-    "RotateKey", "RotateKeyOnDemand", "ScheduleKeyDeletion", "Sign", "SynchronizeMultiRegionKey",
-    "TagResource", "UntagResource", "UpdateAlias", "UpdateCustomKeyStore", "UpdateKeyDescription",
-    "UpdatePrimaryRegion", "Verify", "VerifyMac",
+    "CancelKeyDeletion",
+    "ConnectCustomKeyStore",
+    "CreateAlias",
+    "CreateCustomKeyStore",
+    "CreateGrant",
+    "CreateKey",
+    "Decrypt",
+    "DeleteAlias",
+    "DeleteCustomKeyStore",
+    "DeleteExpiredKeyMaterial",
+    "DeleteImportedKeyMaterial",
+    "DeriveSharedSecret",
+    "DescribeCustomKeyStores",
+    "DescribeKey",
+    "DisableKey",
+    "DisableKeyRotation",
+    "DisconnectCustomKeyStore",
+    "EnableKey",
+    "EnableKeyRotation",
+    "Encrypt",
+    "GenerateDataKey",
+    "GenerateDataKeyPair",
+    "GenerateDataKeyPairWithoutPlaintext",
+    "GenerateDataKeyWithoutPlaintext",
+    "GenerateMac",
+    "GenerateRandom",
+    "GetKeyLastUsage",
+    "GetKeyPolicy",
+    "GetKeyRotationStatus",
+    "GetParametersForImport",
+    "GetPublicKey",
+    "ImportKeyMaterial",
+    "ListAliases",
+    "ListGrants",
+    "ListKeyPolicies",
+    "ListKeyRotations",
+    "ListKeys",
+    "ListResourceTags",
+    "ListRetirableGrants",
+    "PutKeyPolicy",
+    "ReEncrypt",
+    "ReplicateKey",
+    "RetireGrant",
+    "RevokeGrant",
+    "RotateKey",
+    "RotateKeyOnDemand",
+    "ScheduleKeyDeletion",
+    "Sign",
+    "SynchronizeMultiRegionKey",
+    "TagResource",
+    "UntagResource",
+    "UpdateAlias",
+    "UpdateCustomKeyStore",
+    "UpdateKeyDescription",
+    "UpdatePrimaryRegion",
+    "Verify",
+    "VerifyMac",
 ];
 
 /// The `EventName` dimension value for an event name.
 pub fn operation_dimension(name: &str) -> &'static str {
-    KMS_OPERATIONS.iter().find(|op| **op == name).copied().unwrap_or("Other")
+    KMS_OPERATIONS
+        .iter()
+        .find(|op| **op == name)
+        .copied()
+        .unwrap_or("Other")
 }
 
 /// A metric and its dimensions (sorted by name).
@@ -52,8 +101,10 @@ pub struct MetricId {
 
 impl MetricId {
     pub fn new(name: &str, dims: &[(&str, &str)]) -> MetricId {
-        let mut dimensions: Vec<(String, String)> =
-            dims.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let mut dimensions: Vec<(String, String)> = dims
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
         dimensions.sort();
         MetricId {
             name: name.to_owned(),
@@ -95,12 +146,19 @@ impl Metrics {
     /// Counts one KMS event into every metric it belongs to.
     pub fn observe(&mut self, e: &KmsEvent, opts: &MetricOptions) {
         self.add(
-            MetricId::new(KMS_API_CALLS, &[("EventName", operation_dimension(e.name()))]),
+            MetricId::new(
+                KMS_API_CALLS,
+                &[("EventName", operation_dimension(e.name()))],
+            ),
             e.time,
             1,
         );
         if let Some(class) = e.error_class {
-            self.add(MetricId::new(KMS_FAILURES, &[("ErrorClass", class.as_str())]), e.time, 1);
+            self.add(
+                MetricId::new(KMS_FAILURES, &[("ErrorClass", class.as_str())]),
+                e.time,
+                1,
+            );
         }
         for rule in RULES {
             if rule.matches(e) {
@@ -110,8 +168,16 @@ impl Metrics {
         if opts.per_key
             && let Some(own) = opts.own_account.as_deref()
         {
-            for key in e.keys.iter().filter(|k| k.is_key_arn() && k.account() == Some(own)) {
-                self.add(MetricId::new(KMS_KEY_CALLS, &[("KeyArn", &key.id)]), e.time, 1);
+            for key in e
+                .keys
+                .iter()
+                .filter(|k| k.is_key_arn() && k.account() == Some(own))
+            {
+                self.add(
+                    MetricId::new(KMS_KEY_CALLS, &[("KeyArn", &key.id)]),
+                    e.time,
+                    1,
+                );
             }
         }
     }
@@ -184,8 +250,16 @@ mod tests {
     #[test]
     fn aggregates_per_minute_with_bounded_dimensions() {
         let recs = [
-            event_record("Decrypt", "2026-10-04T03:00:01Z", Some("InvalidCiphertextException")),
-            event_record("Decrypt", "2026-10-04T03:00:59Z", Some("InvalidCiphertextException")),
+            event_record(
+                "Decrypt",
+                "2026-10-04T03:00:01Z",
+                Some("InvalidCiphertextException"),
+            ),
+            event_record(
+                "Decrypt",
+                "2026-10-04T03:00:59Z",
+                Some("InvalidCiphertextException"),
+            ),
             event_record("Decrypt", "2026-10-04T03:01:00Z", None),
             event_record("MadeUpApi", "2026-10-04T03:01:00Z", None),
         ];
@@ -195,11 +269,24 @@ mod tests {
             m.observe(&KmsEvent::analyse(r).expect("event"), &opts);
         }
         let totals = m.totals();
-        assert_eq!(totals[&MetricId::new(KMS_API_CALLS, &[("EventName", "Decrypt")])], 3);
-        assert_eq!(totals[&MetricId::new(KMS_API_CALLS, &[("EventName", "Other")])], 1);
+        assert_eq!(
+            totals[&MetricId::new(KMS_API_CALLS, &[("EventName", "Decrypt")])],
+            3
+        );
+        assert_eq!(
+            totals[&MetricId::new(KMS_API_CALLS, &[("EventName", "Other")])],
+            1
+        );
         assert_eq!(totals[&MetricId::new("KMSDecryptFailures", &[])], 2);
-        assert_eq!(totals[&MetricId::new(KMS_FAILURES, &[("ErrorClass", "InvalidCiphertext")])], 2);
-        let failures: Vec<_> = m.datums().into_iter().filter(|d| d.metric.name == "KMSDecryptFailures").collect();
+        assert_eq!(
+            totals[&MetricId::new(KMS_FAILURES, &[("ErrorClass", "InvalidCiphertext")])],
+            2
+        );
+        let failures: Vec<_> = m
+            .datums()
+            .into_iter()
+            .filter(|d| d.metric.name == "KMSDecryptFailures")
+            .collect();
         assert_eq!(failures.len(), 1, "both failures fall in minute 03:00");
         assert_eq!(failures[0].count, 2);
         assert_eq!(failures[0].minute.to_rfc3339(), "2026-10-04T03:00:00+00:00");
@@ -211,10 +298,22 @@ mod tests {
         let r = event_record("Encrypt", "2026-10-04T03:00:01Z", None);
         let e = KmsEvent::analyse(&r).expect("event");
         let mut m = Metrics::default();
-        m.observe(&e, &MetricOptions { per_key: true, own_account: Some("111122223333".into()) });
+        m.observe(
+            &e,
+            &MetricOptions {
+                per_key: true,
+                own_account: Some("111122223333".into()),
+            },
+        );
         assert!(m.totals().keys().any(|k| k.name == KMS_KEY_CALLS));
         let mut m = Metrics::default();
-        m.observe(&e, &MetricOptions { per_key: true, own_account: Some("444455556666".into()) });
+        m.observe(
+            &e,
+            &MetricOptions {
+                per_key: true,
+                own_account: Some("444455556666".into()),
+            },
+        );
         assert!(!m.totals().keys().any(|k| k.name == KMS_KEY_CALLS));
     }
 
@@ -222,8 +321,15 @@ mod tests {
     fn dimension_count_is_bounded_whatever_the_input() {
         let mut m = Metrics::default();
         for i in 0..5000 {
-            let r = event_record(&format!("Api{i}"), "2026-10-04T03:00:01Z", Some(&format!("Err{i}")));
-            m.observe(&KmsEvent::analyse(&r).expect("event"), &MetricOptions::default());
+            let r = event_record(
+                &format!("Api{i}"),
+                "2026-10-04T03:00:01Z",
+                Some(&format!("Err{i}")),
+            );
+            m.observe(
+                &KmsEvent::analyse(&r).expect("event"),
+                &MetricOptions::default(),
+            );
         }
         assert!(m.totals().len() <= 3 + RULES.len());
     }
@@ -231,7 +337,11 @@ mod tests {
     #[test]
     fn drop_before_counts_dropped() {
         let mut m = Metrics::default();
-        let t = |s: &str| DateTime::parse_from_rfc3339(s).expect("t").with_timezone(&Utc);
+        let t = |s: &str| {
+            DateTime::parse_from_rfc3339(s)
+                .expect("t")
+                .with_timezone(&Utc)
+        };
         m.add(MetricId::new("A", &[]), t("2026-01-01T00:00:00Z"), 3);
         m.add(MetricId::new("A", &[]), t("2026-02-01T00:00:00Z"), 1);
         assert_eq!(m.drop_before(t("2026-01-15T00:00:00Z")), 3);

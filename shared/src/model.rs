@@ -27,7 +27,11 @@ pub struct Record {
     pub event_name: Option<String>,
     #[serde(default, deserialize_with = "lenient_string")]
     pub aws_region: Option<String>,
-    #[serde(default, rename = "sourceIPAddress", deserialize_with = "lenient_string")]
+    #[serde(
+        default,
+        rename = "sourceIPAddress",
+        deserialize_with = "lenient_string"
+    )]
     pub source_ip_address: Option<String>,
     #[serde(default, deserialize_with = "lenient_string")]
     pub user_agent: Option<String>,
@@ -130,7 +134,10 @@ impl Record {
                 }
                 Record::deserialize(Value::Object(map)).map_err(|e| e.to_string())
             }
-            other => Err(format!("record is a JSON {}, not an object", json_kind(&other))),
+            other => Err(format!(
+                "record is a JSON {}, not an object",
+                json_kind(&other)
+            )),
         }
     }
 
@@ -216,9 +223,9 @@ fn lenient_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Erro
 fn lenient_object<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
     Ok(match Value::deserialize(d)? {
         v @ Value::Object(_) => Some(v),
-        Value::String(s) if s.trim_start().starts_with('{') => {
-            serde_json::from_str::<Value>(&s).ok().filter(Value::is_object)
-        }
+        Value::String(s) if s.trim_start().starts_with('{') => serde_json::from_str::<Value>(&s)
+            .ok()
+            .filter(Value::is_object),
         _ => None,
     })
 }
@@ -262,7 +269,8 @@ fn lenient_resources<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Resource>, D
 impl<'de> Deserialize<'de> for Resource {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = Value::deserialize(d)?;
-        let mut list = lenient_resources(Value::Array(vec![v])).map_err(serde::de::Error::custom)?;
+        let mut list =
+            lenient_resources(Value::Array(vec![v])).map_err(serde::de::Error::custom)?;
         Ok(list.pop().unwrap_or_default())
     }
 }
@@ -313,7 +321,10 @@ mod tests {
         assert_eq!(r.request_parameters, None);
         assert_eq!(r.user_identity, None);
         assert_eq!(r.resources.len(), 1);
-        assert_eq!(r.resources[0].arn.as_deref(), Some("arn:aws:kms:us-east-1:1:key/k"));
+        assert_eq!(
+            r.resources[0].arn.as_deref(),
+            Some("arn:aws:kms:us-east-1:1:key/k")
+        );
         assert_eq!(r.recipient_account_id.as_deref(), Some("123456789012"));
         assert_eq!(
             r.event_time.map(|t| t.to_rfc3339()),
@@ -335,8 +346,10 @@ mod tests {
 
     #[test]
     fn encryption_context_is_sorted_pairs() {
-        let r = Record::from_value(json!({"requestParameters": {"encryptionContext": {"b": "2", "a": 1}}}))
-            .expect("ok");
+        let r = Record::from_value(
+            json!({"requestParameters": {"encryptionContext": {"b": "2", "a": 1}}}),
+        )
+        .expect("ok");
         assert_eq!(
             r.encryption_context(),
             vec![("a".into(), "1".into()), ("b".into(), "2".into())]

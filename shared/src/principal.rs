@@ -84,12 +84,17 @@ pub fn is_service_source(ip: &str) -> bool {
 pub fn principal_of(r: &Record) -> Principal {
     let ui = r.user_identity.clone().unwrap_or_default();
     let invoked_by = ui.invoked_by.clone();
-    let source_service = r.source_ip_address.as_deref().is_some_and(is_service_source);
+    let source_service = r
+        .source_ip_address
+        .as_deref()
+        .is_some_and(is_service_source);
     let identity_type = ui.identity_type.clone();
-    let account = ui
-        .account_id
-        .clone()
-        .or_else(|| ui.arn.as_deref().and_then(crate::keys::arn_account).map(str::to_owned));
+    let account = ui.account_id.clone().or_else(|| {
+        ui.arn
+            .as_deref()
+            .and_then(crate::keys::arn_account)
+            .map(str::to_owned)
+    });
     let mut session_name = None;
     let id = match identity_type.as_deref() {
         Some("AssumedRole") => {
@@ -105,7 +110,9 @@ pub fn principal_of(r: &Record) -> Principal {
                 .or_else(|| ui.principal_id.clone())
         }
         Some("AWSService") => invoked_by.clone().map(|s| format!("service:{s}")),
-        Some("AWSAccount") if ui.arn.is_none() => ui.account_id.as_ref().map(|a| format!("account:{a}")),
+        Some("AWSAccount") if ui.arn.is_none() => {
+            ui.account_id.as_ref().map(|a| format!("account:{a}"))
+        }
         _ => ui.arn.clone().or_else(|| ui.principal_id.clone()),
     }
     .or_else(|| ui.account_id.as_ref().map(|a| format!("account:{a}")))
@@ -136,7 +143,13 @@ fn role_arn_from_session(arn: &str) -> Option<String> {
     let (head, res) = arn.split_once(":assumed-role/")?;
     let (role, _) = res.split_once('/')?;
     let mut parts = head.splitn(5, ':');
-    let (_, partition, _, _, account) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let (_, partition, _, _, account) = (
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+    );
     Some(format!("arn:{partition}:iam::{account}:role/{role}"))
 }
 
@@ -162,35 +175,53 @@ mod tests {
 
     #[test]
     fn assumed_role_without_issuer_derives_role() {
-        let got = p(json!({"userIdentity": {"type": "AssumedRole", "arn": "arn:aws:sts::111122223333:assumed-role/app/s1"}}));
+        let got = p(
+            json!({"userIdentity": {"type": "AssumedRole", "arn": "arn:aws:sts::111122223333:assumed-role/app/s1"}}),
+        );
         assert_eq!(got.id, "arn:aws:iam::111122223333:role/app");
         assert_eq!(got.account.as_deref(), Some("111122223333"));
     }
 
     #[test]
     fn users_and_root_keep_arn() {
-        assert_eq!(p(json!({"userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::1:user/alice"}})).id, "arn:aws:iam::1:user/alice");
-        assert_eq!(p(json!({"userIdentity": {"type": "Root", "arn": "arn:aws:iam::1:root"}})).id, "arn:aws:iam::1:root");
+        assert_eq!(
+            p(json!({"userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::1:user/alice"}})).id,
+            "arn:aws:iam::1:user/alice"
+        );
+        assert_eq!(
+            p(json!({"userIdentity": {"type": "Root", "arn": "arn:aws:iam::1:root"}})).id,
+            "arn:aws:iam::1:root"
+        );
     }
 
     #[test]
     fn cross_account_caller_without_arn() {
-        let got = p(json!({"userIdentity": {"type": "AWSAccount", "principalId": "AROAX:s", "accountId": "444455556666"}}));
+        let got = p(
+            json!({"userIdentity": {"type": "AWSAccount", "principalId": "AROAX:s", "accountId": "444455556666"}}),
+        );
         assert_eq!(got.id, "account:444455556666");
         assert_eq!(got.account.as_deref(), Some("444455556666"));
     }
 
     #[test]
     fn service_originated_calls() {
-        let via = p(json!({"sourceIPAddress": "s3.amazonaws.com", "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::1:user/a", "invokedBy": "s3.amazonaws.com"}}));
+        let via = p(
+            json!({"sourceIPAddress": "s3.amazonaws.com", "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::1:user/a", "invokedBy": "s3.amazonaws.com"}}),
+        );
         assert!(via.service_originated);
         assert_eq!(via.invoked_by.as_deref(), Some("s3.amazonaws.com"));
-        let internal = p(json!({"sourceIPAddress": "AWS Internal", "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::1:user/a"}}));
+        let internal = p(
+            json!({"sourceIPAddress": "AWS Internal", "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::1:user/a"}}),
+        );
         assert!(internal.service_originated);
-        let svc = p(json!({"sourceIPAddress": "internal.amazonaws.com", "userIdentity": {"type": "AWSService", "invokedBy": "dynamodb.amazonaws.com"}}));
+        let svc = p(
+            json!({"sourceIPAddress": "internal.amazonaws.com", "userIdentity": {"type": "AWSService", "invokedBy": "dynamodb.amazonaws.com"}}),
+        );
         assert_eq!(svc.id, "service:dynamodb.amazonaws.com");
         assert!(svc.service_originated);
-        let direct = p(json!({"sourceIPAddress": "192.0.2.1", "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::1:user/a"}}));
+        let direct = p(
+            json!({"sourceIPAddress": "192.0.2.1", "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::1:user/a"}}),
+        );
         assert!(!direct.service_originated);
     }
 
@@ -201,12 +232,21 @@ mod tests {
 
     #[test]
     fn source_classes() {
-        assert_eq!(classify_source(Some("AWS Internal")), SourceClass::AwsService);
-        assert_eq!(classify_source(Some("kms.amazonaws.com")), SourceClass::AwsService);
+        assert_eq!(
+            classify_source(Some("AWS Internal")),
+            SourceClass::AwsService
+        );
+        assert_eq!(
+            classify_source(Some("kms.amazonaws.com")),
+            SourceClass::AwsService
+        );
         assert_eq!(classify_source(Some("10.1.2.3")), SourceClass::Private);
         assert_eq!(classify_source(Some("203.0.113.9")), SourceClass::Public);
         assert_eq!(classify_source(Some("172.01.01.001")), SourceClass::Unknown);
-        assert_eq!(classify_source(Some("10.0.0.1, 52.1.1.1")), SourceClass::Private);
+        assert_eq!(
+            classify_source(Some("10.0.0.1, 52.1.1.1")),
+            SourceClass::Private
+        );
         assert_eq!(classify_source(None), SourceClass::Unknown);
     }
 }

@@ -69,7 +69,11 @@ impl Config {
     /// Reads configuration through `get` (tests pass a map).
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
         let d = Config::default();
-        let get = |k: &str| get(k).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let get = |k: &str| {
+            get(k)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
         let num = |k: &str, default: u64| -> Result<u64, ConfigError> {
             match get(k) {
                 None => Ok(default),
@@ -82,13 +86,20 @@ impl Config {
             None => false,
             Some(v) if ["true", "1", "yes"].contains(&v.to_ascii_lowercase().as_str()) => true,
             Some(v) if ["false", "0", "no"].contains(&v.to_ascii_lowercase().as_str()) => false,
-            Some(v) => return Err(ConfigError(format!("KEYTRAIL_PER_KEY_METRICS={v:?} is not true or false"))),
+            Some(v) => {
+                return Err(ConfigError(format!(
+                    "KEYTRAIL_PER_KEY_METRICS={v:?} is not true or false"
+                )));
+            }
         };
         Ok(Config {
             namespace: get("KEYTRAIL_METRIC_NAMESPACE").unwrap_or(d.namespace),
             summary_bucket: get("KEYTRAIL_SUMMARY_BUCKET"),
             per_key_metrics: per_key,
-            claim_lease: Duration::from_secs(num("KEYTRAIL_CLAIM_LEASE_SECONDS", d.claim_lease.as_secs())?),
+            claim_lease: Duration::from_secs(num(
+                "KEYTRAIL_CLAIM_LEASE_SECONDS",
+                d.claim_lease.as_secs(),
+            )?),
             max_metric_age: Duration::from_secs(3600 * num("KEYTRAIL_MAX_METRIC_AGE_HOURS", 336)?),
         })
     }
@@ -134,7 +145,9 @@ pub fn parse_input(payload: &Value) -> Input {
         return Input::TestEvent;
     }
     if payload.get("Records").is_some() {
-        return match serde_json::from_value::<aws_lambda_events::event::s3::S3Event>(payload.clone()) {
+        return match serde_json::from_value::<aws_lambda_events::event::s3::S3Event>(
+            payload.clone(),
+        ) {
             Ok(ev) => Input::Objects(
                 ev.records
                     .into_iter()
@@ -152,15 +165,18 @@ pub fn parse_input(payload: &Value) -> Input {
         };
     }
     if payload.get("detail-type").and_then(Value::as_str) == Some("Object Created") {
-        return match serde_json::from_value::<aws_lambda_events::event::eventbridge::EventBridgeEvent<EbDetail>>(
-            payload.clone(),
-        ) {
+        return match serde_json::from_value::<
+            aws_lambda_events::event::eventbridge::EventBridgeEvent<EbDetail>,
+        >(payload.clone())
+        {
             Ok(ev) => Input::Objects(vec![ObjectRef {
                 bucket: ev.detail.bucket.name,
                 key: decode_event_key(&ev.detail.object.key),
                 raw_key: ev.detail.object.key,
             }]),
-            Err(e) => Input::Unrecognised(format!("EventBridge Object Created event without bucket/key: {e}")),
+            Err(e) => Input::Unrecognised(format!(
+                "EventBridge Object Created event without bucket/key: {e}"
+            )),
         };
     }
     Input::Unrecognised("neither an S3 notification nor an EventBridge Object Created event".into())
@@ -195,7 +211,11 @@ pub enum ProcessError {
     #[error(transparent)]
     Aws(#[from] AwsError),
     #[error("s3://{bucket}/{key}: reading the object body failed: {message}")]
-    Body { bucket: String, key: String, message: String },
+    Body {
+        bucket: String,
+        key: String,
+        message: String,
+    },
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -224,7 +244,11 @@ pub struct Processor<S, M> {
 
 impl<S: ObjectStore, M: MetricSink> Processor<S, M> {
     pub fn new(store: S, metrics: M, config: Config) -> Self {
-        Processor { store, metrics, config }
+        Processor {
+            store,
+            metrics,
+            config,
+        }
     }
 
     /// Handles one invocation payload. Returns a report of every object.
@@ -261,12 +285,17 @@ impl<S: ObjectStore, M: MetricSink> Processor<S, M> {
         let (key, (body, etag)) = match self.store.get(&obj.bucket, &obj.key).await {
             Ok(got) => (obj.key.clone(), got),
             // EventBridge may deliver the key unencoded; fall back to it verbatim.
-            Err(e) if e.code.as_deref() == Some("NoSuchKey") && obj.raw_key != obj.key => {
-                (obj.raw_key.clone(), self.store.get(&obj.bucket, &obj.raw_key).await?)
-            }
+            Err(e) if e.code.as_deref() == Some("NoSuchKey") && obj.raw_key != obj.key => (
+                obj.raw_key.clone(),
+                self.store.get(&obj.bucket, &obj.raw_key).await?,
+            ),
             Err(e) => return Err(e.into()),
         };
-        let out_bucket = self.config.summary_bucket.clone().unwrap_or_else(|| obj.bucket.clone());
+        let out_bucket = self
+            .config
+            .summary_bucket
+            .clone()
+            .unwrap_or_else(|| obj.bucket.clone());
         let marker_key = marker_key(&obj.bucket, &key, etag.as_deref().unwrap_or(""));
         let resume = match self.claim(&out_bucket, &marker_key).await? {
             Claim::Owned { resume } => resume,
@@ -281,16 +310,29 @@ impl<S: ObjectStore, M: MetricSink> Processor<S, M> {
         };
         let mut sent = resume;
         let result = self
-            .publish(obj, &key, &log_key, body, &out_bucket, &marker_key, resume, &mut sent)
+            .publish(
+                obj,
+                &key,
+                &log_key,
+                body,
+                &out_bucket,
+                &marker_key,
+                resume,
+                &mut sent,
+            )
             .await;
         match result {
             Ok(outcome) => {
-                self.write_marker(&out_bucket, &marker_key, MarkerState::Done, sent).await?;
+                self.write_marker(&out_bucket, &marker_key, MarkerState::Done, sent)
+                    .await?;
                 Ok(outcome)
             }
             Err(e) => {
                 // Leave a checkpoint so the retry resumes after the last batch that landed.
-                if let Err(m) = self.write_marker(&out_bucket, &marker_key, MarkerState::Failed, sent).await {
+                if let Err(m) = self
+                    .write_marker(&out_bucket, &marker_key, MarkerState::Failed, sent)
+                    .await
+                {
                     warn!(error = %m, "could not record the failure in the marker; the claim expires after the lease");
                 }
                 Err(e)
@@ -324,9 +366,10 @@ impl<S: ObjectStore, M: MetricSink> Processor<S, M> {
         };
         let name = format!("s3://{}/{}", obj.bucket, key);
         let task_name = name.clone();
-        let mut analysis: FileAnalysis = tokio::task::spawn_blocking(move || analyse(&task_name, reader, &opts))
-            .await
-            .map_err(|e| ProcessError::Internal(e.to_string()))?;
+        let mut analysis: FileAnalysis =
+            tokio::task::spawn_blocking(move || analyse(&task_name, reader, &opts))
+                .await
+                .map_err(|e| ProcessError::Internal(e.to_string()))?;
         if io_failed.load(Ordering::SeqCst) {
             return Err(ProcessError::Body {
                 bucket: obj.bucket.clone(),
@@ -336,7 +379,9 @@ impl<S: ObjectStore, M: MetricSink> Processor<S, M> {
         }
         if let Some(reason) = &analysis.not_a_log {
             info!(bucket = %obj.bucket, key = %key, reason = %reason, "skipped: content is not a CloudTrail log");
-            return Ok(Outcome::Skipped { reason: reason.clone() });
+            return Ok(Outcome::Skipped {
+                reason: reason.clone(),
+            });
         }
         let content_error = analysis.error.as_ref().map(ToString::to_string);
         if analysis.is_bad() {
@@ -347,9 +392,12 @@ impl<S: ObjectStore, M: MetricSink> Processor<S, M> {
                 samples = ?analysis.bad_samples,
                 "bad log content; good records are still counted"
             );
-            analysis.metrics.add(MetricId::new(BAD_LOG_FILES, &[]), log_key.delivered, 1);
+            analysis
+                .metrics
+                .add(MetricId::new(BAD_LOG_FILES, &[]), log_key.delivered, 1);
         }
-        let max_age = chrono::Duration::from_std(self.config.max_metric_age).unwrap_or(chrono::Duration::MAX);
+        let max_age =
+            chrono::Duration::from_std(self.config.max_metric_age).unwrap_or(chrono::Duration::MAX);
         let dropped = analysis.metrics.drop_before(Utc::now() - max_age);
         if dropped > 0 {
             warn!(key = %key, observations = dropped, "events older than KEYTRAIL_MAX_METRIC_AGE_HOURS are summarised but not sent to CloudWatch");
@@ -357,15 +405,24 @@ impl<S: ObjectStore, M: MetricSink> Processor<S, M> {
         let datums = analysis.metrics.datums();
         let batches: Vec<_> = datums.chunks(MAX_DATUMS_PER_CALL).collect();
         for (i, batch) in batches.iter().enumerate().skip(resume) {
-            self.metrics.put_metric_data(&self.config.namespace, batch).await?;
+            self.metrics
+                .put_metric_data(&self.config.namespace, batch)
+                .await?;
             *sent = i + 1;
             if i + 1 < batches.len() {
-                self.write_marker(out_bucket, marker_key, MarkerState::Claimed, *sent).await?;
+                self.write_marker(out_bucket, marker_key, MarkerState::Claimed, *sent)
+                    .await?;
             }
         }
         let summary_key = log_key.summary_key();
         self.store
-            .put(out_bucket, &summary_key, analysis.summary.to_gzip_json(), "application/gzip", false)
+            .put(
+                out_bucket,
+                &summary_key,
+                analysis.summary.to_gzip_json(),
+                "application/gzip",
+                false,
+            )
             .await?;
         info!(
             bucket = %obj.bucket, key = %key, records = analysis.records, kms_records = analysis.kms_records,
@@ -402,24 +459,41 @@ impl<S: ObjectStore, M: MetricSink> Processor<S, M> {
         let marker: Option<Marker> = serde_json::from_slice(&bytes).ok();
         let Some(m) = marker else {
             warn!(marker = %marker_key, "unreadable marker; taking the claim over");
-            self.write_marker(bucket, marker_key, MarkerState::Claimed, 0).await?;
+            self.write_marker(bucket, marker_key, MarkerState::Claimed, 0)
+                .await?;
             return Ok(Claim::Owned { resume: 0 });
         };
-        let lease = chrono::Duration::from_std(self.config.claim_lease).unwrap_or(chrono::Duration::MAX);
+        let lease =
+            chrono::Duration::from_std(self.config.claim_lease).unwrap_or(chrono::Duration::MAX);
         match m.state {
             MarkerState::Done => Ok(Claim::Done),
             MarkerState::Claimed if Utc::now() - m.at < lease => Ok(Claim::Busy),
             _ => {
                 info!(marker = %marker_key, batches_sent = m.batches_sent, state = ?m.state, "resuming an earlier attempt");
-                self.write_marker(bucket, marker_key, MarkerState::Claimed, m.batches_sent).await?;
-                Ok(Claim::Owned { resume: m.batches_sent })
+                self.write_marker(bucket, marker_key, MarkerState::Claimed, m.batches_sent)
+                    .await?;
+                Ok(Claim::Owned {
+                    resume: m.batches_sent,
+                })
             }
         }
     }
 
-    async fn write_marker(&self, bucket: &str, key: &str, state: MarkerState, sent: usize) -> Result<(), AwsError> {
+    async fn write_marker(
+        &self,
+        bucket: &str,
+        key: &str,
+        state: MarkerState,
+        sent: usize,
+    ) -> Result<(), AwsError> {
         self.store
-            .put(bucket, key, marker_json(state, sent), "application/json", false)
+            .put(
+                bucket,
+                key,
+                marker_json(state, sent),
+                "application/json",
+                false,
+            )
             .await
             .map(|_| ())
     }
@@ -462,7 +536,9 @@ struct FlagOnError<R> {
 
 impl<R: Read> Read for FlagOnError<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.inner.read(buf).inspect_err(|_| self.failed.store(true, Ordering::SeqCst))
+        self.inner
+            .read(buf)
+            .inspect_err(|_| self.failed.store(true, Ordering::SeqCst))
     }
 }
 
@@ -484,7 +560,11 @@ mod tests {
         };
         assert_eq!(objs.len(), 1);
         assert_eq!(objs[0].bucket, "keytrail-test-trail");
-        assert!(matches!(classify_key(&objs[0].key), ObjectKind::Log(_)), "{}", objs[0].key);
+        assert!(
+            matches!(classify_key(&objs[0].key), ObjectKind::Log(_)),
+            "{}",
+            objs[0].key
+        );
     }
 
     #[test]
@@ -492,7 +572,11 @@ mod tests {
         let Input::Objects(objs) = parse_input(&event("s3-put-url-encoded.json")) else {
             panic!("objects expected");
         };
-        assert!(objs.iter().all(|o| !o.key.contains('+') && !o.key.contains('%')), "{objs:?}");
+        assert!(
+            objs.iter()
+                .all(|o| !o.key.contains('+') && !o.key.contains('%')),
+            "{objs:?}"
+        );
         assert!(objs.iter().any(|o| o.key.contains(' ')), "{objs:?}");
     }
 
@@ -508,8 +592,14 @@ mod tests {
     #[test]
     fn test_event_and_garbage() {
         assert_eq!(parse_input(&event("s3-test-event.json")), Input::TestEvent);
-        assert!(matches!(parse_input(&json!({"hello": 1})), Input::Unrecognised(_)));
-        assert!(matches!(parse_input(&json!({"Records": [{"x": 1}]})), Input::Unrecognised(_)));
+        assert!(matches!(
+            parse_input(&json!({"hello": 1})),
+            Input::Unrecognised(_)
+        ));
+        assert!(matches!(
+            parse_input(&json!({"Records": [{"x": 1}]})),
+            Input::Unrecognised(_)
+        ));
     }
 
     #[test]
@@ -527,13 +617,21 @@ mod tests {
         let d = Config::from_lookup(|_| None).expect("defaults");
         assert_eq!(d.namespace, "KMSAudit");
         assert!(!d.per_key_metrics);
-        let bad = Config::from_lookup(|k| (k == "KEYTRAIL_PER_KEY_METRICS").then(|| "maybe".into()));
-        assert!(bad.expect_err("invalid").to_string().contains("KEYTRAIL_PER_KEY_METRICS"));
+        let bad =
+            Config::from_lookup(|k| (k == "KEYTRAIL_PER_KEY_METRICS").then(|| "maybe".into()));
+        assert!(
+            bad.expect_err("invalid")
+                .to_string()
+                .contains("KEYTRAIL_PER_KEY_METRICS")
+        );
     }
 
     #[test]
     fn marker_keys_differ_by_etag() {
-        assert_ne!(marker_key("b", "k", "\"e1\""), marker_key("b", "k", "\"e2\""));
+        assert_ne!(
+            marker_key("b", "k", "\"e1\""),
+            marker_key("b", "k", "\"e2\"")
+        );
         assert_eq!(marker_key("b", "k", "\"e1\""), marker_key("b", "k", "e1"));
         assert!(marker_key("b", "k", "e").starts_with(MARKER_PREFIX));
     }

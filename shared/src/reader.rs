@@ -50,7 +50,9 @@ pub enum ReadError {
         offset: u64,
         source: io::Error,
     },
-    #[error("{file}: malformed JSON at decompressed byte {offset} (line {line}, column {column}): {message}")]
+    #[error(
+        "{file}: malformed JSON at decompressed byte {offset} (line {line}, column {column}): {message}"
+    )]
     Json {
         file: String,
         offset: u64,
@@ -121,7 +123,8 @@ pub fn read_records<R: Read>(file: &str, input: R, mut sink: impl FnMut(Item)) -
         summary: ReadSummary::default(),
         index: 0,
     };
-    let mut de = serde_json::Deserializer::from_reader(BufReader::with_capacity(64 * 1024, counted));
+    let mut de =
+        serde_json::Deserializer::from_reader(BufReader::with_capacity(64 * 1024, counted));
     let mut values = 0u64;
     let mut not_a_log: Option<String> = None;
     let result: Result<(), serde_json::Error> = (|| {
@@ -142,7 +145,10 @@ pub fn read_records<R: Read>(file: &str, input: R, mut sink: impl FnMut(Item)) -
     if let Err(e) = result {
         let offset = decompressed.get();
         summary.error = Some(if e.is_io() {
-            let source = io::Error::new(e.io_error_kind().unwrap_or(io::ErrorKind::Other), e.to_string());
+            let source = io::Error::new(
+                e.io_error_kind().unwrap_or(io::ErrorKind::Other),
+                e.to_string(),
+            );
             if gz {
                 ReadError::Gzip {
                     file: file.to_owned(),
@@ -208,13 +214,9 @@ impl<F: FnMut(Item)> State<'_, F> {
         self.index += 1;
         match Record::from_value(value) {
             Ok(record) => {
-                if let Some(id) = record.event_id.as_deref() {
-                    let mut h = DefaultHasher::new();
-                    id.hash(&mut h);
-                    if !self.seen.insert(h.finish()) {
-                        self.summary.duplicates += 1;
-                        return;
-                    }
+                if record.event_id.is_some() && !self.seen.insert(identity_hash(&record)) {
+                    self.summary.duplicates += 1;
+                    return;
                 }
                 self.summary.records += 1;
                 (self.sink)(Item::Record(Box::new(record)));
@@ -226,6 +228,33 @@ impl<F: FnMut(Item)> State<'_, F> {
             }
         }
     }
+}
+
+/// What makes a delivery a duplicate: CloudTrail re-delivers the same event with the
+/// same eventID and content. Test suites and docs reuse placeholder eventIDs ("1",
+/// "...") for different events, so the id alone would drop real records.
+fn identity_hash(r: &Record) -> u64 {
+    let mut h = DefaultHasher::new();
+    r.event_id.hash(&mut h);
+    r.event_time.hash(&mut h);
+    r.event_source.hash(&mut h);
+    r.event_name.hash(&mut h);
+    r.request_id.hash(&mut h);
+    r.error_code.hash(&mut h);
+    r.source_ip_address.hash(&mut h);
+    r.recipient_account_id.hash(&mut h);
+    if let Some(ui) = &r.user_identity {
+        ui.arn.hash(&mut h);
+        ui.principal_id.hash(&mut h);
+        ui.account_id.hash(&mut h);
+    }
+    for res in &r.resources {
+        res.arn.hash(&mut h);
+    }
+    if let Some(p) = &r.request_parameters {
+        p.to_string().hash(&mut h);
+    }
+    h.finish()
 }
 
 enum Shape {
@@ -274,9 +303,6 @@ impl<'de, F: FnMut(Item)> Visitor<'de> for TopLevel<'_, '_, F> {
         if other.contains_key("digestStartTime") || other.contains_key("logFiles") {
             return Ok(Shape::NotALog("CloudTrail digest file (no Records)".into()));
         }
-        if other.contains_key("insightDetails") && !other.contains_key("eventSource") {
-            return Ok(Shape::NotALog("CloudTrail Insights event".into()));
-        }
         if ["eventName", "eventSource", "eventVersion", "eventID"]
             .iter()
             .any(|k| other.contains_key(*k))
@@ -295,19 +321,29 @@ impl<'de, F: FnMut(Item)> Visitor<'de> for TopLevel<'_, '_, F> {
     }
 
     fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<Shape, E> {
-        Ok(Shape::NotALog("top-level JSON string, not CloudTrail".into()))
+        Ok(Shape::NotALog(
+            "top-level JSON string, not CloudTrail".into(),
+        ))
     }
     fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Shape, E> {
-        Ok(Shape::NotALog("top-level JSON number, not CloudTrail".into()))
+        Ok(Shape::NotALog(
+            "top-level JSON number, not CloudTrail".into(),
+        ))
     }
     fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Shape, E> {
-        Ok(Shape::NotALog("top-level JSON number, not CloudTrail".into()))
+        Ok(Shape::NotALog(
+            "top-level JSON number, not CloudTrail".into(),
+        ))
     }
     fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Shape, E> {
-        Ok(Shape::NotALog("top-level JSON number, not CloudTrail".into()))
+        Ok(Shape::NotALog(
+            "top-level JSON number, not CloudTrail".into(),
+        ))
     }
     fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Shape, E> {
-        Ok(Shape::NotALog("top-level JSON boolean, not CloudTrail".into()))
+        Ok(Shape::NotALog(
+            "top-level JSON boolean, not CloudTrail".into(),
+        ))
     }
     fn visit_unit<E: serde::de::Error>(self) -> Result<Shape, E> {
         Ok(Shape::NotALog("top-level JSON null, not CloudTrail".into()))
@@ -372,16 +408,18 @@ mod tests {
         {"eventID":"a","eventName":"Decrypt","eventSource":"kms.amazonaws.com"},
         "garbage",
         {"eventID":"b","eventName":"Encrypt","eventSource":"kms.amazonaws.com"},
-        {"eventID":"a","eventName":"Decrypt","eventSource":"kms.amazonaws.com"}
+        {"eventID":"a","eventName":"Decrypt","eventSource":"kms.amazonaws.com"},
+        {"eventID":"a","eventName":"Encrypt","eventSource":"kms.amazonaws.com"}
     ]}"#;
 
     #[test]
     fn plain_log_with_bad_element_and_duplicate() {
         let (good, bad, s) = collect("x.json", LOG.as_bytes());
-        assert_eq!(good.len(), 2);
+        // The re-delivered "a" is dropped; a different event reusing id "a" is kept.
+        assert_eq!(good.len(), 3);
         assert_eq!(bad.len(), 1);
         assert!(bad[0].contains("string"));
-        assert_eq!((s.records, s.bad_records, s.duplicates), (3, 1, 1));
+        assert_eq!((s.records, s.bad_records, s.duplicates), (4, 1, 1));
         assert!(s.error.is_none() && s.not_a_log.is_none());
     }
 
@@ -410,9 +448,16 @@ mod tests {
         let data = gz(body.as_bytes());
         let cut = &data[..data.len() / 2];
         let (good, _, s) = collect("AWSLogs/x.json.gz", cut);
-        assert!(good.len() > 100, "only {} records before the damage", good.len());
+        assert!(
+            good.len() > 100,
+            "only {} records before the damage",
+            good.len()
+        );
         let err = s.error.expect("truncation is an error").to_string();
-        assert!(err.starts_with("AWSLogs/x.json.gz: damaged gzip data at compressed byte"), "{err}");
+        assert!(
+            err.starts_with("AWSLogs/x.json.gz: damaged gzip data at compressed byte"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -433,13 +478,19 @@ mod tests {
         let (good, _, s) = collect("b.json", data);
         assert_eq!(good.len(), 2);
         let err = s.error.expect("error").to_string();
-        assert!(err.contains("b.json: malformed JSON at decompressed byte"), "{err}");
+        assert!(
+            err.contains("b.json: malformed JSON at decompressed byte"),
+            "{err}"
+        );
         assert!(err.contains("line 1"), "{err}");
     }
 
     #[test]
     fn json_lines_and_arrays() {
-        let (good, _, s) = collect("l.jsonl", b"{\"eventName\":\"A\"}\n{\"eventName\":\"B\"}\n\n");
+        let (good, _, s) = collect(
+            "l.jsonl",
+            b"{\"eventName\":\"A\"}\n{\"eventName\":\"B\"}\n\n",
+        );
         assert_eq!(good.len(), 2);
         assert!(s.not_a_log.is_none());
         let (good, _, _) = collect("a.json", br#"[{"eventName":"A"},{"eventName":"B"}]"#);
@@ -448,9 +499,13 @@ mod tests {
 
     #[test]
     fn digest_and_empty_files_are_not_logs() {
-        let digest = br#"{"awsAccountId":"1","digestStartTime":"2026-01-01T00:00:00Z","logFiles":[]}"#;
+        let digest =
+            br#"{"awsAccountId":"1","digestStartTime":"2026-01-01T00:00:00Z","logFiles":[]}"#;
         let (_, _, s) = collect("d.json", digest);
-        assert_eq!(s.not_a_log.as_deref(), Some("CloudTrail digest file (no Records)"));
+        assert_eq!(
+            s.not_a_log.as_deref(),
+            Some("CloudTrail digest file (no Records)")
+        );
         let (_, _, s) = collect("e.json", b"  \n");
         assert_eq!(s.not_a_log.as_deref(), Some("empty file"));
         let (_, _, s) = collect("o.json", br#"{"foo": 1}"#);

@@ -66,7 +66,9 @@ pub fn classify_key(key: &str) -> ObjectKind {
     }
     match parse_log_key(key) {
         Some(k) => ObjectKind::Log(k),
-        None => ObjectKind::Skip("not in the CloudTrail log layout (AWSLogs/<account>/CloudTrail/...)".into()),
+        None => ObjectKind::Skip(
+            "not in the CloudTrail log layout (AWSLogs/<account>/CloudTrail/...)".into(),
+        ),
     }
 }
 
@@ -111,7 +113,9 @@ pub fn parse_log_key(key: &str) -> Option<LogKey> {
     if id.is_empty() {
         return None;
     }
-    let delivered = NaiveDateTime::parse_from_str(stamp, "%Y%m%dT%H%MZ").ok()?.and_utc();
+    let delivered = NaiveDateTime::parse_from_str(stamp, "%Y%m%dT%H%MZ")
+        .ok()?
+        .and_utc();
     Some(LogKey {
         prefix,
         org_id,
@@ -173,7 +177,10 @@ mod tests {
 
     #[test]
     fn url_encoded_event_keys() {
-        assert_eq!(decode_event_key("my+logs/AWSLogs/a%3Ab.json.gz"), "my logs/AWSLogs/a:b.json.gz");
+        assert_eq!(
+            decode_event_key("my+logs/AWSLogs/a%3Ab.json.gz"),
+            "my logs/AWSLogs/a:b.json.gz"
+        );
         assert_eq!(decode_event_key("a%2Bb"), "a+b");
         let encoded = format!("my+prefix%21/{STD}");
         let k = parse_log_key(&decode_event_key(&encoded)).expect("parses");
@@ -183,11 +190,21 @@ mod tests {
     #[test]
     fn non_logs_are_skipped_with_reasons() {
         let digest = "AWSLogs/111122223333/CloudTrail-Digest/us-east-1/2026/10/04/111122223333_CloudTrail-Digest_us-east-1_t_us-east-1_20261004T040000Z.json.gz";
-        assert_eq!(classify_key(digest), ObjectKind::Skip("CloudTrail digest file".into()));
+        assert_eq!(
+            classify_key(digest),
+            ObjectKind::Skip("CloudTrail digest file".into())
+        );
         let insight = "AWSLogs/111122223333/CloudTrail-Insight/us-east-1/2026/10/04/x.json.gz";
-        assert_eq!(classify_key(insight), ObjectKind::Skip("CloudTrail Insights file".into()));
-        assert!(matches!(classify_key("AWSLogs/x/readme.txt"), ObjectKind::Skip(r) if r.contains(".json")));
-        assert!(matches!(classify_key("keytrail/summaries/a.json.gz"), ObjectKind::Skip(r) if r.contains("keytrail")));
+        assert_eq!(
+            classify_key(insight),
+            ObjectKind::Skip("CloudTrail Insights file".into())
+        );
+        assert!(
+            matches!(classify_key("AWSLogs/x/readme.txt"), ObjectKind::Skip(r) if r.contains(".json"))
+        );
+        assert!(
+            matches!(classify_key("keytrail/summaries/a.json.gz"), ObjectKind::Skip(r) if r.contains("keytrail"))
+        );
         assert!(matches!(classify_key(STD), ObjectKind::Log(_)));
     }
 

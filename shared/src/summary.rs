@@ -29,7 +29,9 @@ pub const NO_KEY: &str = "-";
 pub enum SummaryError {
     #[error("summary is not valid gzipped JSON: {0}")]
     Decode(String),
-    #[error("summary version {found} is not supported (this build reads version {SUMMARY_VERSION})")]
+    #[error(
+        "summary version {found} is not supported (this build reads version {SUMMARY_VERSION})"
+    )]
     Version { found: u32 },
 }
 
@@ -176,7 +178,10 @@ impl Summary {
         self.first_event = min_opt(self.first_event, o.first_event);
         self.last_event = max_opt(self.last_event, o.last_event);
         for (k, s) in &o.usage {
-            self.usage.entry(k.clone()).and_modify(|m| m.merge(s)).or_insert(*s);
+            self.usage
+                .entry(k.clone())
+                .and_modify(|m| m.merge(s))
+                .or_insert(*s);
         }
         for (p, ips) in &o.principal_ips {
             self.principal_ips
@@ -207,7 +212,8 @@ impl Summary {
         MultiGzDecoder::new(data)
             .read_to_end(&mut json)
             .map_err(|e| SummaryError::Decode(e.to_string()))?;
-        let v: serde_json::Value = serde_json::from_slice(&json).map_err(|e| SummaryError::Decode(e.to_string()))?;
+        let v: serde_json::Value =
+            serde_json::from_slice(&json).map_err(|e| SummaryError::Decode(e.to_string()))?;
         let found = v.get("version").and_then(|v| v.as_u64()).unwrap_or(0) as u32;
         if found != SUMMARY_VERSION {
             return Err(SummaryError::Version { found });
@@ -243,18 +249,25 @@ mod usage_rows {
         stats: UsageStats,
     }
 
-    pub fn serialize<S: Serializer>(m: &BTreeMap<UsageKey, UsageStats>, s: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: Serializer>(
+        m: &BTreeMap<UsageKey, UsageStats>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
         s.collect_seq(m.iter().map(|(k, v)| Row {
             key: k.clone(),
             stats: *v,
         }))
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<UsageKey, UsageStats>, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<BTreeMap<UsageKey, UsageStats>, D::Error> {
         let rows = Vec::<Row>::deserialize(d)?;
         let mut m: BTreeMap<UsageKey, UsageStats> = BTreeMap::new();
         for r in rows {
-            m.entry(r.key).and_modify(|s| s.merge(&r.stats)).or_insert(r.stats);
+            m.entry(r.key)
+                .and_modify(|s| s.merge(&r.stats))
+                .or_insert(r.stats);
         }
         Ok(m)
     }
@@ -292,13 +305,39 @@ mod tests {
     fn samples() -> Vec<Summary> {
         vec![
             summary_of(&[
-                rec("Decrypt", "2026-10-04T03:00:00Z", "a", "10.0.0.1", json!({"tenant": "x"})),
-                rec("Decrypt", "2026-10-04T03:05:00Z", "a", "10.0.0.2", json!({})),
+                rec(
+                    "Decrypt",
+                    "2026-10-04T03:00:00Z",
+                    "a",
+                    "10.0.0.1",
+                    json!({"tenant": "x"}),
+                ),
+                rec(
+                    "Decrypt",
+                    "2026-10-04T03:05:00Z",
+                    "a",
+                    "10.0.0.2",
+                    json!({}),
+                ),
             ]),
-            summary_of(&[rec("Decrypt", "2026-10-03T01:00:00Z", "a", "10.0.0.3", json!({"db": "y"}))]),
+            summary_of(&[rec(
+                "Decrypt",
+                "2026-10-03T01:00:00Z",
+                "a",
+                "10.0.0.3",
+                json!({"db": "y"}),
+            )]),
             summary_of(
                 &(0..30)
-                    .map(|i| rec("Encrypt", "2026-10-05T00:00:00Z", "b", &format!("192.0.2.{i}"), json!({})))
+                    .map(|i| {
+                        rec(
+                            "Encrypt",
+                            "2026-10-05T00:00:00Z",
+                            "b",
+                            &format!("192.0.2.{i}"),
+                            json!({}),
+                        )
+                    })
                     .collect::<Vec<_>>(),
             ),
         ]
@@ -322,9 +361,17 @@ mod tests {
         let ab = merged(&[a, b]);
         let bc = merged(&[b, c]);
         assert_eq!(merged(&[&ab, c]), merged(&[a, &bc]));
-        let decrypts = abc.usage.iter().find(|(k, _)| k.event_name == "Decrypt").expect("row").1;
+        let decrypts = abc
+            .usage
+            .iter()
+            .find(|(k, _)| k.event_name == "Decrypt")
+            .expect("row")
+            .1;
         assert_eq!(decrypts.count, 3);
-        assert_eq!(decrypts.first_seen.to_rfc3339(), "2026-10-03T01:00:00+00:00");
+        assert_eq!(
+            decrypts.first_seen.to_rfc3339(),
+            "2026-10-03T01:00:00+00:00"
+        );
         assert_eq!(decrypts.last_seen.to_rfc3339(), "2026-10-04T03:05:00+00:00");
         assert_eq!(abc.files, 3);
     }

@@ -12,8 +12,12 @@ async fn main() -> Result<(), Error> {
     let config = Config::from_env()?;
     let sdk = load_sdk_config().await;
     let processor = Processor::new(
-        S3Store { client: s3_client(&sdk) },
-        CloudWatchSink { client: cloudwatch_client(&sdk) },
+        S3Store {
+            client: s3_client(&sdk),
+        },
+        CloudWatchSink {
+            client: cloudwatch_client(&sdk),
+        },
         config,
     );
     let processor = &processor;
