@@ -127,6 +127,7 @@ pub fn read_records<R: Read>(file: &str, input: R, mut sink: impl FnMut(Item)) -
         serde_json::Deserializer::from_reader(BufReader::with_capacity(64 * 1024, counted));
     let mut values = 0u64;
     let mut not_a_log: Option<String> = None;
+    let mut stray = 0u64;
     let result: Result<(), serde_json::Error> = (|| {
         loop {
             match de.end() {
@@ -138,6 +139,7 @@ pub fn read_records<R: Read>(file: &str, input: R, mut sink: impl FnMut(Item)) -
             let shape = TopLevel { state: &mut state }.deserialize(&mut de)?;
             if let Shape::NotALog(reason) = shape {
                 not_a_log.get_or_insert(reason);
+                stray += 1;
             }
         }
     })();
@@ -176,6 +178,11 @@ pub fn read_records<R: Read>(file: &str, input: R, mut sink: impl FnMut(Item)) -
         summary.not_a_log = Some("empty file".into());
     } else if summary.records == 0 {
         summary.not_a_log = not_a_log;
+    }
+    if summary.records > 0 && stray > 0 {
+        // A non-record value among records (JSON Lines): count it, never drop it silently.
+        summary.bad_records += stray;
+        summary.records += stray;
     }
     summary
 }
@@ -493,8 +500,16 @@ mod tests {
         );
         assert_eq!(good.len(), 2);
         assert!(s.not_a_log.is_none());
-        let (good, _, _) = collect("a.json", br#"[{"eventName":"A"},{"eventName":"B"}]"#);
+        let (good, _, s) = collect("a.json", br#"[{"eventName":"A"},{"eventName":"B"}]"#);
         assert_eq!(good.len(), 2);
+        assert_eq!(s.bad_records, 0);
+        let (good, _, s) = collect("m.jsonl", b"{\"eventName\":\"A\"}\n{\"hello\":1}\n7\n");
+        assert_eq!(good.len(), 1);
+        assert_eq!(
+            (s.records, s.bad_records),
+            (3, 2),
+            "stray lines are counted as bad"
+        );
     }
 
     #[test]
