@@ -168,14 +168,40 @@ async fn metric_sum(
         .sum()
 }
 
-#[tokio::test]
-async fn s3_event_puts_metrics_and_summary() {
-    let env = env().await;
+/// The sample log named by `events/s3-put.json`, uploaded, with its oracle counts.
+struct Staged {
+    payload: Value,
+    key: String,
+    expected: BTreeMap<String, u64>,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+}
+
+async fn stage_sample(env: &Env) -> Staged {
     let payload = event("s3-put.json");
     let key = event_key(&payload);
     let body = sample(&key);
     let (expected, start, end) = oracle(&body);
-    upload(&env, &key, body).await;
+    upload(env, &key, body).await;
+    Staged {
+        payload,
+        key,
+        expected,
+        start,
+        end,
+    }
+}
+
+#[tokio::test]
+async fn s3_event_puts_metrics_and_summary() {
+    let env = env().await;
+    let Staged {
+        payload,
+        expected,
+        start,
+        end,
+        ..
+    } = stage_sample(&env).await;
 
     let report = env.processor.handle(&payload).await.expect("handler");
     let result = &report["objects"][0]["result"];
@@ -219,11 +245,13 @@ async fn s3_event_puts_metrics_and_summary() {
 #[tokio::test]
 async fn three_redeliveries_count_once() {
     let env = env().await;
-    let payload = event("s3-put.json");
-    let key = event_key(&payload);
-    let body = sample(&key);
-    let (expected, start, end) = oracle(&body);
-    upload(&env, &key, body).await;
+    let Staged {
+        payload,
+        key,
+        expected,
+        start,
+        end,
+    } = stage_sample(&env).await;
 
     let mut outcomes = Vec::new();
     for _ in 0..3 {
@@ -262,11 +290,13 @@ async fn three_redeliveries_count_once() {
 #[tokio::test]
 async fn failed_attempt_is_resumed_not_lost() {
     let env = env().await;
-    let payload = event("s3-put.json");
-    let key = event_key(&payload);
-    let body = sample(&key);
-    let (expected, start, end) = oracle(&body);
-    upload(&env, &key, body).await;
+    let Staged {
+        payload,
+        key,
+        expected,
+        start,
+        end,
+    } = stage_sample(&env).await;
     // An earlier invocation claimed the object and failed before publishing anything.
     let head = env
         .s3

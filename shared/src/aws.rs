@@ -99,37 +99,38 @@ pub struct S3Store {
     pub client: aws_sdk_s3::Client,
 }
 
-impl ObjectStore for S3Store {
-    async fn get(&self, bucket: &str, key: &str) -> Result<(BodyReader, Option<String>), AwsError> {
-        let out = self
-            .client
+impl S3Store {
+    async fn get_object(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<aws_sdk_s3::operation::get_object::GetObjectOutput, AwsError> {
+        self.client
             .get_object()
             .bucket(bucket)
             .key(key)
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("GetObject", format!("s3://{bucket}/{key}"), e))?;
+            .map_err(|e| AwsError::from_sdk("GetObject", format!("s3://{bucket}/{key}"), e))
+    }
+}
+
+impl ObjectStore for S3Store {
+    async fn get(&self, bucket: &str, key: &str) -> Result<(BodyReader, Option<String>), AwsError> {
+        let out = self.get_object(bucket, key).await?;
         let etag = out.e_tag().map(str::to_owned);
         Ok((Box::pin(out.body.into_async_read()), etag))
     }
 
     async fn get_small(&self, bucket: &str, key: &str) -> Result<Option<Vec<u8>>, AwsError> {
-        let target = format!("s3://{bucket}/{key}");
-        let out = match self
-            .client
-            .get_object()
-            .bucket(bucket)
-            .key(key)
-            .send()
-            .await
-        {
+        let out = match self.get_object(bucket, key).await {
             Ok(out) => out,
-            Err(e) if e.code() == Some("NoSuchKey") => return Ok(None),
-            Err(e) => return Err(AwsError::from_sdk("GetObject", target, e)),
+            Err(e) if e.code.as_deref() == Some("NoSuchKey") => return Ok(None),
+            Err(e) => return Err(e),
         };
         let bytes = out.body.collect().await.map_err(|e| AwsError {
             operation: "GetObject",
-            target,
+            target: format!("s3://{bucket}/{key}"),
             message: e.to_string(),
             code: None,
         })?;
@@ -192,15 +193,7 @@ impl MetricSink for CloudWatchSink {
             .set_metric_data(Some(data))
             .send()
             .await
-            .map_err(|e| {
-                let code = e.code().map(str::to_owned);
-                AwsError {
-                    operation: "PutMetricData",
-                    target: namespace.to_owned(),
-                    message: aws_sdk_cloudwatch::error::DisplayErrorContext(&e).to_string(),
-                    code,
-                }
-            })?;
+            .map_err(|e| AwsError::from_sdk("PutMetricData", namespace.to_owned(), e))?;
         Ok(())
     }
 }
