@@ -406,3 +406,60 @@ async fn corrupt_file_is_reported_and_good_records_counted() {
     let bad = metric_sum(&env, "KMSAuditBadLogFiles", &[], delivered, delivered).await;
     assert_eq!(bad, 1.0);
 }
+
+/// A log whose Decrypts fall in `minutes` distinct minutes, so it yields that many datums.
+fn spread_log(minutes: i64) -> Vec<u8> {
+    let start: DateTime<Utc> = "2026-10-04T00:00:00Z".parse().expect("t");
+    let records: Vec<Value> = (0..minutes)
+        .map(|i| {
+            json!({
+                "eventVersion": "1.10", "eventTime": (start + chrono::Duration::minutes(i)).to_rfc3339(),
+                "eventSource": "kms.amazonaws.com", "eventName": "Decrypt", "awsRegion": "us-east-1",
+                "eventID": format!("00000000-0000-4000-8000-{i:012}"), "recipientAccountId": "111122223333",
+                "userIdentity": {"type": "IAMUser", "accountId": "111122223333", "arn": "arn:aws:iam::111122223333:user/a"},
+                "resources": [{"ARN": "arn:aws:kms:us-east-1:111122223333:key/k1", "type": "AWS::KMS::Key"}]
+            })
+        })
+        .collect();
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(
+        &mut enc,
+        json!({ "Records": records }).to_string().as_bytes(),
+    )
+    .expect("gzip");
+    enc.finish().expect("gzip")
+}
+
+#[tokio::test]
+async fn retry_resumes_after_the_last_batch_that_landed() {
+    let env = env().await;
+    let payload = event("s3-put.json");
+    let key = event_key(&payload);
+    // 1100 datums: two PutMetricData batches (1000 + 100), ordered by minute.
+    upload(&env, &key, spread_log(1100)).await;
+    let head = env
+        .s3
+        .head_object()
+        .bucket(BUCKET)
+        .key(&key)
+        .send()
+        .await
+        .expect("head");
+    let marker = marker_key(BUCKET, &key, head.e_tag().unwrap_or(""));
+    // The first attempt sent batch 1, then failed.
+    let failed = json!({"state": "failed", "at": Utc::now(), "batches_sent": 1});
+    upload(&env, &marker, failed.to_string().into_bytes()).await;
+
+    let r = env.processor.handle(&payload).await.expect("handler");
+    let result = &r["objects"][0]["result"];
+    assert_eq!(result["outcome"], "processed", "{r}");
+    assert_eq!(result["metric_batches"], 2, "{r}");
+    assert_eq!(result["resumed_from_batch"], 1, "{r}");
+    let start: DateTime<Utc> = "2026-10-04T00:00:00Z".parse().expect("t");
+    let end = start + chrono::Duration::minutes(1100);
+    let got = metric_sum(&env, "KMSApiCalls", &[("EventName", "Decrypt")], start, end).await;
+    assert_eq!(
+        got, 100.0,
+        "only the batch that had not landed is sent again"
+    );
+}
