@@ -8,8 +8,8 @@ use anyhow::{Context, Result, bail};
 use chrono::{DateTime, SecondsFormat, Utc};
 use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 use indicatif::{ProgressBar, ProgressStyle};
-use keytrail::analysis::{AnalysisOptions, FileAnalysis, Hit, analyse};
-use keytrail::findings::{Finding, evaluate};
+use keytrail::analysis::{AnalysisOptions, FileAnalysis, analyse};
+use keytrail::findings::{Finding, Hits, evaluate};
 use keytrail::metrics::{MetricOptions, Metrics};
 use keytrail::s3key::{non_log_reason, parse_log_key};
 use keytrail::summary::Summary;
@@ -157,7 +157,7 @@ pub fn run(args: &ScanArgs) -> Result<ScanReport> {
     let mut counts = FileCounts::default();
     let mut metrics = Metrics::default();
     let mut summary = Summary::default();
-    let mut hits: Vec<Hit> = Vec::new();
+    let mut hits = Hits::default();
     let (mut records, mut kms, mut bad, mut dups) = (0, 0, 0, 0);
     for r in results {
         match r {
@@ -171,7 +171,7 @@ pub fn run(args: &ScanArgs) -> Result<ScanReport> {
                 dups += a.duplicates;
                 metrics.merge(&a.metrics);
                 summary.merge(&a.summary);
-                hits.extend(a.hits.iter().cloned());
+                hits.merge(&a.hits);
                 if let Some(e) = &a.error {
                     counts.failed.push(FailedFile {
                         path,
@@ -185,8 +185,7 @@ pub fn run(args: &ScanArgs) -> Result<ScanReport> {
             }
         }
     }
-    // Thresholds are evaluated across files in event-time order, as CloudWatch would.
-    hits.sort_by_key(|h| h.time);
+    // Hits from all files share one timeline: thresholds span file boundaries, as in CloudWatch.
     let findings = evaluate(&hits);
     let metrics = metrics
         .totals()

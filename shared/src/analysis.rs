@@ -5,7 +5,8 @@ use std::io::Read;
 
 use chrono::{DateTime, Utc};
 
-use crate::catalog::{GroupBy, KmsEvent, RULES};
+use crate::catalog::{KmsEvent, RULES};
+use crate::findings::{Hit, Hits};
 use crate::metrics::{MetricOptions, Metrics};
 use crate::reader::{Item, ReadError, read_records};
 use crate::summary::Summary;
@@ -22,21 +23,6 @@ pub struct AnalysisOptions {
     pub until: Option<DateTime<Utc>>,
 }
 
-/// One event selected by a rule.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Hit {
-    /// Index into [`RULES`].
-    pub rule: usize,
-    pub time: DateTime<Utc>,
-    /// The threshold group (see [`GroupBy`]).
-    pub group: String,
-    pub keys: Vec<String>,
-    pub principal: String,
-    pub source_ip: Option<String>,
-    pub event_id: Option<String>,
-    pub notes: Vec<String>,
-}
-
 /// How many bad-record reasons are kept per file.
 pub const MAX_BAD_SAMPLES: usize = 5;
 
@@ -51,7 +37,8 @@ pub struct FileAnalysis {
     pub bad_samples: Vec<String>,
     pub metrics: Metrics,
     pub summary: Summary,
-    pub hits: Vec<Hit>,
+    /// Rule hits, aggregated per period (only with `collect_hits`).
+    pub hits: Hits,
     /// Set when the content is not a CloudTrail log.
     pub not_a_log: Option<String>,
     /// Set when the file is damaged; everything before the damage is counted.
@@ -93,7 +80,7 @@ pub fn analyse<R: Read>(name: &str, input: R, opts: &AnalysisOptions) -> FileAna
             if opts.collect_hits {
                 for (i, rule) in RULES.iter().enumerate() {
                     if rule.matches(&e) {
-                        out.hits.push(hit(i, &e));
+                        out.hits.add(&Hit::of(i, &e));
                     }
                 }
             }
@@ -114,28 +101,6 @@ pub fn analyse<R: Read>(name: &str, input: R, opts: &AnalysisOptions) -> FileAna
     out.summary.kms_records = out.kms_records;
     out.summary.bad_records = out.bad_records;
     out
-}
-
-fn hit(rule: usize, e: &KmsEvent) -> Hit {
-    let ip = e.record.source_ip_address.clone();
-    let group = match RULES[rule].group_by {
-        GroupBy::All => String::new(),
-        GroupBy::Source => format!(
-            "{} from {}",
-            e.principal.id,
-            ip.as_deref().unwrap_or("unknown")
-        ),
-    };
-    Hit {
-        rule,
-        time: e.time,
-        group,
-        keys: e.keys.iter().map(|k| k.id.clone()).collect(),
-        principal: e.principal.id.clone(),
-        source_ip: ip,
-        event_id: e.record.event_id.clone(),
-        notes: RULES[rule].notes(e),
-    }
 }
 
 #[cfg(test)]
@@ -162,7 +127,11 @@ mod tests {
         assert_eq!(a.bad_samples.len(), 2);
         assert!(a.is_bad());
         assert_eq!(a.hits.len(), 1);
-        assert_eq!(RULES[a.hits[0].rule].id, "decrypt_failures");
+        let f = crate::findings::evaluate(&a.hits);
+        assert!(
+            f.is_empty(),
+            "one failure is under the decrypt_failures threshold"
+        );
         assert_eq!(a.summary.kms_records, 2);
     }
 

@@ -1,19 +1,157 @@
 //! Offline threshold evaluation: what the CloudWatch alarms would have said.
 //!
-//! Hits are bucketed into the rule's period, aligned to the epoch as CloudWatch
-//! aligns them; a bucket alarms when it and the `evaluation_periods - 1` buckets
-//! before it all breach the threshold. Consecutive alarming buckets become one finding.
+//! Rule hits are aggregated as they stream past into buckets of the rule's period,
+//! aligned to the epoch as CloudWatch aligns them, per threshold group. Memory grows
+//! with the number of (rule, group, period) cells, not with the number of events, and
+//! bucket sets merge across files in any order. A bucket alarms when it and the
+//! `evaluation_periods - 1` buckets before it all breach the threshold; consecutive
+//! alarming buckets become one finding.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::analysis::Hit;
-use crate::catalog::{RULES, Severity};
+use crate::catalog::{GroupBy, KmsEvent, RULES, Severity};
 
-/// Event ids kept per finding.
+/// Event ids kept per finding (the earliest).
 pub const MAX_EVENT_IDS: usize = 20;
+/// Keys, principals and source IPs kept per bucket.
+pub const MAX_VALUES: usize = 50;
+
+/// One event selected by a rule, as evidence.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hit {
+    /// Index into [`RULES`].
+    pub rule: usize,
+    pub time: DateTime<Utc>,
+    /// The threshold group (see [`GroupBy`]); empty for whole-trail rules.
+    pub group: String,
+    pub keys: Vec<String>,
+    pub principal: String,
+    pub source_ip: Option<String>,
+    pub event_id: Option<String>,
+    pub notes: Vec<String>,
+}
+
+impl Hit {
+    /// The evidence of `e` for rule `rule` (an index into [`RULES`]).
+    pub fn of(rule: usize, e: &KmsEvent) -> Hit {
+        let ip = e.record.source_ip_address.clone();
+        let group = match RULES[rule].group_by {
+            GroupBy::All => String::new(),
+            GroupBy::Source => format!(
+                "{} from {}",
+                e.principal.id,
+                ip.as_deref().unwrap_or("unknown")
+            ),
+        };
+        Hit {
+            rule,
+            time: e.time,
+            group,
+            keys: e.keys.iter().map(|k| k.id.clone()).collect(),
+            principal: e.principal.id.clone(),
+            source_ip: ip,
+            event_id: e.record.event_id.clone(),
+            notes: RULES[rule].notes(e),
+        }
+    }
+}
+
+/// The hits of one period of one rule and group.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Bucket {
+    count: u64,
+    first: Option<DateTime<Utc>>,
+    last: Option<DateTime<Utc>>,
+    keys: BTreeSet<String>,
+    principals: BTreeSet<String>,
+    source_ips: BTreeSet<String>,
+    event_ids: BTreeSet<(DateTime<Utc>, String)>,
+    notes: BTreeSet<String>,
+}
+
+fn capped_insert<T: Ord>(set: &mut BTreeSet<T>, v: T, cap: usize) {
+    set.insert(v);
+    while set.len() > cap {
+        set.pop_last();
+    }
+}
+
+impl Bucket {
+    fn add(&mut self, h: &Hit) {
+        self.count += 1;
+        self.first = Some(self.first.map_or(h.time, |t| t.min(h.time)));
+        self.last = Some(self.last.map_or(h.time, |t| t.max(h.time)));
+        for k in &h.keys {
+            capped_insert(&mut self.keys, k.clone(), MAX_VALUES);
+        }
+        capped_insert(&mut self.principals, h.principal.clone(), MAX_VALUES);
+        if let Some(ip) = &h.source_ip {
+            capped_insert(&mut self.source_ips, ip.clone(), MAX_VALUES);
+        }
+        if let Some(id) = &h.event_id {
+            capped_insert(&mut self.event_ids, (h.time, id.clone()), MAX_EVENT_IDS);
+        }
+        for n in &h.notes {
+            capped_insert(&mut self.notes, n.clone(), MAX_VALUES);
+        }
+    }
+
+    fn merge(&mut self, o: &Bucket) {
+        self.count += o.count;
+        self.first = [self.first, o.first].into_iter().flatten().min();
+        self.last = [self.last, o.last].into_iter().flatten().max();
+        for (mine, theirs, cap) in [
+            (&mut self.keys, &o.keys, MAX_VALUES),
+            (&mut self.principals, &o.principals, MAX_VALUES),
+            (&mut self.source_ips, &o.source_ips, MAX_VALUES),
+            (&mut self.notes, &o.notes, MAX_VALUES),
+        ] {
+            for v in theirs {
+                capped_insert(mine, v.clone(), cap);
+            }
+        }
+        for v in &o.event_ids {
+            capped_insert(&mut self.event_ids, v.clone(), MAX_EVENT_IDS);
+        }
+    }
+}
+
+/// Rule hits aggregated per (rule, group, aligned period).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Hits {
+    buckets: BTreeMap<(usize, String, i64), Bucket>,
+}
+
+impl Hits {
+    /// Adds one hit.
+    pub fn add(&mut self, h: &Hit) {
+        let period = i64::from(RULES[h.rule].period_secs.max(60));
+        let bucket = h.time.timestamp().div_euclid(period);
+        self.buckets
+            .entry((h.rule, h.group.clone(), bucket))
+            .or_default()
+            .add(h);
+    }
+
+    /// Merges hits from another file.
+    pub fn merge(&mut self, o: &Hits) {
+        for (k, b) in &o.buckets {
+            self.buckets.entry(k.clone()).or_default().merge(b);
+        }
+    }
+
+    /// Total hits.
+    pub fn len(&self) -> u64 {
+        self.buckets.values().map(|b| b.count).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.buckets.is_empty()
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Finding {
@@ -34,57 +172,58 @@ pub struct Finding {
     pub notes: Vec<String>,
 }
 
-/// Evaluates every rule's threshold over `hits` (any order) and returns the findings,
-/// most severe first, then by time.
-pub fn evaluate(hits: &[Hit]) -> Vec<Finding> {
-    // rule -> group -> bucket -> hits
-    let mut grouped: BTreeMap<usize, BTreeMap<&str, BTreeMap<i64, Vec<&Hit>>>> = BTreeMap::new();
-    for h in hits {
-        let period = i64::from(RULES[h.rule].period_secs.max(60));
-        let bucket = h.time.timestamp().div_euclid(period);
+/// Evaluates every rule's threshold and returns the findings, most severe first,
+/// then by time.
+pub fn evaluate(hits: &Hits) -> Vec<Finding> {
+    // (rule, group) -> bucket -> aggregate
+    let mut grouped: BTreeMap<(usize, &str), BTreeMap<i64, &Bucket>> = BTreeMap::new();
+    for ((rule, group, bucket), agg) in &hits.buckets {
         grouped
-            .entry(h.rule)
+            .entry((*rule, group.as_str()))
             .or_default()
-            .entry(h.group.as_str())
-            .or_default()
-            .entry(bucket)
-            .or_default()
-            .push(h);
+            .insert(*bucket, agg);
     }
     let mut findings = Vec::new();
-    for (rule_idx, groups) in grouped {
+    for ((rule_idx, group), buckets) in grouped {
         let rule = &RULES[rule_idx];
         let n = i64::from(rule.evaluation_periods.max(1));
-        for (group, buckets) in groups {
-            let breaching: BTreeSet<i64> = buckets
-                .iter()
-                .filter(|(_, hs)| rule.comparison.breached(hs.len() as f64, rule.threshold))
-                .map(|(b, _)| *b)
-                .collect();
-            let alarming: Vec<i64> = breaching
-                .iter()
-                .copied()
-                .filter(|b| (b - n + 1..=*b).all(|x| breaching.contains(&x)))
-                .collect();
-            // Split into runs of consecutive alarming buckets.
-            let mut runs: Vec<Vec<i64>> = Vec::new();
-            for b in alarming {
-                match runs.last_mut() {
-                    Some(run) if run.last() == Some(&(b - 1)) => run.push(b),
-                    _ => runs.push(vec![b]),
-                }
+        let breaching: BTreeSet<i64> = buckets
+            .iter()
+            .filter(|(_, b)| rule.comparison.breached(b.count as f64, rule.threshold))
+            .map(|(k, _)| *k)
+            .collect();
+        let alarming = breaching
+            .iter()
+            .copied()
+            .filter(|b| (b - n + 1..=*b).all(|x| breaching.contains(&x)));
+        // Split into runs of consecutive alarming buckets.
+        let mut runs: Vec<(i64, i64)> = Vec::new();
+        for b in alarming {
+            match runs.last_mut() {
+                Some((_, end)) if *end == b - 1 => *end = b,
+                _ => runs.push((b, b)),
             }
-            for run in runs {
-                // The alarm's evidence is every breaching period that led to it.
-                let first = run[0] - n + 1;
-                let last = run[run.len() - 1];
-                let evidence: Vec<&Hit> = (first..=last)
-                    .filter_map(|b| buckets.get(&b))
-                    .flatten()
-                    .copied()
-                    .collect();
-                findings.push(finding(rule_idx, group, &evidence));
+        }
+        for (first, last) in runs {
+            // The alarm's evidence is every breaching period that led to it.
+            let mut evidence = Bucket::default();
+            for b in (first - n + 1..=last).filter_map(|b| buckets.get(&b)) {
+                evidence.merge(b);
             }
+            findings.push(Finding {
+                rule: rule.id,
+                title: rule.title,
+                severity: rule.severity,
+                group: (!group.is_empty()).then(|| group.to_owned()),
+                first_seen: evidence.first.unwrap_or_default(),
+                last_seen: evidence.last.unwrap_or_default(),
+                count: evidence.count,
+                keys: evidence.keys.into_iter().collect(),
+                principals: evidence.principals.into_iter().collect(),
+                source_ips: evidence.source_ips.into_iter().collect(),
+                event_ids: evidence.event_ids.into_iter().map(|(_, id)| id).collect(),
+                notes: evidence.notes.into_iter().collect(),
+            });
         }
     }
     findings.sort_by(|a, b| {
@@ -93,37 +232,6 @@ pub fn evaluate(hits: &[Hit]) -> Vec<Finding> {
             .then(a.first_seen.cmp(&b.first_seen))
     });
     findings
-}
-
-fn finding(rule_idx: usize, group: &str, hits: &[&Hit]) -> Finding {
-    let rule = &RULES[rule_idx];
-    let set = |f: &dyn Fn(&Hit) -> Vec<String>| -> Vec<String> {
-        hits.iter()
-            .flat_map(|h| f(h))
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect()
-    };
-    let mut sorted: Vec<&&Hit> = hits.iter().collect();
-    sorted.sort_by_key(|h| h.time);
-    Finding {
-        rule: rule.id,
-        title: rule.title,
-        severity: rule.severity,
-        group: (!group.is_empty()).then(|| group.to_owned()),
-        first_seen: sorted.first().map(|h| h.time).unwrap_or_default(),
-        last_seen: sorted.last().map(|h| h.time).unwrap_or_default(),
-        count: hits.len() as u64,
-        keys: set(&|h| h.keys.clone()),
-        principals: set(&|h| vec![h.principal.clone()]),
-        source_ips: set(&|h| h.source_ip.iter().cloned().collect()),
-        event_ids: sorted
-            .iter()
-            .filter_map(|h| h.event_id.clone())
-            .take(MAX_EVENT_IDS)
-            .collect(),
-        notes: set(&|h| h.notes.clone()),
-    }
 }
 
 #[cfg(test)]
@@ -148,17 +256,39 @@ mod tests {
         }
     }
 
+    fn agg(hits: &[Hit]) -> Hits {
+        let mut h = Hits::default();
+        for x in hits {
+            h.add(x);
+        }
+        h
+    }
+
     #[test]
     fn threshold_within_one_period() {
         let th = rule("decrypt_failures").expect("r").threshold as i64;
         let hits: Vec<Hit> = (0..th)
             .map(|i| hit("decrypt_failures", i * 10, ""))
             .collect();
-        let f = evaluate(&hits);
+        let f = evaluate(&agg(&hits));
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].count, th as u64);
+        assert_eq!(f[0].event_ids.first().map(String::as_str), Some("e0"));
         // One fewer stays quiet.
-        assert!(evaluate(&hits[1..]).is_empty());
+        assert!(evaluate(&agg(&hits[1..])).is_empty());
+    }
+
+    #[test]
+    fn merging_across_files_equals_one_pass() {
+        let hits: Vec<Hit> = (0..12)
+            .map(|i| hit("decrypt_failures", i * 10, ""))
+            .collect();
+        let (a, b) = hits.split_at(5);
+        let mut merged = agg(b);
+        merged.merge(&agg(a));
+        assert_eq!(merged, agg(&hits));
+        assert_eq!(evaluate(&merged), evaluate(&agg(&hits)));
+        assert_eq!(merged.len(), 12);
     }
 
     #[test]
@@ -167,16 +297,16 @@ mod tests {
         let hits: Vec<Hit> = (0..10)
             .map(|i| hit("decrypt_failures", 250 + i * 10, ""))
             .collect();
-        assert!(evaluate(&hits).is_empty());
+        assert!(evaluate(&agg(&hits)).is_empty());
     }
 
     #[test]
     fn greater_than_is_strict_and_groups_are_separate() {
         let mut hits: Vec<Hit> = (0..100).map(|i| hit("data_key_volume", i, "a")).collect();
-        assert!(evaluate(&hits).is_empty(), "100 is not over 100");
+        assert!(evaluate(&agg(&hits)).is_empty(), "100 is not over 100");
         hits.push(hit("data_key_volume", 101, "a"));
         hits.extend((0..60).map(|i| hit("data_key_volume", i, "b")));
-        let f = evaluate(&hits);
+        let f = evaluate(&agg(&hits));
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].group.as_deref(), Some("a"));
         assert_eq!(f[0].count, 101);
@@ -185,7 +315,7 @@ mod tests {
     #[test]
     fn separate_episodes_are_separate_findings() {
         let hits = vec![hit("key_created", 0, ""), hit("key_created", 3600, "")];
-        let f = evaluate(&hits);
+        let f = evaluate(&agg(&hits));
         assert_eq!(f.len(), 2);
         assert!(f[0].first_seen < f[1].first_seen);
     }
