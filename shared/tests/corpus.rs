@@ -77,9 +77,12 @@ fn kms_fixture_real_shapes() {
     assert!(by_name.len() >= 40, "{by_name:?}");
 }
 
-/// The shared corpus, when this checkout sits beside it (the project's tests never need it).
+/// The shared corpus: `KEYTRAIL_CORPUS_DIR`, or `../shared/corpus` beside this checkout.
+/// The project's own tests never need it.
 fn corpus_dir() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus");
+    let dir = std::env::var_os("KEYTRAIL_CORPUS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus"));
     dir.join("PROVENANCE.md").exists().then_some(dir)
 }
 
