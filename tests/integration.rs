@@ -344,6 +344,17 @@ async fn digest_and_test_events_are_skipped() {
         .expect("list");
     assert_eq!(listed.key_count(), Some(0), "nothing written for a digest");
 
+    // An object deleted before processing is acknowledged, not retried forever.
+    let r = env
+        .processor
+        .handle(&event("s3-put.json"))
+        .await
+        .expect("handler");
+    assert_eq!(
+        r["objects"][0]["result"]["reason"], "object no longer exists",
+        "{r}"
+    );
+
     let r = env
         .processor
         .handle(&event("s3-test-event.json"))

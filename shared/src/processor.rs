@@ -282,13 +282,25 @@ impl<S: ObjectStore, M: MetricSink> Processor<S, M> {
                 return Ok(Outcome::Skipped { reason });
             }
         };
-        let (key, (body, etag)) = match self.store.get(&obj.bucket, &obj.key).await {
-            Ok(got) => (obj.key.clone(), got),
+        let got = match self.store.get(&obj.bucket, &obj.key).await {
+            Ok(got) => Ok((obj.key.clone(), got)),
             // EventBridge may deliver the key unencoded; fall back to it verbatim.
-            Err(e) if e.code.as_deref() == Some("NoSuchKey") && obj.raw_key != obj.key => (
-                obj.raw_key.clone(),
-                self.store.get(&obj.bucket, &obj.raw_key).await?,
-            ),
+            Err(e) if is_missing(&e) && obj.raw_key != obj.key => self
+                .store
+                .get(&obj.bucket, &obj.raw_key)
+                .await
+                .map(|got| (obj.raw_key.clone(), got)),
+            Err(e) => Err(e),
+        };
+        let (key, (body, etag)) = match got {
+            Ok(got) => got,
+            Err(e) if is_missing(&e) => {
+                // Deleted before we got to it: retrying cannot help.
+                warn!(bucket = %obj.bucket, key = %obj.key, "object no longer exists; nothing to process");
+                return Ok(Outcome::Skipped {
+                    reason: "object no longer exists".into(),
+                });
+            }
             Err(e) => return Err(e.into()),
         };
         let out_bucket = self
@@ -497,6 +509,10 @@ impl<S: ObjectStore, M: MetricSink> Processor<S, M> {
             .await
             .map(|_| ())
     }
+}
+
+fn is_missing(e: &AwsError) -> bool {
+    e.code.as_deref() == Some("NoSuchKey")
 }
 
 enum Claim {
