@@ -203,7 +203,7 @@ async fn s3_event_puts_metrics_and_summary() {
         ..
     } = stage_sample(&env).await;
 
-    let report = env.processor.handle(&payload).await.expect("handler");
+    let report = env.processor.handle(&payload, None).await.expect("handler");
     let result = &report["objects"][0]["result"];
     assert_eq!(result["outcome"], "processed", "{report}");
 
@@ -255,7 +255,7 @@ async fn three_redeliveries_count_once() {
 
     let mut outcomes = Vec::new();
     for _ in 0..3 {
-        let r = env.processor.handle(&payload).await.expect("handler");
+        let r = env.processor.handle(&payload, None).await.expect("handler");
         outcomes.push(
             r["objects"][0]["result"]["outcome"]
                 .as_str()
@@ -270,7 +270,7 @@ async fn three_redeliveries_count_once() {
     // The same object through EventBridge is a re-delivery too.
     let eb = event("eventbridge-object-created.json");
     if eb["detail"]["object"]["key"].as_str() == Some(key.as_str()) {
-        let r = env.processor.handle(&eb).await.expect("handler");
+        let r = env.processor.handle(&eb, None).await.expect("handler");
         assert_eq!(r["objects"][0]["result"]["outcome"], "already_processed");
     }
     let decrypts = expected.get("Decrypt").copied().unwrap_or(0)
@@ -310,11 +310,11 @@ async fn failed_attempt_is_resumed_not_lost() {
     let failed = json!({"state": "failed", "at": Utc::now(), "batches_sent": 0});
     upload(&env, &marker, failed.to_string().into_bytes()).await;
 
-    let r = env.processor.handle(&payload).await.expect("handler");
+    let r = env.processor.handle(&payload, None).await.expect("handler");
     assert_eq!(r["objects"][0]["result"]["outcome"], "processed", "{r}");
     let got = metric_sum(&env, "KMSApiCalls", &[("EventName", "Decrypt")], start, end).await;
     assert_eq!(got, expected.get("Decrypt").copied().unwrap_or(0) as f64);
-    let r = env.processor.handle(&payload).await.expect("handler");
+    let r = env.processor.handle(&payload, None).await.expect("handler");
     assert_eq!(r["objects"][0]["result"]["outcome"], "already_processed");
 }
 
@@ -324,7 +324,7 @@ async fn digest_and_test_events_are_skipped() {
     let payload = event("s3-put-digest.json");
     let key = event_key(&payload);
     upload(&env, &key, sample(&key)).await;
-    let r = env.processor.handle(&payload).await.expect("handler");
+    let r = env.processor.handle(&payload, None).await.expect("handler");
     let result = &r["objects"][0]["result"];
     assert_eq!(result["outcome"], "skipped", "{r}");
     assert!(
@@ -347,7 +347,7 @@ async fn digest_and_test_events_are_skipped() {
     // An object deleted before processing is acknowledged, not retried forever.
     let r = env
         .processor
-        .handle(&event("s3-put.json"))
+        .handle(&event("s3-put.json"), None)
         .await
         .expect("handler");
     assert_eq!(
@@ -357,7 +357,7 @@ async fn digest_and_test_events_are_skipped() {
 
     let r = env
         .processor
-        .handle(&event("s3-test-event.json"))
+        .handle(&event("s3-test-event.json"), None)
         .await
         .expect("handler");
     assert_eq!(r["ignored"], "s3:TestEvent");
@@ -390,7 +390,7 @@ async fn corrupt_file_is_reported_and_good_records_counted() {
 
     let r = env
         .processor
-        .handle(&payload)
+        .handle(&payload, None)
         .await
         .expect("bad content is not an invocation failure");
     let result = &r["objects"][0]["result"];
@@ -461,7 +461,7 @@ async fn retry_resumes_after_the_last_batch_that_landed() {
     let failed = json!({"state": "failed", "at": Utc::now(), "batches_sent": 1});
     upload(&env, &marker, failed.to_string().into_bytes()).await;
 
-    let r = env.processor.handle(&payload).await.expect("handler");
+    let r = env.processor.handle(&payload, None).await.expect("handler");
     let result = &r["objects"][0]["result"];
     assert_eq!(result["outcome"], "processed", "{r}");
     assert_eq!(result["metric_batches"], 2, "{r}");
@@ -473,4 +473,47 @@ async fn retry_resumes_after_the_last_batch_that_landed() {
         got, 100.0,
         "only the batch that had not landed is sent again"
     );
+}
+
+#[tokio::test]
+async fn live_claim_defers_and_expired_claim_is_taken_over() {
+    let env = env().await;
+    let Staged {
+        payload,
+        key,
+        expected,
+        start,
+        end,
+    } = stage_sample(&env).await;
+    let head = env
+        .s3
+        .head_object()
+        .bucket(BUCKET)
+        .key(&key)
+        .send()
+        .await
+        .expect("head");
+    let marker = marker_key(BUCKET, &key, head.e_tag().unwrap_or(""));
+
+    // Another invocation is working on the object right now: fail, so Lambda retries.
+    let live = json!({"state": "claimed", "at": Utc::now(), "expires_at": Utc::now() + chrono::Duration::minutes(5), "batches_sent": 0});
+    upload(&env, &marker, live.to_string().into_bytes()).await;
+    let err = env
+        .processor
+        .handle(&payload, None)
+        .await
+        .expect_err("busy");
+    assert!(
+        err.to_string()
+            .contains("another invocation holds the claim"),
+        "{err}"
+    );
+
+    // That invocation crashed (its deadline passed without a done or failed marker).
+    let crashed = json!({"state": "claimed", "at": Utc::now() - chrono::Duration::minutes(20), "expires_at": Utc::now() - chrono::Duration::minutes(5), "batches_sent": 0});
+    upload(&env, &marker, crashed.to_string().into_bytes()).await;
+    let r = env.processor.handle(&payload, None).await.expect("handler");
+    assert_eq!(r["objects"][0]["result"]["outcome"], "processed", "{r}");
+    let got = metric_sum(&env, "KMSApiCalls", &[("EventName", "Decrypt")], start, end).await;
+    assert_eq!(got, expected.get("Decrypt").copied().unwrap_or(0) as f64);
 }

@@ -37,7 +37,8 @@ pub struct Config {
     pub summary_bucket: Option<String>,
     /// `KEYTRAIL_PER_KEY_METRICS`, default false.
     pub per_key_metrics: bool,
-    /// `KEYTRAIL_CLAIM_LEASE_SECONDS`, default 900 (the Lambda maximum timeout).
+    /// `KEYTRAIL_CLAIM_LEASE_SECONDS`, default 900 (the Lambda maximum timeout): how
+    /// long a claim holds when the invocation's own deadline is unknown.
     pub claim_lease: Duration,
     /// `KEYTRAIL_MAX_METRIC_AGE_HOURS`, default 336: CloudWatch rejects datums older
     /// than two weeks, so older events are summarised but not published as metrics.
@@ -202,7 +203,6 @@ pub enum Outcome {
         reason: String,
     },
     AlreadyProcessed,
-    InProgressElsewhere,
 }
 
 /// Why an invocation fails (and is retried by Lambda).
@@ -216,6 +216,15 @@ pub enum ProcessError {
         key: String,
         message: String,
     },
+    #[error(
+        "s3://{bucket}/{key}: another invocation holds the claim until {until}; \
+         failing so that Lambda retries after it has finished or expired"
+    )]
+    Busy {
+        bucket: String,
+        key: String,
+        until: DateTime<Utc>,
+    },
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -224,6 +233,9 @@ pub enum ProcessError {
 struct Marker {
     state: MarkerState,
     at: DateTime<Utc>,
+    /// A claim is void after this instant: the claiming invocation's deadline.
+    #[serde(default)]
+    expires_at: Option<DateTime<Utc>>,
     batches_sent: usize,
 }
 
@@ -252,7 +264,13 @@ impl<S: ObjectStore, M: MetricSink> Processor<S, M> {
     }
 
     /// Handles one invocation payload. Returns a report of every object.
-    pub async fn handle(&self, payload: &Value) -> Result<Value, ProcessError> {
+    /// `deadline` is the invocation's deadline (from the Lambda context); a claim
+    /// expires with it, so a crashed or timed-out attempt never blocks its retries.
+    pub async fn handle(
+        &self,
+        payload: &Value,
+        deadline: Option<DateTime<Utc>>,
+    ) -> Result<Value, ProcessError> {
         match parse_input(payload) {
             Input::TestEvent => {
                 info!("s3:TestEvent acknowledged");
@@ -265,7 +283,7 @@ impl<S: ObjectStore, M: MetricSink> Processor<S, M> {
             Input::Objects(objects) => {
                 let mut report = Vec::new();
                 for obj in &objects {
-                    let outcome = self.process_object(obj).await?;
+                    let outcome = self.process_object(obj, deadline).await?;
                     report.push(json!({"bucket": obj.bucket, "key": obj.key, "result": outcome}));
                 }
                 Ok(json!({"objects": report}))
@@ -274,7 +292,11 @@ impl<S: ObjectStore, M: MetricSink> Processor<S, M> {
     }
 
     /// Processes one object, exactly once per (bucket, key, ETag).
-    pub async fn process_object(&self, obj: &ObjectRef) -> Result<Outcome, ProcessError> {
+    pub async fn process_object(
+        &self,
+        obj: &ObjectRef,
+        deadline: Option<DateTime<Utc>>,
+    ) -> Result<Outcome, ProcessError> {
         let log_key = match classify_key(&obj.key) {
             ObjectKind::Log(k) => k,
             ObjectKind::Skip(reason) => {
@@ -308,44 +330,44 @@ impl<S: ObjectStore, M: MetricSink> Processor<S, M> {
             .summary_bucket
             .clone()
             .unwrap_or_else(|| obj.bucket.clone());
-        let marker_key = marker_key(&obj.bucket, &key, etag.as_deref().unwrap_or(""));
-        let resume = match self.claim(&out_bucket, &marker_key).await? {
+        let lease =
+            chrono::Duration::from_std(self.config.claim_lease).unwrap_or(chrono::Duration::MAX);
+        let marker = MarkerRef {
+            bucket: out_bucket,
+            key: marker_key(&obj.bucket, &key, etag.as_deref().unwrap_or("")),
+            // The claim dies with this invocation: a crash or timeout never blocks retries.
+            expires_at: deadline.unwrap_or_else(|| Utc::now() + lease)
+                + chrono::Duration::seconds(5),
+        };
+        let resume = match self.claim(&marker).await? {
             Claim::Owned { resume } => resume,
             Claim::Done => {
                 info!(bucket = %obj.bucket, key = %key, "already processed; re-delivery ignored");
                 return Ok(Outcome::AlreadyProcessed);
             }
-            Claim::Busy => {
-                info!(bucket = %obj.bucket, key = %key, "another invocation holds the claim; re-delivery ignored");
-                return Ok(Outcome::InProgressElsewhere);
+            Claim::Busy { until } => {
+                // It may be a duplicate running now or an attempt that will fail: either
+                // way a later retry settles it (it finds the marker done, or expired).
+                return Err(ProcessError::Busy {
+                    bucket: obj.bucket.clone(),
+                    key,
+                    until,
+                });
             }
         };
         let mut sent = resume;
         let result = self
-            .publish(
-                obj,
-                &key,
-                &log_key,
-                body,
-                &out_bucket,
-                &marker_key,
-                resume,
-                &mut sent,
-            )
+            .publish(obj, &key, &log_key, body, &marker, resume, &mut sent)
             .await;
         match result {
             Ok(outcome) => {
-                self.write_marker(&out_bucket, &marker_key, MarkerState::Done, sent)
-                    .await?;
+                self.write_marker(&marker, MarkerState::Done, sent).await?;
                 Ok(outcome)
             }
             Err(e) => {
                 // Leave a checkpoint so the retry resumes after the last batch that landed.
-                if let Err(m) = self
-                    .write_marker(&out_bucket, &marker_key, MarkerState::Failed, sent)
-                    .await
-                {
-                    warn!(error = %m, "could not record the failure in the marker; the claim expires after the lease");
+                if let Err(m) = self.write_marker(&marker, MarkerState::Failed, sent).await {
+                    warn!(error = %m, "could not record the failure in the marker; the claim expires with this invocation");
                 }
                 Err(e)
             }
@@ -359,8 +381,7 @@ impl<S: ObjectStore, M: MetricSink> Processor<S, M> {
         key: &str,
         log_key: &LogKey,
         body: crate::aws::BodyReader,
-        out_bucket: &str,
-        marker_key: &str,
+        marker: &MarkerRef,
         resume: usize,
         sent: &mut usize,
     ) -> Result<Outcome, ProcessError> {
@@ -422,14 +443,14 @@ impl<S: ObjectStore, M: MetricSink> Processor<S, M> {
                 .await?;
             *sent = i + 1;
             if i + 1 < batches.len() {
-                self.write_marker(out_bucket, marker_key, MarkerState::Claimed, *sent)
+                self.write_marker(marker, MarkerState::Claimed, *sent)
                     .await?;
             }
         }
         let summary_key = log_key.summary_key();
         self.store
             .put(
-                out_bucket,
+                &marker.bucket,
                 &summary_key,
                 analysis.summary.to_gzip_json(),
                 "application/gzip",
@@ -454,38 +475,38 @@ impl<S: ObjectStore, M: MetricSink> Processor<S, M> {
         })
     }
 
-    async fn claim(&self, bucket: &str, marker_key: &str) -> Result<Claim, ProcessError> {
-        let fresh = marker_json(MarkerState::Claimed, 0);
+    async fn claim(&self, m: &MarkerRef) -> Result<Claim, ProcessError> {
+        let fresh = marker_json(m, MarkerState::Claimed, 0);
         if self
             .store
-            .put(bucket, marker_key, fresh, "application/json", true)
+            .put(&m.bucket, &m.key, fresh, "application/json", true)
             .await?
             == PutOutcome::Written
         {
             return Ok(Claim::Owned { resume: 0 });
         }
-        let Some(bytes) = self.store.get_small(bucket, marker_key).await? else {
+        let Some(bytes) = self.store.get_small(&m.bucket, &m.key).await? else {
             // Deleted between our put and get (lifecycle rule): claim it afresh.
+            self.write_marker(m, MarkerState::Claimed, 0).await?;
             return Ok(Claim::Owned { resume: 0 });
         };
-        let marker: Option<Marker> = serde_json::from_slice(&bytes).ok();
-        let Some(m) = marker else {
-            warn!(marker = %marker_key, "unreadable marker; taking the claim over");
-            self.write_marker(bucket, marker_key, MarkerState::Claimed, 0)
-                .await?;
+        let Ok(found) = serde_json::from_slice::<Marker>(&bytes) else {
+            warn!(marker = %m.key, "unreadable marker; taking the claim over");
+            self.write_marker(m, MarkerState::Claimed, 0).await?;
             return Ok(Claim::Owned { resume: 0 });
         };
         let lease =
             chrono::Duration::from_std(self.config.claim_lease).unwrap_or(chrono::Duration::MAX);
-        match m.state {
+        let until = found.expires_at.unwrap_or(found.at + lease);
+        match found.state {
             MarkerState::Done => Ok(Claim::Done),
-            MarkerState::Claimed if Utc::now() - m.at < lease => Ok(Claim::Busy),
+            MarkerState::Claimed if Utc::now() < until => Ok(Claim::Busy { until }),
             _ => {
-                info!(marker = %marker_key, batches_sent = m.batches_sent, state = ?m.state, "resuming an earlier attempt");
-                self.write_marker(bucket, marker_key, MarkerState::Claimed, m.batches_sent)
+                info!(marker = %m.key, batches_sent = found.batches_sent, state = ?found.state, "resuming an earlier attempt");
+                self.write_marker(m, MarkerState::Claimed, found.batches_sent)
                     .await?;
                 Ok(Claim::Owned {
-                    resume: m.batches_sent,
+                    resume: found.batches_sent,
                 })
             }
         }
@@ -493,16 +514,15 @@ impl<S: ObjectStore, M: MetricSink> Processor<S, M> {
 
     async fn write_marker(
         &self,
-        bucket: &str,
-        key: &str,
+        m: &MarkerRef,
         state: MarkerState,
         sent: usize,
     ) -> Result<(), AwsError> {
         self.store
             .put(
-                bucket,
-                key,
-                marker_json(state, sent),
+                &m.bucket,
+                &m.key,
+                marker_json(m, state, sent),
                 "application/json",
                 false,
             )
@@ -518,13 +538,21 @@ fn is_missing(e: &AwsError) -> bool {
 enum Claim {
     Owned { resume: usize },
     Done,
-    Busy,
+    Busy { until: DateTime<Utc> },
 }
 
-fn marker_json(state: MarkerState, batches_sent: usize) -> Vec<u8> {
+/// Where this attempt's marker lives and when its claim expires.
+struct MarkerRef {
+    bucket: String,
+    key: String,
+    expires_at: DateTime<Utc>,
+}
+
+fn marker_json(m: &MarkerRef, state: MarkerState, batches_sent: usize) -> Vec<u8> {
     serde_json::to_vec(&Marker {
         state,
         at: Utc::now(),
+        expires_at: Some(m.expires_at),
         batches_sent,
     })
     .unwrap_or_default()

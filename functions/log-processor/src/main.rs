@@ -22,7 +22,11 @@ async fn main() -> Result<(), Error> {
     );
     let processor = &processor;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        processor.handle(&event.payload).await.map_err(Error::from)
+        let deadline = chrono::DateTime::from_timestamp_millis(event.context.deadline as i64);
+        processor
+            .handle(&event.payload, deadline)
+            .await
+            .map_err(Error::from)
     }))
     .await
 }
