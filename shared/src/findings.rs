@@ -65,17 +65,23 @@ struct Bucket {
     count: u64,
     first: Option<DateTime<Utc>>,
     last: Option<DateTime<Utc>>,
-    keys: BTreeSet<String>,
-    principals: BTreeSet<String>,
-    source_ips: BTreeSet<String>,
-    event_ids: BTreeSet<(DateTime<Utc>, String)>,
-    notes: BTreeSet<String>,
+    keys: Vec<String>,
+    principals: Vec<String>,
+    source_ips: Vec<String>,
+    event_ids: Vec<(DateTime<Utc>, String)>,
+    notes: Vec<String>,
 }
 
-fn capped_insert<T: Ord>(set: &mut BTreeSet<T>, v: T, cap: usize) {
-    set.insert(v);
-    while set.len() > cap {
-        set.pop_last();
+/// Inserts into a sorted, deduplicated vector that keeps the `cap` smallest values.
+/// (A sorted Vec, not a BTreeSet: most buckets hold one or two values, and a B-tree
+/// node per set per bucket would dominate memory when sources are many.)
+fn capped_insert<T: Ord>(set: &mut Vec<T>, v: T, cap: usize) {
+    if let Err(at) = set.binary_search(&v) {
+        if at >= cap {
+            return;
+        }
+        set.insert(at, v);
+        set.truncate(cap);
     }
 }
 
@@ -218,11 +224,11 @@ pub fn evaluate(hits: &Hits) -> Vec<Finding> {
                 first_seen: evidence.first.unwrap_or_default(),
                 last_seen: evidence.last.unwrap_or_default(),
                 count: evidence.count,
-                keys: evidence.keys.into_iter().collect(),
-                principals: evidence.principals.into_iter().collect(),
-                source_ips: evidence.source_ips.into_iter().collect(),
+                keys: evidence.keys,
+                principals: evidence.principals,
+                source_ips: evidence.source_ips,
                 event_ids: evidence.event_ids.into_iter().map(|(_, id)| id).collect(),
-                notes: evidence.notes.into_iter().collect(),
+                notes: evidence.notes,
             });
         }
     }
@@ -289,6 +295,15 @@ mod tests {
         assert_eq!(merged, agg(&hits));
         assert_eq!(evaluate(&merged), evaluate(&agg(&hits)));
         assert_eq!(merged.len(), 12);
+    }
+
+    #[test]
+    fn capped_sets_keep_the_smallest_values_once() {
+        let mut v = Vec::new();
+        for x in [5, 3, 9, 3, 1, 7] {
+            capped_insert(&mut v, x, 3);
+        }
+        assert_eq!(v, vec![1, 3, 5]);
     }
 
     #[test]
