@@ -103,6 +103,22 @@ pub fn analyse<R: Read>(name: &str, input: R, opts: &AnalysisOptions) -> FileAna
     out
 }
 
+/// Streams the KMS events of one file to `f` (records without a usable eventTime
+/// are skipped); returns what the reader saw.
+pub fn for_each_kms_event<R: Read>(
+    name: &str,
+    input: R,
+    mut f: impl FnMut(&KmsEvent),
+) -> crate::reader::ReadSummary {
+    read_records(name, input, |item| {
+        if let Item::Record(r) = item
+            && let Some(e) = KmsEvent::analyse(&r)
+        {
+            f(&e);
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

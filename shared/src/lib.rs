@@ -6,8 +6,10 @@
 //! engine that ties them together and offline threshold evaluation in [`findings`].
 //! The `aws` feature adds the S3/CloudWatch adapters and the Lambda handlers.
 
+pub mod alarm;
 pub mod analysis;
 pub mod catalog;
+pub mod enrich;
 pub mod findings;
 pub mod keys;
 pub mod metrics;
@@ -15,6 +17,7 @@ pub mod model;
 pub mod principal;
 pub mod reader;
 pub mod s3key;
+pub mod sanitize;
 pub mod summary;
 
 #[cfg(feature = "aws")]
