@@ -1,6 +1,9 @@
 //! `keytrail`: audit AWS KMS key usage in a local CloudTrail log tree. Needs no AWS account.
 
+mod enrich;
+mod files;
 mod scan;
+mod search;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -43,6 +46,58 @@ enum Command {
         /// Exit with status 3 when there is any finding.
         #[arg(long)]
         fail_on_findings: bool,
+    },
+    /// Turn a CloudWatch alarm into an investigation from a local log tree: the
+    /// alarm enricher's notification (or its investigation record with --json).
+    Enrich {
+        /// The alarm: an SNS Lambda event, an SNS message, or the bare alarm JSON.
+        #[arg(long, value_name = "FILE")]
+        alarm: PathBuf,
+        /// Log files or directories (walked recursively).
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Print the investigation record (JSON) instead of the notification text.
+        #[arg(long)]
+        json: bool,
+        /// The metric namespace the alarms watch.
+        #[arg(long, default_value = "KMSAudit")]
+        namespace: String,
+        /// Minutes CloudTrail may take to deliver (widens the window).
+        #[arg(long, default_value_t = 15)]
+        lag_minutes: i64,
+        /// Table name for the prepared Athena query.
+        #[arg(long, default_value = "cloudtrail_logs")]
+        athena_table: String,
+    },
+    /// Find KMS events by exact encryption-context pairs, key, principal, IP or name.
+    Search {
+        /// Log files or directories (walked recursively).
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// An exact, case-sensitive encryption-context pair; repeat to require several.
+        #[arg(long = "context", value_name = "K=V", value_parser = keytrail::search::parse_pair)]
+        context: Vec<(String, String)>,
+        /// A key ARN, key id, alias name (alias/x) or alias ARN.
+        #[arg(long)]
+        key: Option<String>,
+        /// A principal: role ARN (matches all its sessions), user ARN, session ARN or account:<id>.
+        #[arg(long)]
+        principal: Option<String>,
+        /// Exact source IP address.
+        #[arg(long)]
+        ip: Option<String>,
+        /// Exact event name, e.g. Decrypt.
+        #[arg(long)]
+        event_name: Option<String>,
+        /// Only events at or after this RFC 3339 time.
+        #[arg(long, value_parser = parse_time)]
+        since: Option<DateTime<Utc>>,
+        /// Only events before this RFC 3339 time.
+        #[arg(long, value_parser = parse_time)]
+        until: Option<DateTime<Utc>>,
+        /// One JSON object per line instead of a table.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -95,6 +150,72 @@ fn run(cli: Cli) -> Result<ExitCode> {
             } else {
                 ExitCode::SUCCESS
             })
+        }
+        Command::Enrich {
+            alarm,
+            paths,
+            json,
+            namespace,
+            lag_minutes,
+            athena_table,
+        } => {
+            if !(0..=24 * 60).contains(&lag_minutes) {
+                anyhow::bail!("--lag-minutes must be between 0 and 1440");
+            }
+            let inv = enrich::run(&enrich::EnrichArgs {
+                alarm,
+                paths,
+                namespace,
+                lag: chrono::Duration::minutes(lag_minutes),
+                athena_table,
+                progress: !json,
+            })?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&inv)?);
+            } else {
+                println!("Subject: {}\n", keytrail::enrich::subject(&inv));
+                print!("{}", keytrail::enrich::body(&inv));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Search {
+            paths,
+            context,
+            key,
+            principal,
+            ip,
+            event_name,
+            since,
+            until,
+            json,
+        } => {
+            let filter = keytrail::search::Filter {
+                context,
+                key,
+                principal,
+                ip,
+                event_name,
+                since,
+                until,
+            };
+            let out = search::run(&paths, &filter, !json)?;
+            for p in &out.problems {
+                eprintln!("warning: {p}");
+            }
+            if json {
+                use std::io::Write;
+                let mut stdout = std::io::stdout().lock();
+                for m in &out.matches {
+                    match writeln!(stdout, "{}", serde_json::to_string(m)?) {
+                        // The reader went away (`| head`): stop quietly.
+                        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => break,
+                        other => other?,
+                    }
+                }
+            } else {
+                print!("{}", search::render(&out));
+            }
+            Ok(ExitCode::SUCCESS)
         }
     }
 }

@@ -1,13 +1,14 @@
 //! `keytrail scan`: the log processor's engine, offline, over a local log tree.
 
 use std::fs::File;
-use std::io::{BufReader, IsTerminal};
+use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use crate::files::{collect_files, display, progress};
+
+use anyhow::Result;
 use chrono::{DateTime, SecondsFormat, Utc};
 use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
-use indicatif::{ProgressBar, ProgressStyle};
 use keytrail::analysis::{AnalysisOptions, FileAnalysis, analyse};
 use keytrail::findings::{Finding, Hits, evaluate};
 use keytrail::metrics::{MetricOptions, Metrics};
@@ -71,30 +72,6 @@ enum FileResult {
     Unreadable(FailedFile),
 }
 
-/// Lists the files under `paths`, sorted, so that output is deterministic.
-fn collect_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
-    let mut files = Vec::new();
-    for p in paths {
-        if !p.exists() {
-            bail!("{}: no such file or directory", p.display());
-        }
-        for entry in walkdir::WalkDir::new(p)
-            .follow_links(true)
-            .sort_by_file_name()
-        {
-            let entry = entry.with_context(|| format!("walking {}", p.display()))?;
-            if entry.file_type().is_file() {
-                files.push(entry.into_path());
-            }
-        }
-    }
-    Ok(files)
-}
-
-fn display(p: &Path) -> String {
-    p.to_string_lossy().replace('\\', "/")
-}
-
 fn scan_file(path: &Path, args: &ScanArgs) -> FileResult {
     let shown = display(path);
     if let Some(reason) = non_log_reason(&shown) {
@@ -134,16 +111,7 @@ fn scan_file(path: &Path, args: &ScanArgs) -> FileResult {
 /// Runs the scan.
 pub fn run(args: &ScanArgs) -> Result<ScanReport> {
     let files = collect_files(&args.paths)?;
-    let bar = if args.progress && std::io::stderr().is_terminal() {
-        let bar = ProgressBar::new(files.len() as u64);
-        bar.set_style(
-            ProgressStyle::with_template("{spinner} {pos}/{len} files {wide_bar} {elapsed}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        bar
-    } else {
-        ProgressBar::hidden()
-    };
+    let bar = progress(files.len(), args.progress);
     let results: Vec<FileResult> = files
         .par_iter()
         .map(|p| {

@@ -258,3 +258,192 @@ fn exit_status() {
         "findings alone do not fail the scan"
     );
 }
+
+fn enrich_json(alarm: &str) -> Value {
+    let out = keytrail(&["enrich", "--alarm", alarm, "events/logs", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("investigation JSON")
+}
+
+#[test]
+fn enrich_decrypt_failure_alarm_names_who_where_and_what() {
+    let out = keytrail(&[
+        "enrich",
+        "--alarm",
+        "events/alarms/sns-decrypt-failures.json",
+        "events/logs",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).expect("utf8");
+    let subject = text.lines().next().expect("subject");
+    assert!(
+        subject.starts_with("Subject: [MEDIUM] decrypt_failures"),
+        "{subject}"
+    );
+    assert!(subject.len() <= "Subject: ".len() + 100);
+    for needle in [
+        "arn:aws:iam::111122223333:role/reporting-service",
+        "sessions: report-gen-7",
+        "10.0.12.34",
+        "InvalidCiphertextException",
+        "report=monthly-billing",
+        "PLAYBOOK",
+        "ATHENA QUERY",
+    ] {
+        assert!(text.contains(needle), "missing {needle:?}");
+    }
+
+    let inv = enrich_json("events/alarms/sns-decrypt-failures.json");
+    assert_eq!(inv["schema"], "keytrail.investigation");
+    assert_eq!(inv["version"], 1);
+    assert_eq!(inv["enriched"], true);
+    assert_eq!(inv["rule"]["id"], "decrypt_failures");
+    assert_eq!(inv["window"]["start"], "2026-10-04T02:30:00.123Z");
+    // 14 in the burst plus ci-deployer's 3 denied Decrypts earlier in the window.
+    assert_eq!(inv["count"], 17);
+    assert_eq!(
+        inv["principals"][0]["principal"],
+        "arn:aws:iam::111122223333:role/reporting-service"
+    );
+    assert_eq!(inv["principals"][0]["count"], 14);
+    assert_eq!(
+        inv["gather"]["files_selected"], 3,
+        "only files delivered in the window are read"
+    );
+}
+
+#[test]
+fn enrich_other_alarm_shapes() {
+    // The same alarm as SNS message or bare JSON gives the same investigation.
+    let a = enrich_json("events/alarms/alarm-decrypt-failures.json");
+    let b = enrich_json("events/alarms/sns-message-decrypt-failures.json");
+    assert_eq!(a["count"], b["count"]);
+    let pending = enrich_json("events/alarms/sns-pending-deletion.json");
+    assert_eq!(pending["rule"]["id"], "pending_deletion_use");
+    assert_eq!(pending["count"], 5);
+    assert_eq!(
+        pending["keys"][0]["key"],
+        "arn:aws:kms:us-east-1:111122223333:key/c81f4e3a-2d97-4b5c-8e06-f1a3b7d9e254"
+    );
+    let math = enrich_json("events/alarms/sns-metric-math.json");
+    assert_eq!(math["enriched"], true);
+    assert_eq!(
+        math["count"], 15,
+        "AccessDenied and InvalidCiphertext failures in the window"
+    );
+    let composite = enrich_json("events/alarms/sns-composite.json");
+    assert_eq!(composite["enriched"], false);
+    assert!(
+        composite["not_enriched_reason"]
+            .as_str()
+            .expect("reason")
+            .contains("composite")
+    );
+    let unowned = enrich_json("events/alarms/sns-unowned-metric.json");
+    assert_eq!(unowned["enriched"], false);
+    for bad in [
+        "events/alarms/sns-malformed.json",
+        "events/alarms/sns-subscription-confirmation.json",
+    ] {
+        let out = keytrail(&["enrich", "--alarm", bad, "events/logs"]);
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains(bad));
+    }
+}
+
+fn search_lines(args: &[&str]) -> Vec<Value> {
+    let mut all = vec!["search", "events/logs", "--json"];
+    all.extend_from_slice(args);
+    let out = keytrail(&all);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .expect("utf8")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect()
+}
+
+#[test]
+fn search_by_context_key_principal_and_ip() {
+    let billing = search_lines(&["--context", "report=monthly-billing"]);
+    assert_eq!(billing.len(), 14);
+    assert!(billing.iter().all(|m| {
+        m["encryption_context"]
+            .as_array()
+            .expect("ctx")
+            .iter()
+            .any(|c| c == "report=monthly-billing")
+    }));
+    assert!(
+        search_lines(&["--context", "report=monthly"]).is_empty(),
+        "exact values only"
+    );
+    assert!(
+        search_lines(&["--context", "Report=monthly-billing"]).is_empty(),
+        "case-sensitive"
+    );
+
+    let role = search_lines(&[
+        "--principal",
+        "arn:aws:iam::111122223333:role/reporting-service",
+    ]);
+    assert!(role.len() >= 14);
+    assert!(
+        role.iter()
+            .all(|m| m["principal"] == "arn:aws:iam::111122223333:role/reporting-service")
+    );
+    let times: Vec<&str> = role.iter().filter_map(|m| m["time"].as_str()).collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "sorted by time");
+
+    let by_id = search_lines(&[
+        "--key",
+        "c81f4e3a-2d97-4b5c-8e06-f1a3b7d9e254",
+        "--event-name",
+        "Decrypt",
+    ]);
+    let by_arn = search_lines(&[
+        "--key",
+        "arn:aws:kms:us-east-1:111122223333:key/c81f4e3a-2d97-4b5c-8e06-f1a3b7d9e254",
+        "--event-name",
+        "Decrypt",
+    ]);
+    assert_eq!(by_id, by_arn);
+    assert!(by_id.len() >= 5);
+    assert!(!search_lines(&["--key", "alias/app-data"]).is_empty());
+    let ip = search_lines(&[
+        "--ip",
+        "203.0.113.50",
+        "--since",
+        "2026-10-04T03:20:00Z",
+        "--until",
+        "2026-10-04T03:25:00Z",
+    ]);
+    assert_eq!(ip.len(), 130, "the data-key burst");
+}
+
+#[test]
+fn search_table_output_and_bad_arguments() {
+    let out = keytrail(&[
+        "search",
+        "events/logs",
+        "--context",
+        "report=monthly-billing",
+    ]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("14 matching events"));
+    let out = keytrail(&["search", "events/logs", "--context", "novalue"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("KEY=VALUE"));
+}

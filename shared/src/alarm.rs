@@ -112,7 +112,10 @@ pub fn parse_payload(v: &Value) -> Payload {
             return Payload::NotAnAlarm("Records without an SNS message".into());
         };
         if records.len() > 1 {
-            tracing::warn!(records = records.len(), "SNS event with several records; reading the first");
+            tracing::warn!(
+                records = records.len(),
+                "SNS event with several records; reading the first"
+            );
         }
         return parse_sns_message(sns);
     }
@@ -126,7 +129,10 @@ pub fn parse_payload(v: &Value) -> Payload {
 }
 
 fn parse_sns_message(sns: &Value) -> Payload {
-    let kind = sns.get("Type").and_then(Value::as_str).unwrap_or("Notification");
+    let kind = sns
+        .get("Type")
+        .and_then(Value::as_str)
+        .unwrap_or("Notification");
     if kind != "Notification" {
         return Payload::NotAnAlarm(format!("SNS {kind} message"));
     }
@@ -189,7 +195,10 @@ fn parse_alarm(v: &Value) -> Payload {
     let Some(new_state) = s(v, "NewStateValue") else {
         return Payload::Malformed(format!("alarm {name:?} without NewStateValue"));
     };
-    let Some(when) = s(v, "StateChangeTime").as_deref().and_then(parse_state_change_time) else {
+    let Some(when) = s(v, "StateChangeTime")
+        .as_deref()
+        .and_then(parse_state_change_time)
+    else {
         return Payload::Malformed(format!("alarm {name:?} without a readable StateChangeTime"));
     };
     let trigger = v.get("Trigger").filter(|t| t.is_object());
@@ -221,7 +230,10 @@ fn parse_alarm(v: &Value) -> Payload {
                     })
                 })
                 .collect();
-            AlarmKind::MetricMath { expression, metrics }
+            AlarmKind::MetricMath {
+                expression,
+                metrics,
+            }
         } else {
             AlarmKind::Unknown
         }
@@ -241,7 +253,9 @@ fn parse_alarm(v: &Value) -> Payload {
         state_change_time: when,
         kind,
         period_secs: num(&t, "Period").map(|p| p as u32).filter(|p| *p > 0),
-        evaluation_periods: num(&t, "EvaluationPeriods").map(|p| p as u32).filter(|p| *p > 0),
+        evaluation_periods: num(&t, "EvaluationPeriods")
+            .map(|p| p as u32)
+            .filter(|p| *p > 0),
         threshold: num(&t, "Threshold"),
         comparison: s(&t, "ComparisonOperator"),
     }))
@@ -271,11 +285,16 @@ mod tests {
     #[test]
     fn bare_single_metric_alarm() {
         let a = alarm(single());
-        assert_eq!(a.state_change_time.to_rfc3339(), "2026-10-04T02:50:00.123+00:00");
+        assert_eq!(
+            a.state_change_time.to_rfc3339(),
+            "2026-10-04T02:50:00.123+00:00"
+        );
         assert_eq!(a.period(), 300);
         assert_eq!(a.evaluation_periods, Some(2));
         assert_eq!(a.region_code(), Some("us-east-1"));
-        let AlarmKind::Metric(m) = &a.kind else { panic!("metric") };
+        let AlarmKind::Metric(m) = &a.kind else {
+            panic!("metric")
+        };
         assert_eq!(m.dimension("EventName"), Some("Decrypt"));
     }
 
@@ -299,7 +318,9 @@ mod tests {
         let a = alarm(v);
         assert_eq!(a.metrics().len(), 2);
         assert_eq!(a.period(), 600);
-        let AlarmKind::MetricMath { expression, .. } = &a.kind else { panic!("math") };
+        let AlarmKind::MetricMath { expression, .. } = &a.kind else {
+            panic!("math")
+        };
         assert_eq!(expression.as_deref(), Some("m1+m2"));
 
         let mut c = single();
@@ -319,15 +340,27 @@ mod tests {
         let mut no_time = single();
         no_time["StateChangeTime"] = json!("yesterday");
         assert!(matches!(parse_payload(&no_time), Payload::Malformed(_)));
-        assert!(matches!(parse_payload(&json!({"foo": 1})), Payload::NotAnAlarm(_)));
+        assert!(matches!(
+            parse_payload(&json!({"foo": 1})),
+            Payload::NotAnAlarm(_)
+        ));
     }
 
     #[test]
     fn state_change_time_forms() {
         let t = |s: &str| parse_state_change_time(s).map(|d| d.to_rfc3339());
-        assert_eq!(t("2026-12-31T23:59:59.999+0000").as_deref(), Some("2026-12-31T23:59:59.999+00:00"));
-        assert_eq!(t("2026-10-04T03:12:00Z").as_deref(), Some("2026-10-04T03:12:00+00:00"));
-        assert_eq!(t("2026-10-04T05:12:00.000+0200").as_deref(), Some("2026-10-04T03:12:00+00:00"));
+        assert_eq!(
+            t("2026-12-31T23:59:59.999+0000").as_deref(),
+            Some("2026-12-31T23:59:59.999+00:00")
+        );
+        assert_eq!(
+            t("2026-10-04T03:12:00Z").as_deref(),
+            Some("2026-10-04T03:12:00+00:00")
+        );
+        assert_eq!(
+            t("2026-10-04T05:12:00.000+0200").as_deref(),
+            Some("2026-10-04T03:12:00+00:00")
+        );
         assert_eq!(t("nope"), None);
     }
 }

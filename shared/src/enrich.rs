@@ -52,7 +52,8 @@ impl MetricSelector {
             return None;
         }
         let rule = RULES.iter().position(|r| r.metric == m.name);
-        let known = rule.is_some() || [KMS_API_CALLS, KMS_FAILURES, KMS_KEY_CALLS].contains(&m.name.as_str());
+        let known = rule.is_some()
+            || [KMS_API_CALLS, KMS_FAILURES, KMS_KEY_CALLS].contains(&m.name.as_str());
         if !known {
             return None;
         }
@@ -73,7 +74,10 @@ impl MetricSelector {
                 .as_deref()
                 .is_none_or(|n| crate::metrics::operation_dimension(e.name()) == n)
             && self.error_class.is_none_or(|c| e.error_class == Some(c))
-            && self.key_arn.as_deref().is_none_or(|k| e.keys.iter().any(|x| x.id == k))
+            && self
+                .key_arn
+                .as_deref()
+                .is_none_or(|k| e.keys.iter().any(|x| x.id == k))
     }
 }
 
@@ -86,12 +90,17 @@ pub struct Plan {
 
 impl Plan {
     pub fn matches(&self, e: &KmsEvent) -> bool {
-        e.time >= self.window.start && e.time <= self.window.end && self.selectors.iter().any(|s| s.matches(e))
+        e.time >= self.window.start
+            && e.time <= self.window.end
+            && self.selectors.iter().any(|s| s.matches(e))
     }
 
     /// The rule behind the alarm (the first metric that has one).
     pub fn rule(&self) -> Option<&'static Rule> {
-        self.selectors.iter().find_map(|s| s.rule).map(|i| &RULES[i])
+        self.selectors
+            .iter()
+            .find_map(|s| s.rule)
+            .map(|i| &RULES[i])
     }
 }
 
@@ -109,7 +118,9 @@ impl Window {
     /// [StateChangeTime − Period × EvaluationPeriods − lag, StateChangeTime]; files
     /// delivered up to `lag` after the end.
     pub fn for_alarm(alarm: &Alarm, lag: Duration) -> Window {
-        let span = Duration::seconds(i64::from(alarm.period()) * i64::from(alarm.evaluation_periods.unwrap_or(1).max(1)));
+        let span = Duration::seconds(
+            i64::from(alarm.period()) * i64::from(alarm.evaluation_periods.unwrap_or(1).max(1)),
+        );
         let end = alarm.state_change_time;
         let start = end - span - lag;
         Window {
@@ -145,7 +156,9 @@ impl Window {
 pub fn plan_for(alarm: &Alarm, namespace: &str, lag: Duration) -> Result<Plan, String> {
     let selectors: Vec<MetricSelector> = match &alarm.kind {
         AlarmKind::Composite { rule } => {
-            return Err(format!("composite alarm ({rule}): enrich its child alarms instead"));
+            return Err(format!(
+                "composite alarm ({rule}): enrich its child alarms instead"
+            ));
         }
         AlarmKind::Unknown => return Err("the alarm names no metric keytrail can read".into()),
         _ => alarm
@@ -198,7 +211,12 @@ pub fn day_prefixes(root: &str, account: &str, region: &str, window: &Window) ->
     window
         .days()
         .into_iter()
-        .map(|d| format!("{root}{account}/CloudTrail/{region}/{}/", d.format("%Y/%m/%d")))
+        .map(|d| {
+            format!(
+                "{root}{account}/CloudTrail/{region}/{}/",
+                d.format("%Y/%m/%d")
+            )
+        })
         .collect()
 }
 
@@ -350,7 +368,11 @@ impl Evidence {
         {
             p.2.insert(clean(s, 64));
         }
-        let ip = e.record.source_ip_address.as_deref().map_or_else(|| "-".to_owned(), |s| clean(s, 64));
+        let ip = e
+            .record
+            .source_ip_address
+            .as_deref()
+            .map_or_else(|| "-".to_owned(), |s| clean(s, 64));
         *self.ips.entry(ip).or_default() += 1;
         if e.keys.is_empty() {
             *self.keys.entry("-".into()).or_default() += 1;
@@ -360,7 +382,11 @@ impl Evidence {
         }
         *self.names.entry(e.name().to_owned()).or_default() += 1;
         if let Some(code) = &e.record.error_code {
-            let msg = e.record.error_message.as_deref().map(|m| clean(m, MAX_FIELD));
+            let msg = e
+                .record
+                .error_message
+                .as_deref()
+                .map(|m| clean(m, MAX_FIELD));
             *self.errors.entry((clean(code, 64), msg)).or_default() += 1;
         }
         for (k, v) in e.record.encryption_context() {
@@ -376,7 +402,8 @@ impl Evidence {
             self.cross_account += 1;
         }
         // Keep the earliest samples.
-        if self.samples.len() < MAX_SAMPLES || self.samples.last().is_some_and(|(t, _)| e.time < *t) {
+        if self.samples.len() < MAX_SAMPLES || self.samples.last().is_some_and(|(t, _)| e.time < *t)
+        {
             self.samples.push((e.time, sample(e)));
             self.samples.sort_by_key(|(t, _)| *t);
             self.samples.truncate(MAX_SAMPLES);
@@ -389,7 +416,10 @@ impl Evidence {
         self.first = [self.first, o.first].into_iter().flatten().min();
         self.last = [self.last, o.last].into_iter().flatten().max();
         for (k, (n, acct, sessions, svc)) in o.principals {
-            let p = self.principals.entry(k).or_insert_with(|| (0, acct, BTreeSet::new(), false));
+            let p = self
+                .principals
+                .entry(k)
+                .or_insert_with(|| (0, acct, BTreeSet::new(), false));
             p.0 += n;
             p.3 |= svc;
             for s in sessions {
@@ -448,7 +478,10 @@ fn sample(e: &KmsEvent) -> Value {
 }
 
 fn top(map: HashMap<String, u64>) -> Vec<Count> {
-    let mut rows: Vec<Count> = map.into_iter().map(|(value, count)| Count { value, count }).collect();
+    let mut rows: Vec<Count> = map
+        .into_iter()
+        .map(|(value, count)| Count { value, count })
+        .collect();
     rows.sort_by(|a, b| b.count.cmp(&a.count).then(a.value.cmp(&b.value)));
     rows.truncate(MAX_ROWS);
     rows
@@ -471,7 +504,14 @@ pub fn investigation(ctx: Context, ev: Evidence) -> Investigation {
         Err(r) => (None, Some(r)),
     };
     let rule = plan.and_then(Plan::rule);
-    let athena = plan.map(|p| athena_query(ctx.athena_table, &p.window, ev.top_principal(), top_ip(&ev).as_deref()));
+    let athena = plan.map(|p| {
+        athena_query(
+            ctx.athena_table,
+            &p.window,
+            ev.top_principal(),
+            top_ip(&ev).as_deref(),
+        )
+    });
     let mut principals: Vec<PrincipalRow> = ev
         .principals
         .iter()
@@ -509,7 +549,11 @@ pub fn investigation(ctx: Context, ev: Evidence) -> Investigation {
     let mut errors: Vec<ErrorRow> = ev
         .errors
         .into_iter()
-        .map(|((code, message), count)| ErrorRow { code, message, count })
+        .map(|((code, message), count)| ErrorRow {
+            code,
+            message,
+            count,
+        })
         .collect();
     errors.sort_by(|a, b| b.count.cmp(&a.count).then(a.code.cmp(&b.code)));
     errors.truncate(MAX_ROWS);
@@ -530,7 +574,11 @@ pub fn investigation(ctx: Context, ev: Evidence) -> Investigation {
                 .metrics()
                 .iter()
                 .map(|m| {
-                    let dims: Vec<String> = m.dimensions.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                    let dims: Vec<String> = m
+                        .dimensions
+                        .iter()
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect();
                     let ns = m.namespace.as_deref().unwrap_or("?");
                     if dims.is_empty() {
                         format!("{ns}/{}", m.name)
@@ -628,39 +676,53 @@ pub fn athena_query(table: &str, w: &Window, principal: Option<&str>, ip: Option
 /// The SNS subject: at most 100 characters naming the rule, the key and the principal.
 pub fn subject(inv: &Investigation) -> String {
     let short = |s: &str| -> String {
-        s.rsplit_once(":alias/")
-            .map(|(_, a)| format!("alias/{a}"))
-            .or_else(|| s.rsplit_once(":key/").map(|(_, k)| format!("key/{k}")))
-            .or_else(|| s.rsplit_once(":role/").map(|(_, r)| format!("role/{r}")))
-            .or_else(|| s.rsplit_once(":user/").map(|(_, u)| format!("user/{u}")))
-            .unwrap_or_else(|| s.to_owned())
+        if let Some((_, a)) = s.rsplit_once(":alias/") {
+            return format!("alias/{a}");
+        }
+        if let Some((_, k)) = s.rsplit_once(":key/") {
+            // Key ids are long; the first block is enough to recognise one.
+            return format!("key/{}", k.split('-').next().unwrap_or(k));
+        }
+        for kind in [":role/", ":user/"] {
+            if let Some((_, name)) = s.rsplit_once(kind) {
+                return format!("{}{}", &kind[1..], name.rsplit('/').next().unwrap_or(name));
+            }
+        }
+        s.to_owned()
     };
-    let text = match &inv.rule {
-        Some(rule) if inv.enriched => {
-            let key = inv
-                .keys
-                .iter()
-                .find(|k| k.key != "-")
-                .map(|k| k.aliases.first().cloned().unwrap_or_else(|| short(&k.key)));
-            let who = inv.principals.first().map(|p| short(&p.principal));
-            let mut s = format!("[{}] {}", rule.severity.as_str().to_uppercase(), rule.id);
-            if let Some(k) = key {
-                s.push_str(&format!(" on {k}"));
-            }
-            if let Some(w) = who {
-                s.push_str(&format!(" by {w}"));
-            }
-            if inv.count > 0 {
-                s.push_str(&format!(" ({} events)", inv.count));
-            }
-            s
+    let text = if inv.enriched {
+        let key = inv
+            .keys
+            .iter()
+            .find(|k| k.key != "-")
+            .map(|k| k.aliases.first().cloned().unwrap_or_else(|| short(&k.key)));
+        let who = inv.principals.first().map(|p| short(&p.principal));
+        let mut s = match &inv.rule {
+            Some(rule) => format!(
+                "[{}] {}: {} events",
+                rule.severity.as_str().to_uppercase(),
+                rule.id,
+                inv.count
+            ),
+            None => format!(
+                "[{}] {}: {} events",
+                inv.alarm.state,
+                clean(&inv.alarm.name, 40),
+                inv.count
+            ),
+        };
+        if let Some(k) = key {
+            s.push_str(&format!(" on {k}"));
         }
-        _ => {
-            let head = format!("[{}] ", inv.alarm.state);
-            let tail = " (not enriched)";
-            let room = MAX_SUBJECT - 1 - head.chars().count() - tail.chars().count();
-            format!("{head}{}{tail}", clean(&inv.alarm.name, room - 1))
+        if let Some(w) = who {
+            s.push_str(&format!(" by {w}"));
         }
+        s
+    } else {
+        let head = format!("[{}] ", inv.alarm.state);
+        let tail = " (not enriched)";
+        let room = MAX_SUBJECT - 1 - head.chars().count() - tail.chars().count();
+        format!("{head}{}{tail}", clean(&inv.alarm.name, room - 1))
     };
     clean(&text, MAX_SUBJECT - 1)
 }
@@ -671,41 +733,104 @@ pub fn body(inv: &Investigation) -> String {
     let mut b = String::new();
     let ts = |t: DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Secs, true);
     let a = &inv.alarm;
-    let _ = writeln!(b, "CloudWatch alarm {} is {} (was {}) since {}.", a.name, a.state, a.previous_state.as_deref().unwrap_or("?"), ts(a.state_change_time));
+    let _ = writeln!(
+        b,
+        "CloudWatch alarm {} is {} (was {}) since {}.",
+        a.name,
+        a.state,
+        a.previous_state.as_deref().unwrap_or("?"),
+        ts(a.state_change_time)
+    );
     if let Some(r) = &a.reason {
         let _ = writeln!(b, "Reason: {r}");
     }
-    let _ = writeln!(b, "Metric: {}", if a.metrics.is_empty() { "-".to_owned() } else { a.metrics.join("; ") });
+    let _ = writeln!(
+        b,
+        "Metric: {}",
+        if a.metrics.is_empty() {
+            "-".to_owned()
+        } else {
+            a.metrics.join("; ")
+        }
+    );
     if let Some(acct) = &a.account {
-        let _ = writeln!(b, "Account: {acct}   Region: {}", a.region.as_deref().unwrap_or("?"));
+        let _ = writeln!(
+            b,
+            "Account: {acct}   Region: {}",
+            a.region.as_deref().unwrap_or("?")
+        );
     }
     b.push('\n');
     match (&inv.rule, inv.enriched) {
         (Some(rule), true) => {
-            let _ = writeln!(b, "RULE {} ({}): {}", rule.id, rule.severity.as_str(), rule.title);
+            let _ = writeln!(
+                b,
+                "RULE {} ({}): {}",
+                rule.id,
+                rule.severity.as_str(),
+                rule.title
+            );
             let _ = writeln!(b, "{}", rule.description);
         }
+        (None, true) => {
+            let _ = writeln!(
+                b,
+                "The metric is keytrail's own; the events below are those its dimensions select."
+            );
+        }
         _ => {
-            let _ = writeln!(b, "NOT ENRICHED: {}", inv.not_enriched_reason.as_deref().unwrap_or("the alarm's metric is not a keytrail rule's"));
-            let _ = writeln!(b, "What is known is listed above; investigate from the alarm's metric.");
+            let _ = writeln!(
+                b,
+                "NOT ENRICHED: {}",
+                inv.not_enriched_reason
+                    .as_deref()
+                    .unwrap_or("the alarm's metric is not a keytrail rule's")
+            );
+            let _ = writeln!(
+                b,
+                "What is known is listed above; investigate from the alarm's metric."
+            );
         }
     }
     if let Some(w) = &inv.window {
-        let _ = writeln!(b, "\nWINDOW {} to {} (log files delivered until {})", ts(w.start), ts(w.end), ts(w.files_to));
+        let _ = writeln!(
+            b,
+            "\nWINDOW {} to {} (log files delivered until {})",
+            ts(w.start),
+            ts(w.end),
+            ts(w.files_to)
+        );
         match (inv.first_seen, inv.last_seen) {
             (Some(f), Some(l)) => {
-                let _ = writeln!(b, "{} matching events, first {} last {}", inv.count, ts(f), ts(l));
+                let _ = writeln!(
+                    b,
+                    "{} matching events, first {} last {}",
+                    inv.count,
+                    ts(f),
+                    ts(l)
+                );
             }
             _ => {
-                let _ = writeln!(b, "No matching events found in the logs read (CloudTrail may not have delivered them yet).");
+                let _ = writeln!(
+                    b,
+                    "No matching events found in the logs read (CloudTrail may not have delivered them yet)."
+                );
             }
         }
     }
     let g = &inv.gather;
     if inv.enriched {
-        let _ = writeln!(b, "Read {} of {} selected log files ({} listed, {} records) from {}.", g.files_read, g.files_selected, g.files_listed, g.records_scanned, g.source);
+        let _ = writeln!(
+            b,
+            "Read {} of {} selected log files ({} listed, {} records) from {}.",
+            g.files_read, g.files_selected, g.files_listed, g.records_scanned, g.source
+        );
         if !g.files_failed.is_empty() {
-            let _ = writeln!(b, "PARTIAL: {} log files could not be read; the counts below miss their events:", g.files_failed.len());
+            let _ = writeln!(
+                b,
+                "PARTIAL: {} log files could not be read; the counts below miss their events:",
+                g.files_failed.len()
+            );
             for f in g.files_failed.iter().take(20) {
                 let _ = writeln!(b, "  - {}: {}", f.key, f.error);
             }
@@ -727,8 +852,17 @@ pub fn body(inv: &Investigation) -> String {
     if !inv.source_ips.is_empty() {
         let _ = writeln!(b, "\nFROM");
         for ip in &inv.source_ips {
-            let class = serde_json::to_value(ip.class).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
-            let _ = writeln!(b, "  {:>6}  {}  ({})", ip.count, ip.ip, class.replace('_', " "));
+            let class = serde_json::to_value(ip.class)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            let _ = writeln!(
+                b,
+                "  {:>6}  {}  ({})",
+                ip.count,
+                ip.ip,
+                class.replace('_', " ")
+            );
         }
     }
     if !inv.keys.is_empty() {
@@ -766,19 +900,38 @@ pub fn body(inv: &Investigation) -> String {
     if !inv.errors.is_empty() {
         let _ = writeln!(b, "\nERRORS");
         for e in &inv.errors {
-            let _ = writeln!(b, "  {:>6}  {}  {}", e.count, e.code, e.message.as_deref().unwrap_or(""));
+            let _ = writeln!(
+                b,
+                "  {:>6}  {}  {}",
+                e.count,
+                e.code,
+                e.message.as_deref().unwrap_or("")
+            );
         }
     }
     counts(&mut b, "ENCRYPTION CONTEXT", &inv.encryption_context);
     counts(&mut b, "USER AGENTS", &inv.user_agents);
     if inv.cross_account_events > 0 {
-        let _ = writeln!(b, "\nCROSS-ACCOUNT: {} events by a caller outside the key's account.", inv.cross_account_events);
+        let _ = writeln!(
+            b,
+            "\nCROSS-ACCOUNT: {} events by a caller outside the key's account.",
+            inv.cross_account_events
+        );
     }
     if !inv.samples.is_empty() {
         let _ = writeln!(b, "\nSAMPLE EVENTS");
         for s in &inv.samples {
             let f = |k: &str| s.get(k).and_then(Value::as_str).unwrap_or("-").to_owned();
-            let _ = writeln!(b, "  {} {} {} from {} {} {}", f("eventTime"), f("eventName"), f("principal"), f("sourceIPAddress"), f("errorCode"), f("eventID"));
+            let _ = writeln!(
+                b,
+                "  {} {} {} from {} {} {}",
+                f("eventTime"),
+                f("eventName"),
+                f("principal"),
+                f("sourceIPAddress"),
+                f("errorCode"),
+                f("eventID")
+            );
         }
     }
     if let Some(rule) = &inv.rule {
@@ -817,7 +970,13 @@ pub fn record_key(alarm: &Alarm) -> String {
     let name: String = alarm
         .name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
         .take(200)
         .collect();
     format!(
@@ -845,12 +1004,20 @@ mod tests {
     }
 
     fn t(s: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(s).expect("time").with_timezone(&Utc)
+        DateTime::parse_from_rfc3339(s)
+            .expect("time")
+            .with_timezone(&Utc)
     }
 
     #[test]
     fn window_arithmetic() {
-        let a = alarm("KMSDecryptFailures", json!([]), "2026-10-04T02:50:00.000+0000", 300, 2);
+        let a = alarm(
+            "KMSDecryptFailures",
+            json!([]),
+            "2026-10-04T02:50:00.000+0000",
+            300,
+            2,
+        );
         let w = Window::for_alarm(&a, Duration::minutes(15));
         assert_eq!(w.start, t("2026-10-04T02:25:00Z"));
         assert_eq!(w.end, t("2026-10-04T02:50:00Z"));
@@ -860,7 +1027,13 @@ mod tests {
 
     #[test]
     fn window_across_day_month_and_year() {
-        let a = alarm("KMSDecryptFailures", json!([]), "2027-01-01T00:05:00.000+0000", 300, 1);
+        let a = alarm(
+            "KMSDecryptFailures",
+            json!([]),
+            "2027-01-01T00:05:00.000+0000",
+            300,
+            1,
+        );
         let w = Window::for_alarm(&a, Duration::minutes(15));
         assert_eq!(w.start, t("2026-12-31T23:45:00Z"));
         let days: Vec<String> = w.days().iter().map(|d| d.to_string()).collect();
@@ -873,7 +1046,13 @@ mod tests {
                 "AWSLogs/o-abc/111122223333/CloudTrail/us-east-1/2027/01/01/"
             ]
         );
-        let a = alarm("KMSDecryptFailures", json!([]), "2026-03-01T00:10:00.000+0000", 3600, 1);
+        let a = alarm(
+            "KMSDecryptFailures",
+            json!([]),
+            "2026-03-01T00:10:00.000+0000",
+            3600,
+            1,
+        );
         let w = Window::for_alarm(&a, Duration::minutes(15));
         let days: Vec<String> = w.days().iter().map(|d| d.to_string()).collect();
         assert_eq!(days, ["2026-02-28", "2026-03-01"]);
@@ -912,35 +1091,106 @@ mod tests {
         fn e(r: &Record) -> KmsEvent<'_> {
             KmsEvent::analyse(r).expect("event")
         }
-        let p = plan_for(&alarm("KMSDecryptFailures", json!([]), "2026-10-04T02:50:00.000+0000", 300, 1), ns, lag).expect("plan");
+        let p = plan_for(
+            &alarm(
+                "KMSDecryptFailures",
+                json!([]),
+                "2026-10-04T02:50:00.000+0000",
+                300,
+                1,
+            ),
+            ns,
+            lag,
+        )
+        .expect("plan");
         assert!(p.matches(&e(&failure)) && !p.matches(&e(&ok)) && !p.matches(&e(&enc_fail)));
         assert_eq!(p.rule().map(|r| r.id), Some("decrypt_failures"));
-        let p = plan_for(&alarm("KMSFailures", json!([{"name": "ErrorClass", "value": "AccessDenied"}]), "2026-10-04T02:50:00.000+0000", 300, 1), ns, lag).expect("plan");
+        let p = plan_for(
+            &alarm(
+                "KMSFailures",
+                json!([{"name": "ErrorClass", "value": "AccessDenied"}]),
+                "2026-10-04T02:50:00.000+0000",
+                300,
+                1,
+            ),
+            ns,
+            lag,
+        )
+        .expect("plan");
         assert!(p.matches(&e(&enc_fail)) && !p.matches(&e(&failure)));
-        let p = plan_for(&alarm("KMSApiCalls", json!([{"name": "EventName", "value": "Encrypt"}]), "2026-10-04T02:50:00.000+0000", 300, 1), ns, lag).expect("plan");
+        let p = plan_for(
+            &alarm(
+                "KMSApiCalls",
+                json!([{"name": "EventName", "value": "Encrypt"}]),
+                "2026-10-04T02:50:00.000+0000",
+                300,
+                1,
+            ),
+            ns,
+            lag,
+        )
+        .expect("plan");
         assert!(p.matches(&e(&enc_fail)) && !p.matches(&e(&ok)));
         // Outside the window.
-        let p = plan_for(&alarm("KMSDecryptFailures", json!([]), "2026-10-04T02:30:00.000+0000", 300, 1), ns, lag).expect("plan");
+        let p = plan_for(
+            &alarm(
+                "KMSDecryptFailures",
+                json!([]),
+                "2026-10-04T02:30:00.000+0000",
+                300,
+                1,
+            ),
+            ns,
+            lag,
+        )
+        .expect("plan");
         assert!(!p.matches(&e(&failure)));
-        let unowned = alarm("SecondsUntilKeyMaterialExpiration", json!([]), "2026-10-04T02:50:00.000+0000", 300, 1);
-        assert!(plan_for(&unowned, ns, lag).expect_err("unowned").contains("no keytrail rule owns"));
+        let unowned = alarm(
+            "SecondsUntilKeyMaterialExpiration",
+            json!([]),
+            "2026-10-04T02:50:00.000+0000",
+            300,
+            1,
+        );
+        assert!(
+            plan_for(&unowned, ns, lag)
+                .expect_err("unowned")
+                .contains("no keytrail rule owns")
+        );
     }
 
     #[test]
     fn investigation_is_sanitised_and_rendered() {
-        let a = alarm("KMSDecryptFailures", json!([]), "2026-10-04T02:50:00.000+0000", 300, 1);
+        let a = alarm(
+            "KMSDecryptFailures",
+            json!([]),
+            "2026-10-04T02:50:00.000+0000",
+            300,
+            1,
+        );
         let plan = plan_for(&a, "KMSAudit", Duration::minutes(15)).expect("plan");
         let mut evd = Evidence::default();
-        let recs: Vec<Record> = (0..3).map(|_| ev(kms("Decrypt", Some("InvalidCiphertextException")))).collect();
+        let recs: Vec<Record> = (0..3)
+            .map(|_| ev(kms("Decrypt", Some("InvalidCiphertextException"))))
+            .collect();
         for r in &recs {
             evd.observe(&KmsEvent::analyse(r).expect("e"));
         }
         let inv = investigation(
-            Context { alarm: &a, plan: Ok(&plan), gather: GatherInfo::default(), athena_table: "cloudtrail_logs", now: t("2026-10-04T02:51:00Z") },
+            Context {
+                alarm: &a,
+                plan: Ok(&plan),
+                gather: GatherInfo::default(),
+                athena_table: "cloudtrail_logs",
+                now: t("2026-10-04T02:51:00Z"),
+            },
             evd,
         );
         assert_eq!(inv.count, 3);
-        assert_eq!(inv.principals[0].principal, "arn:aws:iam::111122223333:role/app");
+        assert_eq!(
+            inv.principals[0].principal,
+            "arn:aws:iam::111122223333:role/app"
+        );
         assert_eq!(inv.principals[0].sessions, ["sess1"]);
         assert_eq!(inv.user_agents[0].value, "evil agent");
         assert_eq!(inv.errors[0].message.as_deref(), Some("line1 line2"));
@@ -948,31 +1198,63 @@ mod tests {
         assert_eq!(inv.source_ips[0].class, SourceClass::Public);
         let s = subject(&inv);
         assert!(s.len() <= MAX_SUBJECT, "{s}");
-        assert!(s.contains("decrypt_failures") && s.contains("key/k1") && s.contains("role/app"), "{s}");
+        assert_eq!(
+            s,
+            "[MEDIUM] decrypt_failures: 3 events on key/k1 by role/app"
+        );
         let b = body(&inv);
-        for needle in ["WHO", "arn:aws:iam::111122223333:role/app", "203.0.113.9", "PLAYBOOK", "ATHENA QUERY", "3 matching events"] {
+        for needle in [
+            "WHO",
+            "arn:aws:iam::111122223333:role/app",
+            "203.0.113.9",
+            "PLAYBOOK",
+            "ATHENA QUERY",
+            "3 matching events",
+        ] {
             assert!(b.contains(needle), "missing {needle} in\n{b}");
         }
         assert!(!b.contains('\u{1b}'));
         let q = inv.athena_query.clone().expect("query");
-        assert!(q.contains("filter(resources, r -> r.type = 'AWS::KMS::Key')"), "{q}");
+        assert!(
+            q.contains("filter(resources, r -> r.type = 'AWS::KMS::Key')"),
+            "{q}"
+        );
         assert!(q.contains("useridentity.sessioncontext.sessionissuer.arn = 'arn:aws:iam::111122223333:role/app'"), "{q}");
-        assert!(q.contains("BETWEEN '2026-10-04T02:30:00Z' AND '2026-10-04T02:50:00Z'"), "{q}");
-        let round: Investigation = serde_json::from_value(serde_json::to_value(&inv).expect("json")).expect("parse");
+        assert!(
+            q.contains("BETWEEN '2026-10-04T02:30:00Z' AND '2026-10-04T02:50:00Z'"),
+            "{q}"
+        );
+        let round: Investigation =
+            serde_json::from_value(serde_json::to_value(&inv).expect("json")).expect("parse");
         assert_eq!(round.schema, SCHEMA);
     }
 
     #[test]
     fn not_enriched_and_limits() {
-        let mut a = alarm("Whatever", json!([]), "2026-10-04T02:50:00.000+0000", 300, 1);
+        let mut a = alarm(
+            "Whatever",
+            json!([]),
+            "2026-10-04T02:50:00.000+0000",
+            300,
+            1,
+        );
         a.name = format!("x\u{1b}[2J{}", "n".repeat(300));
         let inv = investigation(
-            Context { alarm: &a, plan: Err("no keytrail rule owns metric KMSAudit/Whatever".into()), gather: GatherInfo::default(), athena_table: "t", now: t("2026-10-04T02:51:00Z") },
+            Context {
+                alarm: &a,
+                plan: Err("no keytrail rule owns metric KMSAudit/Whatever".into()),
+                gather: GatherInfo::default(),
+                athena_table: "t",
+                now: t("2026-10-04T02:51:00Z"),
+            },
             Evidence::default(),
         );
         assert!(!inv.enriched);
         let s = subject(&inv);
-        assert!(s.chars().count() <= MAX_SUBJECT && s.contains("not enriched") && !s.contains('\u{1b}'), "{s}");
+        assert!(
+            s.chars().count() <= MAX_SUBJECT && s.contains("not enriched") && !s.contains('\u{1b}'),
+            "{s}"
+        );
         assert!(body(&inv).contains("NOT ENRICHED"));
         let huge = truncate_body("é".repeat(MAX_BODY_BYTES));
         assert!(huge.len() <= MAX_BODY_BYTES && huge.ends_with("investigation record]\n"));
@@ -980,15 +1262,34 @@ mod tests {
 
     #[test]
     fn sql_values_are_escaped() {
-        let w = Window { start: t("2026-10-04T02:30:00Z"), end: t("2026-10-04T02:50:00Z"), files_from: t("2026-10-04T02:30:00Z"), files_to: t("2026-10-04T03:05:00Z") };
-        let q = athena_query("cloudtrail_logs", &w, Some("arn:aws:iam::1:user/o'brien"), Some("10.0.0.1' OR '1'='1"));
+        let w = Window {
+            start: t("2026-10-04T02:30:00Z"),
+            end: t("2026-10-04T02:50:00Z"),
+            files_from: t("2026-10-04T02:30:00Z"),
+            files_to: t("2026-10-04T03:05:00Z"),
+        };
+        let q = athena_query(
+            "cloudtrail_logs",
+            &w,
+            Some("arn:aws:iam::1:user/o'brien"),
+            Some("10.0.0.1' OR '1'='1"),
+        );
         assert!(q.contains("'arn:aws:iam::1:user/o''brien'"), "{q}");
         assert!(q.contains("'10.0.0.1'' OR ''1''=''1'"), "{q}");
     }
 
     #[test]
     fn record_keys() {
-        let a = alarm("KMSDecryptFailures", json!([]), "2026-10-04T02:50:00.123+0000", 300, 1);
-        assert_eq!(record_key(&a), "keytrail/investigations/2026/10/04/a-20261004T025000.123Z.json");
+        let a = alarm(
+            "KMSDecryptFailures",
+            json!([]),
+            "2026-10-04T02:50:00.123+0000",
+            300,
+            1,
+        );
+        assert_eq!(
+            record_key(&a),
+            "keytrail/investigations/2026/10/04/a-20261004T025000.123Z.json"
+        );
     }
 }

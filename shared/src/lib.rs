@@ -18,6 +18,7 @@ pub mod principal;
 pub mod reader;
 pub mod s3key;
 pub mod sanitize;
+pub mod search;
 pub mod summary;
 
 #[cfg(feature = "aws")]

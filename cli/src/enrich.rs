@@ -1,0 +1,114 @@
+//! `keytrail enrich`: the alarm enricher's investigation, offline, over a local log tree.
+
+use std::fs::File;
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result, bail};
+use chrono::{Duration, Utc};
+use keytrail::alarm::{Payload, parse_payload};
+use keytrail::enrich::{
+    Context, Evidence, FailedObject, GatherInfo, Investigation, Plan, gather_file, investigation,
+    plan_for,
+};
+use keytrail::s3key::{non_log_reason, parse_log_key};
+use rayon::prelude::*;
+
+use crate::files::{collect_files, display, progress};
+
+pub struct EnrichArgs {
+    pub alarm: PathBuf,
+    pub paths: Vec<PathBuf>,
+    pub namespace: String,
+    pub lag: Duration,
+    pub athena_table: String,
+    pub progress: bool,
+}
+
+/// Builds the investigation for the alarm in `args.alarm` from the logs under `args.paths`.
+pub fn run(args: &EnrichArgs) -> Result<Investigation> {
+    let text = std::fs::read(&args.alarm)
+        .with_context(|| format!("{}: cannot read", args.alarm.display()))?;
+    let value: serde_json::Value = serde_json::from_slice(&text)
+        .with_context(|| format!("{}: not valid JSON", args.alarm.display()))?;
+    let alarm = match parse_payload(&value) {
+        Payload::Alarm(a) => a,
+        Payload::NotAnAlarm(why) => {
+            bail!("{}: not a CloudWatch alarm: {why}", args.alarm.display())
+        }
+        Payload::Malformed(why) => bail!("{}: unreadable alarm: {why}", args.alarm.display()),
+    };
+    let plan = plan_for(&alarm, &args.namespace, args.lag);
+    let mut gather = GatherInfo {
+        source: format!(
+            "local logs under {}",
+            args.paths
+                .iter()
+                .map(|p| display(p))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        ..GatherInfo::default()
+    };
+    let mut evidence = Evidence::default();
+    if let Ok(plan) = &plan {
+        let files: Vec<PathBuf> = collect_files(&args.paths)?
+            .into_iter()
+            .filter(|p| non_log_reason(&display(p)).is_none())
+            .collect();
+        gather.files_listed = files.len() as u64;
+        // Files named in the CloudTrail layout are chosen by delivery time; others are read.
+        let selected: Vec<&PathBuf> = files
+            .iter()
+            .filter(|p| {
+                parse_log_key(&display(p)).is_none_or(|k| plan.window.wants_delivery(k.delivered))
+            })
+            .collect();
+        gather.files_selected = selected.len() as u64;
+        let bar = progress(selected.len(), args.progress);
+        let results: Vec<(String, Result<keytrail::enrich::FileEvidence, String>)> = selected
+            .par_iter()
+            .map(|p| {
+                let r = read(p, plan);
+                bar.inc(1);
+                (display(p), r)
+            })
+            .collect();
+        bar.finish_and_clear();
+        for (path, r) in results {
+            match r {
+                Ok(fe) => {
+                    gather.files_read += 1;
+                    gather.records_scanned += fe.records;
+                    if let Some(error) = fe.error {
+                        gather.files_failed.push(FailedObject { key: path, error });
+                    }
+                    evidence.merge(fe.evidence);
+                }
+                Err(error) => gather.files_failed.push(FailedObject { key: path, error }),
+            }
+        }
+    }
+    let mut inv = investigation(
+        Context {
+            alarm: &alarm,
+            plan: plan.as_ref().map_err(Clone::clone),
+            gather,
+            athena_table: &args.athena_table,
+            now: Utc::now(),
+        },
+        evidence,
+    );
+    for k in inv.keys.iter_mut().filter(|k| k.key != "-") {
+        k.unavailable.push(
+            "key state, aliases and tags: not looked up offline (the Lambda asks KMS)".into(),
+        );
+    }
+    Ok(inv)
+}
+
+fn read(path: &Path, plan: &Plan) -> Result<keytrail::enrich::FileEvidence, String> {
+    let shown = display(path);
+    let file = File::open(path).map_err(|e| format!("{shown}: cannot open: {e}"))?;
+    Ok(gather_file(&shown, BufReader::new(file), plan))
+}
