@@ -10,6 +10,9 @@ use std::time::{Duration, Instant};
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_s3::config::Credentials;
 
+/// The account of the sample logs and of every resource the tests create.
+pub const ACCOUNT: &str = "111122223333";
+
 /// A running moto server, stopped on drop.
 pub struct Moto {
     child: Child,
@@ -26,6 +29,8 @@ impl Moto {
             .expect("no free loopback port");
         let child = Command::new(&bin)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            // Resources (KMS keys, topics) live in the sample logs' account.
+            .env("MOTO_ACCOUNT_ID", ACCOUNT)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -86,4 +91,87 @@ pub fn repo_root() -> std::path::PathBuf {
         .parent()
         .expect("tests/ has a parent")
         .to_path_buf()
+}
+
+/// Uploads every file of `events/logs/` to `bucket` under its relative path.
+pub async fn upload_sample_tree(s3: &aws_sdk_s3::Client, bucket: &str) -> usize {
+    let root = repo_root().join("events/logs");
+    let mut n = 0;
+    let mut stack = vec![root.clone()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).expect("read_dir") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let key = path
+                .strip_prefix(&root)
+                .expect("under root")
+                .to_string_lossy()
+                .replace('\\', "/");
+            s3.put_object()
+                .bucket(bucket)
+                .key(&key)
+                .body(std::fs::read(&path).expect("read").into())
+                .send()
+                .await
+                .expect("upload");
+            n += 1;
+        }
+    }
+    n
+}
+
+/// A gzipped CloudTrail log file holding `records`.
+pub fn gz_log(records: &[serde_json::Value]) -> Vec<u8> {
+    use std::io::Write;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(
+        serde_json::json!({ "Records": records })
+            .to_string()
+            .as_bytes(),
+    )
+    .expect("gzip");
+    enc.finish().expect("gzip")
+}
+
+/// The S3 key of a delivery to account 111122223333, us-east-1, at `t`.
+pub fn delivery_key(t: chrono::DateTime<chrono::Utc>, id: &str) -> String {
+    format!(
+        "AWSLogs/{ACCOUNT}/CloudTrail/us-east-1/{}/{ACCOUNT}_CloudTrail_us-east-1_{}_{id}.json.gz",
+        t.format("%Y/%m/%d"),
+        t.format("%Y%m%dT%H%MZ")
+    )
+}
+
+/// A KMS record as CloudTrail writes it for a symmetric Decrypt (key only in resources[]).
+pub fn decrypt_record(
+    t: chrono::DateTime<chrono::Utc>,
+    id: &str,
+    role: &str,
+    ip: &str,
+    key_arn: &str,
+    error: Option<(&str, &str)>,
+) -> serde_json::Value {
+    let mut v = serde_json::json!({
+        "eventVersion": "1.10",
+        "userIdentity": {"type": "AssumedRole", "principalId": "AROAEXAMPLE:worker-1", "accountId": ACCOUNT,
+            "arn": format!("arn:aws:sts::{ACCOUNT}:assumed-role/{role}/worker-1"),
+            "sessionContext": {"sessionIssuer": {"type": "Role", "principalId": "AROAEXAMPLE",
+                "arn": format!("arn:aws:iam::{ACCOUNT}:role/{role}"), "accountId": ACCOUNT, "userName": role}}},
+        "eventTime": t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "eventSource": "kms.amazonaws.com", "eventName": "Decrypt", "awsRegion": "us-east-1",
+        "sourceIPAddress": ip, "userAgent": "aws-cli/2.15.0",
+        "requestParameters": {"encryptionAlgorithm": "SYMMETRIC_DEFAULT", "encryptionContext": {"dataset": "payroll-2026"}},
+        "responseElements": null,
+        "requestID": format!("req-{id}"), "eventID": id, "readOnly": true,
+        "resources": [{"accountId": ACCOUNT, "type": "AWS::KMS::Key", "ARN": key_arn}],
+        "eventType": "AwsApiCall", "managementEvent": true, "recipientAccountId": ACCOUNT, "eventCategory": "Management"
+    });
+    if let Some((code, message)) = error {
+        v["errorCode"] = serde_json::json!(code);
+        v["errorMessage"] = serde_json::json!(message);
+    }
+    v
 }

@@ -72,6 +72,13 @@ pub trait ObjectStore: Send + Sync {
         bucket: &str,
         key: &str,
     ) -> impl Future<Output = Result<Option<Vec<u8>>, AwsError>> + Send;
+    /// Lists every key under `prefix` (all pages), grouping by `delimiter` when given.
+    fn list(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        delimiter: Option<&str>,
+    ) -> impl Future<Output = Result<Listing, AwsError>> + Send;
     /// Writes an object; with `if_absent`, only when no object has that key.
     fn put(
         &self,
@@ -81,6 +88,14 @@ pub trait ObjectStore: Send + Sync {
         content_type: &str,
         if_absent: bool,
     ) -> impl Future<Output = Result<PutOutcome, AwsError>> + Send;
+}
+
+/// One page-complete listing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Listing {
+    pub keys: Vec<String>,
+    /// Common prefixes, when a delimiter was given.
+    pub prefixes: Vec<String>,
 }
 
 /// What keytrail needs from CloudWatch.
@@ -135,6 +150,44 @@ impl ObjectStore for S3Store {
             code: None,
         })?;
         Ok(Some(bytes.into_bytes().to_vec()))
+    }
+
+    async fn list(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        delimiter: Option<&str>,
+    ) -> Result<Listing, AwsError> {
+        let mut out = Listing::default();
+        let mut token: Option<String> = None;
+        loop {
+            let page = self
+                .client
+                .list_objects_v2()
+                .bucket(bucket)
+                .prefix(prefix)
+                .set_delimiter(delimiter.map(str::to_owned))
+                .set_continuation_token(token.take())
+                .send()
+                .await
+                .map_err(|e| {
+                    AwsError::from_sdk("ListObjectsV2", format!("s3://{bucket}/{prefix}"), e)
+                })?;
+            out.keys.extend(
+                page.contents()
+                    .iter()
+                    .filter_map(|o| o.key().map(str::to_owned)),
+            );
+            out.prefixes.extend(
+                page.common_prefixes()
+                    .iter()
+                    .filter_map(|p| p.prefix().map(str::to_owned)),
+            );
+            match page.next_continuation_token() {
+                Some(t) if page.is_truncated() == Some(true) => token = Some(t.to_owned()),
+                _ => return Ok(out),
+            }
+        }
     }
 
     async fn put(
@@ -217,6 +270,151 @@ fn to_datum(d: &Datum) -> MetricDatum {
         .build()
 }
 
+/// What KMS says about a key.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyMeta {
+    pub arn: Option<String>,
+    pub state: Option<String>,
+    pub deletion_date: Option<String>,
+    pub description: Option<String>,
+    pub manager: Option<String>,
+}
+
+/// What keytrail needs from KMS (read-only).
+pub trait KeyDirectory: Send + Sync {
+    fn describe(&self, key: &str) -> impl Future<Output = Result<KeyMeta, AwsError>> + Send;
+    fn aliases(&self, key: &str) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
+    fn tags(
+        &self,
+        key: &str,
+    ) -> impl Future<Output = Result<Vec<(String, String)>, AwsError>> + Send;
+}
+
+/// What keytrail needs from SNS.
+pub trait Notifier: Send + Sync {
+    /// Publishes a message with string attributes.
+    fn publish(
+        &self,
+        topic_arn: &str,
+        subject: &str,
+        body: &str,
+        attributes: &[(&str, &str)],
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+}
+
+/// KMS through the SDK.
+#[derive(Clone, Debug)]
+pub struct KmsDirectory {
+    pub client: aws_sdk_kms::Client,
+}
+
+impl KeyDirectory for KmsDirectory {
+    async fn describe(&self, key: &str) -> Result<KeyMeta, AwsError> {
+        let out = self
+            .client
+            .describe_key()
+            .key_id(key)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("DescribeKey", key.to_owned(), e))?;
+        let m = out.key_metadata();
+        Ok(KeyMeta {
+            arn: m.and_then(|m| m.arn()).map(str::to_owned),
+            state: m.and_then(|m| m.key_state()).map(|s| s.as_str().to_owned()),
+            deletion_date: m.and_then(|m| m.deletion_date()).map(|d| {
+                d.fmt(aws_sdk_kms::primitives::DateTimeFormat::DateTime)
+                    .unwrap_or_default()
+            }),
+            description: m
+                .and_then(|m| m.description())
+                .filter(|d| !d.is_empty())
+                .map(str::to_owned),
+            manager: m
+                .and_then(|m| m.key_manager())
+                .map(|s| s.as_str().to_owned()),
+        })
+    }
+
+    async fn aliases(&self, key: &str) -> Result<Vec<String>, AwsError> {
+        let mut names = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let out = self
+                .client
+                .list_aliases()
+                .key_id(key)
+                .set_marker(marker.take())
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("ListAliases", key.to_owned(), e))?;
+            names.extend(
+                out.aliases()
+                    .iter()
+                    .filter_map(|a| a.alias_name().map(str::to_owned)),
+            );
+            match out.next_marker() {
+                Some(m) if out.truncated() => marker = Some(m.to_owned()),
+                _ => return Ok(names),
+            }
+        }
+    }
+
+    async fn tags(&self, key: &str) -> Result<Vec<(String, String)>, AwsError> {
+        let out = self
+            .client
+            .list_resource_tags()
+            .key_id(key)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("ListResourceTags", key.to_owned(), e))?;
+        Ok(out
+            .tags()
+            .iter()
+            .map(|t| (t.tag_key().to_owned(), t.tag_value().to_owned()))
+            .collect())
+    }
+}
+
+/// SNS through the SDK.
+#[derive(Clone, Debug)]
+pub struct SnsNotifier {
+    pub client: aws_sdk_sns::Client,
+}
+
+impl Notifier for SnsNotifier {
+    async fn publish(
+        &self,
+        topic_arn: &str,
+        subject: &str,
+        body: &str,
+        attributes: &[(&str, &str)],
+    ) -> Result<(), AwsError> {
+        let mut req = self
+            .client
+            .publish()
+            .topic_arn(topic_arn)
+            .subject(subject)
+            .message(body);
+        for (name, value) in attributes {
+            let attr = aws_sdk_sns::types::MessageAttributeValue::builder()
+                .data_type("String")
+                .string_value(*value)
+                .build()
+                .map_err(|e| AwsError {
+                    operation: "Publish",
+                    target: topic_arn.to_owned(),
+                    message: e.to_string(),
+                    code: None,
+                })?;
+            req = req.message_attributes(*name, attr);
+        }
+        req.send()
+            .await
+            .map_err(|e| AwsError::from_sdk("Publish", topic_arn.to_owned(), e))?;
+        Ok(())
+    }
+}
+
 /// Loads the shared SDK configuration once per cold start. The SDK honours
 /// `AWS_ENDPOINT_URL`, which is how tests reach moto.
 pub async fn load_sdk_config() -> aws_config::SdkConfig {
@@ -230,6 +428,16 @@ pub fn s3_client(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
         .force_path_style(sdk.endpoint_url().is_some())
         .build();
     aws_sdk_s3::Client::from_conf(conf)
+}
+
+/// Builds a KMS client.
+pub fn kms_client(sdk: &aws_config::SdkConfig) -> aws_sdk_kms::Client {
+    aws_sdk_kms::Client::new(sdk)
+}
+
+/// Builds an SNS client.
+pub fn sns_client(sdk: &aws_config::SdkConfig) -> aws_sdk_sns::Client {
+    aws_sdk_sns::Client::new(sdk)
 }
 
 /// Builds a CloudWatch client.

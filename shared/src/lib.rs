@@ -24,4 +24,6 @@ pub mod summary;
 #[cfg(feature = "aws")]
 pub mod aws;
 #[cfg(feature = "aws")]
+pub mod enricher;
+#[cfg(feature = "aws")]
 pub mod processor;

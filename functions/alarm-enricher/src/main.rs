@@ -1,0 +1,34 @@
+//! alarm-enricher: CloudWatch alarm over SNS -> investigation from CloudTrail ->
+//! enriched notification and investigation record. Wiring only; the handler is
+//! `keytrail::enricher::Enricher`.
+
+use keytrail::aws::{
+    KmsDirectory, S3Store, SnsNotifier, kms_client, load_sdk_config, s3_client, sns_client,
+};
+use keytrail::enricher::{Enricher, EnricherConfig};
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use serde_json::Value;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let config = EnricherConfig::from_env()?;
+    let sdk = load_sdk_config().await;
+    let enricher = Enricher::new(
+        S3Store {
+            client: s3_client(&sdk),
+        },
+        KmsDirectory {
+            client: kms_client(&sdk),
+        },
+        SnsNotifier {
+            client: sns_client(&sdk),
+        },
+        config,
+    );
+    let enricher = &enricher;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        enricher.handle(&event.payload).await.map_err(Error::from)
+    }))
+    .await
+}

@@ -1,0 +1,427 @@
+//! The alarm-enricher handler: CloudWatch alarm over SNS -> the alarm window's
+//! CloudTrail evidence -> an enriched notification on the security topic and an
+//! investigation record in S3.
+
+use std::sync::Arc;
+
+use chrono::{Duration, Utc};
+use futures::stream::{self, StreamExt};
+use serde_json::{Value, json};
+use tokio_util::io::SyncIoBridge;
+use tracing::{info, warn};
+
+use crate::alarm::{Alarm, Payload, parse_payload};
+use crate::aws::{AwsError, KeyDirectory, Notifier, ObjectStore};
+use crate::enrich::{
+    Context, Evidence, FailedObject, FileEvidence, GatherInfo, Investigation, Plan, body,
+    day_prefixes, gather_file, investigation, plan_for, record_key, subject,
+};
+use crate::processor::ConfigError;
+use crate::s3key::parse_log_key;
+use crate::sanitize::clean;
+
+/// Enricher configuration, read once at cold start.
+#[derive(Debug, Clone)]
+pub struct EnricherConfig {
+    /// `KEYTRAIL_LOG_BUCKET` (required): the CloudTrail bucket.
+    pub log_bucket: String,
+    /// `KEYTRAIL_LOG_PREFIX`: the trail's S3 key prefix, if any.
+    pub log_prefix: Option<String>,
+    /// `KEYTRAIL_ACCOUNTS`: comma-separated accounts to read; default: discovered.
+    pub accounts: Vec<String>,
+    /// `KEYTRAIL_REGIONS`: comma-separated regions to read; default: discovered.
+    pub regions: Vec<String>,
+    /// `KEYTRAIL_ALERT_TOPIC_ARN` (required): where enriched notifications go.
+    pub topic_arn: String,
+    /// `KEYTRAIL_INVESTIGATION_BUCKET`: default the log bucket.
+    pub investigation_bucket: Option<String>,
+    /// `KEYTRAIL_DELIVERY_LAG_MINUTES`, default 15.
+    pub lag: Duration,
+    /// `KEYTRAIL_GATHER_CONCURRENCY`, default 8: log files fetched at once.
+    pub concurrency: usize,
+    /// `KEYTRAIL_NOTIFY_STATES`, default `ALARM`: the states that are enriched.
+    pub notify_states: Vec<String>,
+    /// `KEYTRAIL_METRIC_NAMESPACE`, default `KMSAudit`.
+    pub namespace: String,
+    /// `KEYTRAIL_ATHENA_TABLE`, default `cloudtrail_logs`.
+    pub athena_table: String,
+}
+
+impl EnricherConfig {
+    pub fn from_env() -> Result<EnricherConfig, ConfigError> {
+        EnricherConfig::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    pub fn from_lookup(
+        get: impl Fn(&str) -> Option<String>,
+    ) -> Result<EnricherConfig, ConfigError> {
+        let get = |k: &str| {
+            get(k)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let required = |k: &str| get(k).ok_or_else(|| ConfigError(format!("{k} is required")));
+        let list = |k: &str| -> Vec<String> {
+            get(k)
+                .map(|v| {
+                    v.split(',')
+                        .map(|s| s.trim().to_owned())
+                        .filter(|s| !s.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let num = |k: &str, default: u64, max: u64| -> Result<u64, ConfigError> {
+            match get(k) {
+                None => Ok(default),
+                Some(v) => match v.parse::<u64>() {
+                    Ok(n) if n <= max => Ok(n),
+                    _ => Err(ConfigError(format!(
+                        "{k}={v:?} is not a whole number up to {max}"
+                    ))),
+                },
+            }
+        };
+        let mut states = list("KEYTRAIL_NOTIFY_STATES");
+        if states.is_empty() {
+            states.push("ALARM".into());
+        }
+        for s in &states {
+            if !["ALARM", "OK", "INSUFFICIENT_DATA"].contains(&s.as_str()) {
+                return Err(ConfigError(format!(
+                    "KEYTRAIL_NOTIFY_STATES: unknown state {s:?}"
+                )));
+            }
+        }
+        Ok(EnricherConfig {
+            log_bucket: required("KEYTRAIL_LOG_BUCKET")?,
+            log_prefix: get("KEYTRAIL_LOG_PREFIX").map(|p| p.trim_matches('/').to_owned()),
+            accounts: list("KEYTRAIL_ACCOUNTS"),
+            regions: list("KEYTRAIL_REGIONS"),
+            topic_arn: required("KEYTRAIL_ALERT_TOPIC_ARN")?,
+            investigation_bucket: get("KEYTRAIL_INVESTIGATION_BUCKET"),
+            lag: Duration::minutes(num("KEYTRAIL_DELIVERY_LAG_MINUTES", 15, 24 * 60)? as i64),
+            concurrency: num("KEYTRAIL_GATHER_CONCURRENCY", 8, 256)?.max(1) as usize,
+            notify_states: states,
+            namespace: get("KEYTRAIL_METRIC_NAMESPACE").unwrap_or_else(|| "KMSAudit".into()),
+            athena_table: get("KEYTRAIL_ATHENA_TABLE").unwrap_or_else(|| "cloudtrail_logs".into()),
+        })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EnrichError {
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// The handler with its dependencies.
+pub struct Enricher<S, K, N> {
+    pub store: Arc<S>,
+    pub kms: K,
+    pub notifier: N,
+    pub config: EnricherConfig,
+}
+
+impl<S: ObjectStore + 'static, K: KeyDirectory, N: Notifier> Enricher<S, K, N> {
+    pub fn new(store: S, kms: K, notifier: N, config: EnricherConfig) -> Self {
+        Enricher {
+            store: Arc::new(store),
+            kms,
+            notifier,
+            config,
+        }
+    }
+
+    /// Handles one invocation payload.
+    pub async fn handle(&self, payload: &Value) -> Result<Value, EnrichError> {
+        let alarm = match parse_payload(payload) {
+            Payload::Alarm(a) => a,
+            Payload::NotAnAlarm(why) => {
+                info!(reason = %why, "not an alarm; acknowledged");
+                return Ok(json!({"ignored": why}));
+            }
+            Payload::Malformed(why) => {
+                // Retrying cannot make the message readable.
+                warn!(reason = %why, "unreadable alarm message; acknowledged");
+                return Ok(json!({"ignored": why}));
+            }
+        };
+        if !self.config.notify_states.contains(&alarm.new_state) {
+            info!(alarm = %alarm.name, state = %alarm.new_state, "state transition not enriched (KEYTRAIL_NOTIFY_STATES)");
+            return Ok(json!({"ignored": format!("{} transition", alarm.new_state)}));
+        }
+        let mut inv = self.investigate(&alarm).await?;
+        let bucket = self
+            .config
+            .investigation_bucket
+            .clone()
+            .unwrap_or_else(|| self.config.log_bucket.clone());
+        let key = record_key(&alarm);
+        inv.record_location = Some(format!("s3://{bucket}/{key}"));
+        let record =
+            serde_json::to_vec_pretty(&inv).map_err(|e| EnrichError::Internal(e.to_string()))?;
+        self.store
+            .put(&bucket, &key, record, "application/json", false)
+            .await?;
+        let subject = subject(&inv);
+        let severity = inv
+            .rule
+            .as_ref()
+            .map_or("unknown", |r| r.severity.as_str())
+            .to_owned();
+        let rule = inv
+            .rule
+            .as_ref()
+            .map_or_else(|| "none".to_owned(), |r| r.id.clone());
+        self.notifier
+            .publish(
+                &self.config.topic_arn,
+                &subject,
+                &body(&inv),
+                &[("severity", severity.as_str()), ("rule", rule.as_str())],
+            )
+            .await?;
+        info!(alarm = %alarm.name, rule = %rule, events = inv.count, record = %key, "enriched notification published");
+        Ok(json!({
+            "alarm": inv.alarm.name,
+            "enriched": inv.enriched,
+            "rule": rule,
+            "events": inv.count,
+            "files_read": inv.gather.files_read,
+            "files_failed": inv.gather.files_failed.len(),
+            "record": inv.record_location,
+            "subject": subject,
+        }))
+    }
+
+    /// Gathers the evidence and builds the investigation (without storing it).
+    pub async fn investigate(&self, alarm: &Alarm) -> Result<Investigation, EnrichError> {
+        let plan = plan_for(alarm, &self.config.namespace, self.config.lag);
+        let mut gather = GatherInfo {
+            source: format!("s3://{}", self.config.log_bucket),
+            ..GatherInfo::default()
+        };
+        let mut evidence = Evidence::default();
+        if let Ok(plan) = &plan {
+            evidence = self.gather(plan, &mut gather).await?;
+        } else if let Err(why) = &plan {
+            info!(alarm = %alarm.name, reason = %why, "not enriched");
+        }
+        let mut inv = investigation(
+            Context {
+                alarm,
+                plan: plan.as_ref().map_err(Clone::clone),
+                gather,
+                athena_table: &self.config.athena_table,
+                now: Utc::now(),
+            },
+            evidence,
+        );
+        self.describe_keys(&mut inv).await;
+        Ok(inv)
+    }
+
+    /// `[prefix/]AWSLogs/` and, for organization trails, `[prefix/]AWSLogs/o-xxx/`, each
+    /// with the accounts under it.
+    async fn roots(&self) -> Result<Vec<(String, String)>, AwsError> {
+        let bucket = &self.config.log_bucket;
+        let base = match &self.config.log_prefix {
+            Some(p) => format!("{p}/AWSLogs/"),
+            None => "AWSLogs/".to_owned(),
+        };
+        let mut out = Vec::new();
+        let top = self.store.list(bucket, &base, Some("/")).await?;
+        for p in top.prefixes {
+            let name = p
+                .trim_end_matches('/')
+                .rsplit('/')
+                .next()
+                .unwrap_or_default()
+                .to_owned();
+            if name.starts_with("o-") {
+                for q in self.store.list(bucket, &p, Some("/")).await?.prefixes {
+                    let acct = q
+                        .trim_end_matches('/')
+                        .rsplit('/')
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned();
+                    out.push((p.clone(), acct));
+                }
+            } else {
+                out.push((base.clone(), name));
+            }
+        }
+        out.retain(|(_, acct)| {
+            acct.len() == 12
+                && acct.bytes().all(|b| b.is_ascii_digit())
+                && (self.config.accounts.is_empty() || self.config.accounts.contains(acct))
+        });
+        Ok(out)
+    }
+
+    async fn regions(&self, root: &str, account: &str) -> Result<Vec<String>, AwsError> {
+        if !self.config.regions.is_empty() {
+            return Ok(self.config.regions.clone());
+        }
+        let prefix = format!("{root}{account}/CloudTrail/");
+        let listing = self
+            .store
+            .list(&self.config.log_bucket, &prefix, Some("/"))
+            .await?;
+        Ok(listing
+            .prefixes
+            .iter()
+            .filter_map(|p| {
+                p.trim_end_matches('/')
+                    .rsplit('/')
+                    .next()
+                    .map(str::to_owned)
+            })
+            .collect())
+    }
+
+    async fn gather(&self, plan: &Plan, info: &mut GatherInfo) -> Result<Evidence, EnrichError> {
+        let bucket = self.config.log_bucket.clone();
+        let mut keys = Vec::new();
+        for (root, account) in self.roots().await? {
+            for region in self.regions(&root, &account).await? {
+                for prefix in day_prefixes(&root, &account, &region, &plan.window) {
+                    let listing = self.store.list(&bucket, &prefix, None).await?;
+                    info.files_listed += listing.keys.len() as u64;
+                    keys.extend(listing.keys.into_iter().filter(|k| {
+                        parse_log_key(k).is_some_and(|l| plan.window.wants_delivery(l.delivered))
+                    }));
+                    info.prefixes.push(prefix);
+                }
+            }
+        }
+        info.files_selected = keys.len() as u64;
+        let results: Vec<(String, Result<FileEvidence, String>)> = stream::iter(keys)
+            .map(|key| {
+                let store = Arc::clone(&self.store);
+                let bucket = bucket.clone();
+                let plan = plan.clone();
+                async move {
+                    let r = fetch_and_read(store.as_ref(), &bucket, &key, plan).await;
+                    (key, r)
+                }
+            })
+            .buffer_unordered(self.config.concurrency)
+            .collect()
+            .await;
+        let mut evidence = Evidence::default();
+        for (key, r) in results {
+            match r {
+                Ok(fe) => {
+                    info.files_read += 1;
+                    info.records_scanned += fe.records;
+                    if let Some(error) = fe.error {
+                        warn!(key = %key, error = %error, "damaged log file; its readable events are counted");
+                        info.files_failed.push(FailedObject { key, error });
+                    }
+                    evidence.merge(fe.evidence);
+                }
+                Err(error) => {
+                    warn!(key = %key, error = %error, "log file not readable; the gather is partial");
+                    info.files_failed.push(FailedObject { key, error });
+                }
+            }
+        }
+        info.files_failed.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(evidence)
+    }
+
+    /// Adds KMS's view of each key; a refused lookup is recorded as not available.
+    async fn describe_keys(&self, inv: &mut Investigation) {
+        for row in inv.keys.iter_mut().filter(|k| k.key.starts_with("arn:")) {
+            match self.kms.describe(&row.key).await {
+                Ok(m) => {
+                    row.state = m.state;
+                    row.deletion_date = m.deletion_date;
+                    row.description = m.description.map(|d| clean(&d, 256));
+                }
+                Err(e) => row.unavailable.push(unavailable("DescribeKey", &e)),
+            }
+            if row.key.contains(":alias/") {
+                continue;
+            }
+            match self.kms.aliases(&row.key).await {
+                Ok(a) => row.aliases = a.iter().map(|a| clean(a, 256)).collect(),
+                Err(e) => row.unavailable.push(unavailable("ListAliases", &e)),
+            }
+            match self.kms.tags(&row.key).await {
+                Ok(t) => {
+                    row.tags = t
+                        .iter()
+                        .map(|(k, v)| (clean(k, 128), clean(v, 256)))
+                        .collect()
+                }
+                Err(e) => row.unavailable.push(unavailable("ListResourceTags", &e)),
+            }
+        }
+    }
+}
+
+fn unavailable(op: &str, e: &AwsError) -> String {
+    format!(
+        "{op}: {}",
+        clean(e.code.as_deref().unwrap_or(&e.message), 200)
+    )
+}
+
+async fn fetch_and_read<S: ObjectStore>(
+    store: &S,
+    bucket: &str,
+    key: &str,
+    plan: Plan,
+) -> Result<FileEvidence, String> {
+    let (body, _) = store.get(bucket, key).await.map_err(|e| e.to_string())?;
+    let reader = SyncIoBridge::new(body);
+    let name = format!("s3://{bucket}/{key}");
+    tokio::task::spawn_blocking(move || gather_file(&name, reader, &plan))
+        .await
+        .map_err(|e| format!("s3://{bucket}/{key}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn config_requires_bucket_and_topic() {
+        let env: HashMap<&str, &str> = [
+            ("KEYTRAIL_LOG_BUCKET", "trail"),
+            ("KEYTRAIL_ALERT_TOPIC_ARN", "arn:aws:sns:us-east-1:1:t"),
+            ("KEYTRAIL_ACCOUNTS", "111122223333, 444455556666"),
+            ("KEYTRAIL_LOG_PREFIX", "/audit/"),
+            ("KEYTRAIL_NOTIFY_STATES", "ALARM,OK"),
+        ]
+        .into();
+        let c =
+            EnricherConfig::from_lookup(|k| env.get(k).map(|v| (*v).to_owned())).expect("valid");
+        assert_eq!(c.accounts, ["111122223333", "444455556666"]);
+        assert_eq!(c.log_prefix.as_deref(), Some("audit"));
+        assert_eq!(c.lag, Duration::minutes(15));
+        assert_eq!(c.concurrency, 8);
+        assert_eq!(c.notify_states, ["ALARM", "OK"]);
+        let missing =
+            EnricherConfig::from_lookup(|k| (k == "KEYTRAIL_LOG_BUCKET").then(|| "b".into()));
+        assert!(
+            missing
+                .expect_err("topic")
+                .to_string()
+                .contains("KEYTRAIL_ALERT_TOPIC_ARN")
+        );
+        let bad = EnricherConfig::from_lookup(|k| match k {
+            "KEYTRAIL_LOG_BUCKET" | "KEYTRAIL_ALERT_TOPIC_ARN" => Some("x".into()),
+            "KEYTRAIL_NOTIFY_STATES" => Some("ALARM,MAYBE".into()),
+            _ => None,
+        });
+        assert!(bad.is_err());
+    }
+}

@@ -1,0 +1,373 @@
+//! The alarm enricher against moto_server: S3 logs, KMS key metadata, SNS -> SQS.
+
+use chrono::{DateTime, Duration, Utc};
+use keytrail::aws::{KmsDirectory, S3Store, SnsNotifier, kms_client, s3_client, sns_client};
+use keytrail::enrich::Investigation;
+use keytrail::enricher::{Enricher, EnricherConfig};
+use keytrail_tests::{Moto, decrypt_record, delivery_key, gz_log, repo_root, upload_sample_tree};
+use serde_json::Value;
+
+const BUCKET: &str = "keytrail-test-trail";
+
+struct Env {
+    _moto: Moto,
+    s3: aws_sdk_s3::Client,
+    sqs: aws_sdk_sqs::Client,
+    queue_url: String,
+    key_arn: String,
+    enricher: Enricher<S3Store, KmsDirectory, SnsNotifier>,
+}
+
+fn t(s: &str) -> DateTime<Utc> {
+    s.parse().expect("time")
+}
+
+/// A day of deliveries: the sample tree, a delivery every 5 minutes of background
+/// Decrypts, a planted burst of failures on a real (moto) key, and one corrupt file.
+async fn env() -> Env {
+    let moto = Moto::start();
+    let sdk = moto.sdk_config().await;
+    let s3 = s3_client(&sdk);
+    let kms = kms_client(&sdk);
+    let sns = sns_client(&sdk);
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    s3.create_bucket()
+        .bucket(BUCKET)
+        .send()
+        .await
+        .expect("bucket");
+
+    let key = kms
+        .create_key()
+        .description("payroll exports")
+        .send()
+        .await
+        .expect("key");
+    let key_arn = key
+        .key_metadata()
+        .and_then(|m| m.arn())
+        .expect("arn")
+        .to_owned();
+    kms.create_alias()
+        .alias_name("alias/payroll")
+        .target_key_id(&key_arn)
+        .send()
+        .await
+        .expect("alias");
+    kms.tag_resource()
+        .key_id(&key_arn)
+        .tags(
+            aws_sdk_kms::types::Tag::builder()
+                .tag_key("owner")
+                .tag_value("finance")
+                .build()
+                .expect("tag"),
+        )
+        .send()
+        .await
+        .expect("tags");
+
+    upload_sample_tree(&s3, BUCKET).await;
+    let day = t("2026-10-04T00:00:00Z");
+    for i in 0..288 {
+        let at = day + Duration::minutes(5 * i);
+        let records: Vec<Value> = (0..3)
+            .map(|j| {
+                decrypt_record(
+                    at - Duration::minutes(4) + Duration::seconds(j * 7),
+                    &format!("bg-{i}-{j}"),
+                    "app-server",
+                    "10.0.7.118",
+                    &key_arn,
+                    None,
+                )
+            })
+            .collect();
+        s3.put_object()
+            .bucket(BUCKET)
+            .key(delivery_key(at, &format!("bg{i:04}")))
+            .body(gz_log(&records).into())
+            .send()
+            .await
+            .expect("upload");
+    }
+    // The planted burst: 20 failures in three minutes, delivered at 02:45.
+    let burst: Vec<Value> = (0..20)
+        .map(|i| {
+            decrypt_record(
+                t("2026-10-04T02:40:10Z") + Duration::seconds(i * 9),
+                &format!("burst-{i}"),
+                "batch-reader",
+                "198.51.100.23",
+                &key_arn,
+                Some(("IncorrectKeyException", "The key ID in the request does not identify a CMK that can perform this operation.")),
+            )
+        })
+        .collect();
+    s3.put_object()
+        .bucket(BUCKET)
+        .key(delivery_key(t("2026-10-04T02:45:00Z"), "planted"))
+        .body(gz_log(&burst).into())
+        .send()
+        .await
+        .expect("upload");
+    // A corrupt delivery inside the window: the gather is partial, and says so.
+    let cut = gz_log(&burst);
+    s3.put_object()
+        .bucket(BUCKET)
+        .key(delivery_key(t("2026-10-04T02:46:00Z"), "corrupt"))
+        .body(cut[..cut.len() / 3].to_vec().into())
+        .send()
+        .await
+        .expect("upload");
+
+    let topic = sns
+        .create_topic()
+        .name("keytrail-security")
+        .send()
+        .await
+        .expect("topic");
+    let topic_arn = topic.topic_arn().expect("arn").to_owned();
+    let queue = sqs
+        .create_queue()
+        .queue_name("security-inbox")
+        .send()
+        .await
+        .expect("queue");
+    let queue_url = queue.queue_url().expect("url").to_owned();
+    let attrs = sqs
+        .get_queue_attributes()
+        .queue_url(&queue_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .expect("attrs");
+    let queue_arn = attrs
+        .attributes()
+        .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
+        .expect("queue arn")
+        .clone();
+    sns.subscribe()
+        .topic_arn(&topic_arn)
+        .protocol("sqs")
+        .endpoint(&queue_arn)
+        .send()
+        .await
+        .expect("subscribe");
+
+    let config = EnricherConfig::from_lookup(|k| match k {
+        "KEYTRAIL_LOG_BUCKET" => Some(BUCKET.into()),
+        "KEYTRAIL_ALERT_TOPIC_ARN" => Some(topic_arn.clone()),
+        _ => None,
+    })
+    .expect("config");
+    let enricher = Enricher::new(
+        S3Store { client: s3.clone() },
+        KmsDirectory { client: kms },
+        SnsNotifier { client: sns },
+        config,
+    );
+    Env {
+        _moto: moto,
+        s3,
+        sqs,
+        queue_url,
+        key_arn,
+        enricher,
+    }
+}
+
+fn alarm_event(name: &str) -> Value {
+    let path = repo_root().join("events/alarms").join(name);
+    serde_json::from_slice(&std::fs::read(&path).expect("fixture")).expect("json")
+}
+
+/// The one notification on the queue: (subject, body, attributes).
+async fn notification(env: &Env) -> (String, String, Value) {
+    let out = env
+        .sqs
+        .receive_message()
+        .queue_url(&env.queue_url)
+        .max_number_of_messages(10)
+        .wait_time_seconds(1)
+        .send()
+        .await
+        .expect("receive");
+    let msgs = out.messages();
+    assert_eq!(msgs.len(), 1, "exactly one notification");
+    let envelope: Value =
+        serde_json::from_str(msgs[0].body().expect("body")).expect("SNS envelope");
+    env.sqs
+        .delete_message()
+        .queue_url(&env.queue_url)
+        .receipt_handle(msgs[0].receipt_handle().expect("handle"))
+        .send()
+        .await
+        .expect("delete");
+    (
+        envelope["Subject"].as_str().expect("subject").to_owned(),
+        envelope["Message"].as_str().expect("message").to_owned(),
+        envelope["MessageAttributes"].clone(),
+    )
+}
+
+async fn record(env: &Env, report: &Value) -> Investigation {
+    let loc = report["record"].as_str().expect("record location");
+    let key = loc
+        .strip_prefix(&format!("s3://{BUCKET}/"))
+        .expect("in the bucket");
+    assert!(
+        key.starts_with("keytrail/investigations/2026/10/04/"),
+        "{key}"
+    );
+    let obj = env
+        .s3
+        .get_object()
+        .bucket(BUCKET)
+        .key(key)
+        .send()
+        .await
+        .expect("record exists");
+    let bytes = obj.body.collect().await.expect("body").into_bytes();
+    serde_json::from_slice(&bytes).expect("record parses")
+}
+
+#[tokio::test]
+async fn decrypt_failure_alarm_becomes_an_actionable_notification() {
+    let env = env().await;
+    let report = env
+        .enricher
+        .handle(&alarm_event("sns-decrypt-failures.json"))
+        .await
+        .expect("handler");
+    let (subject, body, attrs) = notification(&env).await;
+
+    assert!(subject.len() <= 100, "{subject}");
+    assert!(
+        subject.contains("decrypt_failures")
+            && subject.contains("alias/payroll")
+            && subject.contains("role/batch-reader"),
+        "{subject}"
+    );
+    for needle in [
+        "arn:aws:iam::111122223333:role/batch-reader",
+        "198.51.100.23",
+        "alias/payroll",
+        "state Enabled",
+        "owner=finance",
+        "37 matching events",
+        "IncorrectKeyException",
+        "dataset=payroll-2026",
+        "PARTIAL: 1 log files could not be read",
+        "PLAYBOOK",
+        "ATHENA QUERY",
+    ] {
+        assert!(body.contains(needle), "missing {needle:?} in\n{body}");
+    }
+    assert_eq!(attrs["severity"]["Value"], "medium");
+    assert_eq!(attrs["rule"]["Value"], "decrypt_failures");
+
+    let inv = record(&env, &report).await;
+    assert_eq!(inv.count, 37, "20 planted + 17 in the sample logs");
+    assert_eq!(
+        inv.principals[0].principal,
+        "arn:aws:iam::111122223333:role/batch-reader"
+    );
+    let key = inv
+        .keys
+        .iter()
+        .find(|k| k.key == env.key_arn)
+        .expect("planted key");
+    assert_eq!(key.aliases, ["alias/payroll"]);
+    assert_eq!(key.tags.get("owner").map(String::as_str), Some("finance"));
+    // Only the files that can hold the window's events were read: 02:30 to 03:05.
+    assert!(
+        inv.gather.files_selected < 20,
+        "{} selected",
+        inv.gather.files_selected
+    );
+    assert!(inv.gather.files_listed >= 288);
+    assert_eq!(inv.gather.files_failed.len(), 1);
+    assert!(inv.gather.files_failed[0].key.contains("corrupt"));
+    // Keys the account does not hold (sample logs) degrade to "not available".
+    assert!(
+        inv.keys
+            .iter()
+            .any(|k| k.unavailable.iter().any(|u| u.starts_with("DescribeKey")))
+    );
+}
+
+#[tokio::test]
+async fn pending_deletion_and_metric_math_alarms() {
+    let env = env().await;
+    let report = env
+        .enricher
+        .handle(&alarm_event("sns-pending-deletion.json"))
+        .await
+        .expect("handler");
+    let (subject, body, attrs) = notification(&env).await;
+    assert!(
+        subject.starts_with("[CRITICAL] pending_deletion_use: 5 events"),
+        "{subject}"
+    );
+    assert!(
+        body.contains("arn:aws:iam::111122223333:role/legacy-importer"),
+        "{body}"
+    );
+    assert!(
+        body.contains("not available: DescribeKey"),
+        "a key KMS does not know degrades gracefully"
+    );
+    assert_eq!(attrs["severity"]["Value"], "critical");
+    assert_eq!(record(&env, &report).await.count, 5);
+
+    let report = env
+        .enricher
+        .handle(&alarm_event("sns-metric-math.json"))
+        .await
+        .expect("handler");
+    let (_, body, attrs) = notification(&env).await;
+    assert_eq!(report["events"], 15, "{report}");
+    assert!(
+        body.contains("KMSFailures {ErrorClass=AccessDenied}"),
+        "{body}"
+    );
+    assert_eq!(attrs["rule"]["Value"], "none");
+}
+
+#[tokio::test]
+async fn non_alarms_and_unowned_metrics() {
+    let env = env().await;
+    for f in [
+        "sns-subscription-confirmation.json",
+        "sns-malformed.json",
+        "sns-ok.json",
+    ] {
+        let r = env
+            .enricher
+            .handle(&alarm_event(f))
+            .await
+            .expect("acknowledged, never retried");
+        assert!(r.get("ignored").is_some(), "{f}: {r}");
+    }
+    let r = env
+        .enricher
+        .handle(&alarm_event("sns-composite.json"))
+        .await
+        .expect("handler");
+    assert_eq!(r["enriched"], false);
+    let (subject, body, _) = notification(&env).await;
+    assert!(subject.contains("(not enriched)"), "{subject}");
+    assert!(body.contains("NOT ENRICHED: composite alarm"), "{body}");
+    let r = env
+        .enricher
+        .handle(&alarm_event("sns-unowned-metric.json"))
+        .await
+        .expect("handler");
+    assert_eq!(r["enriched"], false);
+    let (_, body, _) = notification(&env).await;
+    assert!(
+        body.contains("no keytrail rule owns metric AWS/KMS/SecondsUntilKeyMaterialExpiration"),
+        "{body}"
+    );
+}

@@ -1,0 +1,519 @@
+//! The log processor against moto_server.
+//!
+//! Each test starts its own server, creates the trail bucket, uploads real log files
+//! from `events/logs/` and runs the handler on the invoke payloads in `events/`.
+
+use std::collections::{BTreeMap, HashSet};
+use std::io::Read;
+
+use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
+use aws_sdk_s3::primitives::ByteStream;
+use chrono::{DateTime, Utc};
+use flate2::read::MultiGzDecoder;
+use keytrail::aws::{CloudWatchSink, S3Store, cloudwatch_client, s3_client};
+use keytrail::processor::{Config, Processor, marker_key};
+use keytrail::summary::Summary;
+use keytrail_tests::{Moto, repo_root};
+use serde_json::{Value, json};
+
+const BUCKET: &str = "keytrail-test-trail";
+
+struct Env {
+    _moto: Moto,
+    s3: aws_sdk_s3::Client,
+    cw: aws_sdk_cloudwatch::Client,
+    processor: Processor<S3Store, CloudWatchSink>,
+}
+
+async fn env() -> Env {
+    let moto = Moto::start();
+    let sdk = moto.sdk_config().await;
+    let s3 = s3_client(&sdk);
+    let cw = cloudwatch_client(&sdk);
+    s3.create_bucket()
+        .bucket(BUCKET)
+        .send()
+        .await
+        .expect("create bucket");
+    let config = Config {
+        // The sample logs are from 2026-10; publish them whatever today's date is.
+        max_metric_age: std::time::Duration::from_secs(3650 * 24 * 3600),
+        ..Config::default()
+    };
+    let processor = Processor::new(
+        S3Store { client: s3.clone() },
+        CloudWatchSink { client: cw.clone() },
+        config,
+    );
+    Env {
+        _moto: moto,
+        s3,
+        cw,
+        processor,
+    }
+}
+
+fn event(name: &str) -> Value {
+    let path = repo_root().join("events").join(name);
+    serde_json::from_slice(
+        &std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+    )
+    .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The object key an S3 event names (decoded).
+fn event_key(ev: &Value) -> String {
+    let raw = ev["Records"][0]["s3"]["object"]["key"]
+        .as_str()
+        .expect("key");
+    keytrail::s3key::decode_event_key(raw)
+}
+
+/// The local sample file for an S3 key.
+fn sample(key: &str) -> Vec<u8> {
+    let path = repo_root().join("events/logs").join(key);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+async fn upload(env: &Env, key: &str, body: Vec<u8>) {
+    env.s3
+        .put_object()
+        .bucket(BUCKET)
+        .key(key)
+        .body(ByteStream::from(body))
+        .send()
+        .await
+        .expect("upload");
+}
+
+/// An independent count of a gzipped log's KMS records by eventName (deduplicated by
+/// eventID), with the event-time span, read with plain serde_json.
+fn oracle(gz: &[u8]) -> (BTreeMap<String, u64>, DateTime<Utc>, DateTime<Utc>) {
+    let mut text = String::new();
+    MultiGzDecoder::new(gz)
+        .read_to_string(&mut text)
+        .expect("gunzip");
+    let v: Value = serde_json::from_str(&text).expect("json");
+    let mut seen = HashSet::new();
+    let mut counts = BTreeMap::new();
+    let mut times = Vec::new();
+    for r in v["Records"].as_array().expect("Records") {
+        if r["eventSource"] != "kms.amazonaws.com" {
+            continue;
+        }
+        if let Some(id) = r["eventID"].as_str()
+            && !seen.insert(id.to_owned())
+        {
+            continue;
+        }
+        *counts
+            .entry(r["eventName"].as_str().expect("name").to_owned())
+            .or_insert(0) += 1;
+        times.push(
+            r["eventTime"]
+                .as_str()
+                .expect("time")
+                .parse::<DateTime<Utc>>()
+                .expect("rfc3339"),
+        );
+    }
+    let min = *times.iter().min().expect("some KMS records");
+    let max = *times.iter().max().expect("some KMS records");
+    (counts, min, max)
+}
+
+/// Sum of a metric over [start, end] through GetMetricData.
+async fn metric_sum(
+    env: &Env,
+    name: &str,
+    dims: &[(&str, &str)],
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> f64 {
+    let metric = Metric::builder()
+        .namespace("KMSAudit")
+        .metric_name(name)
+        .set_dimensions(Some(
+            dims.iter()
+                .map(|(k, v)| Dimension::builder().name(*k).value(*v).build())
+                .collect(),
+        ))
+        .build();
+    let query = MetricDataQuery::builder()
+        .id("q")
+        .metric_stat(
+            MetricStat::builder()
+                .metric(metric)
+                .period(60)
+                .stat("Sum")
+                .build(),
+        )
+        .build();
+    let out = env
+        .cw
+        .get_metric_data()
+        .metric_data_queries(query)
+        .start_time(aws_sdk_cloudwatch::primitives::DateTime::from_secs(
+            start.timestamp() - 3600,
+        ))
+        .end_time(aws_sdk_cloudwatch::primitives::DateTime::from_secs(
+            end.timestamp() + 3600,
+        ))
+        .send()
+        .await
+        .expect("GetMetricData");
+    out.metric_data_results()
+        .iter()
+        .flat_map(|r| r.values().iter().copied())
+        .sum()
+}
+
+/// The sample log named by `events/s3-put.json`, uploaded, with its oracle counts.
+struct Staged {
+    payload: Value,
+    key: String,
+    expected: BTreeMap<String, u64>,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+}
+
+async fn stage_sample(env: &Env) -> Staged {
+    let payload = event("s3-put.json");
+    let key = event_key(&payload);
+    let body = sample(&key);
+    let (expected, start, end) = oracle(&body);
+    upload(env, &key, body).await;
+    Staged {
+        payload,
+        key,
+        expected,
+        start,
+        end,
+    }
+}
+
+#[tokio::test]
+async fn s3_event_puts_metrics_and_summary() {
+    let env = env().await;
+    let Staged {
+        payload,
+        expected,
+        start,
+        end,
+        ..
+    } = stage_sample(&env).await;
+
+    let report = env.processor.handle(&payload, None).await.expect("handler");
+    let result = &report["objects"][0]["result"];
+    assert_eq!(result["outcome"], "processed", "{report}");
+
+    let total: u64 = expected.values().sum();
+    assert_eq!(result["kms_records"], json!(total), "{report}");
+    for (name, count) in &expected {
+        let dim = keytrail::metrics::operation_dimension(name);
+        let got = metric_sum(&env, "KMSApiCalls", &[("EventName", dim)], start, end).await;
+        let want: u64 = expected
+            .iter()
+            .filter(|(n, _)| keytrail::metrics::operation_dimension(n) == dim)
+            .map(|(_, c)| c)
+            .sum();
+        assert_eq!(
+            got, want as f64,
+            "KMSApiCalls EventName={name} (file has {count})"
+        );
+    }
+
+    let summary_key = result["summary_key"].as_str().expect("summary key");
+    assert!(
+        summary_key.starts_with("keytrail/summaries/111122223333/us-east-1/"),
+        "{summary_key}"
+    );
+    let obj = env
+        .s3
+        .get_object()
+        .bucket(BUCKET)
+        .key(summary_key)
+        .send()
+        .await
+        .expect("summary written");
+    let bytes = obj.body.collect().await.expect("body").into_bytes();
+    let summary = Summary::from_gzip_json(&bytes).expect("summary decodes");
+    assert_eq!(summary.kms_records, total);
+    assert!(summary.usage.values().map(|s| s.count).sum::<u64>() >= total);
+}
+
+#[tokio::test]
+async fn three_redeliveries_count_once() {
+    let env = env().await;
+    let Staged {
+        payload,
+        key,
+        expected,
+        start,
+        end,
+    } = stage_sample(&env).await;
+
+    let mut outcomes = Vec::new();
+    for _ in 0..3 {
+        let r = env.processor.handle(&payload, None).await.expect("handler");
+        outcomes.push(
+            r["objects"][0]["result"]["outcome"]
+                .as_str()
+                .expect("outcome")
+                .to_owned(),
+        );
+    }
+    assert_eq!(
+        outcomes,
+        ["processed", "already_processed", "already_processed"]
+    );
+    // The same object through EventBridge is a re-delivery too.
+    let eb = event("eventbridge-object-created.json");
+    if eb["detail"]["object"]["key"].as_str() == Some(key.as_str()) {
+        let r = env.processor.handle(&eb, None).await.expect("handler");
+        assert_eq!(r["objects"][0]["result"]["outcome"], "already_processed");
+    }
+    let decrypts = expected.get("Decrypt").copied().unwrap_or(0)
+        + expected.get("GenerateDataKey").copied().unwrap_or(0);
+    let got = metric_sum(&env, "KMSApiCalls", &[("EventName", "Decrypt")], start, end).await
+        + metric_sum(
+            &env,
+            "KMSApiCalls",
+            &[("EventName", "GenerateDataKey")],
+            start,
+            end,
+        )
+        .await;
+    assert_eq!(got, decrypts as f64);
+}
+
+#[tokio::test]
+async fn failed_attempt_is_resumed_not_lost() {
+    let env = env().await;
+    let Staged {
+        payload,
+        key,
+        expected,
+        start,
+        end,
+    } = stage_sample(&env).await;
+    // An earlier invocation claimed the object and failed before publishing anything.
+    let head = env
+        .s3
+        .head_object()
+        .bucket(BUCKET)
+        .key(&key)
+        .send()
+        .await
+        .expect("head");
+    let marker = marker_key(BUCKET, &key, head.e_tag().unwrap_or(""));
+    let failed = json!({"state": "failed", "at": Utc::now(), "batches_sent": 0});
+    upload(&env, &marker, failed.to_string().into_bytes()).await;
+
+    let r = env.processor.handle(&payload, None).await.expect("handler");
+    assert_eq!(r["objects"][0]["result"]["outcome"], "processed", "{r}");
+    let got = metric_sum(&env, "KMSApiCalls", &[("EventName", "Decrypt")], start, end).await;
+    assert_eq!(got, expected.get("Decrypt").copied().unwrap_or(0) as f64);
+    let r = env.processor.handle(&payload, None).await.expect("handler");
+    assert_eq!(r["objects"][0]["result"]["outcome"], "already_processed");
+}
+
+#[tokio::test]
+async fn digest_and_test_events_are_skipped() {
+    let env = env().await;
+    let payload = event("s3-put-digest.json");
+    let key = event_key(&payload);
+    upload(&env, &key, sample(&key)).await;
+    let r = env.processor.handle(&payload, None).await.expect("handler");
+    let result = &r["objects"][0]["result"];
+    assert_eq!(result["outcome"], "skipped", "{r}");
+    assert!(
+        result["reason"]
+            .as_str()
+            .expect("reason")
+            .contains("digest"),
+        "{r}"
+    );
+    let listed = env
+        .s3
+        .list_objects_v2()
+        .bucket(BUCKET)
+        .prefix("keytrail/")
+        .send()
+        .await
+        .expect("list");
+    assert_eq!(listed.key_count(), Some(0), "nothing written for a digest");
+
+    // An object deleted before processing is acknowledged, not retried forever.
+    let r = env
+        .processor
+        .handle(&event("s3-put.json"), None)
+        .await
+        .expect("handler");
+    assert_eq!(
+        r["objects"][0]["result"]["reason"], "object no longer exists",
+        "{r}"
+    );
+
+    let r = env
+        .processor
+        .handle(&event("s3-test-event.json"), None)
+        .await
+        .expect("handler");
+    assert_eq!(r["ignored"], "s3:TestEvent");
+}
+
+#[tokio::test]
+async fn corrupt_file_is_reported_and_good_records_counted() {
+    let env = env().await;
+    let payload = event("s3-put.json");
+    let key = event_key(&payload);
+    // A larger file cut in half: the gzip stream is truncated mid-way.
+    let mut records = Vec::new();
+    for i in 0..3000 {
+        records.push(json!({
+            "eventVersion": "1.08", "eventTime": format!("2026-10-04T03:{:02}:{:02}Z", (i / 60) % 60, i % 60),
+            "eventSource": "kms.amazonaws.com", "eventName": "Decrypt", "awsRegion": "us-east-1",
+            "eventID": format!("00000000-0000-4000-8000-{i:012}"), "recipientAccountId": "111122223333",
+            "userIdentity": {"type": "AssumedRole", "accountId": "111122223333",
+                "arn": "arn:aws:sts::111122223333:assumed-role/app/i-1",
+                "sessionContext": {"sessionIssuer": {"type": "Role", "arn": "arn:aws:iam::111122223333:role/app"}}},
+            "requestParameters": {"encryptionAlgorithm": "SYMMETRIC_DEFAULT", "encryptionContext": {"n": i.to_string()}},
+            "resources": [{"ARN": "arn:aws:kms:us-east-1:111122223333:key/k1", "type": "AWS::KMS::Key", "accountId": "111122223333"}]
+        }));
+    }
+    let text = json!({"Records": records}).to_string();
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut enc, text.as_bytes()).expect("gzip");
+    let gz = enc.finish().expect("gzip");
+    upload(&env, &key, gz[..gz.len() / 2].to_vec()).await;
+
+    let r = env
+        .processor
+        .handle(&payload, None)
+        .await
+        .expect("bad content is not an invocation failure");
+    let result = &r["objects"][0]["result"];
+    assert_eq!(result["outcome"], "processed", "{r}");
+    let err = result["content_error"]
+        .as_str()
+        .expect("content error reported");
+    assert!(err.contains(&key) && err.contains("gzip"), "{err}");
+    let good = result["kms_records"].as_u64().expect("count");
+    assert!(
+        good > 500 && good < 3000,
+        "{good} records before the damage"
+    );
+    let start: DateTime<Utc> = "2026-10-04T03:00:00Z".parse().expect("t");
+    let end: DateTime<Utc> = "2026-10-04T04:00:00Z".parse().expect("t");
+    let got = metric_sum(&env, "KMSApiCalls", &[("EventName", "Decrypt")], start, end).await;
+    assert_eq!(
+        got, good as f64,
+        "every record before the damage is published"
+    );
+    let delivered = keytrail::s3key::parse_log_key(&key)
+        .expect("layout")
+        .delivered;
+    let bad = metric_sum(&env, "KMSAuditBadLogFiles", &[], delivered, delivered).await;
+    assert_eq!(bad, 1.0);
+}
+
+/// A log whose Decrypts fall in `minutes` distinct minutes, so it yields that many datums.
+fn spread_log(minutes: i64) -> Vec<u8> {
+    let start: DateTime<Utc> = "2026-10-04T00:00:00Z".parse().expect("t");
+    let records: Vec<Value> = (0..minutes)
+        .map(|i| {
+            json!({
+                "eventVersion": "1.10", "eventTime": (start + chrono::Duration::minutes(i)).to_rfc3339(),
+                "eventSource": "kms.amazonaws.com", "eventName": "Decrypt", "awsRegion": "us-east-1",
+                "eventID": format!("00000000-0000-4000-8000-{i:012}"), "recipientAccountId": "111122223333",
+                "userIdentity": {"type": "IAMUser", "accountId": "111122223333", "arn": "arn:aws:iam::111122223333:user/a"},
+                "resources": [{"ARN": "arn:aws:kms:us-east-1:111122223333:key/k1", "type": "AWS::KMS::Key"}]
+            })
+        })
+        .collect();
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(
+        &mut enc,
+        json!({ "Records": records }).to_string().as_bytes(),
+    )
+    .expect("gzip");
+    enc.finish().expect("gzip")
+}
+
+#[tokio::test]
+async fn retry_resumes_after_the_last_batch_that_landed() {
+    let env = env().await;
+    let payload = event("s3-put.json");
+    let key = event_key(&payload);
+    // 1100 datums: two PutMetricData batches (1000 + 100), ordered by minute.
+    upload(&env, &key, spread_log(1100)).await;
+    let head = env
+        .s3
+        .head_object()
+        .bucket(BUCKET)
+        .key(&key)
+        .send()
+        .await
+        .expect("head");
+    let marker = marker_key(BUCKET, &key, head.e_tag().unwrap_or(""));
+    // The first attempt sent batch 1, then failed.
+    let failed = json!({"state": "failed", "at": Utc::now(), "batches_sent": 1});
+    upload(&env, &marker, failed.to_string().into_bytes()).await;
+
+    let r = env.processor.handle(&payload, None).await.expect("handler");
+    let result = &r["objects"][0]["result"];
+    assert_eq!(result["outcome"], "processed", "{r}");
+    assert_eq!(result["metric_batches"], 2, "{r}");
+    assert_eq!(result["resumed_from_batch"], 1, "{r}");
+    let start: DateTime<Utc> = "2026-10-04T00:00:00Z".parse().expect("t");
+    let end = start + chrono::Duration::minutes(1100);
+    let got = metric_sum(&env, "KMSApiCalls", &[("EventName", "Decrypt")], start, end).await;
+    assert_eq!(
+        got, 100.0,
+        "only the batch that had not landed is sent again"
+    );
+}
+
+#[tokio::test]
+async fn live_claim_defers_and_expired_claim_is_taken_over() {
+    let env = env().await;
+    let Staged {
+        payload,
+        key,
+        expected,
+        start,
+        end,
+    } = stage_sample(&env).await;
+    let head = env
+        .s3
+        .head_object()
+        .bucket(BUCKET)
+        .key(&key)
+        .send()
+        .await
+        .expect("head");
+    let marker = marker_key(BUCKET, &key, head.e_tag().unwrap_or(""));
+
+    // Another invocation is working on the object right now: fail, so Lambda retries.
+    let live = json!({"state": "claimed", "at": Utc::now(), "expires_at": Utc::now() + chrono::Duration::minutes(5), "batches_sent": 0});
+    upload(&env, &marker, live.to_string().into_bytes()).await;
+    let err = env
+        .processor
+        .handle(&payload, None)
+        .await
+        .expect_err("busy");
+    assert!(
+        err.to_string()
+            .contains("another invocation holds the claim"),
+        "{err}"
+    );
+
+    // That invocation crashed (its deadline passed without a done or failed marker).
+    let crashed = json!({"state": "claimed", "at": Utc::now() - chrono::Duration::minutes(20), "expires_at": Utc::now() - chrono::Duration::minutes(5), "batches_sent": 0});
+    upload(&env, &marker, crashed.to_string().into_bytes()).await;
+    let r = env.processor.handle(&payload, None).await.expect("handler");
+    assert_eq!(r["objects"][0]["result"]["outcome"], "processed", "{r}");
+    let got = metric_sum(&env, "KMSApiCalls", &[("EventName", "Decrypt")], start, end).await;
+    assert_eq!(got, expected.get("Decrypt").copied().unwrap_or(0) as f64);
+}
