@@ -1238,7 +1238,7 @@ mod tests {
             300,
             1,
         );
-        a.name = format!("x\u{1b}[2J{}", "n".repeat(300));
+        a.name = format!("x\u{1b}[2J\nBcc: evil{}", "n".repeat(300));
         let inv = investigation(
             Context {
                 alarm: &a,

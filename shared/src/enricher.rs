@@ -48,6 +48,21 @@ pub struct EnricherConfig {
 }
 
 impl EnricherConfig {
+    /// Every environment variable the enricher reads.
+    pub const ENV_VARS: &'static [&'static str] = &[
+        "KEYTRAIL_LOG_BUCKET",
+        "KEYTRAIL_LOG_PREFIX",
+        "KEYTRAIL_ACCOUNTS",
+        "KEYTRAIL_REGIONS",
+        "KEYTRAIL_ALERT_TOPIC_ARN",
+        "KEYTRAIL_INVESTIGATION_BUCKET",
+        "KEYTRAIL_DELIVERY_LAG_MINUTES",
+        "KEYTRAIL_GATHER_CONCURRENCY",
+        "KEYTRAIL_NOTIFY_STATES",
+        "KEYTRAIL_METRIC_NAMESPACE",
+        "KEYTRAIL_ATHENA_TABLE",
+    ];
+
     pub fn from_env() -> Result<EnricherConfig, ConfigError> {
         EnricherConfig::from_lookup(|k| std::env::var(k).ok())
     }
@@ -391,6 +406,31 @@ async fn fetch_and_read<S: ObjectStore>(
 mod tests {
     use super::*;
     use std::collections::HashMap;
+
+    #[test]
+    fn env_vars_list_is_what_from_lookup_reads() {
+        let seen = std::sync::Mutex::new(Vec::new());
+        let _ = EnricherConfig::from_lookup(|k| {
+            seen.lock().expect("lock").push(k.to_owned());
+            Some(
+                if k == "KEYTRAIL_NOTIFY_STATES" {
+                    "ALARM"
+                } else {
+                    "1"
+                }
+                .into(),
+            )
+        });
+        let mut seen = seen.into_inner().expect("lock");
+        seen.sort();
+        seen.dedup();
+        let mut listed: Vec<String> = EnricherConfig::ENV_VARS
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
+        listed.sort();
+        assert_eq!(seen, listed);
+    }
 
     #[test]
     fn config_requires_bucket_and_topic() {

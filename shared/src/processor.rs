@@ -62,6 +62,16 @@ impl Default for Config {
 }
 
 impl Config {
+    /// Every environment variable the log processor reads (the template test checks
+    /// that template.yaml sets exactly these).
+    pub const ENV_VARS: &'static [&'static str] = &[
+        "KEYTRAIL_METRIC_NAMESPACE",
+        "KEYTRAIL_SUMMARY_BUCKET",
+        "KEYTRAIL_PER_KEY_METRICS",
+        "KEYTRAIL_CLAIM_LEASE_SECONDS",
+        "KEYTRAIL_MAX_METRIC_AGE_HOURS",
+    ];
+
     /// Reads the environment variables documented in the README.
     pub fn from_env() -> Result<Config, ConfigError> {
         Config::from_lookup(|k| std::env::var(k).ok())
@@ -668,6 +678,20 @@ mod tests {
                 .to_string()
                 .contains("KEYTRAIL_PER_KEY_METRICS")
         );
+    }
+
+    #[test]
+    fn env_vars_list_is_what_from_lookup_reads() {
+        let seen = std::sync::Mutex::new(Vec::new());
+        let _ = Config::from_lookup(|k| {
+            seen.lock().expect("lock").push(k.to_owned());
+            None
+        });
+        let mut seen = seen.into_inner().expect("lock");
+        seen.sort();
+        let mut listed: Vec<String> = Config::ENV_VARS.iter().map(|s| (*s).to_owned()).collect();
+        listed.sort();
+        assert_eq!(seen, listed);
     }
 
     #[test]
