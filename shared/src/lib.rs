@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod model;
 pub mod principal;
 pub mod reader;
+pub mod review;
 pub mod s3key;
 pub mod sanitize;
 pub mod search;

@@ -105,6 +105,32 @@ pub struct Summary {
     pub principal_ips: BTreeMap<String, CappedSet>,
     /// Key -> the encryption-context keys seen with it (capped).
     pub key_context_keys: BTreeMap<String, CappedSet>,
+    /// Per UTC day (`YYYY-MM-DD`) of eventTime: calls, failures, calls per key and
+    /// matches per rule, for the review's daily charts and weekly findings.
+    #[serde(default)]
+    pub days: BTreeMap<String, DayCounts>,
+}
+
+/// One day's counts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DayCounts {
+    pub calls: u64,
+    pub failures: u64,
+    pub by_key: BTreeMap<String, u64>,
+    pub rules: BTreeMap<String, u64>,
+}
+
+impl DayCounts {
+    fn merge(&mut self, o: &DayCounts) {
+        self.calls += o.calls;
+        self.failures += o.failures;
+        for (k, n) in &o.by_key {
+            *self.by_key.entry(k.clone()).or_default() += n;
+        }
+        for (k, n) in &o.rules {
+            *self.rules.entry(k.clone()).or_default() += n;
+        }
+    }
 }
 
 impl Default for Summary {
@@ -120,6 +146,7 @@ impl Default for Summary {
             usage: BTreeMap::new(),
             principal_ips: BTreeMap::new(),
             key_context_keys: BTreeMap::new(),
+            days: BTreeMap::new(),
         }
     }
 }
@@ -127,6 +154,20 @@ impl Default for Summary {
 impl Summary {
     /// Adds one KMS event.
     pub fn observe(&mut self, e: &KmsEvent) {
+        let day = self
+            .days
+            .entry(e.time.format("%Y-%m-%d").to_string())
+            .or_default();
+        day.calls += 1;
+        if e.failed() {
+            day.failures += 1;
+        }
+        for k in &e.keys {
+            *day.by_key.entry(k.id.clone()).or_default() += 1;
+        }
+        for rule in crate::catalog::RULES.iter().filter(|r| r.matches(e)) {
+            *day.rules.entry(rule.id.to_owned()).or_default() += 1;
+        }
         self.first_event = Some(self.first_event.map_or(e.time, |t| t.min(e.time)));
         self.last_event = Some(self.last_event.map_or(e.time, |t| t.max(e.time)));
         let stats = UsageStats {
@@ -188,6 +229,9 @@ impl Summary {
                 .entry(p.clone())
                 .or_default()
                 .merge(ips, MAX_IPS_PER_PRINCIPAL);
+        }
+        for (d, c) in &o.days {
+            self.days.entry(d.clone()).or_default().merge(c);
         }
         for (k, c) in &o.key_context_keys {
             self.key_context_keys

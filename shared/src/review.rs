@@ -1,0 +1,1012 @@
+//! The monthly review: a month of usage summaries, the key inventory and the trail's
+//! configuration, turned into a compliance report, plus the baseline carried from
+//! month to month (known source IPs per principal, last use per key, monthly totals).
+//!
+//! Everything here is pure: the Lambda and the CLI gather the inputs (from S3, KMS and
+//! CloudTrail, or from local logs alone) and render or store the result.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Datelike, Duration, NaiveDate, SecondsFormat, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::catalog::{ErrorClass, RULES};
+use crate::keys::arn_account;
+use crate::summary::{NO_KEY, Summary};
+
+pub const REPORT_SCHEMA: &str = "keytrail.review";
+pub const REPORT_VERSION: u32 = 1;
+pub const BASELINE_VERSION: u32 = 1;
+/// Known IPs and prefixes kept per principal in the baseline.
+pub const MAX_BASELINE_IPS: usize = 50;
+
+/// Operations that use a key's material: what "used" means for unused-key checks.
+pub const CRYPTO_OPERATIONS: &[&str] = &[
+    "Encrypt",
+    "Decrypt",
+    "ReEncrypt",
+    "GenerateDataKey",
+    "GenerateDataKeyWithoutPlaintext",
+    "GenerateDataKeyPair",
+    "GenerateDataKeyPairWithoutPlaintext",
+    "Sign",
+    "Verify",
+    "GenerateMac",
+    "VerifyMac",
+    "DeriveSharedSecret",
+];
+
+/// A calendar month, `YYYY-MM`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Month {
+    pub year: i32,
+    pub month: u32,
+}
+
+impl Month {
+    pub fn parse(s: &str) -> Option<Month> {
+        let (y, m) = s.trim().split_once('-')?;
+        let (year, month) = (y.parse().ok()?, m.parse().ok()?);
+        (y.len() == 4 && m.len() == 2 && (1..=12).contains(&month)).then_some(Month { year, month })
+    }
+    /// The month before the one holding `now` (what the schedule reviews).
+    pub fn previous_of(now: DateTime<Utc>) -> Month {
+        Month {
+            year: now.year(),
+            month: now.month(),
+        }
+        .prev()
+    }
+    pub fn prev(self) -> Month {
+        if self.month == 1 {
+            Month {
+                year: self.year - 1,
+                month: 12,
+            }
+        } else {
+            Month {
+                year: self.year,
+                month: self.month - 1,
+            }
+        }
+    }
+    pub fn next(self) -> Month {
+        if self.month == 12 {
+            Month {
+                year: self.year + 1,
+                month: 1,
+            }
+        } else {
+            Month {
+                year: self.year,
+                month: self.month + 1,
+            }
+        }
+    }
+    pub fn first_day(self) -> NaiveDate {
+        NaiveDate::from_ymd_opt(self.year, self.month, 1).unwrap_or_default()
+    }
+    pub fn days(self) -> Vec<NaiveDate> {
+        let end = self.next().first_day();
+        let mut d = self.first_day();
+        let mut out = Vec::new();
+        while d < end {
+            out.push(d);
+            d = d.succ_opt().unwrap_or(end);
+        }
+        out
+    }
+    pub fn start(self) -> DateTime<Utc> {
+        Utc.from_utc_datetime(&self.first_day().and_hms_opt(0, 0, 0).unwrap_or_default())
+    }
+    pub fn end(self) -> DateTime<Utc> {
+        self.next().start()
+    }
+}
+
+impl std::fmt::Display for Month {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(f, "{:04}-{:02}", self.year, self.month)
+    }
+}
+
+/// What KMS says about a key (or, offline, what the logs say).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct KeyInfo {
+    pub arn: String,
+    pub aliases: Vec<String>,
+    pub state: Option<String>,
+    pub spec: Option<String>,
+    pub usage: Option<String>,
+    /// `CUSTOMER` or `AWS`.
+    pub manager: Option<String>,
+    pub created: Option<DateTime<Utc>>,
+    pub deletion_date: Option<DateTime<Utc>>,
+    /// `None` when not applicable (asymmetric, HMAC, imported) or not known.
+    pub rotation_enabled: Option<bool>,
+    pub tags: BTreeMap<String, String>,
+    /// KMS's own last-use tracking (GetKeyLastUsage), when available.
+    pub kms_last_used: Option<DateTime<Utc>>,
+    pub kms_tracking_start: Option<DateTime<Utc>>,
+    /// Lookups that failed or were not made, with the reason.
+    pub unavailable: Vec<String>,
+}
+
+impl KeyInfo {
+    pub fn is_customer_managed(&self) -> bool {
+        self.manager.as_deref() != Some("AWS")
+    }
+    /// Rotation applies to symmetric encryption keys with KMS-generated material.
+    pub fn rotation_applies(&self) -> bool {
+        self.spec
+            .as_deref()
+            .is_none_or(|s| s == "SYMMETRIC_DEFAULT")
+            && self.usage.as_deref().is_none_or(|u| u == "ENCRYPT_DECRYPT")
+    }
+}
+
+/// A basic event selector.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct BasicSelector {
+    /// `All`, `ReadOnly` or `WriteOnly`.
+    pub read_write_type: Option<String>,
+    pub include_management_events: Option<bool>,
+    pub exclude_management_event_sources: Vec<String>,
+}
+
+/// One field condition of an advanced event selector.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FieldSelector {
+    pub field: String,
+    pub equals: Vec<String>,
+    pub not_equals: Vec<String>,
+    pub starts_with: Vec<String>,
+    pub not_starts_with: Vec<String>,
+}
+
+/// What CloudTrail says about a trail.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TrailInfo {
+    pub name: String,
+    pub arn: Option<String>,
+    pub kms_key_id: Option<String>,
+    pub log_file_validation: bool,
+    pub multi_region: bool,
+    pub is_logging: Option<bool>,
+    pub basic_selectors: Vec<BasicSelector>,
+    pub advanced_selectors: Vec<Vec<FieldSelector>>,
+    pub unavailable: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckStatus {
+    Pass,
+    Fail,
+    NotChecked,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrailCheck {
+    pub trail: String,
+    pub check: String,
+    pub status: CheckStatus,
+    pub detail: String,
+    pub remediation: String,
+}
+
+const KMS: &str = "kms.amazonaws.com";
+
+/// Whether the trail records KMS management events, and why not.
+pub fn kms_events_logged(t: &TrailInfo) -> Result<(), String> {
+    if !t.advanced_selectors.is_empty() {
+        let mut reasons = Vec::new();
+        for sel in &t.advanced_selectors {
+            let field = |name: &str| sel.iter().find(|f| f.field.eq_ignore_ascii_case(name));
+            let management =
+                field("eventCategory").is_some_and(|f| f.equals.iter().any(|v| v == "Management"));
+            if !management {
+                continue;
+            }
+            if let Some(src) = field("eventSource") {
+                if src.not_equals.iter().any(|v| v == KMS) {
+                    reasons.push(
+                        "an advanced selector excludes eventSource kms.amazonaws.com".to_owned(),
+                    );
+                    continue;
+                }
+                if !src.equals.is_empty() && !src.equals.iter().any(|v| v == KMS) {
+                    reasons.push("an advanced selector keeps only other event sources".to_owned());
+                    continue;
+                }
+                if src
+                    .not_starts_with
+                    .iter()
+                    .any(|p| KMS.starts_with(p.as_str()))
+                {
+                    reasons.push(
+                        "an advanced selector excludes event sources starting like kms".to_owned(),
+                    );
+                    continue;
+                }
+            }
+            if field("readOnly").is_some_and(|f| f.equals.iter().any(|v| v == "false")) {
+                reasons.push("an advanced selector keeps write events only: Decrypt, Encrypt and GenerateDataKey are read-only events".to_owned());
+                continue;
+            }
+            return Ok(());
+        }
+        if reasons.is_empty() {
+            reasons.push("no advanced selector includes management events".into());
+        }
+        return Err(reasons.join("; "));
+    }
+    if t.basic_selectors.is_empty() {
+        // A trail with no selectors logs all management events.
+        return Ok(());
+    }
+    let mut reasons = Vec::new();
+    for sel in &t.basic_selectors {
+        if sel.include_management_events == Some(false) {
+            reasons.push("management events are not included".to_owned());
+            continue;
+        }
+        if sel
+            .exclude_management_event_sources
+            .iter()
+            .any(|s| s == KMS)
+        {
+            reasons.push("ExcludeManagementEventSources lists kms.amazonaws.com".to_owned());
+            continue;
+        }
+        if sel.read_write_type.as_deref() == Some("WriteOnly") {
+            reasons.push("ReadWriteType is WriteOnly: Decrypt, Encrypt and GenerateDataKey are read-only events".to_owned());
+            continue;
+        }
+        return Ok(());
+    }
+    Err(reasons.join("; "))
+}
+
+/// The trail checks (seed 002, CIS 3.x).
+pub fn trail_checks(trails: &[TrailInfo]) -> Vec<TrailCheck> {
+    let mut out = Vec::new();
+    for t in trails {
+        let name = t.name.clone();
+        let check =
+            |check: &str, ok: Result<(), String>, pass: &str, remediation: String| TrailCheck {
+                trail: name.clone(),
+                check: check.into(),
+                status: if ok.is_ok() {
+                    CheckStatus::Pass
+                } else {
+                    CheckStatus::Fail
+                },
+                detail: ok.err().unwrap_or_else(|| pass.into()),
+                remediation: remediation.clone(),
+            };
+        out.push(check(
+            "kms_encryption",
+            match &t.kms_key_id {
+                Some(_) => Ok(()),
+                None => Err("log files are encrypted with SSE-S3 only, not a customer-managed KMS key".into()),
+            },
+            &format!("SSE-KMS with {}", t.kms_key_id.as_deref().unwrap_or_default()),
+            format!("Create a customer-managed key whose policy lets cloudtrail.amazonaws.com call kms:GenerateDataKey* (condition kms:EncryptionContext:aws:cloudtrail:arn and aws:SourceArn) and kms:DescribeKey, grant kms:Decrypt to the log readers, then: aws cloudtrail update-trail --name {} --kms-key-id <key ARN>", t.name),
+        ));
+        out.push(check(
+            "log_file_validation",
+            if t.log_file_validation {
+                Ok(())
+            } else {
+                Err("log file integrity validation is off".into())
+            },
+            "digest files are delivered",
+            format!(
+                "aws cloudtrail update-trail --name {} --enable-log-file-validation",
+                t.name
+            ),
+        ));
+        out.push(check(
+            "multi_region",
+            if t.multi_region {
+                Ok(())
+            } else {
+                Err("the trail records one region only".into())
+            },
+            "all regions are recorded",
+            format!(
+                "aws cloudtrail update-trail --name {} --is-multi-region-trail",
+                t.name
+            ),
+        ));
+        let logging = match t.is_logging {
+            Some(true) => Ok(()),
+            Some(false) => Err("the trail is not logging".into()),
+            None => Err("GetTrailStatus was not available".into()),
+        };
+        out.push(check(
+            "logging",
+            logging,
+            "the trail is logging",
+            format!("aws cloudtrail start-logging --name {}", t.name),
+        ));
+        out.push(check(
+            "kms_events_recorded",
+            kms_events_logged(t),
+            "management events, including kms.amazonaws.com, are recorded",
+            format!("Remove kms.amazonaws.com from ExcludeManagementEventSources (basic selectors) or from the eventSource NotEquals of the advanced selectors, and record read and write management events: aws cloudtrail put-event-selectors --trail-name {} ...", t.name),
+        ));
+    }
+    out
+}
+
+/// Known source IPs (and /24, /48 prefixes) per principal, last use per key, and
+/// monthly totals, carried from month to month.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Baseline {
+    pub version: u32,
+    pub updated_for: Option<String>,
+    pub principals: BTreeMap<String, KnownSources>,
+    /// Key -> last successful cryptographic use.
+    pub keys_last_used: BTreeMap<String, DateTime<Utc>>,
+    /// `YYYY-MM` -> totals, for month-over-month trends.
+    pub months: BTreeMap<String, MonthTotals>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct KnownSources {
+    pub ips: BTreeSet<String>,
+    pub prefixes: BTreeSet<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MonthTotals {
+    pub kms_calls: u64,
+    pub failures: u64,
+    pub principals: u64,
+    pub keys_used: u64,
+}
+
+/// The /24 (IPv4) or /48 (IPv6) network of an address.
+pub fn ip_prefix(ip: &str) -> Option<String> {
+    match ip.trim().parse::<std::net::IpAddr>().ok()? {
+        std::net::IpAddr::V4(v4) => {
+            let o = v4.octets();
+            Some(format!("{}.{}.{}.0/24", o[0], o[1], o[2]))
+        }
+        std::net::IpAddr::V6(v6) => {
+            let s = v6.segments();
+            Some(format!("{:x}:{:x}:{:x}::/48", s[0], s[1], s[2]))
+        }
+    }
+}
+
+impl Baseline {
+    /// Whether `ip` is outside the known sources of a principal the baseline knows.
+    /// `None` when the baseline does not know the principal.
+    pub fn is_unfamiliar(&self, principal: &str, ip: &str) -> Option<bool> {
+        let known = self.principals.get(principal)?;
+        if known.ips.contains(ip) {
+            return Some(false);
+        }
+        Some(!ip_prefix(ip).is_some_and(|p| known.prefixes.contains(&p)))
+    }
+}
+
+/// Review settings.
+#[derive(Debug, Clone)]
+pub struct ReviewSettings {
+    pub unused_days: i64,
+    pub required_tags: Vec<String>,
+}
+
+impl Default for ReviewSettings {
+    fn default() -> Self {
+        ReviewSettings {
+            unused_days: 90,
+            required_tags: vec!["purpose".into(), "owner".into(), "classification".into()],
+        }
+    }
+}
+
+/// Where the usage data came from.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Coverage {
+    pub days_in_month: u32,
+    pub days_from_summaries: Vec<String>,
+    pub days_backfilled: Vec<String>,
+    pub days_without_deliveries: Vec<String>,
+    /// Hours (`YYYY-MM-DDTHH`) with no log delivery at all, on days that had some.
+    pub hours_without_deliveries: Vec<String>,
+    pub log_files: u64,
+    pub summaries: u64,
+}
+
+/// Everything the review needs.
+pub struct ReviewInput<'a> {
+    pub month: Month,
+    pub usage: &'a Summary,
+    pub coverage: Coverage,
+    /// `None` offline: the inventory is built from the logs.
+    pub keys: Option<Vec<KeyInfo>>,
+    /// `None` offline: the trail checks are "not checked".
+    pub trails: Option<Vec<TrailInfo>>,
+    pub baseline: Option<&'a Baseline>,
+    pub settings: &'a ReviewSettings,
+    pub generated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AccessRow {
+    pub key: String,
+    pub principal: String,
+    pub event_name: String,
+    pub count: u64,
+    pub failures: u64,
+    pub first_seen: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KeyRow {
+    pub key: String,
+    pub aliases: Vec<String>,
+    pub state: Option<String>,
+    pub spec: Option<String>,
+    pub usage: Option<String>,
+    pub manager: Option<String>,
+    pub created: Option<DateTime<Utc>>,
+    pub deletion_date: Option<DateTime<Utc>>,
+    pub rotation_enabled: Option<bool>,
+    pub tags: BTreeMap<String, String>,
+    pub calls_in_period: u64,
+    pub last_used: Option<DateTime<Utc>>,
+    pub unavailable: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UnusedKey {
+    pub key: String,
+    pub aliases: Vec<String>,
+    pub last_used: Option<DateTime<Utc>>,
+    pub days_unused: Option<i64>,
+    pub basis: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PendingKey {
+    pub key: String,
+    pub aliases: Vec<String>,
+    pub deletion_date: Option<DateTime<Utc>>,
+    pub used_in_period: bool,
+    pub uses: u64,
+    pub severity: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MissingTags {
+    pub key: String,
+    pub missing: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CrossAccount {
+    pub principal: String,
+    pub account: String,
+    pub keys: Vec<String>,
+    pub count: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WeeklyFindings {
+    /// The Monday that starts the ISO week.
+    pub week: String,
+    pub rule: String,
+    pub count: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FailingPrincipal {
+    pub principal: String,
+    pub failures: u64,
+    pub top_error: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Trend {
+    pub previous_month: String,
+    pub previous: Option<MonthTotals>,
+    pub current: MonthTotals,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Series {
+    pub name: String,
+    pub values: Vec<u64>,
+}
+
+/// Data for the HTML charts.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Charts {
+    pub days: Vec<String>,
+    pub calls_per_key: Vec<Series>,
+    pub failures_per_day: Vec<u64>,
+    /// Per principal: operation -> calls.
+    pub operations_per_principal: Vec<(String, Vec<(String, u64)>)>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Numbers {
+    pub kms_calls: u64,
+    pub failures: u64,
+    pub keys_in_inventory: u64,
+    pub customer_managed_keys: u64,
+    pub aws_managed_keys: u64,
+    pub keys_used: u64,
+    pub unused_keys: u64,
+    pub keys_pending_deletion: u64,
+    pub pending_deletion_used: u64,
+    pub principals: u64,
+    pub new_principals: u64,
+    pub cross_account_principals: u64,
+    pub trail_checks_failed: u64,
+}
+
+/// The report (schema `keytrail.review`, version 1).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub schema: String,
+    pub version: u32,
+    pub generated_at: DateTime<Utc>,
+    pub month: String,
+    pub inventory_source: String,
+    pub coverage: Coverage,
+    pub summary: Numbers,
+    pub trail_checks: Vec<TrailCheck>,
+    pub keys: Vec<KeyRow>,
+    pub aws_managed_keys: Vec<KeyRow>,
+    pub access_inventory: Vec<AccessRow>,
+    pub unused_keys: Vec<UnusedKey>,
+    pub keys_pending_deletion: Vec<PendingKey>,
+    pub keys_missing_tags: Vec<MissingTags>,
+    pub new_principals: Vec<String>,
+    pub baseline_available: bool,
+    pub cross_account_principals: Vec<CrossAccount>,
+    pub findings_per_week: Vec<WeeklyFindings>,
+    pub top_failing_principals: Vec<FailingPrincipal>,
+    pub trend: Trend,
+    pub charts: Charts,
+}
+
+fn principal_account(p: &str) -> Option<String> {
+    p.strip_prefix("account:")
+        .map(str::to_owned)
+        .or_else(|| arn_account(p).map(str::to_owned))
+        .filter(|a| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Builds the report.
+pub fn build(input: &ReviewInput) -> Report {
+    let u = input.usage;
+    let month = input.month;
+    let as_of = month.end();
+
+    // Access inventory: key x principal x operation.
+    let mut access: BTreeMap<(String, String, String), AccessRow> = BTreeMap::new();
+    let mut last_crypto: BTreeMap<String, DateTime<Utc>> = BTreeMap::new();
+    let mut key_calls: BTreeMap<String, u64> = BTreeMap::new();
+    let mut crypto_calls: BTreeMap<String, u64> = BTreeMap::new();
+    let mut failing: BTreeMap<String, BTreeMap<ErrorClass, u64>> = BTreeMap::new();
+    let mut principals: BTreeSet<String> = BTreeSet::new();
+    let mut cross: BTreeMap<String, (String, BTreeSet<String>, u64)> = BTreeMap::new();
+    let mut ops_per_principal: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+    let (mut calls, mut failures) = (0u64, 0u64);
+    for (k, s) in &u.usage {
+        calls += s.count;
+        principals.insert(k.principal.clone());
+        *ops_per_principal
+            .entry(k.principal.clone())
+            .or_default()
+            .entry(k.event_name.clone())
+            .or_default() += s.count;
+        let row = access
+            .entry((k.key.clone(), k.principal.clone(), k.event_name.clone()))
+            .or_insert(AccessRow {
+                key: k.key.clone(),
+                principal: k.principal.clone(),
+                event_name: k.event_name.clone(),
+                count: 0,
+                failures: 0,
+                first_seen: s.first_seen,
+                last_seen: s.last_seen,
+            });
+        row.count += s.count;
+        row.first_seen = row.first_seen.min(s.first_seen);
+        row.last_seen = row.last_seen.max(s.last_seen);
+        if let Some(class) = k.error_class {
+            failures += s.count;
+            row.failures += s.count;
+            *failing
+                .entry(k.principal.clone())
+                .or_default()
+                .entry(class)
+                .or_default() += s.count;
+        }
+        if k.key != NO_KEY {
+            *key_calls.entry(k.key.clone()).or_default() += s.count;
+            if CRYPTO_OPERATIONS.contains(&k.event_name.as_str()) {
+                *crypto_calls.entry(k.key.clone()).or_default() += s.count;
+                if k.error_class.is_none() {
+                    let e = last_crypto.entry(k.key.clone()).or_insert(s.last_seen);
+                    *e = (*e).max(s.last_seen);
+                }
+            }
+            if let (Some(pa), Some(ka)) = (principal_account(&k.principal), arn_account(&k.key))
+                && pa != ka
+            {
+                let c = cross
+                    .entry(k.principal.clone())
+                    .or_insert_with(|| (pa, BTreeSet::new(), 0));
+                c.1.insert(k.key.clone());
+                c.2 += s.count;
+            }
+        }
+    }
+
+    // Key inventory: from KMS, or from the logs.
+    let inventory_source = if input.keys.is_some() {
+        "kms"
+    } else {
+        "logs (offline)"
+    };
+    let infos: Vec<KeyInfo> = match &input.keys {
+        Some(k) => k.clone(),
+        None => key_calls
+            .keys()
+            .filter(|k| k.contains(":key/"))
+            .map(|k| KeyInfo {
+                arn: k.clone(),
+                unavailable: vec!["state, rotation and tags: not checked (offline)".into()],
+                ..KeyInfo::default()
+            })
+            .collect(),
+    };
+    let last_used = |key: &KeyInfo| -> Option<DateTime<Utc>> {
+        [
+            last_crypto.get(&key.arn).copied(),
+            input
+                .baseline
+                .and_then(|b| b.keys_last_used.get(&key.arn).copied()),
+            key.kms_last_used,
+        ]
+        .into_iter()
+        .flatten()
+        .max()
+    };
+    let row_of = |k: &KeyInfo| KeyRow {
+        key: k.arn.clone(),
+        aliases: k.aliases.clone(),
+        state: k.state.clone(),
+        spec: k.spec.clone(),
+        usage: k.usage.clone(),
+        manager: k.manager.clone(),
+        created: k.created,
+        deletion_date: k.deletion_date,
+        rotation_enabled: k.rotation_enabled,
+        tags: k.tags.clone(),
+        calls_in_period: key_calls.get(&k.arn).copied().unwrap_or(0),
+        last_used: last_used(k),
+        unavailable: k.unavailable.clone(),
+    };
+    let (customer, aws): (Vec<&KeyInfo>, Vec<&KeyInfo>) =
+        infos.iter().partition(|k| k.is_customer_managed());
+
+    let cutoff = as_of - Duration::days(input.settings.unused_days);
+    let mut unused = Vec::new();
+    let mut pending = Vec::new();
+    let mut missing_tags = Vec::new();
+    for k in &customer {
+        let state = k.state.as_deref().unwrap_or("Enabled");
+        if state == "PendingDeletion" || state == "PendingReplicaDeletion" {
+            let uses = crypto_calls.get(&k.arn).copied().unwrap_or(0);
+            pending.push(PendingKey {
+                key: k.arn.clone(),
+                aliases: k.aliases.clone(),
+                deletion_date: k.deletion_date,
+                used_in_period: uses > 0,
+                uses,
+                severity: if uses > 0 {
+                    "critical".into()
+                } else {
+                    "info".into()
+                },
+            });
+            continue;
+        }
+        if state == "Enabled" {
+            let last = last_used(k);
+            let too_young = k.created.is_some_and(|c| c > cutoff);
+            let is_unused = last.is_none_or(|t| t < cutoff) && !too_young;
+            // KMS's own tracking only proves "never used" from its tracking start.
+            let tracking_covers =
+                k.kms_tracking_start.is_none_or(|t| t <= cutoff) || last.is_some();
+            if is_unused && (input.keys.is_none() || tracking_covers || input.baseline.is_some()) {
+                unused.push(UnusedKey {
+                    key: k.arn.clone(),
+                    aliases: k.aliases.clone(),
+                    last_used: last,
+                    days_unused: last.map(|t| (as_of - t).num_days()),
+                    basis: if last.is_some() {
+                        format!(
+                            "last cryptographic use more than {} days before the end of {month}",
+                            input.settings.unused_days
+                        )
+                    } else {
+                        "no cryptographic use recorded (CloudTrail, baseline or GetKeyLastUsage)"
+                            .into()
+                    },
+                });
+            }
+        }
+        if input.keys.is_some() {
+            let missing: Vec<String> = input
+                .settings
+                .required_tags
+                .iter()
+                .filter(|t| !k.tags.contains_key(*t))
+                .cloned()
+                .collect();
+            if !missing.is_empty() {
+                missing_tags.push(MissingTags {
+                    key: k.arn.clone(),
+                    missing,
+                });
+            }
+        }
+    }
+
+    let new_principals: Vec<String> = match input.baseline {
+        Some(b) => principals
+            .iter()
+            .filter(|p| !b.principals.contains_key(*p))
+            .cloned()
+            .collect(),
+        None => Vec::new(),
+    };
+
+    let mut weekly: BTreeMap<(String, String), u64> = BTreeMap::new();
+    for (day, c) in &u.days {
+        let Ok(d) = NaiveDate::parse_from_str(day, "%Y-%m-%d") else {
+            continue;
+        };
+        let monday = d - Duration::days(i64::from(d.weekday().num_days_from_monday()));
+        for (rule, n) in &c.rules {
+            *weekly
+                .entry((monday.to_string(), rule.clone()))
+                .or_default() += n;
+        }
+    }
+    let rule_order = |r: &str| RULES.iter().position(|x| x.id == r).unwrap_or(usize::MAX);
+    let mut findings_per_week: Vec<WeeklyFindings> = weekly
+        .into_iter()
+        .map(|((week, rule), count)| WeeklyFindings { week, rule, count })
+        .collect();
+    findings_per_week.sort_by(|a, b| {
+        a.week
+            .cmp(&b.week)
+            .then(rule_order(&a.rule).cmp(&rule_order(&b.rule)))
+    });
+
+    let mut top_failing: Vec<FailingPrincipal> = failing
+        .into_iter()
+        .map(|(principal, classes)| {
+            let total = classes.values().sum();
+            let top = classes
+                .iter()
+                .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
+                .map(|(c, _)| c.as_str().to_owned())
+                .unwrap_or_default();
+            FailingPrincipal {
+                principal,
+                failures: total,
+                top_error: top,
+            }
+        })
+        .collect();
+    top_failing.sort_by(|a, b| {
+        b.failures
+            .cmp(&a.failures)
+            .then(a.principal.cmp(&b.principal))
+    });
+    top_failing.truncate(10);
+
+    let cross_account: Vec<CrossAccount> = cross
+        .into_iter()
+        .map(|(principal, (account, keys, count))| CrossAccount {
+            principal,
+            account,
+            keys: keys.into_iter().collect(),
+            count,
+        })
+        .collect();
+
+    let trail_checks = match &input.trails {
+        Some(t) => trail_checks(t),
+        None => vec![TrailCheck {
+            trail: "-".into(),
+            check: "all".into(),
+            status: CheckStatus::NotChecked,
+            detail: "not checked (offline): the trail configuration needs CloudTrail API access (keytrail review --aws)".into(),
+            remediation: String::new(),
+        }],
+    };
+
+    let current = MonthTotals {
+        kms_calls: calls,
+        failures,
+        principals: principals.len() as u64,
+        keys_used: last_crypto.len() as u64,
+    };
+    let prev = month.prev().to_string();
+    let trend = Trend {
+        previous: input.baseline.and_then(|b| b.months.get(&prev).cloned()),
+        previous_month: prev,
+        current: current.clone(),
+    };
+
+    // Charts.
+    let days: Vec<String> = month.days().iter().map(|d| d.to_string()).collect();
+    let mut top_keys: Vec<(&String, &u64)> = key_calls.iter().collect();
+    top_keys.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    let calls_per_key = top_keys
+        .iter()
+        .take(5)
+        .map(|(k, _)| Series {
+            name: (*k).clone(),
+            values: days
+                .iter()
+                .map(|d| {
+                    u.days
+                        .get(d)
+                        .and_then(|c| c.by_key.get(*k))
+                        .copied()
+                        .unwrap_or(0)
+                })
+                .collect(),
+        })
+        .collect();
+    let failures_per_day = days
+        .iter()
+        .map(|d| u.days.get(d).map_or(0, |c| c.failures))
+        .collect();
+    let mut opp: Vec<(String, Vec<(String, u64)>)> = ops_per_principal
+        .into_iter()
+        .map(|(p, ops)| {
+            let mut ops: Vec<(String, u64)> = ops.into_iter().collect();
+            ops.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+            (p, ops)
+        })
+        .collect();
+    opp.sort_by(|a, b| {
+        let ta: u64 = a.1.iter().map(|x| x.1).sum();
+        let tb: u64 = b.1.iter().map(|x| x.1).sum();
+        tb.cmp(&ta).then(a.0.cmp(&b.0))
+    });
+    opp.truncate(8);
+
+    let keys: Vec<KeyRow> = customer.iter().map(|k| row_of(k)).collect();
+    let aws_managed_keys: Vec<KeyRow> = aws.iter().map(|k| row_of(k)).collect();
+    let summary = Numbers {
+        kms_calls: calls,
+        failures,
+        keys_in_inventory: infos.len() as u64,
+        customer_managed_keys: keys.len() as u64,
+        aws_managed_keys: aws_managed_keys.len() as u64,
+        keys_used: keys
+            .iter()
+            .filter(|k| last_crypto.contains_key(&k.key))
+            .count() as u64,
+        unused_keys: unused.len() as u64,
+        keys_pending_deletion: pending.len() as u64,
+        pending_deletion_used: pending.iter().filter(|p| p.used_in_period).count() as u64,
+        principals: principals.len() as u64,
+        new_principals: new_principals.len() as u64,
+        cross_account_principals: cross_account.len() as u64,
+        trail_checks_failed: trail_checks
+            .iter()
+            .filter(|c| c.status == CheckStatus::Fail)
+            .count() as u64,
+    };
+    let mut access_inventory: Vec<AccessRow> = access.into_values().collect();
+    access_inventory.sort_by(|a, b| {
+        a.key
+            .cmp(&b.key)
+            .then(b.count.cmp(&a.count))
+            .then(a.principal.cmp(&b.principal))
+    });
+
+    Report {
+        schema: REPORT_SCHEMA.into(),
+        version: REPORT_VERSION,
+        generated_at: input.generated_at,
+        month: month.to_string(),
+        inventory_source: inventory_source.into(),
+        coverage: input.coverage.clone(),
+        summary,
+        trail_checks,
+        keys,
+        aws_managed_keys,
+        access_inventory,
+        unused_keys: unused,
+        keys_pending_deletion: pending,
+        keys_missing_tags: missing_tags,
+        new_principals,
+        baseline_available: input.baseline.is_some(),
+        cross_account_principals: cross_account,
+        findings_per_week,
+        top_failing_principals: top_failing,
+        trend,
+        charts: Charts {
+            days,
+            calls_per_key,
+            failures_per_day,
+            operations_per_principal: opp,
+        },
+    }
+}
+
+/// The baseline after this month: previous knowledge plus this month's sources,
+/// last uses and totals.
+pub fn updated_baseline(
+    prev: Option<&Baseline>,
+    month: Month,
+    usage: &Summary,
+    report: &Report,
+) -> Baseline {
+    let mut b = prev.cloned().unwrap_or_default();
+    b.version = BASELINE_VERSION;
+    b.updated_for = Some(month.to_string());
+    for (principal, ips) in &usage.principal_ips {
+        let known = b.principals.entry(principal.clone()).or_default();
+        for ip in &ips.values {
+            if crate::principal::is_service_source(ip) {
+                continue;
+            }
+            if known.ips.len() < MAX_BASELINE_IPS {
+                known.ips.insert(ip.clone());
+            }
+            if let Some(p) = ip_prefix(ip)
+                && known.prefixes.len() < MAX_BASELINE_IPS
+            {
+                known.prefixes.insert(p);
+            }
+        }
+    }
+    for p in report.access_inventory.iter().map(|r| &r.principal) {
+        b.principals.entry(p.clone()).or_default();
+    }
+    for k in report.keys.iter().chain(&report.aws_managed_keys) {
+        if let Some(t) = k.last_used {
+            let e = b.keys_last_used.entry(k.key.clone()).or_insert(t);
+            *e = (*e).max(t);
+        }
+    }
+    for (k, s) in &usage.usage {
+        if k.key != NO_KEY
+            && k.error_class.is_none()
+            && CRYPTO_OPERATIONS.contains(&k.event_name.as_str())
+        {
+            let e = b.keys_last_used.entry(k.key.clone()).or_insert(s.last_seen);
+            *e = (*e).max(s.last_seen);
+        }
+    }
+    b.months
+        .insert(month.to_string(), report.trend.current.clone());
+    b
+}
+
+/// `2026-10-04T03:00:00Z`.
+pub fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
