@@ -11,7 +11,7 @@ use tokio_util::io::SyncIoBridge;
 use tracing::{info, warn};
 
 use crate::alarm::{Alarm, Payload, parse_payload};
-use crate::aws::{AwsError, KeyDirectory, Notifier, ObjectStore};
+use crate::aws::{AwsError, KeyDirectory, Notifier, ObjectStore, discover_accounts, discover_regions};
 use crate::enrich::{
     Context, Evidence, FailedObject, FileEvidence, GatherInfo, Investigation, Plan, body,
     day_prefixes, gather_file, investigation, plan_for, record_key, subject,
@@ -239,71 +239,13 @@ impl<S: ObjectStore + 'static, K: KeyDirectory, N: Notifier> Enricher<S, K, N> {
         Ok(inv)
     }
 
-    /// `[prefix/]AWSLogs/` and, for organization trails, `[prefix/]AWSLogs/o-xxx/`, each
-    /// with the accounts under it.
-    async fn roots(&self) -> Result<Vec<(String, String)>, AwsError> {
-        let bucket = &self.config.log_bucket;
-        let base = match &self.config.log_prefix {
-            Some(p) => format!("{p}/AWSLogs/"),
-            None => "AWSLogs/".to_owned(),
-        };
-        let mut out = Vec::new();
-        let top = self.store.list(bucket, &base, Some("/")).await?;
-        for p in top.prefixes {
-            let name = p
-                .trim_end_matches('/')
-                .rsplit('/')
-                .next()
-                .unwrap_or_default()
-                .to_owned();
-            if name.starts_with("o-") {
-                for q in self.store.list(bucket, &p, Some("/")).await?.prefixes {
-                    let acct = q
-                        .trim_end_matches('/')
-                        .rsplit('/')
-                        .next()
-                        .unwrap_or_default()
-                        .to_owned();
-                    out.push((p.clone(), acct));
-                }
-            } else {
-                out.push((base.clone(), name));
-            }
-        }
-        out.retain(|(_, acct)| {
-            acct.len() == 12
-                && acct.bytes().all(|b| b.is_ascii_digit())
-                && (self.config.accounts.is_empty() || self.config.accounts.contains(acct))
-        });
-        Ok(out)
-    }
-
-    async fn regions(&self, root: &str, account: &str) -> Result<Vec<String>, AwsError> {
-        if !self.config.regions.is_empty() {
-            return Ok(self.config.regions.clone());
-        }
-        let prefix = format!("{root}{account}/CloudTrail/");
-        let listing = self
-            .store
-            .list(&self.config.log_bucket, &prefix, Some("/"))
-            .await?;
-        Ok(listing
-            .prefixes
-            .iter()
-            .filter_map(|p| {
-                p.trim_end_matches('/')
-                    .rsplit('/')
-                    .next()
-                    .map(str::to_owned)
-            })
-            .collect())
-    }
-
     async fn gather(&self, plan: &Plan, info: &mut GatherInfo) -> Result<Evidence, EnrichError> {
         let bucket = self.config.log_bucket.clone();
         let mut keys = Vec::new();
-        for (root, account) in self.roots().await? {
-            for region in self.regions(&root, &account).await? {
+        let c = &self.config;
+        let store = self.store.as_ref();
+        for (root, account) in discover_accounts(store, &bucket, c.log_prefix.as_deref(), &c.accounts).await? {
+            for region in discover_regions(store, &bucket, &root, &account, &c.regions).await? {
                 for prefix in day_prefixes(&root, &account, &region, &plan.window) {
                     let listing = self.store.list(&bucket, &prefix, None).await?;
                     info.files_listed += listing.keys.len() as u64;

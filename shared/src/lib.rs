@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod model;
 pub mod principal;
 pub mod reader;
+pub mod render;
 pub mod review;
 pub mod s3key;
 pub mod sanitize;
@@ -28,3 +29,5 @@ pub mod aws;
 pub mod enricher;
 #[cfg(feature = "aws")]
 pub mod processor;
+#[cfg(feature = "aws")]
+pub mod reviewer;

@@ -1,0 +1,409 @@
+//! The monthly-review handler: a month of per-file summaries (raw logs only for days
+//! that have none), the KMS key inventory and the trail configuration -> report.json,
+//! report.md and report.html, an SNS summary, and the updated baseline.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use futures::stream::{self, StreamExt};
+use serde_json::{Value, json};
+use tokio_util::io::SyncIoBridge;
+use tracing::{info, warn};
+
+use crate::analysis::{AnalysisOptions, analyse};
+use crate::aws::{AwsError, Notifier, ObjectStore, ReviewSources, discover_accounts, discover_regions};
+use crate::processor::ConfigError;
+use crate::review::{Baseline, Coverage, Month, Report, ReviewInput, ReviewSettings, build, updated_baseline};
+use crate::s3key::parse_log_key;
+use crate::summary::Summary;
+
+/// Where the baseline lives (in the summary bucket).
+pub const BASELINE_KEY: &str = "keytrail/state/baseline.json";
+
+/// Review configuration, read once at cold start.
+#[derive(Debug, Clone)]
+pub struct ReviewConfig {
+    /// `KEYTRAIL_LOG_BUCKET` (required).
+    pub log_bucket: String,
+    /// `KEYTRAIL_LOG_PREFIX`.
+    pub log_prefix: Option<String>,
+    /// `KEYTRAIL_ACCOUNTS`, default discovered.
+    pub accounts: Vec<String>,
+    /// `KEYTRAIL_REGIONS`, default discovered.
+    pub regions: Vec<String>,
+    /// `KEYTRAIL_SUMMARY_BUCKET`, default the log bucket.
+    pub summary_bucket: Option<String>,
+    /// `KEYTRAIL_REPORT_BUCKET`, default the log bucket.
+    pub report_bucket: Option<String>,
+    /// `KEYTRAIL_REVIEW_TOPIC_ARN`: optional SNS summary.
+    pub topic_arn: Option<String>,
+    /// `KEYTRAIL_UNUSED_DAYS` (default 90) and `KEYTRAIL_REQUIRED_TAGS`
+    /// (default `purpose,owner,classification`).
+    pub settings: ReviewSettings,
+}
+
+impl ReviewConfig {
+    /// Every environment variable the review reads.
+    pub const ENV_VARS: &'static [&'static str] = &[
+        "KEYTRAIL_LOG_BUCKET",
+        "KEYTRAIL_LOG_PREFIX",
+        "KEYTRAIL_ACCOUNTS",
+        "KEYTRAIL_REGIONS",
+        "KEYTRAIL_SUMMARY_BUCKET",
+        "KEYTRAIL_REPORT_BUCKET",
+        "KEYTRAIL_REVIEW_TOPIC_ARN",
+        "KEYTRAIL_UNUSED_DAYS",
+        "KEYTRAIL_REQUIRED_TAGS",
+    ];
+
+    pub fn from_env() -> Result<ReviewConfig, ConfigError> {
+        ReviewConfig::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<ReviewConfig, ConfigError> {
+        let get = |k: &str| get(k).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let list = |k: &str| -> Option<Vec<String>> {
+            get(k).map(|v| v.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect())
+        };
+        let unused_days = match get("KEYTRAIL_UNUSED_DAYS") {
+            None => 90,
+            Some(v) => match v.parse::<i64>() {
+                Ok(n) if (1..=3650).contains(&n) => n,
+                _ => return Err(ConfigError(format!("KEYTRAIL_UNUSED_DAYS={v:?} is not a number of days (1 to 3650)"))),
+            },
+        };
+        let defaults = ReviewSettings::default();
+        Ok(ReviewConfig {
+            log_bucket: get("KEYTRAIL_LOG_BUCKET").ok_or_else(|| ConfigError("KEYTRAIL_LOG_BUCKET is required".into()))?,
+            log_prefix: get("KEYTRAIL_LOG_PREFIX").map(|p| p.trim_matches('/').to_owned()),
+            accounts: list("KEYTRAIL_ACCOUNTS").unwrap_or_default(),
+            regions: list("KEYTRAIL_REGIONS").unwrap_or_default(),
+            summary_bucket: get("KEYTRAIL_SUMMARY_BUCKET"),
+            report_bucket: get("KEYTRAIL_REPORT_BUCKET"),
+            topic_arn: get("KEYTRAIL_REVIEW_TOPIC_ARN"),
+            settings: ReviewSettings {
+                unused_days,
+                required_tags: list("KEYTRAIL_REQUIRED_TAGS").unwrap_or(defaults.required_tags),
+            },
+        })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReviewError {
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+    #[error("invalid review request: {0}")]
+    Request(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// The month an invocation reviews: `detail.month` when given, else the previous month.
+pub fn requested_month(payload: &Value, now: DateTime<Utc>) -> Result<Month, ReviewError> {
+    match payload.pointer("/detail/month").or_else(|| payload.get("month")) {
+        None | Some(Value::Null) => Ok(Month::previous_of(now)),
+        Some(Value::String(s)) => Month::parse(s).ok_or_else(|| ReviewError::Request(format!("month {s:?} is not YYYY-MM"))),
+        Some(other) => Err(ReviewError::Request(format!("month {other} is not a YYYY-MM string"))),
+    }
+}
+
+/// The handler with its dependencies.
+pub struct Reviewer<S, R, N> {
+    pub store: Arc<S>,
+    pub sources: R,
+    pub notifier: N,
+    pub config: ReviewConfig,
+}
+
+/// One day's inputs.
+#[derive(Default)]
+struct DayFiles {
+    logs: Vec<String>,
+    summaries: Vec<String>,
+}
+
+impl<S: ObjectStore + 'static, R: ReviewSources, N: Notifier> Reviewer<S, R, N> {
+    pub fn new(store: S, sources: R, notifier: N, config: ReviewConfig) -> Self {
+        Reviewer {
+            store: Arc::new(store),
+            sources,
+            notifier,
+            config,
+        }
+    }
+
+    fn summary_bucket(&self) -> &str {
+        self.config.summary_bucket.as_deref().unwrap_or(&self.config.log_bucket)
+    }
+
+    /// Runs the review for the requested month and stores everything.
+    pub async fn handle(&self, payload: &Value) -> Result<Value, ReviewError> {
+        let month = requested_month(payload, Utc::now())?;
+        let (report, baseline) = self.review(month).await?;
+        let bucket = self.config.report_bucket.clone().unwrap_or_else(|| self.config.log_bucket.clone());
+        let prefix = format!("keytrail/reviews/{month}/");
+        let json = serde_json::to_vec_pretty(&report).map_err(|e| ReviewError::Internal(e.to_string()))?;
+        self.store.put(&bucket, &format!("{prefix}report.json"), json, "application/json", false).await?;
+        self.store
+            .put(&bucket, &format!("{prefix}report.md"), crate::render::markdown(&report).into_bytes(), "text/markdown; charset=utf-8", false)
+            .await?;
+        self.store
+            .put(&bucket, &format!("{prefix}report.html"), crate::render::html(&report).into_bytes(), "text/html; charset=utf-8", false)
+            .await?;
+        let state = serde_json::to_vec_pretty(&baseline).map_err(|e| ReviewError::Internal(e.to_string()))?;
+        self.store.put(self.summary_bucket(), BASELINE_KEY, state, "application/json", false).await?;
+        let uris: Vec<String> = ["json", "md", "html"].iter().map(|ext| format!("s3://{bucket}/{prefix}report.{ext}")).collect();
+        if let Some(topic) = &self.config.topic_arn {
+            let subject = format!("keytrail KMS review {month}: {}", headline(&report));
+            let subject: String = subject.chars().take(99).collect();
+            self.notifier
+                .publish(topic, &subject, &sns_summary(&report, &uris), &[("kind", "review"), ("month", &month.to_string())])
+                .await?;
+        }
+        info!(month = %month, keys = report.summary.keys_in_inventory, calls = report.summary.kms_calls, "review written");
+        Ok(json!({"month": month.to_string(), "reports": uris, "summary": report.summary}))
+    }
+
+    /// Gathers the inputs and builds the report and the next baseline.
+    pub async fn review(&self, month: Month) -> Result<(Report, Baseline), ReviewError> {
+        let c = &self.config;
+        let store = self.store.as_ref();
+        let mut days: BTreeMap<String, DayFiles> = BTreeMap::new();
+        let mut delivery_hours: BTreeSet<String> = BTreeSet::new();
+        let ym = format!("{:04}/{:02}/", month.year, month.month);
+        for (root, account) in discover_accounts(store, &c.log_bucket, c.log_prefix.as_deref(), &c.accounts).await? {
+            for region in discover_regions(store, &c.log_bucket, &root, &account, &c.regions).await? {
+                let logs = store.list(&c.log_bucket, &format!("{root}{account}/CloudTrail/{region}/{ym}"), None).await?;
+                for key in logs.keys {
+                    if let Some(k) = parse_log_key(&key) {
+                        delivery_hours.insert(k.delivered.format("%Y-%m-%dT%H").to_string());
+                        days.entry(k.date.to_string()).or_default().logs.push(key);
+                    }
+                }
+                let sums = store
+                    .list(self.summary_bucket(), &format!("keytrail/summaries/{account}/{region}/{ym}"), None)
+                    .await?;
+                for key in sums.keys {
+                    // keytrail/summaries/<account>/<region>/YYYY/MM/DD/<stem>.json.gz
+                    let parts: Vec<&str> = key.split('/').collect();
+                    if parts.len() >= 7 {
+                        let day = format!("{}-{}-{}", parts[4], parts[5], parts[6]);
+                        days.entry(day).or_default().summaries.push(key);
+                    }
+                }
+            }
+        }
+        let mut coverage = Coverage {
+            days_in_month: month.days().len() as u32,
+            ..Coverage::default()
+        };
+        let mut summary_keys = Vec::new();
+        let mut backfill_keys = Vec::new();
+        for d in month.days() {
+            let day = d.to_string();
+            match days.get(&day) {
+                None => coverage.days_without_deliveries.push(day.clone()),
+                Some(f) if !f.summaries.is_empty() => {
+                    coverage.days_from_summaries.push(day.clone());
+                    summary_keys.extend(f.summaries.iter().cloned());
+                }
+                Some(f) => {
+                    coverage.days_backfilled.push(day.clone());
+                    backfill_keys.extend(f.logs.iter().cloned());
+                }
+            }
+            if days.contains_key(&day) {
+                for h in 0..24 {
+                    let hour = format!("{day}T{h:02}");
+                    if !delivery_hours.contains(&hour) {
+                        coverage.hours_without_deliveries.push(hour);
+                    }
+                }
+            }
+        }
+        coverage.log_files = days.values().map(|f| f.logs.len() as u64).sum();
+        coverage.summaries = summary_keys.len() as u64;
+
+        let mut usage = self.merge_summaries(summary_keys).await?;
+        usage.merge(&self.backfill(backfill_keys).await?);
+        // Only the month's events count (a delivery can straddle midnight at month ends).
+        let inside = |t: DateTime<Utc>| t >= month.start() && t < month.end();
+        usage.usage.retain(|_, s| inside(s.first_seen) || inside(s.last_seen));
+        usage.days.retain(|d, _| d.starts_with(&month.to_string()));
+
+        let keys = match self.sources.keys().await {
+            Ok(k) => Some(k),
+            Err(e) => {
+                warn!(error = %e, "KMS inventory not available; the inventory comes from the logs");
+                None
+            }
+        };
+        let trails = match self.sources.trails().await {
+            Ok(t) => Some(t),
+            Err(e) => {
+                warn!(error = %e, "CloudTrail configuration not available; trail checks not run");
+                None
+            }
+        };
+        let baseline = self.load_baseline().await?;
+        let report = build(&ReviewInput {
+            month,
+            usage: &usage,
+            coverage,
+            keys,
+            trails,
+            baseline: baseline.as_ref(),
+            settings: &c.settings,
+            generated_at: Utc::now(),
+        });
+        let next = updated_baseline(baseline.as_ref(), month, &usage, &report);
+        Ok((report, next))
+    }
+
+    async fn load_baseline(&self) -> Result<Option<Baseline>, ReviewError> {
+        let Some(bytes) = self.store.get_small(self.summary_bucket(), BASELINE_KEY).await? else {
+            info!("no baseline yet: new principals and trends start next month");
+            return Ok(None);
+        };
+        match serde_json::from_slice(&bytes) {
+            Ok(b) => Ok(Some(b)),
+            Err(e) => {
+                warn!(error = %e, "unreadable baseline; starting a new one");
+                Ok(None)
+            }
+        }
+    }
+
+    async fn merge_summaries(&self, keys: Vec<String>) -> Result<Summary, ReviewError> {
+        let bucket = self.summary_bucket().to_owned();
+        let results: Vec<(String, Result<Option<Vec<u8>>, AwsError>)> = stream::iter(keys)
+            .map(|key| {
+                let store = Arc::clone(&self.store);
+                let bucket = bucket.clone();
+                async move {
+                    let r = store.get_small(&bucket, &key).await;
+                    (key, r)
+                }
+            })
+            .buffer_unordered(16)
+            .collect()
+            .await;
+        let mut merged = Summary::default();
+        for (key, r) in results {
+            match r? {
+                Some(bytes) => match Summary::from_gzip_json(&bytes) {
+                    Ok(s) => merged.merge(&s),
+                    Err(e) => warn!(key = %key, error = %e, "summary skipped"),
+                },
+                None => warn!(key = %key, "summary disappeared while reading"),
+            }
+        }
+        Ok(merged)
+    }
+
+    async fn backfill(&self, keys: Vec<String>) -> Result<Summary, ReviewError> {
+        if !keys.is_empty() {
+            info!(files = keys.len(), "backfilling days without summaries from the raw logs");
+        }
+        let bucket = self.config.log_bucket.clone();
+        let results: Vec<Result<Summary, ReviewError>> = stream::iter(keys)
+            .map(|key| {
+                let store = Arc::clone(&self.store);
+                let bucket = bucket.clone();
+                async move {
+                    let (body, _) = store.get(&bucket, &key).await?;
+                    let reader = SyncIoBridge::new(body);
+                    let name = format!("s3://{bucket}/{key}");
+                    let a = tokio::task::spawn_blocking(move || analyse(&name, reader, &AnalysisOptions::default()))
+                        .await
+                        .map_err(|e| ReviewError::Internal(e.to_string()))?;
+                    if let Some(e) = &a.error {
+                        warn!(key = %key, error = %e, "damaged log file during backfill; its readable events are counted");
+                    }
+                    Ok(a.summary)
+                }
+            })
+            .buffer_unordered(8)
+            .collect()
+            .await;
+        let mut merged = Summary::default();
+        for r in results {
+            merged.merge(&r?);
+        }
+        Ok(merged)
+    }
+}
+
+fn headline(r: &Report) -> String {
+    let s = &r.summary;
+    if s.pending_deletion_used > 0 {
+        return format!("{} key(s) pending deletion still in use", s.pending_deletion_used);
+    }
+    if s.trail_checks_failed > 0 {
+        return format!("{} trail check(s) failed", s.trail_checks_failed);
+    }
+    format!("{} KMS calls, {} unused keys", s.kms_calls, s.unused_keys)
+}
+
+/// The SNS summary: the top items and where the reports are.
+pub fn sns_summary(r: &Report, uris: &[String]) -> String {
+    use std::fmt::Write;
+    let s = &r.summary;
+    let mut b = String::new();
+    let _ = writeln!(b, "keytrail KMS review for {}", r.month);
+    let _ = writeln!(
+        b,
+        "\n{} KMS calls ({} failed) by {} principals ({} new) on {} keys; {} unused keys; {} pending deletion ({} still used); {} trail checks failed.",
+        s.kms_calls, s.failures, s.principals, s.new_principals, s.customer_managed_keys, s.unused_keys, s.keys_pending_deletion, s.pending_deletion_used, s.trail_checks_failed
+    );
+    for p in r.keys_pending_deletion.iter().filter(|p| p.used_in_period) {
+        let _ = writeln!(b, "CRITICAL: {} is pending deletion and was used {} times this month", p.key, p.uses);
+    }
+    for c in r.trail_checks.iter().filter(|c| c.status == crate::review::CheckStatus::Fail) {
+        let _ = writeln!(b, "FAIL {} {}: {}", c.trail, c.check, c.detail);
+    }
+    for u in r.unused_keys.iter().take(10) {
+        let _ = writeln!(b, "unused: {} {}", u.key, u.aliases.join(", "));
+    }
+    if !r.coverage.days_without_deliveries.is_empty() {
+        let _ = writeln!(b, "possible logging gap: no log deliveries on {}", r.coverage.days_without_deliveries.join(", "));
+    }
+    let _ = writeln!(b, "\nReports:");
+    for u in uris {
+        let _ = writeln!(b, "  {u}");
+    }
+    b
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn month_from_event_or_schedule() {
+        let now: DateTime<Utc> = "2026-11-01T06:00:00Z".parse().expect("t");
+        assert_eq!(requested_month(&json!({"detail": {}}), now).expect("m").to_string(), "2026-10");
+        assert_eq!(requested_month(&json!({"detail": {"month": "2025-12"}}), now).expect("m").to_string(), "2025-12");
+        let jan: DateTime<Utc> = "2027-01-01T06:00:00Z".parse().expect("t");
+        assert_eq!(requested_month(&json!({}), jan).expect("m").to_string(), "2026-12");
+        assert!(requested_month(&json!({"detail": {"month": "2026-13"}}), now).is_err());
+        assert!(requested_month(&json!({"detail": {"month": 202610}}), now).is_err());
+    }
+
+    #[test]
+    fn env_vars_list_is_what_from_lookup_reads() {
+        let seen = std::sync::Mutex::new(Vec::new());
+        let _ = ReviewConfig::from_lookup(|k| {
+            seen.lock().expect("lock").push(k.to_owned());
+            Some("7".into())
+        });
+        let mut seen = seen.into_inner().expect("lock");
+        seen.sort();
+        seen.dedup();
+        let mut listed: Vec<String> = ReviewConfig::ENV_VARS.iter().map(|s| (*s).to_owned()).collect();
+        listed.sort();
+        assert_eq!(seen, listed);
+    }
+}
