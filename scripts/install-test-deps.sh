@@ -3,23 +3,27 @@
 #
 #   - rustfmt and clippy (rustup components), when `cargo fmt` / `cargo clippy` are missing;
 #   - moto_server ('moto[server]>=5.1,<6' from PyPI), when it cannot be found;
-#   - cfn-lint and checkov (PyPI), only when template.yaml exists at the repository root.
+#   - cfn-lint and checkov (PyPI), only when template.yaml exists at the repository root;
+#   - headless Chromium (Debian package `chromium`, via apt-get as root or `sudo -n`),
+#     for the HTML report test (shared/tests/html_browser.rs).
 #
 # Idempotent: a second run installs nothing.
 #
 # Two ways to use it:
 #
 #   scripts/install-test-deps.sh
-#       Installs, then prints the `export PATH=...` / `export KEYTRAIL_MOTO_SERVER=...`
-#       lines the caller needs when moto_server's directory is not on PATH yet.
+#       Installs, then prints the `export PATH=...` / `export KEYTRAIL_MOTO_SERVER=...` /
+#       `export KEYTRAIL_CHROMIUM=...` lines the caller needs when moto_server's
+#       directory is not on PATH yet.
 #       `eval "$(scripts/install-test-deps.sh --print-env)"` applies them (the
 #       progress messages go to stderr, only the export lines to stdout).
 #
 #   source scripts/install-test-deps.sh && keytrail_install_test_deps
-#       (what scripts/test.sh does) installs and exports PATH and
-#       KEYTRAIL_MOTO_SERVER into the calling shell directly.
+#       (what scripts/test.sh does) installs and exports PATH, KEYTRAIL_MOTO_SERVER
+#       and KEYTRAIL_CHROMIUM into the calling shell directly.
 #
-# KEYTRAIL_MOTO_SERVER, when already set to an executable, is used as is.
+# KEYTRAIL_MOTO_SERVER and KEYTRAIL_CHROMIUM, when already set to an executable, are
+# used as is.
 
 set -euo pipefail
 
@@ -248,12 +252,70 @@ _kt_template_tools() {
     done
 }
 
-# Installs everything and exports PATH / KEYTRAIL_MOTO_SERVER into the current shell.
+# --------------------------------------------------------------------------- Chromium
+
+# Prints the path of a Chromium that starts, or nothing.
+_kt_find_chromium() {
+    local cand
+    for cand in "${KEYTRAIL_CHROMIUM:-}" "$(command -v chromium 2>/dev/null || true)" \
+        "$(command -v chromium-browser 2>/dev/null || true)" /usr/bin/chromium; do
+        if [[ -n "$cand" && -x "$cand" ]] && "$cand" --version >/dev/null 2>&1; then
+            printf '%s\n' "$cand"
+            return 0
+        fi
+    done
+    return 0
+}
+
+# apt-get as root, or through passwordless sudo.
+_kt_apt_get() {
+    if [[ "$(id -u)" == 0 ]]; then
+        DEBIAN_FRONTEND=noninteractive apt-get "$@"
+    elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+        sudo -n env DEBIAN_FRONTEND=noninteractive apt-get "$@"
+    else
+        _kt_die "installing chromium needs root or passwordless sudo; as root run: apt-get update && apt-get install -y chromium"
+        return 1
+    fi
+}
+
+# Makes headless Chromium available and exports KEYTRAIL_CHROMIUM.
+_kt_chromium() {
+    local browser
+    browser="$(_kt_find_chromium)"
+    if [[ -z "$browser" ]]; then
+        command -v apt-get >/dev/null 2>&1 \
+            || _kt_die "chromium not found and apt-get is not available; install Chromium and set KEYTRAIL_CHROMIUM to its path" \
+            || return 1
+        _kt_say "chromium not found; installing it with apt-get (Debian package chromium)"
+        local log
+        log="$(mktemp)"
+        if ! { _kt_apt_get update && _kt_apt_get install -y --no-install-recommends chromium; } >"$log" 2>&1; then
+            cat "$log" >&2
+            rm -f "$log"
+            _kt_die "'apt-get install -y chromium' failed (output above)"
+            return 1
+        fi
+        tail -n 2 "$log" >&2
+        rm -f "$log"
+        browser="$(_kt_find_chromium)"
+        [[ -n "$browser" ]] \
+            || _kt_die "installed chromium but no working chromium binary was found" || return 1
+    else
+        _kt_say "chromium: present"
+    fi
+    export KEYTRAIL_CHROMIUM="$browser"
+    _kt_say "chromium: $KEYTRAIL_CHROMIUM"
+}
+
+# Installs everything and exports PATH / KEYTRAIL_MOTO_SERVER / KEYTRAIL_CHROMIUM
+# into the current shell.
 keytrail_install_test_deps() {
     local root
     root="$(_kt_repo_root)"
     _kt_rust_components || return 1
     _kt_moto || return 1
+    _kt_chromium || return 1
     if [[ -f "$root/template.yaml" ]]; then
         _kt_template_tools || return 1
     else
@@ -269,7 +331,7 @@ if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
         --print-env) print_env=1 ;;
         "") ;;
         -h | --help)
-            sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'
+            sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'
             exit 0
             ;;
         *)
@@ -281,6 +343,7 @@ if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
     if ((print_env)); then
         printf 'export PATH=%q\n' "$PATH"
         printf 'export KEYTRAIL_MOTO_SERVER=%q\n' "$KEYTRAIL_MOTO_SERVER"
+        printf 'export KEYTRAIL_CHROMIUM=%q\n' "$KEYTRAIL_CHROMIUM"
     else
         _kt_say "done"
         if [[ "$PATH" != "$original_path" ]]; then
@@ -289,5 +352,6 @@ if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
         fi
         _kt_say "the integration tests use:"
         printf '  export KEYTRAIL_MOTO_SERVER=%q\n' "$KEYTRAIL_MOTO_SERVER" >&2
+        printf '  export KEYTRAIL_CHROMIUM=%q\n' "$KEYTRAIL_CHROMIUM" >&2
     fi
 fi

@@ -5,8 +5,8 @@
 #
 #   scripts/test.sh
 #
-# Exports KEYTRAIL_MOTO_SERVER (absolute path of moto_server) for the integration
-# tests, and puts the directories of the pip-installed tools on PATH.
+# Exports KEYTRAIL_MOTO_SERVER (moto_server) and KEYTRAIL_CHROMIUM (headless Chromium,
+# for the HTML report test) and puts the pip-installed tools' directories on PATH.
 
 set -euo pipefail
 
@@ -62,8 +62,9 @@ source "$ROOT/scripts/install-test-deps.sh"
 # Sourced (not run in a subshell) so the PATH and KEYTRAIL_MOTO_SERVER it exports
 # reach the steps below.
 step deps keytrail_install_test_deps
-export KEYTRAIL_MOTO_SERVER
+export KEYTRAIL_MOTO_SERVER KEYTRAIL_CHROMIUM
 echo "    KEYTRAIL_MOTO_SERVER=$KEYTRAIL_MOTO_SERVER"
+echo "    KEYTRAIL_CHROMIUM=$KEYTRAIL_CHROMIUM"
 echo "    CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}"
 
 step fmt cargo fmt --all --check

@@ -97,6 +97,7 @@ fn scan_file(path: &Path, args: &ScanArgs) -> FileResult {
         collect_hits: true,
         since: args.since,
         until: args.until,
+        baseline: None,
     };
     let analysis = analyse(&shown, BufReader::new(file), &opts);
     if let Some(reason) = &analysis.not_a_log {

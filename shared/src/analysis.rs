@@ -21,6 +21,22 @@ pub struct AnalysisOptions {
     pub since: Option<DateTime<Utc>>,
     /// Only events before this time.
     pub until: Option<DateTime<Utc>>,
+    /// Known sources per principal; enables `unfamiliar_source_ip`.
+    pub baseline: Option<std::sync::Arc<crate::review::Baseline>>,
+}
+
+/// Marks a call from a public IP outside the principal's known sources. Calls made
+/// through AWS services and from private or unparseable addresses are exempt, and a
+/// principal the baseline does not know yet is not judged.
+pub fn mark_unfamiliar(e: &mut KmsEvent, baseline: &crate::review::Baseline) {
+    use crate::principal::{SourceClass, classify_source};
+    let ip = e.record.source_ip_address.as_deref();
+    if e.principal.service_originated || classify_source(ip) != SourceClass::Public {
+        return;
+    }
+    if let Some(ip) = ip {
+        e.unfamiliar_source = baseline.is_unfamiliar(&e.principal.id, ip.trim()) == Some(true);
+    }
 }
 
 /// How many bad-record reasons are kept per file.
@@ -62,7 +78,7 @@ pub fn analyse<R: Read>(name: &str, input: R, opts: &AnalysisOptions) -> FileAna
                 return;
             }
             out.kms_records += 1;
-            let Some(e) = KmsEvent::analyse(&r) else {
+            let Some(mut e) = KmsEvent::analyse(&r) else {
                 no_time += 1;
                 if out.bad_samples.len() < MAX_BAD_SAMPLES {
                     out.bad_samples.push(format!(
@@ -74,6 +90,9 @@ pub fn analyse<R: Read>(name: &str, input: R, opts: &AnalysisOptions) -> FileAna
             };
             if opts.since.is_some_and(|s| e.time < s) || opts.until.is_some_and(|u| e.time >= u) {
                 return;
+            }
+            if let Some(b) = &opts.baseline {
+                mark_unfamiliar(&mut e, b);
             }
             out.metrics.observe(&e, &opts.metrics);
             out.summary.observe(&e);
@@ -149,6 +168,58 @@ mod tests {
             "one failure is under the decrypt_failures threshold"
         );
         assert_eq!(a.summary.kms_records, 2);
+    }
+
+    #[test]
+    fn unfamiliar_source_needs_a_baseline_and_a_public_ip() {
+        let mut b = crate::review::Baseline::default();
+        let role = "arn:aws:iam::111122223333:role/app";
+        b.principals
+            .entry(role.into())
+            .or_default()
+            .ips
+            .insert("203.0.113.5".into());
+        b.principals
+            .entry(role.into())
+            .or_default()
+            .prefixes
+            .insert("198.51.100.0/24".into());
+        let rec = |ip: &str, invoked: bool| {
+            let mut v = serde_json::json!({"eventSource": "kms.amazonaws.com", "eventName": "Decrypt",
+                "eventTime": "2026-10-04T03:00:00Z", "sourceIPAddress": ip,
+                "userIdentity": {"type": "AssumedRole", "arn": "arn:aws:sts::111122223333:assumed-role/app/s",
+                    "sessionContext": {"sessionIssuer": {"arn": role}}}});
+            if invoked {
+                v["userIdentity"]["invokedBy"] = serde_json::json!("s3.amazonaws.com");
+            }
+            crate::model::Record::from_value(v).expect("record")
+        };
+        let unfamiliar = |r: &crate::model::Record| {
+            let mut e = KmsEvent::analyse(r).expect("event");
+            mark_unfamiliar(&mut e, &b);
+            crate::catalog::rule("unfamiliar_source_ip")
+                .expect("rule")
+                .matches(&e)
+        };
+        assert!(unfamiliar(&rec("192.0.2.99", false)));
+        assert!(!unfamiliar(&rec("203.0.113.5", false)), "known IP");
+        assert!(!unfamiliar(&rec("198.51.100.77", false)), "known /24");
+        assert!(
+            !unfamiliar(&rec("10.1.2.3", false)),
+            "private addresses are exempt"
+        );
+        assert!(
+            !unfamiliar(&rec("192.0.2.99", true)),
+            "service-originated calls are exempt"
+        );
+        // Without a baseline the rule never fires.
+        let r = rec("192.0.2.99", false);
+        let e = KmsEvent::analyse(&r).expect("event");
+        assert!(
+            !crate::catalog::rule("unfamiliar_source_ip")
+                .expect("rule")
+                .matches(&e)
+        );
     }
 
     #[test]

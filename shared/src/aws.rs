@@ -428,7 +428,13 @@ pub async fn discover_accounts<S: ObjectStore>(
         Some(p) => format!("{p}/AWSLogs/"),
         None => "AWSLogs/".to_owned(),
     };
-    let last = |p: &str| p.trim_end_matches('/').rsplit('/').next().unwrap_or_default().to_owned();
+    let last = |p: &str| {
+        p.trim_end_matches('/')
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_owned()
+    };
     let mut out = Vec::new();
     for p in store.list(bucket, &base, Some("/")).await?.prefixes {
         let name = last(&p);
@@ -441,7 +447,9 @@ pub async fn discover_accounts<S: ObjectStore>(
         }
     }
     out.retain(|(_, acct)| {
-        acct.len() == 12 && acct.bytes().all(|b| b.is_ascii_digit()) && (accounts.is_empty() || accounts.contains(acct))
+        acct.len() == 12
+            && acct.bytes().all(|b| b.is_ascii_digit())
+            && (accounts.is_empty() || accounts.contains(acct))
     });
     Ok(out)
 }
@@ -458,18 +466,27 @@ pub async fn discover_regions<S: ObjectStore>(
     if !configured.is_empty() {
         return Ok(configured.to_vec());
     }
-    let listing = store.list(bucket, &format!("{root}{account}/CloudTrail/"), Some("/")).await?;
+    let listing = store
+        .list(bucket, &format!("{root}{account}/CloudTrail/"), Some("/"))
+        .await?;
     Ok(listing
         .prefixes
         .iter()
-        .filter_map(|p| p.trim_end_matches('/').rsplit('/').next().map(str::to_owned))
+        .filter_map(|p| {
+            p.trim_end_matches('/')
+                .rsplit('/')
+                .next()
+                .map(str::to_owned)
+        })
         .collect())
 }
 
 /// Where the monthly review's key inventory and trail checks come from.
 pub trait ReviewSources: Send + Sync {
     fn keys(&self) -> impl Future<Output = Result<Vec<crate::review::KeyInfo>, AwsError>> + Send;
-    fn trails(&self) -> impl Future<Output = Result<Vec<crate::review::TrailInfo>, AwsError>> + Send;
+    fn trails(
+        &self,
+    ) -> impl Future<Output = Result<Vec<crate::review::TrailInfo>, AwsError>> + Send;
 }
 
 /// KMS and CloudTrail through the SDK.
@@ -496,7 +513,11 @@ impl ReviewSources for AwsReviewSources {
                 .send()
                 .await
                 .map_err(|e| AwsError::from_sdk("ListKeys", "kms".into(), e))?;
-            ids.extend(page.keys().iter().filter_map(|k| k.key_arn().map(str::to_owned)));
+            ids.extend(
+                page.keys()
+                    .iter()
+                    .filter_map(|k| k.key_arn().map(str::to_owned)),
+            );
             match page.next_marker() {
                 Some(m) if page.truncated() => marker = Some(m.to_owned()),
                 _ => break,
@@ -507,11 +528,20 @@ impl ReviewSources for AwsReviewSources {
         let mut marker: Option<String> = None;
         let mut alias_error = None;
         loop {
-            match self.kms.list_aliases().set_marker(marker.take()).send().await {
+            match self
+                .kms
+                .list_aliases()
+                .set_marker(marker.take())
+                .send()
+                .await
+            {
                 Ok(page) => {
                     for a in page.aliases() {
                         if let (Some(target), Some(name)) = (a.target_key_id(), a.alias_name()) {
-                            aliases.entry(target.to_owned()).or_default().push(name.to_owned());
+                            aliases
+                                .entry(target.to_owned())
+                                .or_default()
+                                .push(name.to_owned());
                         }
                     }
                     match page.next_marker() {
@@ -520,15 +550,25 @@ impl ReviewSources for AwsReviewSources {
                     }
                 }
                 Err(e) => {
-                    alias_error = Some(format!("ListAliases: {}", AwsError::from_sdk("ListAliases", "kms".into(), e).code.unwrap_or_default()));
+                    alias_error = Some(format!(
+                        "ListAliases: {}",
+                        AwsError::from_sdk("ListAliases", "kms".into(), e)
+                            .code
+                            .unwrap_or_default()
+                    ));
                     break;
                 }
             }
         }
-        let dir = KmsDirectory { client: self.kms.clone() };
+        let dir = KmsDirectory {
+            client: self.kms.clone(),
+        };
         let mut out = Vec::new();
         for arn in ids {
-            let mut k = KeyInfo { arn: arn.clone(), ..KeyInfo::default() };
+            let mut k = KeyInfo {
+                arn: arn.clone(),
+                ..KeyInfo::default()
+            };
             match self.kms.describe_key().key_id(&arn).send().await {
                 Ok(d) => {
                     if let Some(m) = d.key_metadata() {
@@ -540,11 +580,19 @@ impl ReviewSources for AwsReviewSources {
                         k.deletion_date = m.deletion_date().and_then(smithy_time);
                         let imported = m.origin().is_some_and(|o| o.as_str() != "AWS_KMS");
                         if imported {
-                            k.unavailable.push("rotation: not applicable (imported or external key material)".into());
+                            k.unavailable.push(
+                                "rotation: not applicable (imported or external key material)"
+                                    .into(),
+                            );
                         }
                     }
                 }
-                Err(e) => k.unavailable.push(format!("DescribeKey: {}", AwsError::from_sdk("DescribeKey", arn.clone(), e).code.unwrap_or_default())),
+                Err(e) => k.unavailable.push(format!(
+                    "DescribeKey: {}",
+                    AwsError::from_sdk("DescribeKey", arn.clone(), e)
+                        .code
+                        .unwrap_or_default()
+                )),
             }
             let key_id = arn.rsplit('/').next().unwrap_or(&arn).to_owned();
             k.aliases = aliases.get(&key_id).cloned().unwrap_or_default();
@@ -554,22 +602,35 @@ impl ReviewSources for AwsReviewSources {
             if k.is_customer_managed() {
                 match dir.tags(&arn).await {
                     Ok(t) => k.tags = t.into_iter().collect(),
-                    Err(e) => k.unavailable.push(format!("ListResourceTags: {}", e.code.unwrap_or(e.message))),
+                    Err(e) => k
+                        .unavailable
+                        .push(format!("ListResourceTags: {}", e.code.unwrap_or(e.message))),
                 }
                 if k.rotation_applies() && k.state.as_deref() == Some("Enabled") {
                     match self.kms.get_key_rotation_status().key_id(&arn).send().await {
                         Ok(r) => k.rotation_enabled = Some(r.key_rotation_enabled()),
-                        Err(e) => k.unavailable.push(format!("GetKeyRotationStatus: {}", AwsError::from_sdk("GetKeyRotationStatus", arn.clone(), e).code.unwrap_or_default())),
+                        Err(e) => k.unavailable.push(format!(
+                            "GetKeyRotationStatus: {}",
+                            AwsError::from_sdk("GetKeyRotationStatus", arn.clone(), e)
+                                .code
+                                .unwrap_or_default()
+                        )),
                     }
                 }
                 match self.kms.get_key_last_usage().key_id(&arn).send().await {
                     Ok(u) => {
                         k.kms_tracking_start = u.tracking_start_date().and_then(smithy_time);
-                        k.kms_last_used = u.key_last_usage().and_then(|l| l.timestamp()).and_then(smithy_time);
+                        k.kms_last_used = u
+                            .key_last_usage()
+                            .and_then(|l| l.timestamp())
+                            .and_then(smithy_time);
                     }
                     Err(e) => {
                         let e = AwsError::from_sdk("GetKeyLastUsage", arn.clone(), e);
-                        k.unavailable.push(format!("GetKeyLastUsage: {}", e.code.unwrap_or_else(|| "not available".into())));
+                        k.unavailable.push(format!(
+                            "GetKeyLastUsage: {}",
+                            e.code.unwrap_or_else(|| "not available".into())
+                        ));
                     }
                 }
             }
@@ -600,9 +661,20 @@ impl ReviewSources for AwsReviewSources {
             };
             match self.cloudtrail.get_trail_status().name(&id).send().await {
                 Ok(s) => info.is_logging = s.is_logging(),
-                Err(e) => info.unavailable.push(format!("GetTrailStatus: {}", AwsError::from_sdk("GetTrailStatus", id.clone(), e).code.unwrap_or_default())),
+                Err(e) => info.unavailable.push(format!(
+                    "GetTrailStatus: {}",
+                    AwsError::from_sdk("GetTrailStatus", id.clone(), e)
+                        .code
+                        .unwrap_or_default()
+                )),
             }
-            match self.cloudtrail.get_event_selectors().trail_name(&id).send().await {
+            match self
+                .cloudtrail
+                .get_event_selectors()
+                .trail_name(&id)
+                .send()
+                .await
+            {
                 Ok(sel) => {
                     info.basic_selectors = sel
                         .event_selectors()
@@ -610,7 +682,9 @@ impl ReviewSources for AwsReviewSources {
                         .map(|s| BasicSelector {
                             read_write_type: s.read_write_type().map(|r| r.as_str().to_owned()),
                             include_management_events: s.include_management_events(),
-                            exclude_management_event_sources: s.exclude_management_event_sources().to_vec(),
+                            exclude_management_event_sources: s
+                                .exclude_management_event_sources()
+                                .to_vec(),
                         })
                         .collect();
                     info.advanced_selectors = sel
@@ -630,7 +704,12 @@ impl ReviewSources for AwsReviewSources {
                         })
                         .collect();
                 }
-                Err(e) => info.unavailable.push(format!("GetEventSelectors: {}", AwsError::from_sdk("GetEventSelectors", id.clone(), e).code.unwrap_or_default())),
+                Err(e) => info.unavailable.push(format!(
+                    "GetEventSelectors: {}",
+                    AwsError::from_sdk("GetEventSelectors", id.clone(), e)
+                        .code
+                        .unwrap_or_default()
+                )),
             }
             out.push(info);
         }

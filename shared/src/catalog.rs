@@ -20,6 +20,9 @@ pub struct KmsEvent<'a> {
     pub keys: Vec<KeyRef>,
     pub principal: Principal,
     pub error_class: Option<ErrorClass>,
+    /// Set by the analysis when a baseline is loaded: the call came from a public IP
+    /// outside the principal's known sources (see `unfamiliar_source_ip`).
+    pub unfamiliar_source: bool,
 }
 
 impl<'a> KmsEvent<'a> {
@@ -34,6 +37,7 @@ impl<'a> KmsEvent<'a> {
             keys: resolve_keys(record),
             principal: principal_of(record),
             error_class: ErrorClass::of(record),
+            unfamiliar_source: false,
         })
     }
 
@@ -502,6 +506,25 @@ pub static RULES: &[Rule] = &[
         evaluation_periods: 1,
         group_by: GroupBy::All,
         predicate: |e| e.name() == "DisableKeyRotation" && !e.failed(),
+    },
+    Rule {
+        id: "unfamiliar_source_ip",
+        metric: "KMSUnfamiliarSourceIp",
+        severity: Severity::Medium,
+        title: "Key use from an unfamiliar source IP",
+        description: "A principal the baseline knows called KMS from a public IP outside its known addresses and /24 (/48) networks. Stolen credentials are usually used from somewhere new. Calls made through AWS services and from private addresses are exempt; with no baseline (before the first monthly review) the rule is inactive.",
+        playbook: &[
+            "Check whether the principal's workload moved (new NAT gateway, new office, new CI runner) before treating it as compromise.",
+            PB_PRINCIPAL,
+            PB_AUDIT_DECRYPTS,
+            PB_NOTIFY,
+        ],
+        threshold: 1.0,
+        comparison: Comparison::GreaterThanOrEqualToThreshold,
+        period_secs: 300,
+        evaluation_periods: 1,
+        group_by: GroupBy::All,
+        predicate: |e| e.unfamiliar_source,
     },
 ];
 

@@ -11,7 +11,9 @@ use tokio_util::io::SyncIoBridge;
 use tracing::{info, warn};
 
 use crate::alarm::{Alarm, Payload, parse_payload};
-use crate::aws::{AwsError, KeyDirectory, Notifier, ObjectStore, discover_accounts, discover_regions};
+use crate::aws::{
+    AwsError, KeyDirectory, Notifier, ObjectStore, discover_accounts, discover_regions,
+};
 use crate::enrich::{
     Context, Evidence, FailedObject, FileEvidence, GatherInfo, Investigation, Plan, body,
     day_prefixes, gather_file, investigation, plan_for, record_key, subject,
@@ -244,7 +246,9 @@ impl<S: ObjectStore + 'static, K: KeyDirectory, N: Notifier> Enricher<S, K, N> {
         let mut keys = Vec::new();
         let c = &self.config;
         let store = self.store.as_ref();
-        for (root, account) in discover_accounts(store, &bucket, c.log_prefix.as_deref(), &c.accounts).await? {
+        for (root, account) in
+            discover_accounts(store, &bucket, c.log_prefix.as_deref(), &c.accounts).await?
+        {
             for region in discover_regions(store, &bucket, &root, &account, &c.regions).await? {
                 for prefix in day_prefixes(&root, &account, &region, &plan.window) {
                     let listing = self.store.list(&bucket, &prefix, None).await?;

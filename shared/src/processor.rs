@@ -43,6 +43,9 @@ pub struct Config {
     /// `KEYTRAIL_MAX_METRIC_AGE_HOURS`, default 336: CloudWatch rejects datums older
     /// than two weeks, so older events are summarised but not published as metrics.
     pub max_metric_age: Duration,
+    /// `KEYTRAIL_BASELINE_TTL_SECONDS`, default 3600: how long a warm container keeps
+    /// the review's baseline (known source IPs) before reading it again.
+    pub baseline_ttl: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +60,7 @@ impl Default for Config {
             per_key_metrics: false,
             claim_lease: Duration::from_secs(900),
             max_metric_age: Duration::from_secs(336 * 3600),
+            baseline_ttl: Duration::from_secs(3600),
         }
     }
 }
@@ -70,6 +74,7 @@ impl Config {
         "KEYTRAIL_PER_KEY_METRICS",
         "KEYTRAIL_CLAIM_LEASE_SECONDS",
         "KEYTRAIL_MAX_METRIC_AGE_HOURS",
+        "KEYTRAIL_BASELINE_TTL_SECONDS",
     ];
 
     /// Reads the environment variables documented in the README.
@@ -112,6 +117,7 @@ impl Config {
                 d.claim_lease.as_secs(),
             )?),
             max_metric_age: Duration::from_secs(3600 * num("KEYTRAIL_MAX_METRIC_AGE_HOURS", 336)?),
+            baseline_ttl: Duration::from_secs(num("KEYTRAIL_BASELINE_TTL_SECONDS", 3600)?),
         })
     }
 }
@@ -262,6 +268,8 @@ pub struct Processor<S, M> {
     pub store: S,
     pub metrics: M,
     pub config: Config,
+    /// The baseline and when it was read, per warm container.
+    baseline: std::sync::Mutex<Option<(std::time::Instant, Option<Arc<crate::review::Baseline>>)>>,
 }
 
 impl<S: ObjectStore, M: MetricSink> Processor<S, M> {
@@ -270,6 +278,7 @@ impl<S: ObjectStore, M: MetricSink> Processor<S, M> {
             store,
             metrics,
             config,
+            baseline: std::sync::Mutex::new(None),
         }
     }
 
@@ -400,6 +409,7 @@ impl<S: ObjectStore, M: MetricSink> Processor<S, M> {
                 per_key: self.config.per_key_metrics,
                 own_account: Some(log_key.account.clone()),
             },
+            baseline: self.baseline(&marker.bucket).await,
             ..AnalysisOptions::default()
         };
         let io_failed = Arc::new(AtomicBool::new(false));
@@ -483,6 +493,44 @@ impl<S: ObjectStore, M: MetricSink> Processor<S, M> {
             summary_key,
             content_error,
         })
+    }
+
+    /// The review's baseline, read at most once per TTL. Without one (before the first
+    /// review) `unfamiliar_source_ip` is inactive; a read failure is logged, not fatal.
+    async fn baseline(&self, bucket: &str) -> Option<Arc<crate::review::Baseline>> {
+        if let Ok(cache) = self.baseline.lock()
+            && let Some((at, b)) = cache.as_ref()
+            && at.elapsed() < self.config.baseline_ttl
+        {
+            return b.clone();
+        }
+        let loaded = match self
+            .store
+            .get_small(bucket, crate::reviewer::BASELINE_KEY)
+            .await
+        {
+            Ok(Some(bytes)) => match serde_json::from_slice::<crate::review::Baseline>(&bytes) {
+                Ok(b) => Some(Arc::new(b)),
+                Err(e) => {
+                    warn!(error = %e, "unreadable baseline; unfamiliar_source_ip inactive");
+                    None
+                }
+            },
+            Ok(None) => {
+                info!(
+                    "no baseline yet (written by the monthly review); unfamiliar_source_ip inactive"
+                );
+                None
+            }
+            Err(e) => {
+                warn!(error = %e, "baseline not readable; unfamiliar_source_ip inactive until the next attempt");
+                return None;
+            }
+        };
+        if let Ok(mut cache) = self.baseline.lock() {
+            *cache = Some((std::time::Instant::now(), loaded.clone()));
+        }
+        loaded
     }
 
     async fn claim(&self, m: &MarkerRef) -> Result<Claim, ProcessError> {

@@ -1132,17 +1132,11 @@ fn svg_open(out: &mut String, id: &str, h: f64, title: &str, desc: &str) {
     );
 }
 
+/// Plot area: left, top, width, height.
+type Area = (f64, f64, f64, f64);
+
 /// Horizontal grid lines and the value axis of a vertical chart.
-fn y_axis(
-    out: &mut String,
-    left: f64,
-    top: f64,
-    pw: f64,
-    ph: f64,
-    top_val: u64,
-    step: u64,
-    label: &str,
-) {
+fn y_axis(out: &mut String, (left, top, pw, ph): Area, (top_val, step): (u64, u64), label: &str) {
     let mut v = 0;
     while v <= top_val {
         let y = top + ph - ph * v as f64 / top_val as f64;
@@ -1228,7 +1222,12 @@ fn chart_calls_per_key(r: &Report) -> String {
         &format!("Daily KMS calls for the top keys, {}", r.month),
         "One line per key; hover a point for the day's count.",
     );
-    y_axis(&mut out, left, top, pw, ph, top_val, step, "calls per day");
+    y_axis(
+        &mut out,
+        (left, top, pw, ph),
+        (top_val, step),
+        "calls per day",
+    );
     for i in 0..n {
         if n <= 10 || i % 5 == 0 || i + 1 == n {
             let _ = write!(
@@ -1323,7 +1322,12 @@ fn chart_failures_per_day(r: &Report) -> String {
         &format!("Failed KMS calls per day, {}: {total} in all", r.month),
         "One bar per day; hover a bar for the day's count.",
     );
-    y_axis(&mut out, left, top, pw, ph, top_val, step, "failed calls");
+    y_axis(
+        &mut out,
+        (left, top, pw, ph),
+        (top_val, step),
+        "failed calls",
+    );
     for (i, v) in vals.iter().enumerate() {
         let bh = ph * *v as f64 / top_val as f64;
         let day = ch
@@ -1460,7 +1464,7 @@ fn chart_operations_per_principal(r: &Report) -> String {
             "<g class=\"principal\"><text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}<title>{}: {total} calls</title></text>",
             f(left - 8.0),
             f(y + 12.0),
-            esc(&tail(principal, 36)),
+            esc(&tail(principal, 32)),
             esc(principal)
         );
         let mut acc = 0u64;

@@ -12,9 +12,13 @@ use tokio_util::io::SyncIoBridge;
 use tracing::{info, warn};
 
 use crate::analysis::{AnalysisOptions, analyse};
-use crate::aws::{AwsError, Notifier, ObjectStore, ReviewSources, discover_accounts, discover_regions};
+use crate::aws::{
+    AwsError, Notifier, ObjectStore, ReviewSources, discover_accounts, discover_regions,
+};
 use crate::processor::ConfigError;
-use crate::review::{Baseline, Coverage, Month, Report, ReviewInput, ReviewSettings, build, updated_baseline};
+use crate::review::{
+    Baseline, Coverage, Month, Report, ReviewInput, ReviewSettings, build, updated_baseline,
+};
 use crate::s3key::parse_log_key;
 use crate::summary::Summary;
 
@@ -62,20 +66,34 @@ impl ReviewConfig {
     }
 
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<ReviewConfig, ConfigError> {
-        let get = |k: &str| get(k).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let get = |k: &str| {
+            get(k)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
         let list = |k: &str| -> Option<Vec<String>> {
-            get(k).map(|v| v.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect())
+            get(k).map(|v| {
+                v.split(',')
+                    .map(|s| s.trim().to_owned())
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            })
         };
         let unused_days = match get("KEYTRAIL_UNUSED_DAYS") {
             None => 90,
             Some(v) => match v.parse::<i64>() {
                 Ok(n) if (1..=3650).contains(&n) => n,
-                _ => return Err(ConfigError(format!("KEYTRAIL_UNUSED_DAYS={v:?} is not a number of days (1 to 3650)"))),
+                _ => {
+                    return Err(ConfigError(format!(
+                        "KEYTRAIL_UNUSED_DAYS={v:?} is not a number of days (1 to 3650)"
+                    )));
+                }
             },
         };
         let defaults = ReviewSettings::default();
         Ok(ReviewConfig {
-            log_bucket: get("KEYTRAIL_LOG_BUCKET").ok_or_else(|| ConfigError("KEYTRAIL_LOG_BUCKET is required".into()))?,
+            log_bucket: get("KEYTRAIL_LOG_BUCKET")
+                .ok_or_else(|| ConfigError("KEYTRAIL_LOG_BUCKET is required".into()))?,
             log_prefix: get("KEYTRAIL_LOG_PREFIX").map(|p| p.trim_matches('/').to_owned()),
             accounts: list("KEYTRAIL_ACCOUNTS").unwrap_or_default(),
             regions: list("KEYTRAIL_REGIONS").unwrap_or_default(),
@@ -102,10 +120,16 @@ pub enum ReviewError {
 
 /// The month an invocation reviews: `detail.month` when given, else the previous month.
 pub fn requested_month(payload: &Value, now: DateTime<Utc>) -> Result<Month, ReviewError> {
-    match payload.pointer("/detail/month").or_else(|| payload.get("month")) {
+    match payload
+        .pointer("/detail/month")
+        .or_else(|| payload.get("month"))
+    {
         None | Some(Value::Null) => Ok(Month::previous_of(now)),
-        Some(Value::String(s)) => Month::parse(s).ok_or_else(|| ReviewError::Request(format!("month {s:?} is not YYYY-MM"))),
-        Some(other) => Err(ReviewError::Request(format!("month {other} is not a YYYY-MM string"))),
+        Some(Value::String(s)) => Month::parse(s)
+            .ok_or_else(|| ReviewError::Request(format!("month {s:?} is not YYYY-MM"))),
+        Some(other) => Err(ReviewError::Request(format!(
+            "month {other} is not a YYYY-MM string"
+        ))),
     }
 }
 
@@ -135,31 +159,76 @@ impl<S: ObjectStore + 'static, R: ReviewSources, N: Notifier> Reviewer<S, R, N> 
     }
 
     fn summary_bucket(&self) -> &str {
-        self.config.summary_bucket.as_deref().unwrap_or(&self.config.log_bucket)
+        self.config
+            .summary_bucket
+            .as_deref()
+            .unwrap_or(&self.config.log_bucket)
     }
 
     /// Runs the review for the requested month and stores everything.
     pub async fn handle(&self, payload: &Value) -> Result<Value, ReviewError> {
         let month = requested_month(payload, Utc::now())?;
         let (report, baseline) = self.review(month).await?;
-        let bucket = self.config.report_bucket.clone().unwrap_or_else(|| self.config.log_bucket.clone());
+        let bucket = self
+            .config
+            .report_bucket
+            .clone()
+            .unwrap_or_else(|| self.config.log_bucket.clone());
         let prefix = format!("keytrail/reviews/{month}/");
-        let json = serde_json::to_vec_pretty(&report).map_err(|e| ReviewError::Internal(e.to_string()))?;
-        self.store.put(&bucket, &format!("{prefix}report.json"), json, "application/json", false).await?;
+        let json =
+            serde_json::to_vec_pretty(&report).map_err(|e| ReviewError::Internal(e.to_string()))?;
         self.store
-            .put(&bucket, &format!("{prefix}report.md"), crate::render::markdown(&report).into_bytes(), "text/markdown; charset=utf-8", false)
+            .put(
+                &bucket,
+                &format!("{prefix}report.json"),
+                json,
+                "application/json",
+                false,
+            )
             .await?;
         self.store
-            .put(&bucket, &format!("{prefix}report.html"), crate::render::html(&report).into_bytes(), "text/html; charset=utf-8", false)
+            .put(
+                &bucket,
+                &format!("{prefix}report.md"),
+                crate::render::markdown(&report).into_bytes(),
+                "text/markdown; charset=utf-8",
+                false,
+            )
             .await?;
-        let state = serde_json::to_vec_pretty(&baseline).map_err(|e| ReviewError::Internal(e.to_string()))?;
-        self.store.put(self.summary_bucket(), BASELINE_KEY, state, "application/json", false).await?;
-        let uris: Vec<String> = ["json", "md", "html"].iter().map(|ext| format!("s3://{bucket}/{prefix}report.{ext}")).collect();
+        self.store
+            .put(
+                &bucket,
+                &format!("{prefix}report.html"),
+                crate::render::html(&report).into_bytes(),
+                "text/html; charset=utf-8",
+                false,
+            )
+            .await?;
+        let state = serde_json::to_vec_pretty(&baseline)
+            .map_err(|e| ReviewError::Internal(e.to_string()))?;
+        self.store
+            .put(
+                self.summary_bucket(),
+                BASELINE_KEY,
+                state,
+                "application/json",
+                false,
+            )
+            .await?;
+        let uris: Vec<String> = ["json", "md", "html"]
+            .iter()
+            .map(|ext| format!("s3://{bucket}/{prefix}report.{ext}"))
+            .collect();
         if let Some(topic) = &self.config.topic_arn {
             let subject = format!("keytrail KMS review {month}: {}", headline(&report));
             let subject: String = subject.chars().take(99).collect();
             self.notifier
-                .publish(topic, &subject, &sns_summary(&report, &uris), &[("kind", "review"), ("month", &month.to_string())])
+                .publish(
+                    topic,
+                    &subject,
+                    &sns_summary(&report, &uris),
+                    &[("kind", "review"), ("month", &month.to_string())],
+                )
                 .await?;
         }
         info!(month = %month, keys = report.summary.keys_in_inventory, calls = report.summary.kms_calls, "review written");
@@ -173,9 +242,19 @@ impl<S: ObjectStore + 'static, R: ReviewSources, N: Notifier> Reviewer<S, R, N> 
         let mut days: BTreeMap<String, DayFiles> = BTreeMap::new();
         let mut delivery_hours: BTreeSet<String> = BTreeSet::new();
         let ym = format!("{:04}/{:02}/", month.year, month.month);
-        for (root, account) in discover_accounts(store, &c.log_bucket, c.log_prefix.as_deref(), &c.accounts).await? {
-            for region in discover_regions(store, &c.log_bucket, &root, &account, &c.regions).await? {
-                let logs = store.list(&c.log_bucket, &format!("{root}{account}/CloudTrail/{region}/{ym}"), None).await?;
+        for (root, account) in
+            discover_accounts(store, &c.log_bucket, c.log_prefix.as_deref(), &c.accounts).await?
+        {
+            for region in
+                discover_regions(store, &c.log_bucket, &root, &account, &c.regions).await?
+            {
+                let logs = store
+                    .list(
+                        &c.log_bucket,
+                        &format!("{root}{account}/CloudTrail/{region}/{ym}"),
+                        None,
+                    )
+                    .await?;
                 for key in logs.keys {
                     if let Some(k) = parse_log_key(&key) {
                         delivery_hours.insert(k.delivered.format("%Y-%m-%dT%H").to_string());
@@ -183,7 +262,11 @@ impl<S: ObjectStore + 'static, R: ReviewSources, N: Notifier> Reviewer<S, R, N> 
                     }
                 }
                 let sums = store
-                    .list(self.summary_bucket(), &format!("keytrail/summaries/{account}/{region}/{ym}"), None)
+                    .list(
+                        self.summary_bucket(),
+                        &format!("keytrail/summaries/{account}/{region}/{ym}"),
+                        None,
+                    )
                     .await?;
                 for key in sums.keys {
                     // keytrail/summaries/<account>/<region>/YYYY/MM/DD/<stem>.json.gz
@@ -230,7 +313,9 @@ impl<S: ObjectStore + 'static, R: ReviewSources, N: Notifier> Reviewer<S, R, N> 
         usage.merge(&self.backfill(backfill_keys).await?);
         // Only the month's events count (a delivery can straddle midnight at month ends).
         let inside = |t: DateTime<Utc>| t >= month.start() && t < month.end();
-        usage.usage.retain(|_, s| inside(s.first_seen) || inside(s.last_seen));
+        usage
+            .usage
+            .retain(|_, s| inside(s.first_seen) || inside(s.last_seen));
         usage.days.retain(|d, _| d.starts_with(&month.to_string()));
 
         let keys = match self.sources.keys().await {
@@ -263,7 +348,11 @@ impl<S: ObjectStore + 'static, R: ReviewSources, N: Notifier> Reviewer<S, R, N> 
     }
 
     async fn load_baseline(&self) -> Result<Option<Baseline>, ReviewError> {
-        let Some(bytes) = self.store.get_small(self.summary_bucket(), BASELINE_KEY).await? else {
+        let Some(bytes) = self
+            .store
+            .get_small(self.summary_bucket(), BASELINE_KEY)
+            .await?
+        else {
             info!("no baseline yet: new principals and trends start next month");
             return Ok(None);
         };
@@ -278,7 +367,8 @@ impl<S: ObjectStore + 'static, R: ReviewSources, N: Notifier> Reviewer<S, R, N> 
 
     async fn merge_summaries(&self, keys: Vec<String>) -> Result<Summary, ReviewError> {
         let bucket = self.summary_bucket().to_owned();
-        let results: Vec<(String, Result<Option<Vec<u8>>, AwsError>)> = stream::iter(keys)
+        type Fetched = (String, Result<Option<Vec<u8>>, AwsError>);
+        let results: Vec<Fetched> = stream::iter(keys)
             .map(|key| {
                 let store = Arc::clone(&self.store);
                 let bucket = bucket.clone();
@@ -305,7 +395,10 @@ impl<S: ObjectStore + 'static, R: ReviewSources, N: Notifier> Reviewer<S, R, N> 
 
     async fn backfill(&self, keys: Vec<String>) -> Result<Summary, ReviewError> {
         if !keys.is_empty() {
-            info!(files = keys.len(), "backfilling days without summaries from the raw logs");
+            info!(
+                files = keys.len(),
+                "backfilling days without summaries from the raw logs"
+            );
         }
         let bucket = self.config.log_bucket.clone();
         let results: Vec<Result<Summary, ReviewError>> = stream::iter(keys)
@@ -339,7 +432,10 @@ impl<S: ObjectStore + 'static, R: ReviewSources, N: Notifier> Reviewer<S, R, N> 
 fn headline(r: &Report) -> String {
     let s = &r.summary;
     if s.pending_deletion_used > 0 {
-        return format!("{} key(s) pending deletion still in use", s.pending_deletion_used);
+        return format!(
+            "{} key(s) pending deletion still in use",
+            s.pending_deletion_used
+        );
     }
     if s.trail_checks_failed > 0 {
         return format!("{} trail check(s) failed", s.trail_checks_failed);
@@ -356,19 +452,39 @@ pub fn sns_summary(r: &Report, uris: &[String]) -> String {
     let _ = writeln!(
         b,
         "\n{} KMS calls ({} failed) by {} principals ({} new) on {} keys; {} unused keys; {} pending deletion ({} still used); {} trail checks failed.",
-        s.kms_calls, s.failures, s.principals, s.new_principals, s.customer_managed_keys, s.unused_keys, s.keys_pending_deletion, s.pending_deletion_used, s.trail_checks_failed
+        s.kms_calls,
+        s.failures,
+        s.principals,
+        s.new_principals,
+        s.customer_managed_keys,
+        s.unused_keys,
+        s.keys_pending_deletion,
+        s.pending_deletion_used,
+        s.trail_checks_failed
     );
     for p in r.keys_pending_deletion.iter().filter(|p| p.used_in_period) {
-        let _ = writeln!(b, "CRITICAL: {} is pending deletion and was used {} times this month", p.key, p.uses);
+        let _ = writeln!(
+            b,
+            "CRITICAL: {} is pending deletion and was used {} times this month",
+            p.key, p.uses
+        );
     }
-    for c in r.trail_checks.iter().filter(|c| c.status == crate::review::CheckStatus::Fail) {
+    for c in r
+        .trail_checks
+        .iter()
+        .filter(|c| c.status == crate::review::CheckStatus::Fail)
+    {
         let _ = writeln!(b, "FAIL {} {}: {}", c.trail, c.check, c.detail);
     }
     for u in r.unused_keys.iter().take(10) {
         let _ = writeln!(b, "unused: {} {}", u.key, u.aliases.join(", "));
     }
     if !r.coverage.days_without_deliveries.is_empty() {
-        let _ = writeln!(b, "possible logging gap: no log deliveries on {}", r.coverage.days_without_deliveries.join(", "));
+        let _ = writeln!(
+            b,
+            "possible logging gap: no log deliveries on {}",
+            r.coverage.days_without_deliveries.join(", ")
+        );
     }
     let _ = writeln!(b, "\nReports:");
     for u in uris {
@@ -384,10 +500,23 @@ mod tests {
     #[test]
     fn month_from_event_or_schedule() {
         let now: DateTime<Utc> = "2026-11-01T06:00:00Z".parse().expect("t");
-        assert_eq!(requested_month(&json!({"detail": {}}), now).expect("m").to_string(), "2026-10");
-        assert_eq!(requested_month(&json!({"detail": {"month": "2025-12"}}), now).expect("m").to_string(), "2025-12");
+        assert_eq!(
+            requested_month(&json!({"detail": {}}), now)
+                .expect("m")
+                .to_string(),
+            "2026-10"
+        );
+        assert_eq!(
+            requested_month(&json!({"detail": {"month": "2025-12"}}), now)
+                .expect("m")
+                .to_string(),
+            "2025-12"
+        );
         let jan: DateTime<Utc> = "2027-01-01T06:00:00Z".parse().expect("t");
-        assert_eq!(requested_month(&json!({}), jan).expect("m").to_string(), "2026-12");
+        assert_eq!(
+            requested_month(&json!({}), jan).expect("m").to_string(),
+            "2026-12"
+        );
         assert!(requested_month(&json!({"detail": {"month": "2026-13"}}), now).is_err());
         assert!(requested_month(&json!({"detail": {"month": 202610}}), now).is_err());
     }
@@ -402,7 +531,10 @@ mod tests {
         let mut seen = seen.into_inner().expect("lock");
         seen.sort();
         seen.dedup();
-        let mut listed: Vec<String> = ReviewConfig::ENV_VARS.iter().map(|s| (*s).to_owned()).collect();
+        let mut listed: Vec<String> = ReviewConfig::ENV_VARS
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
         listed.sort();
         assert_eq!(seen, listed);
     }

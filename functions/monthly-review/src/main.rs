@@ -3,7 +3,8 @@
 //! Wiring only; the handler is `keytrail::reviewer::Reviewer`.
 
 use keytrail::aws::{
-    AwsReviewSources, S3Store, SnsNotifier, cloudtrail_client, kms_client, load_sdk_config, s3_client, sns_client,
+    AwsReviewSources, S3Store, SnsNotifier, cloudtrail_client, kms_client, load_sdk_config,
+    s3_client, sns_client,
 };
 use keytrail::reviewer::{ReviewConfig, Reviewer};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
@@ -15,12 +16,16 @@ async fn main() -> Result<(), Error> {
     let config = ReviewConfig::from_env()?;
     let sdk = load_sdk_config().await;
     let reviewer = Reviewer::new(
-        S3Store { client: s3_client(&sdk) },
+        S3Store {
+            client: s3_client(&sdk),
+        },
         AwsReviewSources {
             kms: kms_client(&sdk),
             cloudtrail: cloudtrail_client(&sdk),
         },
-        SnsNotifier { client: sns_client(&sdk) },
+        SnsNotifier {
+            client: sns_client(&sdk),
+        },
         config,
     );
     let reviewer = &reviewer;
