@@ -423,6 +423,45 @@ pub struct Coverage {
     pub summaries: u64,
 }
 
+/// Delivery coverage of a month from the delivery times of its log files: days with
+/// no delivery at all, and on days with deliveries, hours with none (possible gaps:
+/// a trail that stopped logging is itself a finding).
+pub fn delivery_coverage(
+    month: Month,
+    deliveries: impl IntoIterator<Item = DateTime<Utc>>,
+) -> Coverage {
+    let mut hours: BTreeSet<String> = BTreeSet::new();
+    let mut days: BTreeSet<String> = BTreeSet::new();
+    let mut files = 0;
+    for t in deliveries {
+        if t < month.start() || t >= month.end() {
+            continue;
+        }
+        files += 1;
+        days.insert(t.format("%Y-%m-%d").to_string());
+        hours.insert(t.format("%Y-%m-%dT%H").to_string());
+    }
+    let mut c = Coverage {
+        days_in_month: month.days().len() as u32,
+        log_files: files,
+        ..Coverage::default()
+    };
+    for d in month.days() {
+        let day = d.to_string();
+        if !days.contains(&day) {
+            c.days_without_deliveries.push(day);
+            continue;
+        }
+        for h in 0..24 {
+            let hour = format!("{day}T{h:02}");
+            if !hours.contains(&hour) {
+                c.hours_without_deliveries.push(hour);
+            }
+        }
+    }
+    c
+}
+
 /// Everything the review needs.
 pub struct ReviewInput<'a> {
     pub month: Month,
@@ -1009,4 +1048,309 @@ pub fn updated_baseline(
 /// `2026-10-04T03:00:00Z`.
 pub fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::KmsEvent;
+    use crate::model::Record;
+    use serde_json::json;
+
+    const K1: &str = "arn:aws:kms:us-east-1:111122223333:key/k1";
+    const K2: &str = "arn:aws:kms:us-east-1:111122223333:key/k2";
+    const K3: &str = "arn:aws:kms:us-east-1:111122223333:key/k3";
+
+    fn usage(events: &[(&str, &str, &str, &str, Option<&str>)]) -> Summary {
+        let mut s = Summary::default();
+        for (time, name, key, who, error) in events {
+            let mut v = json!({"eventSource": "kms.amazonaws.com", "eventName": name, "eventTime": time,
+                "sourceIPAddress": "203.0.113.5",
+                "userIdentity": {"type": "IAMUser", "arn": who, "accountId": arn_account(who)},
+                "resources": [{"ARN": key, "type": "AWS::KMS::Key"}]});
+            if let Some(code) = error {
+                v["errorCode"] = json!(code);
+                v["errorMessage"] = json!(format!("{key} is pending deletion."));
+            }
+            let r = Record::from_value(v).expect("record");
+            s.observe(&KmsEvent::analyse(&r).expect("event"));
+        }
+        s
+    }
+
+    fn key(arn: &str, state: &str, created: &str) -> KeyInfo {
+        KeyInfo {
+            arn: arn.into(),
+            state: Some(state.into()),
+            spec: Some("SYMMETRIC_DEFAULT".into()),
+            usage: Some("ENCRYPT_DECRYPT".into()),
+            manager: Some("CUSTOMER".into()),
+            created: Some(created.parse().expect("t")),
+            rotation_enabled: Some(true),
+            tags: [("purpose", "x"), ("owner", "y")]
+                .into_iter()
+                .map(|(a, b)| (a.to_owned(), b.to_owned()))
+                .collect(),
+            ..KeyInfo::default()
+        }
+    }
+
+    fn report(month: &str, u: &Summary, keys: Vec<KeyInfo>, baseline: Option<&Baseline>) -> Report {
+        build(&ReviewInput {
+            month: Month::parse(month).expect("month"),
+            usage: u,
+            coverage: Coverage::default(),
+            keys: Some(keys),
+            trails: Some(Vec::new()),
+            baseline,
+            settings: &ReviewSettings::default(),
+            generated_at: "2026-11-01T06:00:00Z".parse().expect("t"),
+        })
+    }
+
+    const ALICE: &str = "arn:aws:iam::111122223333:user/alice";
+
+    #[test]
+    fn access_inventory_and_pending_deletion_in_use() {
+        let u = usage(&[
+            ("2026-10-03T10:00:00Z", "Decrypt", K1, ALICE, None),
+            ("2026-10-05T10:00:00Z", "Decrypt", K1, ALICE, None),
+            (
+                "2026-10-20T10:00:00Z",
+                "Decrypt",
+                K3,
+                ALICE,
+                Some("KMSInvalidStateException"),
+            ),
+        ]);
+        let mut pending = key(K3, "PendingDeletion", "2025-01-01T00:00:00Z");
+        pending.deletion_date = Some("2026-11-10T00:00:00Z".parse().expect("t"));
+        let r = report(
+            "2026-10",
+            &u,
+            vec![key(K1, "Enabled", "2025-01-01T00:00:00Z"), pending],
+            None,
+        );
+        let row = r
+            .access_inventory
+            .iter()
+            .find(|a| a.key == K1)
+            .expect("row");
+        assert_eq!(
+            (row.count, row.principal.as_str(), row.event_name.as_str()),
+            (2, ALICE, "Decrypt")
+        );
+        assert_eq!(ts(row.first_seen), "2026-10-03T10:00:00Z");
+        assert_eq!(ts(row.last_seen), "2026-10-05T10:00:00Z");
+        assert_eq!(r.keys_pending_deletion.len(), 1);
+        let p = &r.keys_pending_deletion[0];
+        assert!(
+            p.used_in_period && p.uses == 1 && p.severity == "critical",
+            "{p:?}"
+        );
+        assert_eq!(r.summary.pending_deletion_used, 1);
+        assert_eq!(
+            r.keys_missing_tags.len(),
+            1,
+            "keys pending deletion are not asked for tags"
+        );
+        assert_eq!(r.keys_missing_tags[0].missing, ["classification"]);
+        assert_eq!(r.top_failing_principals[0].top_error, "PendingDeletion");
+    }
+
+    #[test]
+    fn unused_keys_across_months_use_the_baseline() {
+        // September: k1 used, k2 not. The baseline carries k1's last use forward.
+        let sept = usage(&[("2026-09-10T10:00:00Z", "Encrypt", K1, ALICE, None)]);
+        let keys = || {
+            vec![
+                key(K1, "Enabled", "2025-01-01T00:00:00Z"),
+                key(K2, "Enabled", "2025-01-01T00:00:00Z"),
+            ]
+        };
+        let r9 = report("2026-09", &sept, keys(), None);
+        let names: Vec<&str> = r9.unused_keys.iter().map(|u| u.key.as_str()).collect();
+        assert_eq!(names, [K2]);
+        let b9 = updated_baseline(None, Month::parse("2026-09").expect("m"), &sept, &r9);
+        assert!(b9.keys_last_used.contains_key(K1));
+        // October: no use at all. k1 was used 51 days before the end of October: not unused.
+        let empty = Summary::default();
+        let r10 = report("2026-10", &empty, keys(), Some(&b9));
+        let names: Vec<&str> = r10.unused_keys.iter().map(|u| u.key.as_str()).collect();
+        assert_eq!(names, [K2]);
+        // January: k1's last use is now more than 90 days old.
+        let b10 = updated_baseline(Some(&b9), Month::parse("2026-10").expect("m"), &empty, &r10);
+        let r1 = report("2027-01", &empty, keys(), Some(&b10));
+        let unused: Vec<&UnusedKey> = r1.unused_keys.iter().collect();
+        assert_eq!(unused.len(), 2);
+        assert_eq!(
+            unused
+                .iter()
+                .find(|u| u.key == K1)
+                .and_then(|u| u.days_unused),
+            Some(143)
+        );
+        // A key created recently is not "unused" yet.
+        let young = report(
+            "2026-10",
+            &empty,
+            vec![key(K2, "Enabled", "2026-10-20T00:00:00Z")],
+            None,
+        );
+        assert!(young.unused_keys.is_empty());
+    }
+
+    #[test]
+    fn new_principals_and_trend_come_from_the_baseline() {
+        let sept = usage(&[("2026-09-10T10:00:00Z", "Encrypt", K1, ALICE, None)]);
+        let r9 = report("2026-09", &sept, vec![], None);
+        assert!(r9.new_principals.is_empty() && !r9.baseline_available);
+        let b9 = updated_baseline(None, Month::parse("2026-09").expect("m"), &sept, &r9);
+        let bob = "arn:aws:iam::111122223333:user/bob";
+        let oct = usage(&[
+            ("2026-10-10T10:00:00Z", "Encrypt", K1, ALICE, None),
+            ("2026-10-11T10:00:00Z", "Decrypt", K1, bob, None),
+        ]);
+        let r10 = report("2026-10", &oct, vec![], Some(&b9));
+        assert_eq!(r10.new_principals, [bob]);
+        assert_eq!(r10.trend.previous.as_ref().map(|p| p.kms_calls), Some(1));
+        assert_eq!(r10.trend.current.kms_calls, 2);
+        assert_eq!(b9.is_unfamiliar(ALICE, "203.0.113.5"), Some(false));
+        assert_eq!(
+            b9.is_unfamiliar(ALICE, "203.0.113.77"),
+            Some(false),
+            "same /24"
+        );
+        assert_eq!(b9.is_unfamiliar(ALICE, "192.0.2.1"), Some(true));
+        assert_eq!(b9.is_unfamiliar(bob, "192.0.2.1"), None);
+    }
+
+    #[test]
+    fn findings_per_week_and_cross_account() {
+        let outsider = "arn:aws:iam::444455556666:role/partner";
+        let u = usage(&[
+            ("2026-10-05T10:00:00Z", "Decrypt", K1, outsider, None),
+            ("2026-10-06T10:00:00Z", "Decrypt", K1, outsider, None),
+            ("2026-10-13T10:00:00Z", "Decrypt", K1, outsider, None),
+        ]);
+        let r = report("2026-10", &u, vec![], None);
+        let weeks: Vec<(&str, &str, u64)> = r
+            .findings_per_week
+            .iter()
+            .map(|w| (w.week.as_str(), w.rule.as_str(), w.count))
+            .collect();
+        assert_eq!(
+            weeks,
+            [
+                ("2026-10-05", "cross_account_use", 2),
+                ("2026-10-12", "cross_account_use", 1)
+            ]
+        );
+        assert_eq!(r.cross_account_principals[0].account, "444455556666");
+        assert_eq!(r.charts.days.len(), 31);
+        assert_eq!(r.charts.calls_per_key[0].values.iter().sum::<u64>(), 3);
+    }
+
+    fn trail(basic: Vec<BasicSelector>, advanced: Vec<Vec<FieldSelector>>) -> TrailInfo {
+        TrailInfo {
+            name: "t".into(),
+            kms_key_id: Some("arn:aws:kms:us-east-1:1:key/x".into()),
+            log_file_validation: true,
+            multi_region: true,
+            is_logging: Some(true),
+            basic_selectors: basic,
+            advanced_selectors: advanced,
+            ..TrailInfo::default()
+        }
+    }
+
+    fn fs(field: &str, equals: &[&str], not_equals: &[&str]) -> FieldSelector {
+        FieldSelector {
+            field: field.into(),
+            equals: equals.iter().map(|s| (*s).to_owned()).collect(),
+            not_equals: not_equals.iter().map(|s| (*s).to_owned()).collect(),
+            ..FieldSelector::default()
+        }
+    }
+
+    #[test]
+    fn kms_exclusion_in_basic_and_advanced_selectors() {
+        let ok = BasicSelector {
+            read_write_type: Some("All".into()),
+            include_management_events: Some(true),
+            ..BasicSelector::default()
+        };
+        assert!(kms_events_logged(&trail(vec![ok.clone()], vec![])).is_ok());
+        assert!(
+            kms_events_logged(&trail(vec![], vec![])).is_ok(),
+            "no selectors: all management events"
+        );
+        let excluded = BasicSelector {
+            exclude_management_event_sources: vec!["kms.amazonaws.com".into()],
+            ..ok.clone()
+        };
+        let err = kms_events_logged(&trail(vec![excluded], vec![])).expect_err("excluded");
+        assert!(err.contains("ExcludeManagementEventSources"), "{err}");
+        let write_only = BasicSelector {
+            read_write_type: Some("WriteOnly".into()),
+            ..ok.clone()
+        };
+        assert!(kms_events_logged(&trail(vec![write_only], vec![])).is_err());
+        let no_mgmt = BasicSelector {
+            include_management_events: Some(false),
+            ..ok
+        };
+        assert!(kms_events_logged(&trail(vec![no_mgmt], vec![])).is_err());
+
+        let mgmt = fs("eventCategory", &["Management"], &[]);
+        assert!(kms_events_logged(&trail(vec![], vec![vec![mgmt.clone()]])).is_ok());
+        let adv_excluded = vec![mgmt.clone(), fs("eventSource", &[], &["kms.amazonaws.com"])];
+        let err = kms_events_logged(&trail(vec![], vec![adv_excluded])).expect_err("excluded");
+        assert!(
+            err.contains("excludes eventSource kms.amazonaws.com"),
+            "{err}"
+        );
+        let data_only = vec![fs("eventCategory", &["Data"], &[])];
+        assert!(kms_events_logged(&trail(vec![], vec![data_only])).is_err());
+        let write = vec![mgmt, fs("readOnly", &["false"], &[])];
+        assert!(kms_events_logged(&trail(vec![], vec![write])).is_err());
+
+        let checks = trail_checks(&[TrailInfo {
+            name: "plain".into(),
+            is_logging: Some(false),
+            ..TrailInfo::default()
+        }]);
+        let failed: Vec<&str> = checks
+            .iter()
+            .filter(|c| c.status == CheckStatus::Fail)
+            .map(|c| c.check.as_str())
+            .collect();
+        assert_eq!(
+            failed,
+            [
+                "kms_encryption",
+                "log_file_validation",
+                "multi_region",
+                "logging"
+            ]
+        );
+        assert!(checks.iter().all(|c| !c.remediation.is_empty()));
+    }
+
+    #[test]
+    fn months() {
+        let m = Month::parse("2024-02").expect("m");
+        assert_eq!(m.days().len(), 29);
+        assert_eq!(m.prev().to_string(), "2024-01");
+        assert_eq!(
+            Month::parse("2024-12").expect("m").next().to_string(),
+            "2025-01"
+        );
+        assert!(Month::parse("2024-2").is_none() && Month::parse("24-02").is_none());
+        assert_eq!(ip_prefix("203.0.113.77").as_deref(), Some("203.0.113.0/24"));
+        assert_eq!(
+            ip_prefix("2001:db8:abcd:12::1").as_deref(),
+            Some("2001:db8:abcd::/48")
+        );
+    }
 }

@@ -2,7 +2,7 @@
 //! that have none), the KMS key inventory and the trail configuration -> report.json,
 //! report.md and report.html, an SNS summary, and the updated baseline.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -17,7 +17,7 @@ use crate::aws::{
 };
 use crate::processor::ConfigError;
 use crate::review::{
-    Baseline, Coverage, Month, Report, ReviewInput, ReviewSettings, build, updated_baseline,
+    Baseline, Month, Report, ReviewInput, ReviewSettings, build, updated_baseline,
 };
 use crate::s3key::parse_log_key;
 use crate::summary::Summary;
@@ -240,7 +240,6 @@ impl<S: ObjectStore + 'static, R: ReviewSources, N: Notifier> Reviewer<S, R, N> 
         let c = &self.config;
         let store = self.store.as_ref();
         let mut days: BTreeMap<String, DayFiles> = BTreeMap::new();
-        let mut delivery_hours: BTreeSet<String> = BTreeSet::new();
         let ym = format!("{:04}/{:02}/", month.year, month.month);
         for (root, account) in
             discover_accounts(store, &c.log_bucket, c.log_prefix.as_deref(), &c.accounts).await?
@@ -257,7 +256,6 @@ impl<S: ObjectStore + 'static, R: ReviewSources, N: Notifier> Reviewer<S, R, N> 
                     .await?;
                 for key in logs.keys {
                     if let Some(k) = parse_log_key(&key) {
-                        delivery_hours.insert(k.delivered.format("%Y-%m-%dT%H").to_string());
                         days.entry(k.date.to_string()).or_default().logs.push(key);
                     }
                 }
@@ -278,35 +276,29 @@ impl<S: ObjectStore + 'static, R: ReviewSources, N: Notifier> Reviewer<S, R, N> 
                 }
             }
         }
-        let mut coverage = Coverage {
-            days_in_month: month.days().len() as u32,
-            ..Coverage::default()
-        };
+        let mut coverage = crate::review::delivery_coverage(
+            month,
+            days.values()
+                .flat_map(|f| f.logs.iter())
+                .filter_map(|k| parse_log_key(k))
+                .map(|k| k.delivered),
+        );
         let mut summary_keys = Vec::new();
         let mut backfill_keys = Vec::new();
         for d in month.days() {
             let day = d.to_string();
             match days.get(&day) {
-                None => coverage.days_without_deliveries.push(day.clone()),
                 Some(f) if !f.summaries.is_empty() => {
                     coverage.days_from_summaries.push(day.clone());
                     summary_keys.extend(f.summaries.iter().cloned());
                 }
-                Some(f) => {
+                Some(f) if !f.logs.is_empty() => {
                     coverage.days_backfilled.push(day.clone());
                     backfill_keys.extend(f.logs.iter().cloned());
                 }
-            }
-            if days.contains_key(&day) {
-                for h in 0..24 {
-                    let hour = format!("{day}T{h:02}");
-                    if !delivery_hours.contains(&hour) {
-                        coverage.hours_without_deliveries.push(hour);
-                    }
-                }
+                _ => {}
             }
         }
-        coverage.log_files = days.values().map(|f| f.logs.len() as u64).sum();
         coverage.summaries = summary_keys.len() as u64;
 
         let mut usage = self.merge_summaries(summary_keys).await?;
