@@ -2,6 +2,7 @@
 
 mod enrich;
 mod files;
+mod review;
 mod scan;
 mod search;
 
@@ -69,6 +70,26 @@ enum Command {
         #[arg(long, default_value = "cloudtrail_logs")]
         athena_table: String,
     },
+    /// The monthly compliance review from a local log tree: key x principal x operation
+    /// inventory, unused keys, keys pending deletion, trends (and with --aws, the live
+    /// key inventory and trail checks).
+    Review {
+        /// Log files or directories (walked recursively).
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// The month to review, YYYY-MM.
+        #[arg(long, value_parser = parse_month)]
+        month: keytrail::review::Month,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "md")]
+        format: Format,
+        /// Write to FILE instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Add the live KMS inventory and CloudTrail checks (default credential chain).
+        #[arg(long)]
+        aws: bool,
+    },
     /// Find KMS events by exact encryption-context pairs, key, principal, IP or name.
     Search {
         /// Log files or directories (walked recursively).
@@ -99,6 +120,17 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Format {
+    Json,
+    Md,
+    Html,
+}
+
+fn parse_month(s: &str) -> Result<keytrail::review::Month, String> {
+    keytrail::review::Month::parse(s).ok_or_else(|| format!("{s:?} is not a month such as 2026-10"))
 }
 
 fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
@@ -175,6 +207,31 @@ fn run(cli: Cli) -> Result<ExitCode> {
             } else {
                 println!("Subject: {}\n", keytrail::enrich::subject(&inv));
                 print!("{}", keytrail::enrich::body(&inv));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Review {
+            paths,
+            month,
+            format,
+            out,
+            aws,
+        } => {
+            let report = review::run(&review::ReviewArgs {
+                paths,
+                month,
+                aws,
+                progress: true,
+            })?;
+            let text = match format {
+                Format::Json => serde_json::to_string_pretty(&report)?,
+                Format::Md => keytrail::render::markdown(&report),
+                Format::Html => keytrail::render::html(&report),
+            };
+            match out {
+                Some(path) => std::fs::write(&path, text)
+                    .map_err(|e| anyhow::anyhow!("{}: cannot write: {e}", path.display()))?,
+                None => print!("{text}"),
             }
             Ok(ExitCode::SUCCESS)
         }

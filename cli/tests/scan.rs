@@ -447,3 +447,77 @@ fn search_table_output_and_bad_arguments() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("KEY=VALUE"));
 }
+
+#[test]
+fn review_offline_from_the_sample_tree() {
+    let out = keytrail(&[
+        "review",
+        "events/logs",
+        "--month",
+        "2026-10",
+        "--format",
+        "json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: Value = serde_json::from_slice(&out.stdout).expect("report JSON");
+    assert_eq!(r["schema"], "keytrail.review");
+    assert_eq!(r["month"], "2026-10");
+    assert_eq!(r["inventory_source"], "logs (offline)");
+    assert_eq!(r["trail_checks"][0]["status"], "not_checked");
+    let exp = expected();
+    assert_eq!(r["summary"]["kms_calls"], exp["records"]["kms_unique"]);
+    // The access inventory resolves Decrypt keys from resources[] and normalises roles.
+    let inv = r["access_inventory"].as_array().expect("inventory");
+    let row = inv
+        .iter()
+        .find(|a| {
+            a["principal"] == "arn:aws:iam::111122223333:role/app-server"
+                && a["event_name"] == "Decrypt"
+                && a["key"]
+                    == "arn:aws:kms:us-east-1:111122223333:key/0f3c1a52-8b6e-4d1f-9a27-3e5b7c9d2a41"
+        })
+        .expect("app-server decrypts");
+    assert!(row["count"].as_u64().expect("count") >= 70);
+    let pending = r["keys_pending_deletion"].as_array().expect("pending");
+    assert_eq!(pending.len(), 1);
+    assert_eq!(
+        pending[0]["key"],
+        "arn:aws:kms:us-east-1:111122223333:key/c81f4e3a-2d97-4b5c-8e06-f1a3b7d9e254"
+    );
+    assert_eq!(pending[0]["used_in_period"], true);
+    assert_eq!(
+        r["coverage"]["days_without_deliveries"]
+            .as_array()
+            .expect("days")
+            .len(),
+        30
+    );
+
+    let dir = tempfile::tempdir().expect("tmp");
+    let html = dir.path().join("report.html");
+    let out = keytrail(&[
+        "review",
+        "events/logs",
+        "--month",
+        "2026-10",
+        "--format",
+        "html",
+        "--out",
+        html.to_str().expect("utf8"),
+    ]);
+    assert!(out.status.success());
+    let page = std::fs::read_to_string(&html).expect("written");
+    assert!(
+        page.contains("<svg")
+            && page.contains("id=\"access-inventory\"")
+            && !page.contains("<script")
+    );
+    let out = keytrail(&["review", "events/logs", "--month", "2026-10"]);
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("# KMS key usage review: 2026-10"));
+    let out = keytrail(&["review", "events/logs", "--month", "2026-13"]);
+    assert_eq!(out.status.code(), Some(2));
+}

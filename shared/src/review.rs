@@ -625,6 +625,23 @@ fn principal_account(p: &str) -> Option<String> {
         .filter(|a| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()))
 }
 
+/// A key's state from the last successful lifecycle call seen in the logs.
+fn state_from_logs(u: &Summary, key: &str) -> Option<String> {
+    let state = |op: &str| match op {
+        "ScheduleKeyDeletion" => Some("PendingDeletion"),
+        "DisableKey" => Some("Disabled"),
+        "EnableKey" | "CreateKey" => Some("Enabled"),
+        "CancelKeyDeletion" => Some("Disabled"),
+        _ => None,
+    };
+    u.usage
+        .iter()
+        .filter(|(k, _)| k.key == key && k.error_class.is_none())
+        .filter_map(|(k, s)| state(&k.event_name).map(|st| (s.last_seen, st)))
+        .max_by_key(|(t, _)| *t)
+        .map(|(_, st)| st.to_owned())
+}
+
 /// Builds the report.
 pub fn build(input: &ReviewInput) -> Report {
     let u = input.usage;
@@ -641,8 +658,12 @@ pub fn build(input: &ReviewInput) -> Report {
     let mut cross: BTreeMap<String, (String, BTreeSet<String>, u64)> = BTreeMap::new();
     let mut ops_per_principal: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
     let (mut calls, mut failures) = (0u64, 0u64);
+    // Calls and failures per event (an event naming two keys is one call).
+    for d in u.days.values() {
+        calls += d.calls;
+        failures += d.failures;
+    }
     for (k, s) in &u.usage {
-        calls += s.count;
         principals.insert(k.principal.clone());
         *ops_per_principal
             .entry(k.principal.clone())
@@ -664,7 +685,6 @@ pub fn build(input: &ReviewInput) -> Report {
         row.first_seen = row.first_seen.min(s.first_seen);
         row.last_seen = row.last_seen.max(s.last_seen);
         if let Some(class) = k.error_class {
-            failures += s.count;
             row.failures += s.count;
             *failing
                 .entry(k.principal.clone())
@@ -706,7 +726,8 @@ pub fn build(input: &ReviewInput) -> Report {
             .filter(|k| k.contains(":key/"))
             .map(|k| KeyInfo {
                 arn: k.clone(),
-                unavailable: vec!["state, rotation and tags: not checked (offline)".into()],
+                state: state_from_logs(u, k),
+                unavailable: vec!["state inferred from lifecycle events; rotation and tags: not checked (offline)".into()],
                 ..KeyInfo::default()
             })
             .collect(),

@@ -1,0 +1,114 @@
+//! `keytrail review`: the monthly review over a local log tree.
+
+use std::fs::File;
+use std::io::BufReader;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use chrono::Utc;
+use keytrail::analysis::{AnalysisOptions, analyse};
+use keytrail::review::{
+    KeyInfo, Month, Report, ReviewInput, ReviewSettings, TrailInfo, build, delivery_coverage,
+};
+use keytrail::s3key::{non_log_reason, parse_log_key};
+use keytrail::summary::Summary;
+use rayon::prelude::*;
+
+use crate::files::{collect_files, display, progress};
+
+pub struct ReviewArgs {
+    pub paths: Vec<PathBuf>,
+    pub month: Month,
+    pub aws: bool,
+    pub progress: bool,
+}
+
+/// Reads the month's log files (by the date in their CloudTrail names; files outside
+/// the layout are read and filtered by event time) and builds the report.
+pub fn run(args: &ReviewArgs) -> Result<Report> {
+    let month = args.month;
+    let files: Vec<PathBuf> = collect_files(&args.paths)?
+        .into_iter()
+        .filter(|p| non_log_reason(&display(p)).is_none())
+        .filter(|p| {
+            parse_log_key(&display(p)).is_none_or(|k| {
+                let d = k.date;
+                d >= month.first_day() && d < month.next().first_day()
+            })
+        })
+        .collect();
+    let deliveries: Vec<_> = files
+        .iter()
+        .filter_map(|p| parse_log_key(&display(p)))
+        .map(|k| k.delivered)
+        .collect();
+    let bar = progress(files.len(), args.progress);
+    let opts = AnalysisOptions {
+        since: Some(month.start()),
+        until: Some(month.end()),
+        ..AnalysisOptions::default()
+    };
+    let summaries: Vec<Result<Summary, String>> = files
+        .par_iter()
+        .map(|p| {
+            let shown = display(p);
+            let r = File::open(p)
+                .map_err(|e| format!("{shown}: cannot open: {e}"))
+                .map(|f| analyse(&shown, BufReader::new(f), &opts))
+                .and_then(|a| match &a.error {
+                    Some(e) => {
+                        eprintln!("warning: {e}");
+                        Ok(a.summary)
+                    }
+                    None => Ok(a.summary),
+                });
+            bar.inc(1);
+            r
+        })
+        .collect();
+    bar.finish_and_clear();
+    let mut usage = Summary::default();
+    for s in summaries {
+        match s {
+            Ok(s) => usage.merge(&s),
+            Err(e) => eprintln!("warning: {e}"),
+        }
+    }
+    let mut coverage = delivery_coverage(month, deliveries);
+    coverage.days_backfilled = usage.days.keys().cloned().collect();
+    let (keys, trails) = if args.aws {
+        live_sources()?
+    } else {
+        (None, None)
+    };
+    Ok(build(&ReviewInput {
+        month,
+        usage: &usage,
+        coverage,
+        keys,
+        trails,
+        baseline: None,
+        settings: &ReviewSettings::default(),
+        generated_at: Utc::now(),
+    }))
+}
+
+type Sources = (Option<Vec<KeyInfo>>, Option<Vec<TrailInfo>>);
+
+/// KMS and CloudTrail through the default credential chain.
+fn live_sources() -> Result<Sources> {
+    use keytrail::aws::{
+        AwsReviewSources, ReviewSources, cloudtrail_client, kms_client, load_sdk_config,
+    };
+    let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    rt.block_on(async {
+        let sdk = load_sdk_config().await;
+        let sources = AwsReviewSources {
+            kms: kms_client(&sdk),
+            cloudtrail: cloudtrail_client(&sdk),
+        };
+        let keys = sources.keys().await.context("KMS key inventory")?;
+        let trails = sources.trails().await.context("CloudTrail configuration")?;
+        Ok((Some(keys), Some(trails)))
+    })
+}
