@@ -3,3 +3,4 @@
 
 mod enricher;
 mod processor;
+mod review;

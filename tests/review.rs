@@ -1,0 +1,366 @@
+//! The monthly review against moto_server: KMS keys, CloudTrail trails, summaries and
+//! raw logs in S3, the review topic subscribed by SQS.
+
+use chrono::{DateTime, Duration, Utc};
+use keytrail::analysis::{AnalysisOptions, analyse};
+use keytrail::aws::{
+    AwsReviewSources, S3Store, SnsNotifier, cloudtrail_client, kms_client, s3_client, sns_client,
+};
+use keytrail::review::{Baseline, CheckStatus, Report};
+use keytrail::reviewer::{BASELINE_KEY, ReviewConfig, Reviewer};
+use keytrail_tests::{ACCOUNT, Moto, decrypt_record, delivery_key, gz_log};
+use serde_json::{Value, json};
+
+const BUCKET: &str = "keytrail-review-trail";
+
+fn t(s: &str) -> DateTime<Utc> {
+    s.parse().expect("time")
+}
+
+async fn put(s3: &aws_sdk_s3::Client, key: &str, body: Vec<u8>) {
+    s3.put_object()
+        .bucket(BUCKET)
+        .key(key)
+        .body(body.into())
+        .send()
+        .await
+        .expect("put");
+}
+
+async fn get(s3: &aws_sdk_s3::Client, key: &str) -> Vec<u8> {
+    let o = s3
+        .get_object()
+        .bucket(BUCKET)
+        .key(key)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{key}: {e}"));
+    o.body.collect().await.expect("body").into_bytes().to_vec()
+}
+
+#[tokio::test]
+async fn scheduled_review_writes_reports_baseline_and_summary() {
+    let moto = Moto::start();
+    let sdk = moto.sdk_config().await;
+    let (s3, kms, ct, sns) = (
+        s3_client(&sdk),
+        kms_client(&sdk),
+        cloudtrail_client(&sdk),
+        sns_client(&sdk),
+    );
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    s3.create_bucket()
+        .bucket(BUCKET)
+        .send()
+        .await
+        .expect("bucket");
+
+    // Keys: used, unused (and missing a tag), pending deletion, rotation off.
+    let mut arns = Vec::new();
+    for (alias, tags) in [
+        (
+            "alias/app-data",
+            vec![
+                ("purpose", "app"),
+                ("owner", "team-a"),
+                ("classification", "internal"),
+            ],
+        ),
+        (
+            "alias/forgotten",
+            vec![("purpose", "old"), ("owner", "team-b")],
+        ),
+        (
+            "alias/retiring",
+            vec![("purpose", "x"), ("owner", "y"), ("classification", "z")],
+        ),
+        (
+            "alias/no-rotation",
+            vec![("purpose", "x"), ("owner", "y"), ("classification", "z")],
+        ),
+    ] {
+        let k = kms.create_key().send().await.expect("key");
+        let arn = k
+            .key_metadata()
+            .and_then(|m| m.arn())
+            .expect("arn")
+            .to_owned();
+        kms.create_alias()
+            .alias_name(alias)
+            .target_key_id(&arn)
+            .send()
+            .await
+            .expect("alias");
+        for (tk, tv) in tags {
+            kms.tag_resource()
+                .key_id(&arn)
+                .tags(
+                    aws_sdk_kms::types::Tag::builder()
+                        .tag_key(tk)
+                        .tag_value(tv)
+                        .build()
+                        .expect("tag"),
+                )
+                .send()
+                .await
+                .expect("tag");
+        }
+        if alias != "alias/no-rotation" {
+            kms.enable_key_rotation()
+                .key_id(&arn)
+                .send()
+                .await
+                .expect("rotation");
+        }
+        arns.push(arn);
+    }
+    let (used, forgotten, retiring) = (arns[0].clone(), arns[1].clone(), arns[2].clone());
+    // moto resolves only the key id here, not the ARN.
+    kms.schedule_key_deletion()
+        .key_id(retiring.rsplit('/').next().expect("key id"))
+        .pending_window_in_days(7)
+        .send()
+        .await
+        .expect("schedule");
+
+    // Trails: one as seed 002 wants it, one plain that also excludes KMS events.
+    let trail_key = arns[3].clone();
+    ct.create_trail()
+        .name("org-audit")
+        .s3_bucket_name(BUCKET)
+        .kms_key_id(&trail_key)
+        .enable_log_file_validation(true)
+        .is_multi_region_trail(true)
+        .send()
+        .await
+        .expect("trail");
+    ct.start_logging()
+        .name("org-audit")
+        .send()
+        .await
+        .expect("logging");
+    ct.create_trail()
+        .name("plain")
+        .s3_bucket_name(BUCKET)
+        .send()
+        .await
+        .expect("trail");
+    ct.put_event_selectors()
+        .trail_name("plain")
+        .event_selectors(
+            aws_sdk_cloudtrail::types::EventSelector::builder()
+                .read_write_type(aws_sdk_cloudtrail::types::ReadWriteType::All)
+                .include_management_events(true)
+                .exclude_management_event_sources("kms.amazonaws.com")
+                .build(),
+        )
+        .send()
+        .await
+        .expect("selectors");
+
+    // The reviewed month is next month, so that the keys moto creates today are old
+    // enough (KEYTRAIL_UNUSED_DAYS=20) to count as unused by its end. Days 25-27 have
+    // raw logs and summaries (as the log processor writes them), day 28 only raw logs
+    // (backfilled), and no other day has deliveries.
+    let month = keytrail::review::Month::previous_of(Utc::now())
+        .next()
+        .next();
+    for day in 25..=28 {
+        let at = t(&format!("{month}-{day:02}T10:05:00Z"));
+        let mut records: Vec<Value> = (0..5)
+            .map(|i| {
+                decrypt_record(
+                    at - Duration::minutes(3) + Duration::seconds(i),
+                    &format!("d{day}-{i}"),
+                    "app-server",
+                    "203.0.113.10",
+                    &used,
+                    None,
+                )
+            })
+            .collect();
+        if day == 27 {
+            records.push(decrypt_record(
+                at - Duration::minutes(2),
+                "pending-1",
+                "legacy-importer",
+                "10.0.21.9",
+                &retiring,
+                Some((
+                    "KMSInvalidStateException",
+                    &format!("{retiring} is pending deletion."),
+                )),
+            ));
+        }
+        let gz = gz_log(&records);
+        let key = delivery_key(at, &format!("day{day}"));
+        put(&s3, &key, gz.clone()).await;
+        if day <= 27 {
+            let a = analyse(&key, &gz[..], &AnalysisOptions::default());
+            let lk = keytrail::s3key::parse_log_key(&key).expect("layout");
+            put(&s3, &lk.summary_key(), a.summary.to_gzip_json()).await;
+        }
+    }
+
+    let topic = sns
+        .create_topic()
+        .name("keytrail-review")
+        .send()
+        .await
+        .expect("topic");
+    let topic_arn = topic.topic_arn().expect("arn").to_owned();
+    let queue = sqs
+        .create_queue()
+        .queue_name("review-inbox")
+        .send()
+        .await
+        .expect("queue");
+    let queue_url = queue.queue_url().expect("url").to_owned();
+    let queue_arn = format!("arn:aws:sqs:us-east-1:{ACCOUNT}:review-inbox");
+    sns.subscribe()
+        .topic_arn(&topic_arn)
+        .protocol("sqs")
+        .endpoint(&queue_arn)
+        .send()
+        .await
+        .expect("subscribe");
+
+    let config = ReviewConfig::from_lookup(|k| match k {
+        "KEYTRAIL_LOG_BUCKET" => Some(BUCKET.into()),
+        "KEYTRAIL_REVIEW_TOPIC_ARN" => Some(topic_arn.clone()),
+        "KEYTRAIL_UNUSED_DAYS" => Some("20".into()),
+        _ => None,
+    })
+    .expect("config");
+    let reviewer = Reviewer::new(
+        S3Store { client: s3.clone() },
+        AwsReviewSources {
+            kms: kms.clone(),
+            cloudtrail: ct.clone(),
+        },
+        SnsNotifier {
+            client: sns.clone(),
+        },
+        config,
+    );
+    let out = reviewer
+        .handle(&json!({"detail-type": "Scheduled Event", "detail": {"month": month.to_string()}}))
+        .await
+        .expect("review");
+    assert_eq!(out["month"], month.to_string());
+    let prefix = format!("keytrail/reviews/{month}");
+
+    let report: Report = serde_json::from_slice(&get(&s3, &format!("{prefix}/report.json")).await)
+        .expect("report.json parses");
+    let md = String::from_utf8(get(&s3, &format!("{prefix}/report.md")).await).expect("utf8");
+    let html = String::from_utf8(get(&s3, &format!("{prefix}/report.html")).await).expect("utf8");
+    assert!(md.starts_with(&format!("# KMS key usage review: {month}")));
+    assert!(html.contains("<svg") && html.contains("alias/app-data"));
+
+    assert_eq!(report.inventory_source, "kms");
+    let day = |d: u32| format!("{month}-{d}");
+    assert_eq!(
+        report.coverage.days_from_summaries,
+        [day(25), day(26), day(27)]
+    );
+    assert_eq!(report.coverage.days_backfilled, [day(28)]);
+    assert_eq!(
+        report.coverage.days_without_deliveries.len(),
+        month.days().len() - 4
+    );
+    assert_eq!(report.summary.kms_calls, 21);
+    let row = report
+        .access_inventory
+        .iter()
+        .find(|a| a.key == used && a.event_name == "Decrypt")
+        .expect("inventory row");
+    assert_eq!(
+        (row.count, row.principal.as_str()),
+        (20, "arn:aws:iam::111122223333:role/app-server")
+    );
+    let pending = report
+        .keys_pending_deletion
+        .iter()
+        .find(|p| p.key == retiring)
+        .expect("pending key");
+    assert!(pending.used_in_period && pending.severity == "critical");
+    assert!(pending.deletion_date.is_some());
+    assert!(
+        report
+            .unused_keys
+            .iter()
+            .any(|u| u.key == forgotten && u.aliases == ["alias/forgotten"])
+    );
+    assert!(!report.unused_keys.iter().any(|u| u.key == used));
+    let missing = report
+        .keys_missing_tags
+        .iter()
+        .find(|m| m.key == forgotten)
+        .expect("missing tags");
+    assert_eq!(missing.missing, ["classification"]);
+    let key_row = report
+        .keys
+        .iter()
+        .find(|k| k.key == arns[3])
+        .expect("no-rotation key");
+    assert_eq!(key_row.rotation_enabled, Some(false));
+    // GetKeyLastUsage is not served by moto: degraded, not fatal.
+    assert!(
+        key_row
+            .unavailable
+            .iter()
+            .any(|u| u.starts_with("GetKeyLastUsage")),
+        "{:?}",
+        key_row.unavailable
+    );
+
+    let check = |trail: &str, name: &str| {
+        report
+            .trail_checks
+            .iter()
+            .find(|c| c.trail == trail && c.check == name)
+            .unwrap_or_else(|| panic!("{trail} {name}"))
+            .status
+    };
+    assert_eq!(check("org-audit", "kms_encryption"), CheckStatus::Pass);
+    assert_eq!(check("org-audit", "log_file_validation"), CheckStatus::Pass);
+    assert_eq!(check("org-audit", "logging"), CheckStatus::Pass);
+    assert_eq!(check("org-audit", "kms_events_recorded"), CheckStatus::Pass);
+    assert_eq!(check("plain", "kms_encryption"), CheckStatus::Fail);
+    assert_eq!(check("plain", "kms_events_recorded"), CheckStatus::Fail);
+    assert_eq!(check("plain", "logging"), CheckStatus::Fail);
+
+    let baseline: Baseline =
+        serde_json::from_slice(&get(&s3, BASELINE_KEY).await).expect("baseline parses");
+    assert_eq!(baseline.updated_for, Some(month.to_string()));
+    let app = &baseline.principals["arn:aws:iam::111122223333:role/app-server"];
+    assert!(app.ips.contains("203.0.113.10") && app.prefixes.contains("203.0.113.0/24"));
+    assert!(baseline.keys_last_used.contains_key(&used));
+    assert_eq!(baseline.months[&month.to_string()].kms_calls, 21);
+
+    let msgs = sqs
+        .receive_message()
+        .queue_url(&queue_url)
+        .wait_time_seconds(1)
+        .send()
+        .await
+        .expect("receive");
+    assert_eq!(msgs.messages().len(), 1);
+    let envelope: Value =
+        serde_json::from_str(msgs.messages()[0].body().expect("body")).expect("json");
+    let text = envelope["Message"].as_str().expect("message");
+    assert!(
+        text.contains(&format!("CRITICAL: {retiring} is pending deletion")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("s3://keytrail-review-trail/{prefix}/report.html")),
+        "{text}"
+    );
+    assert!(
+        envelope["Subject"]
+            .as_str()
+            .expect("subject")
+            .contains(&month.to_string())
+    );
+}
