@@ -302,7 +302,7 @@ impl<S: ObjectStore + 'static, R: ReviewSources, N: Notifier> Reviewer<S, R, N> 
         coverage.summaries = summary_keys.len() as u64;
 
         let mut usage = self.merge_summaries(summary_keys).await?;
-        usage.merge(&self.backfill(backfill_keys).await?);
+        usage.merge_owned(self.backfill(backfill_keys).await?);
         // Only the month's events count (a delivery can straddle midnight at month ends).
         let inside = |t: DateTime<Utc>| t >= month.start() && t < month.end();
         usage
@@ -376,7 +376,7 @@ impl<S: ObjectStore + 'static, R: ReviewSources, N: Notifier> Reviewer<S, R, N> 
         for (key, r) in results {
             match r? {
                 Some(bytes) => match Summary::from_gzip_json(&bytes) {
-                    Ok(s) => merged.merge(&s),
+                    Ok(s) => merged.merge_owned(s),
                     Err(e) => warn!(key = %key, error = %e, "summary skipped"),
                 },
                 None => warn!(key = %key, "summary disappeared while reading"),
@@ -415,7 +415,7 @@ impl<S: ObjectStore + 'static, R: ReviewSources, N: Notifier> Reviewer<S, R, N> 
             .await;
         let mut merged = Summary::default();
         for r in results {
-            merged.merge(&r?);
+            merged.merge_owned(r?);
         }
         Ok(merged)
     }

@@ -48,7 +48,11 @@ pub struct UsageKey {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UsageStats {
     pub count: u64,
+    /// Epoch seconds in the JSON (CloudTrail times have whole seconds; integers keep
+    /// the monthly merge of thousands of summaries fast).
+    #[serde(with = "chrono::serde::ts_seconds")]
     pub first_seen: DateTime<Utc>,
+    #[serde(with = "chrono::serde::ts_seconds")]
     pub last_seen: DateTime<Utc>,
 }
 
@@ -256,13 +260,68 @@ impl Summary {
         MultiGzDecoder::new(data)
             .read_to_end(&mut json)
             .map_err(|e| SummaryError::Decode(e.to_string()))?;
-        let v: serde_json::Value =
-            serde_json::from_slice(&json).map_err(|e| SummaryError::Decode(e.to_string()))?;
-        let found = v.get("version").and_then(|v| v.as_u64()).unwrap_or(0) as u32;
-        if found != SUMMARY_VERSION {
-            return Err(SummaryError::Version { found });
+        #[derive(Deserialize)]
+        struct Version {
+            #[serde(default)]
+            version: u32,
         }
-        serde_json::from_value(v).map_err(|e| SummaryError::Decode(e.to_string()))
+        match serde_json::from_slice::<Summary>(&json) {
+            Ok(s) if s.version == SUMMARY_VERSION => Ok(s),
+            Ok(s) => Err(SummaryError::Version { found: s.version }),
+            Err(e) => match serde_json::from_slice::<Version>(&json) {
+                Ok(v) if v.version != SUMMARY_VERSION => {
+                    Err(SummaryError::Version { found: v.version })
+                }
+                _ => Err(SummaryError::Decode(e.to_string())),
+            },
+        }
+    }
+
+    /// Merges a summary that is no longer needed, moving its entries instead of
+    /// copying them (the monthly review merges thousands).
+    pub fn merge_owned(&mut self, o: Summary) {
+        self.files += o.files;
+        self.records += o.records;
+        self.kms_records += o.kms_records;
+        self.bad_records += o.bad_records;
+        self.first_event = min_opt(self.first_event, o.first_event);
+        self.last_event = max_opt(self.last_event, o.last_event);
+        for (k, s) in o.usage {
+            match self.usage.entry(k) {
+                std::collections::btree_map::Entry::Occupied(mut e) => e.get_mut().merge(&s),
+                std::collections::btree_map::Entry::Vacant(e) => {
+                    e.insert(s);
+                }
+            }
+        }
+        for (p, ips) in o.principal_ips {
+            match self.principal_ips.entry(p) {
+                std::collections::btree_map::Entry::Occupied(mut e) => {
+                    e.get_mut().merge(&ips, MAX_IPS_PER_PRINCIPAL)
+                }
+                std::collections::btree_map::Entry::Vacant(e) => {
+                    e.insert(ips);
+                }
+            }
+        }
+        for (k, c) in o.key_context_keys {
+            match self.key_context_keys.entry(k) {
+                std::collections::btree_map::Entry::Occupied(mut e) => {
+                    e.get_mut().merge(&c, MAX_CONTEXT_KEYS_PER_KEY)
+                }
+                std::collections::btree_map::Entry::Vacant(e) => {
+                    e.insert(c);
+                }
+            }
+        }
+        for (d, c) in o.days {
+            match self.days.entry(d) {
+                std::collections::btree_map::Entry::Occupied(mut e) => e.get_mut().merge(&c),
+                std::collections::btree_map::Entry::Vacant(e) => {
+                    e.insert(c);
+                }
+            }
+        }
     }
 }
 
@@ -418,6 +477,17 @@ mod tests {
         );
         assert_eq!(decrypts.last_seen.to_rfc3339(), "2026-10-04T03:05:00+00:00");
         assert_eq!(abc.files, 3);
+    }
+
+    #[test]
+    fn owned_merge_equals_borrowed_merge() {
+        let s = samples();
+        let borrowed = merged(&[&s[0], &s[1], &s[2]]);
+        let mut owned = Summary::default();
+        for x in s {
+            owned.merge_owned(x);
+        }
+        assert_eq!(owned, borrowed);
     }
 
     #[test]
