@@ -54,13 +54,12 @@ pub fn run(args: &ReviewArgs) -> Result<Report> {
             let shown = display(p);
             let r = File::open(p)
                 .map_err(|e| format!("{shown}: cannot open: {e}"))
-                .map(|f| analyse(&shown, BufReader::new(f), &opts))
-                .and_then(|a| match &a.error {
-                    Some(e) => {
+                .map(|f| {
+                    let a = analyse(&shown, BufReader::new(f), &opts);
+                    if let Some(e) = &a.error {
                         eprintln!("warning: {e}");
-                        Ok(a.summary)
                     }
-                    None => Ok(a.summary),
+                    a.summary
                 });
             bar.inc(1);
             r
