@@ -286,40 +286,28 @@ impl Summary {
         self.bad_records += o.bad_records;
         self.first_event = min_opt(self.first_event, o.first_event);
         self.last_event = max_opt(self.last_event, o.last_event);
-        for (k, s) in o.usage {
-            match self.usage.entry(k) {
-                std::collections::btree_map::Entry::Occupied(mut e) => e.get_mut().merge(&s),
-                std::collections::btree_map::Entry::Vacant(e) => {
-                    e.insert(s);
-                }
-            }
-        }
-        for (p, ips) in o.principal_ips {
-            match self.principal_ips.entry(p) {
-                std::collections::btree_map::Entry::Occupied(mut e) => {
-                    e.get_mut().merge(&ips, MAX_IPS_PER_PRINCIPAL)
-                }
-                std::collections::btree_map::Entry::Vacant(e) => {
-                    e.insert(ips);
-                }
-            }
-        }
-        for (k, c) in o.key_context_keys {
-            match self.key_context_keys.entry(k) {
-                std::collections::btree_map::Entry::Occupied(mut e) => {
-                    e.get_mut().merge(&c, MAX_CONTEXT_KEYS_PER_KEY)
-                }
-                std::collections::btree_map::Entry::Vacant(e) => {
-                    e.insert(c);
-                }
-            }
-        }
-        for (d, c) in o.days {
-            match self.days.entry(d) {
-                std::collections::btree_map::Entry::Occupied(mut e) => e.get_mut().merge(&c),
-                std::collections::btree_map::Entry::Vacant(e) => {
-                    e.insert(c);
-                }
+        merge_map(&mut self.usage, o.usage, |m, s| m.merge(&s));
+        merge_map(&mut self.principal_ips, o.principal_ips, |m, s| {
+            m.merge(&s, MAX_IPS_PER_PRINCIPAL)
+        });
+        merge_map(&mut self.key_context_keys, o.key_context_keys, |m, s| {
+            m.merge(&s, MAX_CONTEXT_KEYS_PER_KEY)
+        });
+        merge_map(&mut self.days, o.days, |m, s| m.merge(&s));
+    }
+}
+
+/// Moves every entry of `from` into `into`, combining values under the same key.
+fn merge_map<K: Ord, V>(
+    into: &mut BTreeMap<K, V>,
+    from: BTreeMap<K, V>,
+    combine: impl Fn(&mut V, V),
+) {
+    for (k, v) in from {
+        match into.entry(k) {
+            std::collections::btree_map::Entry::Occupied(mut e) => combine(e.get_mut(), v),
+            std::collections::btree_map::Entry::Vacant(e) => {
+                e.insert(v);
             }
         }
     }
