@@ -517,3 +517,51 @@ async fn live_claim_defers_and_expired_claim_is_taken_over() {
     let got = metric_sum(&env, "KMSApiCalls", &[("EventName", "Decrypt")], start, end).await;
     assert_eq!(got, expected.get("Decrypt").copied().unwrap_or(0) as f64);
 }
+
+#[tokio::test]
+async fn baseline_enables_unfamiliar_source_ip() {
+    let env = env().await;
+    let key_arn = "arn:aws:kms:us-east-1:111122223333:key/k1";
+    let at: DateTime<Utc> = "2026-10-04T10:05:00Z".parse().expect("t");
+    let records = vec![
+        // Known address, known /24, private address, and one stranger.
+        keytrail_tests::decrypt_record(at, "u-1", "app-server", "203.0.113.10", key_arn, None),
+        keytrail_tests::decrypt_record(at, "u-2", "app-server", "203.0.113.99", key_arn, None),
+        keytrail_tests::decrypt_record(at, "u-3", "app-server", "10.9.9.9", key_arn, None),
+        keytrail_tests::decrypt_record(at, "u-4", "app-server", "192.0.2.200", key_arn, None),
+        // A principal the baseline does not know is not judged.
+        keytrail_tests::decrypt_record(at, "u-5", "newcomer", "192.0.2.201", key_arn, None),
+    ];
+    let key = keytrail_tests::delivery_key(at, "baseline");
+    upload(&env, &key, keytrail_tests::gz_log(&records)).await;
+    let baseline = json!({"version": 1, "updated_for": "2026-09",
+        "principals": {"arn:aws:iam::111122223333:role/app-server": {"ips": ["203.0.113.10"], "prefixes": ["203.0.113.0/24"]}},
+        "keys_last_used": {}, "months": {}});
+    upload(
+        &env,
+        keytrail::reviewer::BASELINE_KEY,
+        baseline.to_string().into_bytes(),
+    )
+    .await;
+
+    let payload = json!({"Records": [{"eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
+        "eventTime": "2026-10-04T10:05:31.000Z", "eventName": "ObjectCreated:Put",
+        "userIdentity": {"principalId": "AWS:x"}, "requestParameters": {"sourceIPAddress": "198.51.100.1"},
+        "responseElements": {}, "s3": {"s3SchemaVersion": "1.0", "configurationId": "c",
+            "bucket": {"name": BUCKET, "ownerIdentity": {"principalId": "x"}, "arn": format!("arn:aws:s3:::{BUCKET}")},
+            "object": {"key": key, "size": 1, "eTag": "e", "sequencer": "0"}}}]});
+    let r = env.processor.handle(&payload, None).await.expect("handler");
+    assert_eq!(r["objects"][0]["result"]["outcome"], "processed", "{r}");
+    let got = metric_sum(
+        &env,
+        "KMSUnfamiliarSourceIp",
+        &[],
+        at - chrono::Duration::minutes(10),
+        at,
+    )
+    .await;
+    assert_eq!(
+        got, 1.0,
+        "only 192.0.2.200 is new for a principal the baseline knows"
+    );
+}
