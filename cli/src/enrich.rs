@@ -23,6 +23,7 @@ pub struct EnrichArgs {
     pub lag: Duration,
     pub athena_table: String,
     pub progress: bool,
+    pub baseline: Option<std::sync::Arc<keytrail::review::Baseline>>,
 }
 
 /// Builds the investigation for the alarm in `args.alarm` from the logs under `args.paths`.
@@ -38,7 +39,10 @@ pub fn run(args: &EnrichArgs) -> Result<Investigation> {
         }
         Payload::Malformed(why) => bail!("{}: unreadable alarm: {why}", args.alarm.display()),
     };
-    let plan = plan_for(&alarm, &args.namespace, args.lag);
+    let mut plan = plan_for(&alarm, &args.namespace, args.lag);
+    if let Ok(p) = &mut plan {
+        p.baseline = args.baseline.clone();
+    }
     let mut gather = GatherInfo {
         source: format!(
             "local logs under {}",

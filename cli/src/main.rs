@@ -47,6 +47,9 @@ enum Command {
         /// Exit with status 3 when there is any finding.
         #[arg(long)]
         fail_on_findings: bool,
+        /// The review's baseline (keytrail/state/baseline.json): enables unfamiliar_source_ip.
+        #[arg(long, value_name = "FILE")]
+        baseline: Option<PathBuf>,
     },
     /// Turn a CloudWatch alarm into an investigation from a local log tree: the
     /// alarm enricher's notification (or its investigation record with --json).
@@ -69,6 +72,9 @@ enum Command {
         /// Table name for the prepared Athena query.
         #[arg(long, default_value = "cloudtrail_logs")]
         athena_table: String,
+        /// The review's baseline (keytrail/state/baseline.json): enables unfamiliar_source_ip.
+        #[arg(long, value_name = "FILE")]
+        baseline: Option<PathBuf>,
     },
     /// The monthly compliance review from a local log tree: key x principal x operation
     /// inventory, unused keys, keys pending deletion, trends (and with --aws, the live
@@ -133,6 +139,18 @@ fn parse_month(s: &str) -> Result<keytrail::review::Month, String> {
     keytrail::review::Month::parse(s).ok_or_else(|| format!("{s:?} is not a month such as 2026-10"))
 }
 
+/// Reads a baseline written by the monthly review.
+fn load_baseline(
+    path: Option<&std::path::Path>,
+) -> Result<Option<std::sync::Arc<keytrail::review::Baseline>>> {
+    let Some(path) = path else { return Ok(None) };
+    let bytes =
+        std::fs::read(path).map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", path.display()))?;
+    let b = serde_json::from_slice(&bytes)
+        .map_err(|e| anyhow::anyhow!("{}: not a keytrail baseline: {e}", path.display()))?;
+    Ok(Some(std::sync::Arc::new(b)))
+}
+
 fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
     DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc))
@@ -159,6 +177,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             until,
             per_key_metrics,
             fail_on_findings,
+            baseline,
         } => {
             if let (Some(s), Some(u)) = (since, until)
                 && s >= u
@@ -171,6 +190,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 until,
                 per_key_metrics,
                 progress: !json,
+                baseline: load_baseline(baseline.as_deref())?,
             })?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
@@ -190,6 +210,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             namespace,
             lag_minutes,
             athena_table,
+            baseline,
         } => {
             if !(0..=24 * 60).contains(&lag_minutes) {
                 anyhow::bail!("--lag-minutes must be between 0 and 1440");
@@ -201,6 +222,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 lag: chrono::Duration::minutes(lag_minutes),
                 athena_table,
                 progress: !json,
+                baseline: load_baseline(baseline.as_deref())?,
             })?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&inv)?);

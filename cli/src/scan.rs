@@ -24,6 +24,7 @@ pub struct ScanArgs {
     pub until: Option<DateTime<Utc>>,
     pub per_key_metrics: bool,
     pub progress: bool,
+    pub baseline: Option<std::sync::Arc<keytrail::review::Baseline>>,
 }
 
 #[derive(Debug, Serialize)]
@@ -97,7 +98,7 @@ fn scan_file(path: &Path, args: &ScanArgs) -> FileResult {
         collect_hits: true,
         since: args.since,
         until: args.until,
-        baseline: None,
+        baseline: args.baseline.clone(),
     };
     let analysis = analyse(&shown, BufReader::new(file), &opts);
     if let Some(reason) = &analysis.not_a_log {

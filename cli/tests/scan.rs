@@ -521,3 +521,31 @@ fn review_offline_from_the_sample_tree() {
     let out = keytrail(&["review", "events/logs", "--month", "2026-13"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn baseline_enables_unfamiliar_source_ip_offline() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let write = |name: &str, prefixes: &[&str]| {
+        let b = serde_json::json!({"version": 1, "principals": {
+            "arn:aws:iam::111122223333:role/data-pipeline": {"ips": ["203.0.113.51"], "prefixes": prefixes}}});
+        let p = dir.path().join(name);
+        std::fs::write(&p, b.to_string()).expect("write");
+        p.to_str().expect("utf8").to_owned()
+    };
+    let strict = write("strict.json", &[]);
+    let r = scan_json(&["events/logs", "--baseline", &strict]);
+    let n = metric(&r, "KMSUnfamiliarSourceIp", &[]);
+    assert!(n >= 130, "the burst from 203.0.113.50 is unfamiliar: {n}");
+    assert!(!findings(&r, "unfamiliar_source_ip").is_empty());
+    let lenient = write("lenient.json", &["203.0.113.0/24"]);
+    let r = scan_json(&["events/logs", "--baseline", &lenient]);
+    assert_eq!(metric(&r, "KMSUnfamiliarSourceIp", &[]), 0, "same /24");
+    let r = scan_json(&["events/logs"]);
+    assert_eq!(
+        metric(&r, "KMSUnfamiliarSourceIp", &[]),
+        0,
+        "inactive without a baseline"
+    );
+    let out = keytrail(&["scan", "events/logs", "--baseline", "nope.json"]);
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -127,13 +127,13 @@ pub fn analyse<R: Read>(name: &str, input: R, opts: &AnalysisOptions) -> FileAna
 pub fn for_each_kms_event<R: Read>(
     name: &str,
     input: R,
-    mut f: impl FnMut(&KmsEvent),
+    mut f: impl FnMut(&mut KmsEvent),
 ) -> crate::reader::ReadSummary {
     read_records(name, input, |item| {
         if let Item::Record(r) = item
-            && let Some(e) = KmsEvent::analyse(&r)
+            && let Some(mut e) = KmsEvent::analyse(&r)
         {
-            f(&e);
+            f(&mut e);
         }
     })
 }

@@ -86,6 +86,8 @@ impl MetricSelector {
 pub struct Plan {
     pub selectors: Vec<MetricSelector>,
     pub window: Window,
+    /// The review's baseline, for `unfamiliar_source_ip` (none: that rule selects nothing).
+    pub baseline: Option<std::sync::Arc<crate::review::Baseline>>,
 }
 
 impl Plan {
@@ -178,6 +180,7 @@ pub fn plan_for(alarm: &Alarm, namespace: &str, lag: Duration) -> Result<Plan, S
     Ok(Plan {
         selectors,
         window: Window::for_alarm(alarm, lag),
+        baseline: None,
     })
 }
 
@@ -194,6 +197,9 @@ pub struct FileEvidence {
 pub fn gather_file<R: std::io::Read>(name: &str, input: R, plan: &Plan) -> FileEvidence {
     let mut evidence = Evidence::default();
     let read = crate::analysis::for_each_kms_event(name, input, |e| {
+        if let Some(b) = &plan.baseline {
+            crate::analysis::mark_unfamiliar(e, b);
+        }
         if plan.matches(e) {
             evidence.observe(e);
         }

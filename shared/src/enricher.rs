@@ -47,6 +47,9 @@ pub struct EnricherConfig {
     pub namespace: String,
     /// `KEYTRAIL_ATHENA_TABLE`, default `cloudtrail_logs`.
     pub athena_table: String,
+    /// `KEYTRAIL_SUMMARY_BUCKET`, default the log bucket: where the review's baseline
+    /// (`keytrail/state/baseline.json`) is, for `unfamiliar_source_ip` alarms.
+    pub summary_bucket: Option<String>,
 }
 
 impl EnricherConfig {
@@ -63,6 +66,7 @@ impl EnricherConfig {
         "KEYTRAIL_NOTIFY_STATES",
         "KEYTRAIL_METRIC_NAMESPACE",
         "KEYTRAIL_ATHENA_TABLE",
+        "KEYTRAIL_SUMMARY_BUCKET",
     ];
 
     pub fn from_env() -> Result<EnricherConfig, ConfigError> {
@@ -122,6 +126,7 @@ impl EnricherConfig {
             notify_states: states,
             namespace: get("KEYTRAIL_METRIC_NAMESPACE").unwrap_or_else(|| "KMSAudit".into()),
             athena_table: get("KEYTRAIL_ATHENA_TABLE").unwrap_or_else(|| "cloudtrail_logs".into()),
+            summary_bucket: get("KEYTRAIL_SUMMARY_BUCKET"),
         })
     }
 }
@@ -216,7 +221,12 @@ impl<S: ObjectStore + 'static, K: KeyDirectory, N: Notifier> Enricher<S, K, N> {
 
     /// Gathers the evidence and builds the investigation (without storing it).
     pub async fn investigate(&self, alarm: &Alarm) -> Result<Investigation, EnrichError> {
-        let plan = plan_for(alarm, &self.config.namespace, self.config.lag);
+        let mut plan = plan_for(alarm, &self.config.namespace, self.config.lag);
+        if let Ok(p) = &mut plan
+            && p.rule().is_some_and(|r| r.id == "unfamiliar_source_ip")
+        {
+            p.baseline = self.baseline().await;
+        }
         let mut gather = GatherInfo {
             source: format!("s3://{}", self.config.log_bucket),
             ..GatherInfo::default()
@@ -294,6 +304,28 @@ impl<S: ObjectStore + 'static, K: KeyDirectory, N: Notifier> Enricher<S, K, N> {
         }
         info.files_failed.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(evidence)
+    }
+
+    /// The review's baseline, when there is one (a read failure is logged: the
+    /// investigation then finds no unfamiliar source, and says so through its count).
+    async fn baseline(&self) -> Option<std::sync::Arc<crate::review::Baseline>> {
+        let bucket = self
+            .config
+            .summary_bucket
+            .as_deref()
+            .unwrap_or(&self.config.log_bucket);
+        match self
+            .store
+            .get_small(bucket, crate::reviewer::BASELINE_KEY)
+            .await
+        {
+            Ok(Some(bytes)) => serde_json::from_slice(&bytes).ok().map(std::sync::Arc::new),
+            Ok(None) => None,
+            Err(e) => {
+                warn!(error = %e, "baseline not readable");
+                None
+            }
+        }
     }
 
     /// Adds KMS's view of each key; a refused lookup is recorded as not available.

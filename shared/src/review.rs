@@ -331,12 +331,25 @@ pub fn trail_checks(trails: &[TrailInfo]) -> Vec<TrailCheck> {
             "the trail is logging",
             format!("aws cloudtrail start-logging --name {}", t.name),
         ));
-        out.push(check(
+        let mut recorded = check(
             "kms_events_recorded",
             kms_events_logged(t),
             "management events, including kms.amazonaws.com, are recorded",
-            format!("Remove kms.amazonaws.com from ExcludeManagementEventSources (basic selectors) or from the eventSource NotEquals of the advanced selectors, and record read and write management events: aws cloudtrail put-event-selectors --trail-name {} ...", t.name),
-        ));
+            format!(
+                "Remove kms.amazonaws.com from ExcludeManagementEventSources (basic selectors) or from the eventSource NotEquals of the advanced selectors, and record read and write management events: aws cloudtrail put-event-selectors --trail-name {} ...",
+                t.name
+            ),
+        );
+        if let Some(u) = t
+            .unavailable
+            .iter()
+            .find(|u| u.starts_with("GetEventSelectors"))
+        {
+            // Unknown selectors must not pass for "no selectors".
+            recorded.status = CheckStatus::NotChecked;
+            recorded.detail = format!("event selectors not available ({u})");
+        }
+        out.push(recorded);
     }
     out
 }
@@ -344,6 +357,7 @@ pub fn trail_checks(trails: &[TrailInfo]) -> Vec<TrailCheck> {
 /// Known source IPs (and /24, /48 prefixes) per principal, last use per key, and
 /// monthly totals, carried from month to month.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Baseline {
     pub version: u32,
     pub updated_for: Option<String>,
@@ -355,9 +369,13 @@ pub struct Baseline {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct KnownSources {
     pub ips: BTreeSet<String>,
     pub prefixes: BTreeSet<String>,
+    /// The month the principal was first seen (so a re-run still calls it new).
+    #[serde(default)]
+    pub first_seen_month: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -829,7 +847,13 @@ pub fn build(input: &ReviewInput) -> Report {
     let new_principals: Vec<String> = match input.baseline {
         Some(b) => principals
             .iter()
-            .filter(|p| !b.principals.contains_key(*p))
+            .filter(|p| {
+                b.principals.get(*p).is_none_or(|k| {
+                    k.first_seen_month
+                        .as_deref()
+                        .is_none_or(|m| m >= month.to_string().as_str())
+                })
+            })
             .cloned()
             .collect(),
         None => Vec::new(),
@@ -1029,6 +1053,9 @@ pub fn updated_baseline(
     b.updated_for = Some(month.to_string());
     for (principal, ips) in &usage.principal_ips {
         let known = b.principals.entry(principal.clone()).or_default();
+        known
+            .first_seen_month
+            .get_or_insert_with(|| month.to_string());
         for ip in &ips.values {
             if crate::principal::is_service_source(ip) {
                 continue;
@@ -1044,7 +1071,11 @@ pub fn updated_baseline(
         }
     }
     for p in report.access_inventory.iter().map(|r| &r.principal) {
-        b.principals.entry(p.clone()).or_default();
+        b.principals
+            .entry(p.clone())
+            .or_default()
+            .first_seen_month
+            .get_or_insert_with(|| month.to_string());
     }
     for k in report.keys.iter().chain(&report.aws_managed_keys) {
         if let Some(t) = k.last_used {
@@ -1356,6 +1387,39 @@ mod tests {
             ]
         );
         assert!(checks.iter().all(|c| !c.remediation.is_empty()));
+    }
+
+    #[test]
+    fn rerun_keeps_new_principals_and_unknown_selectors_are_not_checked() {
+        let bob = "arn:aws:iam::111122223333:user/bob";
+        let oct = usage(&[("2026-10-11T10:00:00Z", "Decrypt", K1, bob, None)]);
+        let first = report("2026-10", &oct, vec![], Some(&Baseline::default()));
+        assert_eq!(first.new_principals, [bob]);
+        let after = updated_baseline(
+            Some(&Baseline::default()),
+            Month::parse("2026-10").expect("m"),
+            &oct,
+            &first,
+        );
+        let rerun = report("2026-10", &oct, vec![], Some(&after));
+        assert_eq!(
+            rerun.new_principals,
+            [bob],
+            "a re-run of the month still reports it"
+        );
+        let nov = report("2026-11", &Summary::default(), vec![], Some(&after));
+        assert!(nov.new_principals.is_empty());
+
+        let t = TrailInfo {
+            unavailable: vec!["GetEventSelectors: AccessDeniedException".into()],
+            ..trail(vec![], vec![])
+        };
+        let checks = trail_checks(&[t]);
+        let c = checks
+            .iter()
+            .find(|c| c.check == "kms_events_recorded")
+            .expect("check");
+        assert_eq!(c.status, CheckStatus::NotChecked);
     }
 
     #[test]

@@ -283,25 +283,35 @@ impl<S: ObjectStore + 'static, R: ReviewSources, N: Notifier> Reviewer<S, R, N> 
                 .filter_map(|k| parse_log_key(k))
                 .map(|k| k.delivered),
         );
-        let mut summary_keys = Vec::new();
+        // Each log file is counted once: through its summary when the log processor
+        // wrote a readable one, else from the raw file (backfill).
+        let stem = |k: &str| {
+            let name = k.rsplit('/').next().unwrap_or(k);
+            name.strip_suffix(".json.gz").unwrap_or(name).to_owned()
+        };
+        let summary_keys: Vec<String> = days
+            .values()
+            .flat_map(|f| f.summaries.iter().cloned())
+            .collect();
+        let (mut usage, summarised) = self.merge_summaries(summary_keys).await?;
+        coverage.summaries = summarised.len() as u64;
         let mut backfill_keys = Vec::new();
         for d in month.days() {
             let day = d.to_string();
-            match days.get(&day) {
-                Some(f) if !f.summaries.is_empty() => {
-                    coverage.days_from_summaries.push(day.clone());
-                    summary_keys.extend(f.summaries.iter().cloned());
-                }
-                Some(f) if !f.logs.is_empty() => {
-                    coverage.days_backfilled.push(day.clone());
-                    backfill_keys.extend(f.logs.iter().cloned());
-                }
-                _ => {}
+            let Some(f) = days.get(&day) else { continue };
+            let missing: Vec<&String> = f
+                .logs
+                .iter()
+                .filter(|k| !summarised.contains(&stem(k)))
+                .collect();
+            if !missing.is_empty() {
+                coverage.days_backfilled.push(day.clone());
+                backfill_keys.extend(missing.into_iter().cloned());
+            }
+            if f.summaries.iter().any(|k| summarised.contains(&stem(k))) {
+                coverage.days_from_summaries.push(day);
             }
         }
-        coverage.summaries = summary_keys.len() as u64;
-
-        let mut usage = self.merge_summaries(summary_keys).await?;
         usage.merge_owned(self.backfill(backfill_keys).await?);
         // Only the month's events count (a delivery can straddle midnight at month ends).
         let inside = |t: DateTime<Utc>| t >= month.start() && t < month.end();
@@ -351,13 +361,32 @@ impl<S: ObjectStore + 'static, R: ReviewSources, N: Notifier> Reviewer<S, R, N> 
         match serde_json::from_slice(&bytes) {
             Ok(b) => Ok(Some(b)),
             Err(e) => {
-                warn!(error = %e, "unreadable baseline; starting a new one");
+                // Keep what it held: the review will write a new baseline over it.
+                let aside = format!(
+                    "keytrail/state/baseline.unreadable-{}.json",
+                    Utc::now().format("%Y%m%dT%H%M%SZ")
+                );
+                self.store
+                    .put(
+                        self.summary_bucket(),
+                        &aside,
+                        bytes,
+                        "application/json",
+                        false,
+                    )
+                    .await?;
+                warn!(error = %e, copy = %aside, "unreadable baseline set aside; starting a new one");
                 Ok(None)
             }
         }
     }
 
-    async fn merge_summaries(&self, keys: Vec<String>) -> Result<Summary, ReviewError> {
+    /// Merges the readable summaries; returns them with the stems of the log files
+    /// they cover (an unreadable or outdated summary leaves its file to the backfill).
+    async fn merge_summaries(
+        &self,
+        keys: Vec<String>,
+    ) -> Result<(Summary, std::collections::BTreeSet<String>), ReviewError> {
         let bucket = self.summary_bucket().to_owned();
         type Fetched = (String, Result<Option<Vec<u8>>, AwsError>);
         let results: Vec<Fetched> = stream::iter(keys)
@@ -373,16 +402,23 @@ impl<S: ObjectStore + 'static, R: ReviewSources, N: Notifier> Reviewer<S, R, N> 
             .collect()
             .await;
         let mut merged = Summary::default();
+        let mut covered = std::collections::BTreeSet::new();
         for (key, r) in results {
             match r? {
                 Some(bytes) => match Summary::from_gzip_json(&bytes) {
-                    Ok(s) => merged.merge_owned(s),
-                    Err(e) => warn!(key = %key, error = %e, "summary skipped"),
+                    Ok(s) => {
+                        merged.merge_owned(s);
+                        let name = key.rsplit('/').next().unwrap_or(&key);
+                        covered.insert(name.strip_suffix(".json.gz").unwrap_or(name).to_owned());
+                    }
+                    Err(e) => {
+                        warn!(key = %key, error = %e, "summary not usable; its log file is read instead")
+                    }
                 },
                 None => warn!(key = %key, "summary disappeared while reading"),
             }
         }
-        Ok(merged)
+        Ok((merged, covered))
     }
 
     async fn backfill(&self, keys: Vec<String>) -> Result<Summary, ReviewError> {

@@ -16,8 +16,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::catalog::{ErrorClass, KmsEvent};
 
-/// The summary format version written in every summary.
-pub const SUMMARY_VERSION: u32 = 1;
+/// The summary format version written in every summary (2: usage times in epoch
+/// seconds and per-day counts).
+pub const SUMMARY_VERSION: u32 = 2;
 /// Distinct source IPs kept per principal.
 pub const MAX_IPS_PER_PRINCIPAL: usize = 20;
 /// Distinct encryption-context keys kept per KMS key.
