@@ -1,0 +1,489 @@
+//! The SAM template (`template.yaml` at the repository root) agrees with the code:
+//!
+//! - every catalog rule with a default threshold has exactly one CloudWatch alarm on
+//!   its metric, in the namespace parameter, with the rule's threshold and comparison
+//!   (and the late-data evaluation range the template documents);
+//! - every function's `CodeUri` is a workspace member whose binary has the folder's
+//!   name, and no two members build a binary of the same name;
+//! - every environment variable a function's code reads is set by the template for
+//!   that function, and nothing else is.
+//!
+//! The configuration types live behind the `aws` feature, as does this test; it runs
+//! under `cargo test --workspace --all-features` (scripts/test.sh).
+#![cfg(feature = "aws")]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use keytrail::catalog::RULES;
+use serde_yaml::{Mapping, Value};
+
+/// The environment variables each function's code reads, by crate folder.
+fn env_vars_read_by(code_uri: &str) -> Option<&'static [&'static str]> {
+    match code_uri {
+        "functions/log-processor" => Some(keytrail::processor::Config::ENV_VARS),
+        "functions/alarm-enricher" => Some(keytrail::enricher::EnricherConfig::ENV_VARS),
+        "functions/monthly-review" => Some(keytrail::reviewer::ReviewConfig::ENV_VARS),
+        _ => None,
+    }
+}
+
+/// Functions the template must deploy.
+const FUNCTIONS: [&str; 3] = [
+    "functions/log-processor",
+    "functions/alarm-enricher",
+    "functions/monthly-review",
+];
+
+/// CloudTrail's delivery delay the alarms must tolerate (README, template comment).
+const DELIVERY_DELAY_SECS: u64 = 15 * 60;
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("shared/ has a parent")
+        .to_path_buf()
+}
+
+fn template() -> Value {
+    let path = repo_root().join("template.yaml");
+    let text =
+        fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{} is not YAML: {e}", path.display()))
+}
+
+fn get<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
+    v.as_mapping().and_then(|m| m.get(key))
+}
+
+/// `(logical id, properties)` of every resource of the given type.
+fn resources_of<'a>(t: &'a Value, ty: &str) -> Vec<(String, &'a Value)> {
+    let resources = get(t, "Resources")
+        .and_then(Value::as_mapping)
+        .expect("template has Resources");
+    resources
+        .iter()
+        .filter(|(_, r)| get(r, "Type").and_then(Value::as_str) == Some(ty))
+        .map(|(id, r)| {
+            (
+                id.as_str().expect("logical ids are strings").to_owned(),
+                get(r, "Properties").unwrap_or(&Value::Null),
+            )
+        })
+        .collect()
+}
+
+/// The name referenced by `!Ref X` (tagged value) or `{"Ref": X}` (long form).
+fn ref_target(v: &Value) -> Option<&str> {
+    match v {
+        Value::Tagged(t) if t.tag.to_string().trim_start_matches('!') == "Ref" => t.value.as_str(),
+        Value::Mapping(m) if m.len() == 1 => m.get("Ref").and_then(Value::as_str),
+        _ => None,
+    }
+}
+
+fn number(v: Option<&Value>) -> Option<f64> {
+    match v? {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.parse().ok(),
+        _ => None,
+    }
+}
+
+fn describe(v: Option<&Value>) -> String {
+    match v {
+        None => "(missing)".into(),
+        Some(v) => serde_yaml::to_string(v)
+            .unwrap_or_default()
+            .trim()
+            .to_owned(),
+    }
+}
+
+#[test]
+fn every_rule_has_its_alarm() {
+    let t = template();
+    let namespace_param = "MetricNamespace";
+    assert!(
+        get(&t, "Parameters")
+            .and_then(|p| get(p, namespace_param))
+            .is_some(),
+        "template has no {namespace_param} parameter"
+    );
+    let alarms = resources_of(&t, "AWS::CloudWatch::Alarm");
+    let on_namespace: Vec<&(String, &Value)> = alarms
+        .iter()
+        .filter(|(_, p)| get(p, "Namespace").and_then(ref_target) == Some(namespace_param))
+        .collect();
+
+    let mut problems = Vec::new();
+    let mut rule_metrics = BTreeSet::new();
+    for rule in RULES.iter().filter(|r| r.threshold.is_finite()) {
+        rule_metrics.insert(rule.metric);
+        let matching: Vec<&(String, &Value)> = alarms
+            .iter()
+            .filter(|(_, p)| get(p, "MetricName").and_then(Value::as_str) == Some(rule.metric))
+            .collect();
+        let [(id, p)] = matching.as_slice() else {
+            problems.push(format!(
+                "rule {}: expected exactly one alarm on metric {}, found {}",
+                rule.id,
+                rule.metric,
+                matching.len()
+            ));
+            continue;
+        };
+        let mut check = |what: &str, ok: bool, got: Option<&Value>, want: String| {
+            if !ok {
+                problems.push(format!(
+                    "rule {} (alarm {id}): {what} is {}, want {want}",
+                    rule.id,
+                    describe(got)
+                ));
+            }
+        };
+        let ns = get(p, "Namespace");
+        check(
+            "Namespace",
+            ns.and_then(ref_target) == Some(namespace_param),
+            ns,
+            format!("!Ref {namespace_param}"),
+        );
+        let threshold = get(p, "Threshold");
+        check(
+            "Threshold",
+            number(threshold) == Some(rule.threshold),
+            threshold,
+            rule.threshold.to_string(),
+        );
+        let want_cmp = serde_json::to_value(rule.comparison).expect("comparison serialises");
+        let want_cmp = want_cmp.as_str().expect("comparison is a string");
+        let cmp = get(p, "ComparisonOperator");
+        check(
+            "ComparisonOperator",
+            cmp.and_then(Value::as_str) == Some(want_cmp),
+            cmp,
+            want_cmp.to_owned(),
+        );
+        let stat = get(p, "Statistic");
+        check(
+            "Statistic",
+            stat.and_then(Value::as_str) == Some("Sum"),
+            stat,
+            "Sum".into(),
+        );
+        let period = get(p, "Period");
+        check(
+            "Period",
+            number(period) == Some(f64::from(rule.period_secs)),
+            period,
+            rule.period_secs.to_string(),
+        );
+        let missing = get(p, "TreatMissingData");
+        check(
+            "TreatMissingData",
+            missing.and_then(Value::as_str) == Some("notBreaching"),
+            missing,
+            "notBreaching".into(),
+        );
+        // Late data: one breaching period anywhere in the evaluated range raises the
+        // alarm, and the range reaches back past CloudTrail's delivery delay.
+        let dta = get(p, "DatapointsToAlarm");
+        check(
+            "DatapointsToAlarm",
+            number(dta) == Some(1.0),
+            dta,
+            "1".into(),
+        );
+        let evals = get(p, "EvaluationPeriods");
+        let range = number(evals).unwrap_or(0.0) * f64::from(rule.period_secs);
+        check(
+            "EvaluationPeriods",
+            range >= (u64::from(rule.period_secs) + DELIVERY_DELAY_SECS) as f64,
+            evals,
+            format!(
+                "enough {} s periods to cover {} s of delivery delay",
+                rule.period_secs, DELIVERY_DELAY_SECS
+            ),
+        );
+        let actions = get(p, "AlarmActions");
+        check(
+            "AlarmActions",
+            actions
+                .and_then(Value::as_sequence)
+                .is_some_and(|a| a.iter().any(|v| ref_target(v) == Some("AlarmTopic"))),
+            actions,
+            "[!Ref AlarmTopic]".into(),
+        );
+    }
+    for (id, p) in on_namespace {
+        let metric = get(p, "MetricName").and_then(Value::as_str).unwrap_or("");
+        if !rule_metrics.contains(metric) {
+            problems.push(format!(
+                "alarm {id} watches {metric} in the keytrail namespace, which no catalog rule publishes"
+            ));
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "alarms disagree with the catalog:\n  {}",
+        problems.join("\n  ")
+    );
+}
+
+/// The string array after `key =` in a TOML file (enough for `members = [...]`).
+fn toml_string_array(text: &str, key: &str) -> Vec<String> {
+    let start = text
+        .lines()
+        .position(|l| {
+            l.trim_start()
+                .strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with('='))
+        })
+        .unwrap_or_else(|| panic!("no `{key} =` in the manifest"));
+    let rest: String = text.lines().skip(start).collect::<Vec<_>>().join("\n");
+    let open = rest.find('[').expect("array opens");
+    let close = rest[open..].find(']').expect("array closes") + open;
+    rest[open + 1..close]
+        .split(',')
+        .map(|s| {
+            s.split('#')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .trim_matches('"')
+                .to_owned()
+        })
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+/// The `name = "..."` values of the given TOML table headers (`[package]`, `[[bin]]`).
+fn toml_names(text: &str, header: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut inside = false;
+    for line in text.lines() {
+        let l = line.trim();
+        if l.starts_with('[') {
+            inside = l == header;
+            continue;
+        }
+        if inside
+            && let Some(rest) = l.strip_prefix("name")
+            && let Some(value) = rest.trim_start().strip_prefix('=')
+        {
+            names.push(value.trim().trim_matches('"').to_owned());
+        }
+    }
+    names
+}
+
+/// Package name and binary names of a workspace member.
+fn member_binaries(member: &str) -> (String, Vec<String>) {
+    let dir = repo_root().join(member);
+    let manifest = fs::read_to_string(dir.join("Cargo.toml"))
+        .unwrap_or_else(|e| panic!("cannot read {member}/Cargo.toml: {e}"));
+    let package = toml_names(&manifest, "[package]")
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| panic!("{member}/Cargo.toml has no package name"));
+    let mut bins = toml_names(&manifest, "[[bin]]");
+    if dir.join("src/main.rs").is_file() && !bins.contains(&package) {
+        bins.push(package.clone());
+    }
+    if let Ok(entries) = fs::read_dir(dir.join("src/bin")) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.extension().is_some_and(|x| x == "rs")
+                && let Some(stem) = p.file_stem().and_then(|s| s.to_str())
+            {
+                bins.push(stem.to_owned());
+            } else if p.join("main.rs").is_file()
+                && let Some(name) = p.file_name().and_then(|s| s.to_str())
+            {
+                bins.push(name.to_owned());
+            }
+        }
+    }
+    bins.sort();
+    bins.dedup();
+    (package, bins)
+}
+
+fn functions(t: &Value) -> Vec<(String, &Value, &Value)> {
+    let resources = get(t, "Resources")
+        .and_then(Value::as_mapping)
+        .expect("template has Resources");
+    resources
+        .iter()
+        .filter(|(_, r)| {
+            get(r, "Type").and_then(Value::as_str) == Some("AWS::Serverless::Function")
+        })
+        .map(|(id, r)| {
+            (
+                id.as_str().expect("logical ids are strings").to_owned(),
+                r,
+                get(r, "Properties").unwrap_or(&Value::Null),
+            )
+        })
+        .collect()
+}
+
+fn global_function_property<'a>(t: &'a Value, key: &str) -> Option<&'a Value> {
+    get(t, "Globals")
+        .and_then(|g| get(g, "Function"))
+        .and_then(|f| get(f, key))
+}
+
+#[test]
+fn every_function_is_a_workspace_binary() {
+    let t = template();
+    let root_manifest =
+        fs::read_to_string(repo_root().join("Cargo.toml")).expect("root Cargo.toml");
+    let members = toml_string_array(&root_manifest, "members");
+
+    // Binary names are unique across the workspace, and none is `bootstrap` (cargo
+    // lambda puts each binary in target/lambda/<name>/bootstrap).
+    let mut owners: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for m in &members {
+        for b in member_binaries(m).1 {
+            owners.entry(b).or_default().push(m.clone());
+        }
+    }
+    let clashes: Vec<String> = owners
+        .iter()
+        .filter(|(b, ms)| ms.len() > 1 || b.as_str() == "bootstrap")
+        .map(|(b, ms)| format!("binary {b} in {}", ms.join(", ")))
+        .collect();
+    assert!(clashes.is_empty(), "binary names clash: {clashes:?}");
+
+    let mut problems = Vec::new();
+    let mut deployed = BTreeSet::new();
+    for (id, resource, p) in functions(&t) {
+        let Some(code_uri) = get(p, "CodeUri").and_then(Value::as_str) else {
+            problems.push(format!("{id}: CodeUri is not a plain path"));
+            continue;
+        };
+        let code_uri = code_uri.trim_start_matches("./").trim_end_matches('/');
+        deployed.insert(code_uri.to_owned());
+        if !members.iter().any(|m| m == code_uri) {
+            problems.push(format!(
+                "{id}: CodeUri {code_uri} is not a workspace member {members:?}"
+            ));
+            continue;
+        }
+        let folder = Path::new(code_uri)
+            .file_name()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default();
+        let (package, bins) = member_binaries(code_uri);
+        if package != folder || !bins.iter().any(|b| b == folder) {
+            problems.push(format!(
+                "{id}: {code_uri} should be package {folder} with binary {folder}; found package {package}, binaries {bins:?}"
+            ));
+        }
+        let metadata = get(resource, "Metadata");
+        let method = metadata
+            .and_then(|m| get(m, "BuildMethod"))
+            .and_then(Value::as_str);
+        if method != Some("rust-cargolambda") {
+            problems.push(format!(
+                "{id}: Metadata.BuildMethod is {method:?}, want rust-cargolambda"
+            ));
+        }
+        if let Some(binary) = metadata
+            .and_then(|m| get(m, "BuildProperties"))
+            .and_then(|b| get(b, "Binary"))
+            && binary.as_str() != Some(folder)
+        {
+            problems.push(format!(
+                "{id}: BuildProperties.Binary is {}, want {folder}",
+                describe(Some(binary))
+            ));
+        }
+        let prop = |key: &str| get(p, key).or_else(|| global_function_property(&t, key));
+        if prop("Runtime").and_then(Value::as_str) != Some("provided.al2023") {
+            problems.push(format!("{id}: Runtime is not provided.al2023"));
+        }
+        let arm64 = Value::String("arm64".into());
+        if prop("Architectures")
+            .and_then(Value::as_sequence)
+            .map(Vec::as_slice)
+            != Some(std::slice::from_ref(&arm64))
+        {
+            problems.push(format!("{id}: Architectures is not [arm64]"));
+        }
+        if prop("Handler").and_then(Value::as_str) != Some("bootstrap") {
+            problems.push(format!("{id}: Handler is not bootstrap"));
+        }
+    }
+    for f in FUNCTIONS {
+        if !deployed.contains(f) {
+            problems.push(format!("no function deploys {f}"));
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "functions:\n  {}",
+        problems.join("\n  ")
+    );
+}
+
+fn env_keys(v: Option<&Value>) -> BTreeSet<String> {
+    v.and_then(|e| get(e, "Variables"))
+        .and_then(Value::as_mapping)
+        .map(Mapping::keys)
+        .into_iter()
+        .flatten()
+        .filter_map(|k| k.as_str().map(str::to_owned))
+        .collect()
+}
+
+#[test]
+fn every_function_sets_exactly_the_variables_its_code_reads() {
+    let t = template();
+    let globals = env_keys(global_function_property(&t, "Environment"));
+    let mut problems = Vec::new();
+    for (id, _, p) in functions(&t) {
+        let Some(code_uri) = get(p, "CodeUri").and_then(Value::as_str) else {
+            continue;
+        };
+        let code_uri = code_uri.trim_start_matches("./").trim_end_matches('/');
+        let Some(read) = env_vars_read_by(code_uri) else {
+            problems.push(format!("{id}: no known configuration for {code_uri}"));
+            continue;
+        };
+        let read: BTreeSet<String> = read.iter().map(|s| (*s).to_owned()).collect();
+        let mut set = env_keys(get(p, "Environment"));
+        set.extend(globals.iter().cloned());
+        let unset: Vec<&String> = read.difference(&set).collect();
+        let unread: Vec<&String> = set.difference(&read).collect();
+        if !unset.is_empty() {
+            problems.push(format!(
+                "{id}: code reads {unset:?}, template does not set it"
+            ));
+        }
+        if !unread.is_empty() {
+            problems.push(format!(
+                "{id}: template sets {unread:?}, code does not read it"
+            ));
+        }
+        // The namespace the processor publishes in is the one the alarms watch.
+        if let Some(ns) = get(p, "Environment")
+            .and_then(|e| get(e, "Variables"))
+            .and_then(|v| get(v, "KEYTRAIL_METRIC_NAMESPACE"))
+            && ref_target(ns) != Some("MetricNamespace")
+        {
+            problems.push(format!(
+                "{id}: KEYTRAIL_METRIC_NAMESPACE is {}, want !Ref MetricNamespace",
+                describe(Some(ns))
+            ));
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "environment:\n  {}",
+        problems.join("\n  ")
+    );
+}
