@@ -43,3 +43,16 @@ pub fn progress(len: usize, wanted: bool) -> ProgressBar {
     );
     bar
 }
+
+/// Table cells for values that come from logs: ANSI escapes and control characters
+/// removed line by line (the tables' own line breaks are kept), length capped.
+pub fn cells(row: Vec<String>) -> Vec<String> {
+    row.into_iter()
+        .map(|c| {
+            c.split('\n')
+                .map(|line| keytrail::sanitize::clean(line, 512))
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .collect()
+}

@@ -4,7 +4,7 @@ use std::fs::File;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
-use crate::files::{collect_files, display, progress};
+use crate::files::{cells, collect_files, display, progress};
 
 use anyhow::Result;
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -206,40 +206,51 @@ fn list(items: &[String], max: usize) -> String {
 pub fn render(report: &ScanReport) -> String {
     let mut out = String::new();
     let mut totals = table(&["", "count"]);
-    totals.add_row(vec![
+    totals.add_row(cells(vec![
         "files read".to_string(),
         report.files.read.to_string(),
-    ]);
-    totals.add_row(vec![
+    ]));
+    totals.add_row(cells(vec![
         "files skipped".to_string(),
         report.files.skipped.len().to_string(),
-    ]);
-    totals.add_row(vec![
+    ]));
+    totals.add_row(cells(vec![
         "files failed".to_string(),
         report.files.failed.len().to_string(),
-    ]);
-    totals.add_row(vec!["records".to_string(), report.records.to_string()]);
-    totals.add_row(vec![
+    ]));
+    totals.add_row(cells(vec![
+        "records".to_string(),
+        report.records.to_string(),
+    ]));
+    totals.add_row(cells(vec![
         "KMS records".to_string(),
         report.kms_records.to_string(),
-    ]);
-    totals.add_row(vec![
+    ]));
+    totals.add_row(cells(vec![
         "bad records".to_string(),
         report.bad_records.to_string(),
-    ]);
-    totals.add_row(vec![
+    ]));
+    totals.add_row(cells(vec![
         "duplicate records dropped".to_string(),
         report.duplicate_records.to_string(),
-    ]);
+    ]));
     out.push_str(&format!("Totals\n{totals}\n"));
 
     if !report.files.skipped.is_empty() || !report.files.failed.is_empty() {
         let mut t = table(&["file", "status", "reason"]);
         for s in &report.files.skipped {
-            t.add_row(vec![s.path.clone(), "skipped".into(), s.reason.clone()]);
+            t.add_row(cells(vec![
+                s.path.clone(),
+                "skipped".into(),
+                s.reason.clone(),
+            ]));
         }
         for f in &report.files.failed {
-            t.add_row(vec![f.path.clone(), "FAILED".into(), f.error.clone()]);
+            t.add_row(cells(vec![
+                f.path.clone(),
+                "FAILED".into(),
+                f.error.clone(),
+            ]));
         }
         out.push_str(&format!("\nFiles not fully read\n{t}\n"));
     }
@@ -258,7 +269,7 @@ pub fn render(report: &ScanReport) -> String {
         "last",
     ]);
     for (k, s) in rows.iter().take(25) {
-        t.add_row(vec![
+        t.add_row(cells(vec![
             k.key.clone(),
             k.principal.clone(),
             k.event_name.clone(),
@@ -273,7 +284,7 @@ pub fn render(report: &ScanReport) -> String {
             s.count.to_string(),
             time(s.first_seen),
             time(s.last_seen),
-        ]);
+        ]));
     }
     let more = rows.len().saturating_sub(25);
     out.push_str(&format!(
@@ -292,7 +303,11 @@ pub fn render(report: &ScanReport) -> String {
             .iter()
             .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
             .collect();
-        t.add_row(vec![m.name.clone(), dims.join(", "), m.value.to_string()]);
+        t.add_row(cells(vec![
+            m.name.clone(),
+            dims.join(", "),
+            m.value.to_string(),
+        ]));
     }
     out.push_str(&format!("\nMetrics that would be emitted\n{t}\n"));
 
@@ -314,7 +329,7 @@ pub fn render(report: &ScanReport) -> String {
             for n in &f.notes {
                 rule.push_str(&format!("\n! {n}"));
             }
-            t.add_row(vec![
+            t.add_row(cells(vec![
                 f.severity.as_str().to_uppercase(),
                 rule,
                 time(f.first_seen),
@@ -323,7 +338,7 @@ pub fn render(report: &ScanReport) -> String {
                 list(&f.keys, 3),
                 list(&f.principals, 3),
                 list(&f.source_ips, 3),
-            ]);
+            ]));
         }
         out.push_str(&format!("\nFindings ({})\n{t}\n", report.findings.len()));
     }

@@ -11,7 +11,7 @@ use keytrail::s3key::non_log_reason;
 use keytrail::search::{Filter, Match};
 use rayon::prelude::*;
 
-use crate::files::{collect_files, display, progress};
+use crate::files::{cells, collect_files, display, progress};
 
 pub struct SearchOutput {
     pub matches: Vec<Match>,
@@ -79,7 +79,7 @@ pub fn render(out: &SearchOutput) -> String {
             Some(s) => format!("{}\n(session {s})", m.principal),
             None => m.principal.clone(),
         };
-        t.add_row(vec![
+        t.add_row(cells(vec![
             m.time.clone(),
             m.event_name.clone(),
             principal,
@@ -87,7 +87,7 @@ pub fn render(out: &SearchOutput) -> String {
             m.keys.join("\n"),
             m.encryption_context.join("\n"),
             m.error_code.clone().unwrap_or_default(),
-        ]);
+        ]));
     }
     format!(
         "{t}\n{} matching events in {} files\n",

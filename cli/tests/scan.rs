@@ -549,3 +549,44 @@ fn baseline_enables_unfamiliar_source_ip_offline() {
     let out = keytrail(&["scan", "events/logs", "--baseline", "nope.json"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn hostile_values_cannot_inject_terminal_escapes() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let evil = "\u{1b}[2J\u{1b}]0;pwned\u{7}evil\u{1b}[31m";
+    let records: Vec<Value> = (0..12)
+        .map(|i| {
+            serde_json::json!({
+                "eventTime": format!("2026-10-04T03:00:{i:02}Z"), "eventSource": "kms.amazonaws.com",
+                "eventName": "Decrypt", "eventID": format!("e{i}"), "errorCode": "InvalidCiphertextException",
+                "sourceIPAddress": format!("203.0.113.{i}{evil}"), "userAgent": evil,
+                "userIdentity": {"type": "IAMUser", "arn": format!("arn:aws:iam::111122223333:user/{evil}"), "accountId": "111122223333"},
+                "requestParameters": {"encryptionContext": {"k": evil}},
+                "resources": [{"ARN": format!("arn:aws:kms:us-east-1:111122223333:key/{evil}"), "type": "AWS::KMS::Key"}]
+            })
+        })
+        .collect();
+    std::fs::write(
+        dir.path().join("evil.json"),
+        serde_json::json!({ "Records": records }).to_string(),
+    )
+    .expect("write");
+    let path = dir.path().to_str().expect("utf8");
+    for args in [
+        vec!["scan", path],
+        vec!["search", path, "--event-name", "Decrypt"],
+    ] {
+        let out = keytrail(&args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("evil"), "{text}");
+        assert!(
+            !text.contains('\u{1b}') && !text.contains('\u{7}'),
+            "escape leaked in {args:?}"
+        );
+    }
+}
