@@ -565,3 +565,43 @@ async fn baseline_enables_unfamiliar_source_ip() {
         "only 192.0.2.200 is new for a principal the baseline knows"
     );
 }
+
+#[tokio::test]
+async fn racing_handlers_count_once() {
+    let env = env().await;
+    let Staged {
+        payload,
+        expected,
+        start,
+        end,
+        ..
+    } = stage_sample(&env).await;
+    let (a, b) = tokio::join!(
+        env.processor.handle(&payload, None),
+        env.processor.handle(&payload, None)
+    );
+    let outcome = |r: &Result<Value, keytrail::processor::ProcessError>| match r {
+        Ok(v) => v["objects"][0]["result"]["outcome"]
+            .as_str()
+            .unwrap_or("?")
+            .to_owned(),
+        Err(e) => {
+            assert!(
+                e.to_string().contains("another invocation holds the claim"),
+                "{e}"
+            );
+            "busy".to_owned()
+        }
+    };
+    let mut outcomes = [outcome(&a), outcome(&b)];
+    outcomes.sort();
+    assert!(
+        outcomes == ["already_processed", "processed"] || outcomes == ["busy", "processed"],
+        "{outcomes:?}"
+    );
+    // Lambda's retry of the loser finds the object done.
+    let r = env.processor.handle(&payload, None).await.expect("retry");
+    assert_eq!(r["objects"][0]["result"]["outcome"], "already_processed");
+    let got = metric_sum(&env, "KMSApiCalls", &[("EventName", "Decrypt")], start, end).await;
+    assert_eq!(got, expected.get("Decrypt").copied().unwrap_or(0) as f64);
+}
