@@ -175,3 +175,156 @@ pub fn decrypt_record(
     }
     v
 }
+
+/// A fault-injecting HTTP proxy between the SDK and moto: requests whose request line,
+/// headers or body contain a rule's marker (`PutMetricData`, `PutObject`, ...) get an
+/// error response instead of reaching moto, as many times as the rule says.
+pub struct FaultProxy {
+    pub endpoint: String,
+    rules: std::sync::Arc<std::sync::Mutex<Vec<Fault>>>,
+    injected: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Fault {
+    /// Substring that selects the request (e.g. "Action=PutMetricData").
+    pub marker: String,
+    /// How many matching requests fail; `u32::MAX` for a persistent fault.
+    pub times: u32,
+    pub status: u16,
+    pub body: String,
+}
+
+impl FaultProxy {
+    /// Starts the proxy in front of `upstream` (`http://127.0.0.1:PORT`).
+    pub async fn start(upstream: &str) -> FaultProxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let endpoint = format!("http://{}", listener.local_addr().expect("addr"));
+        let upstream = upstream.trim_start_matches("http://").to_owned();
+        let rules: std::sync::Arc<std::sync::Mutex<Vec<Fault>>> = Default::default();
+        let injected: std::sync::Arc<std::sync::atomic::AtomicU64> = Default::default();
+        let (r, n) = (rules.clone(), injected.clone());
+        tokio::spawn(async move {
+            while let Ok((conn, _)) = listener.accept().await {
+                tokio::spawn(serve(conn, upstream.clone(), r.clone(), n.clone()));
+            }
+        });
+        FaultProxy {
+            endpoint,
+            rules,
+            injected,
+        }
+    }
+
+    pub fn inject(&self, fault: Fault) {
+        self.rules.lock().expect("rules").push(fault);
+    }
+
+    pub fn clear(&self) {
+        self.rules.lock().expect("rules").clear();
+    }
+
+    /// Error responses sent so far.
+    pub fn injected(&self) -> u64 {
+        self.injected.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// SDK configuration that goes through the proxy.
+    pub async fn sdk_config(&self) -> SdkConfig {
+        aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(Credentials::new(
+                "test",
+                "test",
+                None,
+                None,
+                "keytrail-tests",
+            ))
+            .load()
+            .await
+    }
+}
+
+/// One request per connection: read it, fail it or forward it with `Connection: close`
+/// and relay the answer.
+async fn serve(
+    mut client: tokio::net::TcpStream,
+    upstream: String,
+    rules: std::sync::Arc<std::sync::Mutex<Vec<Fault>>>,
+    injected: std::sync::Arc<std::sync::atomic::AtomicU64>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 16384];
+    let head_end = loop {
+        match client.read(&mut chunk).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+    let length = head
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse::<usize>().ok())?
+        })
+        .unwrap_or(0);
+    while buf.len() < head_end + length {
+        match client.read(&mut chunk).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+    let text = String::from_utf8_lossy(&buf);
+    let fault = {
+        let mut rules = rules.lock().expect("rules");
+        rules
+            .iter_mut()
+            .find(|f| f.times > 0 && text.contains(&f.marker))
+            .map(|f| {
+                if f.times != u32::MAX {
+                    f.times -= 1;
+                }
+                f.clone()
+            })
+    };
+    if let Some(f) = fault {
+        injected.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let reply = format!(
+            "HTTP/1.1 {} Injected\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+            f.status,
+            f.body.len(),
+            f.body
+        );
+        let _ = client.write_all(reply.as_bytes()).await;
+        return;
+    }
+    let mut request: Vec<u8> = Vec::with_capacity(buf.len() + 20);
+    for line in head.split("\r\n").filter(|l| !l.is_empty()) {
+        if line.to_ascii_lowercase().starts_with("connection:") {
+            continue;
+        }
+        request.extend_from_slice(line.as_bytes());
+        request.extend_from_slice(b"\r\n");
+    }
+    request.extend_from_slice(b"Connection: close\r\n\r\n");
+    request.extend_from_slice(&buf[head_end..]);
+    let Ok(mut server) = tokio::net::TcpStream::connect(&upstream).await else {
+        return;
+    };
+    if server.write_all(&request).await.is_err() {
+        return;
+    }
+    let mut response = Vec::new();
+    let _ = server.read_to_end(&mut response).await;
+    let _ = client.write_all(&response).await;
+    let _ = client.shutdown().await;
+}

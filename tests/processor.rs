@@ -23,13 +23,31 @@ struct Env {
     s3: aws_sdk_s3::Client,
     cw: aws_sdk_cloudwatch::Client,
     processor: Processor<S3Store, CloudWatchSink>,
+    /// Set when the SDK reaches moto through the fault-injecting proxy.
+    proxy: Option<keytrail_tests::FaultProxy>,
 }
 
 async fn env() -> Env {
     let moto = Moto::start();
     let sdk = moto.sdk_config().await;
-    let s3 = s3_client(&sdk);
-    let cw = cloudwatch_client(&sdk);
+    env_with(moto, &sdk, None).await
+}
+
+/// The same, with every AWS call going through a fault-injecting proxy.
+async fn env_with_proxy() -> Env {
+    let moto = Moto::start();
+    let proxy = keytrail_tests::FaultProxy::start(&moto.endpoint).await;
+    let sdk = proxy.sdk_config().await;
+    env_with(moto, &sdk, Some(proxy)).await
+}
+
+async fn env_with(
+    moto: Moto,
+    sdk: &aws_config::SdkConfig,
+    proxy: Option<keytrail_tests::FaultProxy>,
+) -> Env {
+    let s3 = s3_client(sdk);
+    let cw = cloudwatch_client(sdk);
     s3.create_bucket()
         .bucket(BUCKET)
         .send()
@@ -50,6 +68,7 @@ async fn env() -> Env {
         s3,
         cw,
         processor,
+        proxy,
     }
 }
 
@@ -604,4 +623,104 @@ async fn racing_handlers_count_once() {
     assert_eq!(r["objects"][0]["result"]["outcome"], "already_processed");
     let got = metric_sum(&env, "KMSApiCalls", &[("EventName", "Decrypt")], start, end).await;
     assert_eq!(got, expected.get("Decrypt").copied().unwrap_or(0) as f64);
+}
+
+const CW_FAULT: &str = "<ErrorResponse><Error><Type>Receiver</Type><Code>InternalFailure</Code><Message>injected</Message></Error></ErrorResponse>";
+const S3_FAULT: &str = "<Error><Code>SlowDown</Code><Message>injected</Message></Error>";
+
+#[tokio::test]
+async fn transient_faults_are_retried_and_count_once() {
+    let env = env_with_proxy().await;
+    let Staged {
+        payload,
+        expected,
+        start,
+        end,
+        ..
+    } = stage_sample(&env).await;
+    let proxy = env.proxy.as_ref().expect("proxy");
+    proxy.inject(keytrail_tests::Fault {
+        marker: "Action=PutMetricData".into(),
+        times: 2,
+        status: 500,
+        body: CW_FAULT.into(),
+    });
+    proxy.inject(keytrail_tests::Fault {
+        marker: "keytrail/summaries/".into(),
+        times: 1,
+        status: 503,
+        body: S3_FAULT.into(),
+    });
+    let r = env
+        .processor
+        .handle(&payload, None)
+        .await
+        .expect("retried by the SDK");
+    assert_eq!(r["objects"][0]["result"]["outcome"], "processed", "{r}");
+    assert_eq!(
+        proxy.injected(),
+        3,
+        "two PutMetricData and one PutObject failures were injected"
+    );
+    let got = metric_sum(&env, "KMSApiCalls", &[("EventName", "Decrypt")], start, end).await;
+    assert_eq!(got, expected.get("Decrypt").copied().unwrap_or(0) as f64);
+}
+
+#[tokio::test]
+async fn persistent_fault_fails_then_recovers_without_double_counting() {
+    let env = env_with_proxy().await;
+    let Staged {
+        payload,
+        key,
+        expected,
+        start,
+        end,
+    } = stage_sample(&env).await;
+    let proxy = env.proxy.as_ref().expect("proxy");
+    proxy.inject(keytrail_tests::Fault {
+        marker: "Action=PutMetricData".into(),
+        times: u32::MAX,
+        status: 500,
+        body: CW_FAULT.into(),
+    });
+    let err = env
+        .processor
+        .handle(&payload, None)
+        .await
+        .expect_err("CloudWatch is down");
+    assert!(err.to_string().contains("PutMetricData"), "{err}");
+    // The marker records the failure: it does not block the retry.
+    let head = env
+        .s3
+        .head_object()
+        .bucket(BUCKET)
+        .key(&key)
+        .send()
+        .await
+        .expect("head");
+    let marker = marker_key(BUCKET, &key, head.e_tag().unwrap_or(""));
+    let m = env
+        .s3
+        .get_object()
+        .bucket(BUCKET)
+        .key(&marker)
+        .send()
+        .await
+        .expect("marker");
+    let m: Value =
+        serde_json::from_slice(&m.body.collect().await.expect("body").into_bytes()).expect("json");
+    assert_eq!(m["state"], "failed");
+    proxy.clear();
+    let r = env
+        .processor
+        .handle(&payload, None)
+        .await
+        .expect("recovered");
+    assert_eq!(r["objects"][0]["result"]["outcome"], "processed", "{r}");
+    let got = metric_sum(&env, "KMSApiCalls", &[("EventName", "Decrypt")], start, end).await;
+    assert_eq!(
+        got,
+        expected.get("Decrypt").copied().unwrap_or(0) as f64,
+        "counted once"
+    );
 }
