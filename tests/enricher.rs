@@ -16,6 +16,7 @@ struct Env {
     queue_url: String,
     key_arn: String,
     enricher: Enricher<S3Store, KmsDirectory, SnsNotifier>,
+    proxy: Option<keytrail_tests::FaultProxy>,
 }
 
 fn t(s: &str) -> DateTime<Utc> {
@@ -25,8 +26,18 @@ fn t(s: &str) -> DateTime<Utc> {
 /// A day of deliveries: the sample tree, a delivery every 5 minutes of background
 /// Decrypts, a planted burst of failures on a real (moto) key, and one corrupt file.
 async fn env() -> Env {
+    env_opts(false).await
+}
+
+/// With `through_proxy`, the enricher's AWS calls go through a fault-injecting proxy
+/// (the setup itself still talks to moto directly).
+async fn env_opts(through_proxy: bool) -> Env {
     let moto = Moto::start();
     let sdk = moto.sdk_config().await;
+    let proxy = match through_proxy {
+        true => Some(keytrail_tests::FaultProxy::start(&moto.endpoint).await),
+        false => None,
+    };
     let s3 = s3_client(&sdk);
     let kms = kms_client(&sdk);
     let sns = sns_client(&sdk);
@@ -161,10 +172,17 @@ async fn env() -> Env {
         _ => None,
     })
     .expect("config");
+    let (s3e, kmse, snse) = match &proxy {
+        Some(p) => {
+            let psdk = p.sdk_config().await;
+            (s3_client(&psdk), kms_client(&psdk), sns_client(&psdk))
+        }
+        None => (s3.clone(), kms.clone(), sns.clone()),
+    };
     let enricher = Enricher::new(
-        S3Store { client: s3.clone() },
-        KmsDirectory { client: kms },
-        SnsNotifier { client: sns },
+        S3Store { client: s3e },
+        KmsDirectory { client: kmse },
+        SnsNotifier { client: snse },
         config,
     );
     Env {
@@ -174,6 +192,7 @@ async fn env() -> Env {
         queue_url,
         key_arn,
         enricher,
+        proxy,
     }
 }
 
@@ -370,4 +389,42 @@ async fn non_alarms_and_unowned_metrics() {
         body.contains("no keytrail rule owns metric AWS/KMS/SecondsUntilKeyMaterialExpiration"),
         "{body}"
     );
+}
+
+#[tokio::test]
+async fn unreadable_objects_and_a_flaky_topic() {
+    let env = env_opts(true).await;
+    let proxy = env.proxy.as_ref().expect("proxy");
+    // The planted delivery cannot be fetched at all; SNS throttles the first publish.
+    proxy.inject(keytrail_tests::Fault {
+        marker: "GET /keytrail-test-trail/AWSLogs/111122223333/CloudTrail/us-east-1/2026/10/04/111122223333_CloudTrail_us-east-1_20261004T0245Z_planted.json.gz".into(),
+        times: u32::MAX,
+        status: 403,
+        body: "<Error><Code>AccessDenied</Code><Message>injected</Message></Error>".into(),
+    });
+    proxy.inject(keytrail_tests::Fault {
+        marker: "Action=Publish".into(),
+        times: 1,
+        status: 400,
+        body: "<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error></ErrorResponse>".into(),
+    });
+    let report = env
+        .enricher
+        .handle(&alarm_event("sns-decrypt-failures.json"))
+        .await
+        .expect("partial, not failed");
+    let (_, body, _) = notification(&env).await;
+    assert!(
+        body.contains("PARTIAL: 2 log files could not be read"),
+        "{body}"
+    );
+    assert!(
+        body.contains("_planted.json.gz") && body.contains("AccessDenied"),
+        "{body}"
+    );
+    assert!(
+        body.contains("17 matching events"),
+        "what could be read is still reported:\n{body}"
+    );
+    assert_eq!(record(&env, &report).await.gather.files_failed.len(), 2);
 }
