@@ -169,6 +169,9 @@ pub fn plan_for(alarm: &Alarm, namespace: &str, lag: Duration) -> Result<Plan, S
             .filter_map(|m| MetricSelector::for_metric(m, namespace))
             .collect(),
     };
+    if selectors.is_empty() && alarm.metrics().is_empty() {
+        return Err("the alarm names no metric keytrail can read".into());
+    }
     if selectors.is_empty() {
         let names: Vec<String> = alarm
             .metrics()
@@ -568,14 +571,15 @@ pub fn investigation(ctx: Context, ev: Evidence) -> Investigation {
         version: SCHEMA_VERSION,
         generated_at: ctx.now,
         alarm: AlarmInfo {
+            // Every alarm field is printed in the notification: all are cleaned.
             name: clean(&alarm.name, MAX_FIELD),
-            state: alarm.new_state.clone(),
-            previous_state: alarm.old_state.clone(),
+            state: clean(&alarm.new_state, 32),
+            previous_state: alarm.old_state.as_deref().map(|s| clean(s, 32)),
             reason: alarm.reason.as_deref().map(|r| clean(r, 1024)),
             state_change_time: alarm.state_change_time,
-            account: alarm.account.clone(),
-            region: alarm.region.clone(),
-            arn: alarm.arn.clone(),
+            account: alarm.account.as_deref().map(|s| clean(s, 64)),
+            region: alarm.region.as_deref().map(|s| clean(s, 64)),
+            arn: alarm.arn.as_deref().map(|s| clean(s, MAX_FIELD)),
             metrics: alarm
                 .metrics()
                 .iter()
@@ -586,16 +590,17 @@ pub fn investigation(ctx: Context, ev: Evidence) -> Investigation {
                         .map(|(k, v)| format!("{k}={v}"))
                         .collect();
                     let ns = m.namespace.as_deref().unwrap_or("?");
-                    if dims.is_empty() {
+                    let text = if dims.is_empty() {
                         format!("{ns}/{}", m.name)
                     } else {
                         format!("{ns}/{} {{{}}}", m.name, dims.join(", "))
-                    }
+                    };
+                    clean(&text, MAX_FIELD)
                 })
                 .collect(),
         },
         enriched: plan.is_some(),
-        not_enriched_reason: reason,
+        not_enriched_reason: reason.map(|r| clean(&r, 1024)),
         rule: rule.map(|r| RuleInfo {
             id: r.id.into(),
             title: r.title.into(),
@@ -727,8 +732,10 @@ pub fn subject(inv: &Investigation) -> String {
     } else {
         let head = format!("[{}] ", inv.alarm.state);
         let tail = " (not enriched)";
-        let room = MAX_SUBJECT - 1 - head.chars().count() - tail.chars().count();
-        format!("{head}{}{tail}", clean(&inv.alarm.name, room - 1))
+        let room = (MAX_SUBJECT - 1)
+            .saturating_sub(head.chars().count() + tail.chars().count())
+            .saturating_sub(1);
+        format!("{head}{}{tail}", clean(&inv.alarm.name, room))
     };
     clean(&text, MAX_SUBJECT - 1)
 }

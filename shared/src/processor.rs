@@ -178,7 +178,28 @@ pub fn parse_input(payload: &Value) -> Input {
                     })
                     .collect(),
             ),
-            Err(e) => Input::Unrecognised(format!("Records present but not an S3 event: {e}")),
+            // Producers other than S3 may leave out fields the typed event requires:
+            // take the bucket and key wherever they are present.
+            Err(e) => {
+                let objects: Vec<ObjectRef> = payload["Records"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|r| {
+                        let raw = r.pointer("/s3/object/key")?.as_str()?.to_owned();
+                        Some(ObjectRef {
+                            bucket: r.pointer("/s3/bucket/name")?.as_str()?.to_owned(),
+                            key: decode_event_key(&raw),
+                            raw_key: raw,
+                        })
+                    })
+                    .collect();
+                if objects.is_empty() {
+                    Input::Unrecognised(format!("Records present but not an S3 event: {e}"))
+                } else {
+                    Input::Objects(objects)
+                }
+            }
         };
     }
     if payload.get("detail-type").and_then(Value::as_str) == Some("Object Created") {

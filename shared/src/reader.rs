@@ -41,7 +41,7 @@ pub enum Item {
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
     #[error(
-        "{file}: damaged gzip data at compressed byte {compressed_offset} \
+        "{file}: damaged gzip data near compressed byte {compressed_offset} \
          (after {offset} decompressed bytes): {source}"
     )]
     Gzip {
@@ -113,8 +113,42 @@ pub fn read_records<R: Read>(file: &str, input: R, mut sink: impl FnMut(Item)) -
     } else {
         Box::new(raw)
     };
+    // A UTF-8 byte-order mark (some exporters write one) is not JSON: skip it.
+    let mut buffered = BufReader::with_capacity(64 * 1024, body);
+    match buffered.fill_buf() {
+        Ok(head) => {
+            if head.starts_with(&[0xef, 0xbb, 0xbf]) {
+                buffered.consume(3);
+                decompressed.set(3);
+            }
+        }
+        // Damage in the first block: nothing to deliver, the error is the outcome.
+        Err(source) => {
+            let file = file.to_owned();
+            let error = if gz {
+                ReadError::Gzip {
+                    file,
+                    compressed_offset: compressed.get(),
+                    offset: 0,
+                    source,
+                }
+            } else {
+                ReadError::Io {
+                    file,
+                    offset: 0,
+                    source,
+                }
+            };
+            return ReadSummary {
+                error: Some(error),
+                ..ReadSummary::default()
+            };
+        }
+    }
+    // Counted above the buffer, so the count is what the parser has consumed: error
+    // offsets point at the damage, not at the end of a 64 KiB read-ahead.
     let counted = Counting {
-        inner: body,
+        inner: buffered,
         count: decompressed.clone(),
     };
     let mut state = State {
@@ -123,8 +157,7 @@ pub fn read_records<R: Read>(file: &str, input: R, mut sink: impl FnMut(Item)) -
         summary: ReadSummary::default(),
         index: 0,
     };
-    let mut de =
-        serde_json::Deserializer::from_reader(BufReader::with_capacity(64 * 1024, counted));
+    let mut de = serde_json::Deserializer::from_reader(counted);
     let mut values = 0u64;
     let mut not_a_log: Option<String> = None;
     let mut stray = 0u64;
@@ -462,7 +495,7 @@ mod tests {
         );
         let err = s.error.expect("truncation is an error").to_string();
         assert!(
-            err.starts_with("AWSLogs/x.json.gz: damaged gzip data at compressed byte"),
+            err.starts_with("AWSLogs/x.json.gz: damaged gzip data near compressed byte"),
             "{err}"
         );
     }
@@ -490,6 +523,34 @@ mod tests {
             "{err}"
         );
         assert!(err.contains("line 1"), "{err}");
+    }
+
+    #[test]
+    fn error_offset_points_at_the_damage_and_a_bom_is_skipped() {
+        let mut data = String::from(r#"{"Records":["#);
+        for i in 0..3000 {
+            data.push_str(&format!(r#"{{"eventID":"{i}"}},"#));
+        }
+        let at = data.len();
+        data.push_str(r#"{"eventID": }]}"#);
+        let (good, _, s) = collect("o.json", data.as_bytes());
+        assert_eq!(good.len(), 3000);
+        let err = s.error.expect("error").to_string();
+        let offset: usize = err
+            .split("decompressed byte ")
+            .nth(1)
+            .and_then(|t| t.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .expect("offset in the message");
+        assert!(
+            offset >= at && offset <= at + 16,
+            "offset {offset}, damage at {at}: {err}"
+        );
+        let mut bom = vec![0xef, 0xbb, 0xbf];
+        bom.extend_from_slice(br#"{"Records":[{"eventID":"a"}]}"#);
+        let (good, _, s) = collect("bom.json", &bom);
+        assert_eq!(good.len(), 1);
+        assert!(s.error.is_none(), "{:?}", s.error);
     }
 
     #[test]
