@@ -132,39 +132,8 @@ async fn env_opts(through_proxy: bool) -> Env {
         .await
         .expect("upload");
 
-    let topic = sns
-        .create_topic()
-        .name("keytrail-security")
-        .send()
-        .await
-        .expect("topic");
-    let topic_arn = topic.topic_arn().expect("arn").to_owned();
-    let queue = sqs
-        .create_queue()
-        .queue_name("security-inbox")
-        .send()
-        .await
-        .expect("queue");
-    let queue_url = queue.queue_url().expect("url").to_owned();
-    let attrs = sqs
-        .get_queue_attributes()
-        .queue_url(&queue_url)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .expect("attrs");
-    let queue_arn = attrs
-        .attributes()
-        .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
-        .expect("queue arn")
-        .clone();
-    sns.subscribe()
-        .topic_arn(&topic_arn)
-        .protocol("sqs")
-        .endpoint(&queue_arn)
-        .send()
-        .await
-        .expect("subscribe");
+    let (topic_arn, queue_url) =
+        keytrail_tests::topic_with_queue(&sns, &sqs, "keytrail-security", "security-inbox").await;
 
     let config = EnricherConfig::from_lookup(|k| match k {
         "KEYTRAIL_LOG_BUCKET" => Some(BUCKET.into()),

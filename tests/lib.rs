@@ -328,3 +328,51 @@ async fn serve(
     let _ = client.write_all(&response).await;
     let _ = client.shutdown().await;
 }
+
+/// An SNS topic with an SQS queue subscribed to it: (topic ARN, queue URL).
+pub async fn topic_with_queue(
+    sns: &aws_sdk_sns::Client,
+    sqs: &aws_sdk_sqs::Client,
+    topic: &str,
+    queue: &str,
+) -> (String, String) {
+    let topic_arn = sns
+        .create_topic()
+        .name(topic)
+        .send()
+        .await
+        .expect("topic")
+        .topic_arn()
+        .expect("arn")
+        .to_owned();
+    let queue_url = sqs
+        .create_queue()
+        .queue_name(queue)
+        .send()
+        .await
+        .expect("queue")
+        .queue_url()
+        .expect("url")
+        .to_owned();
+    let arn_attr = aws_sdk_sqs::types::QueueAttributeName::QueueArn;
+    let attrs = sqs
+        .get_queue_attributes()
+        .queue_url(&queue_url)
+        .attribute_names(arn_attr.clone())
+        .send()
+        .await
+        .expect("attrs");
+    let queue_arn = attrs
+        .attributes()
+        .and_then(|a| a.get(&arn_attr))
+        .expect("queue arn")
+        .clone();
+    sns.subscribe()
+        .topic_arn(&topic_arn)
+        .protocol("sqs")
+        .endpoint(&queue_arn)
+        .send()
+        .await
+        .expect("subscribe");
+    (topic_arn, queue_url)
+}

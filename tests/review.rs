@@ -8,7 +8,7 @@ use keytrail::aws::{
 };
 use keytrail::review::{Baseline, CheckStatus, Report};
 use keytrail::reviewer::{BASELINE_KEY, ReviewConfig, Reviewer};
-use keytrail_tests::{ACCOUNT, Moto, decrypt_record, delivery_key, gz_log};
+use keytrail_tests::{Moto, decrypt_record, delivery_key, gz_log};
 use serde_json::{Value, json};
 
 const BUCKET: &str = "keytrail-review-trail";
@@ -202,28 +202,8 @@ async fn scheduled_review_writes_reports_baseline_and_summary() {
         }
     }
 
-    let topic = sns
-        .create_topic()
-        .name("keytrail-review")
-        .send()
-        .await
-        .expect("topic");
-    let topic_arn = topic.topic_arn().expect("arn").to_owned();
-    let queue = sqs
-        .create_queue()
-        .queue_name("review-inbox")
-        .send()
-        .await
-        .expect("queue");
-    let queue_url = queue.queue_url().expect("url").to_owned();
-    let queue_arn = format!("arn:aws:sqs:us-east-1:{ACCOUNT}:review-inbox");
-    sns.subscribe()
-        .topic_arn(&topic_arn)
-        .protocol("sqs")
-        .endpoint(&queue_arn)
-        .send()
-        .await
-        .expect("subscribe");
+    let (topic_arn, queue_url) =
+        keytrail_tests::topic_with_queue(&sns, &sqs, "keytrail-review", "review-inbox").await;
 
     let config = ReviewConfig::from_lookup(|k| match k {
         "KEYTRAIL_LOG_BUCKET" => Some(BUCKET.into()),
