@@ -724,3 +724,63 @@ async fn persistent_fault_fails_then_recovers_without_double_counting() {
         "counted once"
     );
 }
+
+/// Every stored malformed log of `tests/data/malformed/` through the handler: never an
+/// invocation failure, damaged content reported, the good KMS records still counted.
+#[tokio::test]
+async fn malformed_corpus_through_the_handler() {
+    let env = env().await;
+    let dir = repo_root().join("tests/data/malformed");
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("cases.json")).expect("cases.json"))
+            .expect("json");
+    let cases = manifest
+        .get("cases")
+        .unwrap_or(&manifest)
+        .as_array()
+        .expect("cases");
+    let at: DateTime<Utc> = "2026-10-04T10:05:00Z".parse().expect("t");
+    let mut checked = 0;
+    for (i, case) in cases.iter().enumerate() {
+        if case["kind"] != "log" || case["generated"] == true {
+            continue;
+        }
+        let file = case["file"].as_str().expect("file");
+        // The layout requires a .json.gz name: store every case under one, as S3 would.
+        let key = keytrail_tests::delivery_key(at, &format!("case{i:03}"));
+        upload(
+            &env,
+            &key,
+            std::fs::read(dir.join(file)).expect("case file"),
+        )
+        .await;
+        let payload = json!({"detail-type": "Object Created", "source": "aws.s3",
+            "detail": {"bucket": {"name": BUCKET}, "object": {"key": key}}});
+        let r = env
+            .processor
+            .handle(&payload, None)
+            .await
+            .unwrap_or_else(|e| panic!("{file}: invocation failed: {e}"));
+        let result = &r["objects"][0]["result"];
+        let expect = &case["expect"];
+        if expect["not_a_log"] == true {
+            assert_eq!(result["outcome"], "skipped", "{file}: {r}");
+        } else {
+            assert_eq!(result["outcome"], "processed", "{file}: {r}");
+            if let Some(kms) = expect["kms_records"].as_u64() {
+                assert_eq!(result["kms_records"], kms, "{file}: {r}");
+            }
+            if expect["error_contains"].is_array() {
+                let err = result["content_error"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{file}: no error: {r}"));
+                assert!(
+                    err.contains(&key),
+                    "{file}: the error names the object: {err}"
+                );
+            }
+        }
+        checked += 1;
+    }
+    assert!(checked >= 30, "{checked} cases");
+}
