@@ -63,18 +63,7 @@ impl Moto {
 
     /// SDK configuration pointing at this server, with test credentials.
     pub async fn sdk_config(&self) -> SdkConfig {
-        aws_config::defaults(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .endpoint_url(&self.endpoint)
-            .credentials_provider(Credentials::new(
-                "test",
-                "test",
-                None,
-                None,
-                "keytrail-tests",
-            ))
-            .load()
-            .await
+        sdk_config_for(&self.endpoint).await
     }
 }
 
@@ -233,18 +222,7 @@ impl FaultProxy {
 
     /// SDK configuration that goes through the proxy.
     pub async fn sdk_config(&self) -> SdkConfig {
-        aws_config::defaults(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .endpoint_url(&self.endpoint)
-            .credentials_provider(Credentials::new(
-                "test",
-                "test",
-                None,
-                None,
-                "keytrail-tests",
-            ))
-            .load()
-            .await
+        sdk_config_for(&self.endpoint).await
     }
 }
 
@@ -375,4 +353,20 @@ pub async fn topic_with_queue(
         .await
         .expect("subscribe");
     (topic_arn, queue_url)
+}
+
+/// SDK configuration for an endpoint on loopback, with test credentials.
+pub async fn sdk_config_for(endpoint: &str) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(Credentials::new(
+            "test",
+            "test",
+            None,
+            None,
+            "keytrail-tests",
+        ))
+        .load()
+        .await
 }

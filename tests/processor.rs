@@ -94,6 +94,19 @@ fn sample(key: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// The idempotency marker of the object version now stored under `key`.
+async fn marker_of(env: &Env, key: &str) -> String {
+    let head = env
+        .s3
+        .head_object()
+        .bucket(BUCKET)
+        .key(key)
+        .send()
+        .await
+        .expect("head");
+    marker_key(BUCKET, key, head.e_tag().unwrap_or(""))
+}
+
 async fn upload(env: &Env, key: &str, body: Vec<u8>) {
     env.s3
         .put_object()
@@ -317,15 +330,7 @@ async fn failed_attempt_is_resumed_not_lost() {
         end,
     } = stage_sample(&env).await;
     // An earlier invocation claimed the object and failed before publishing anything.
-    let head = env
-        .s3
-        .head_object()
-        .bucket(BUCKET)
-        .key(&key)
-        .send()
-        .await
-        .expect("head");
-    let marker = marker_key(BUCKET, &key, head.e_tag().unwrap_or(""));
+    let marker = marker_of(&env, &key).await;
     let failed = json!({"state": "failed", "at": Utc::now(), "batches_sent": 0});
     upload(&env, &marker, failed.to_string().into_bytes()).await;
 
@@ -467,15 +472,7 @@ async fn retry_resumes_after_the_last_batch_that_landed() {
     let key = event_key(&payload);
     // 1100 datums: two PutMetricData batches (1000 + 100), ordered by minute.
     upload(&env, &key, spread_log(1100)).await;
-    let head = env
-        .s3
-        .head_object()
-        .bucket(BUCKET)
-        .key(&key)
-        .send()
-        .await
-        .expect("head");
-    let marker = marker_key(BUCKET, &key, head.e_tag().unwrap_or(""));
+    let marker = marker_of(&env, &key).await;
     // The first attempt sent batch 1, then failed.
     let failed = json!({"state": "failed", "at": Utc::now(), "batches_sent": 1});
     upload(&env, &marker, failed.to_string().into_bytes()).await;
@@ -504,15 +501,7 @@ async fn live_claim_defers_and_expired_claim_is_taken_over() {
         start,
         end,
     } = stage_sample(&env).await;
-    let head = env
-        .s3
-        .head_object()
-        .bucket(BUCKET)
-        .key(&key)
-        .send()
-        .await
-        .expect("head");
-    let marker = marker_key(BUCKET, &key, head.e_tag().unwrap_or(""));
+    let marker = marker_of(&env, &key).await;
 
     // Another invocation is working on the object right now: fail, so Lambda retries.
     let live = json!({"state": "claimed", "at": Utc::now(), "expires_at": Utc::now() + chrono::Duration::minutes(5), "batches_sent": 0});
@@ -690,15 +679,7 @@ async fn persistent_fault_fails_then_recovers_without_double_counting() {
         .expect_err("CloudWatch is down");
     assert!(err.to_string().contains("PutMetricData"), "{err}");
     // The marker records the failure: it does not block the retry.
-    let head = env
-        .s3
-        .head_object()
-        .bucket(BUCKET)
-        .key(&key)
-        .send()
-        .await
-        .expect("head");
-    let marker = marker_key(BUCKET, &key, head.e_tag().unwrap_or(""));
+    let marker = marker_of(&env, &key).await;
     let m = env
         .s3
         .get_object()
