@@ -2,6 +2,7 @@
 
 mod enrich;
 mod files;
+mod generate;
 mod review;
 mod scan;
 mod search;
@@ -126,6 +127,33 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Write a reference workload (benchmarks, equivalence tests) under DIR in the
+    /// CloudTrail S3 layout; prints what was written as JSON. Deterministic per seed.
+    #[command(hide = true)]
+    Generate {
+        #[arg(value_enum)]
+        workload: Workload,
+        /// Output directory (AWSLogs/... is created inside).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Records per delivery (W1 default 60000, W2 default 60).
+        #[arg(long)]
+        records: Option<usize>,
+        /// Days of deliveries (W2 only).
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+}
+
+/// The reference workloads of `keytrail generate`.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Workload {
+    /// One delivery of --records records (default 60,000: about 70 MB of JSON).
+    W1,
+    /// A month of deliveries every 30 minutes (--records each, default 60), with digests.
+    W2,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -294,6 +322,20 @@ fn run(cli: Cli) -> Result<ExitCode> {
             } else {
                 print!("{}", search::render(&out));
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Generate {
+            workload,
+            out,
+            records,
+            days,
+            seed,
+        } => {
+            let written = match workload {
+                Workload::W1 => generate::single(&out, records.unwrap_or(60_000), seed)?,
+                Workload::W2 => generate::month(&out, days, records.unwrap_or(60), seed)?,
+            };
+            println!("{}", serde_json::to_string(&written)?);
             Ok(ExitCode::SUCCESS)
         }
     }
