@@ -133,13 +133,20 @@ pub struct World {
 
 /// A stable unique id for a name (as IAM gives each role and user one).
 fn role_id(name: &str) -> String {
-    let mut r = Rng::new(name.bytes().fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b))));
+    let mut r = Rng::new(
+        name.bytes()
+            .fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b))),
+    );
     format!("AROA{}", r.upper(17))
 }
 
 /// A stable access key id per session or user.
 fn access_key(prefix: &str, owner: &str) -> String {
-    let mut r = Rng::new(owner.bytes().fold(7u64, |h, b| h.wrapping_mul(131).wrapping_add(u64::from(b))));
+    let mut r = Rng::new(
+        owner
+            .bytes()
+            .fold(7u64, |h, b| h.wrapping_mul(131).wrapping_add(u64::from(b))),
+    );
     format!("{prefix}{}", r.upper(16))
 }
 
@@ -165,11 +172,18 @@ const SDK_AGENTS: &[&str] = &[
 impl World {
     pub fn new(rng: &mut Rng) -> World {
         let keys: Vec<String> = (0..24).map(|_| rng.uuid()).collect();
-        let aliases = ["app-data", "s3-default", "secrets", "ebs", "billing", "audit"]
-            .iter()
-            .enumerate()
-            .map(|(i, a)| (format!("alias/{a}"), i))
-            .collect();
+        let aliases = [
+            "app-data",
+            "s3-default",
+            "secrets",
+            "ebs",
+            "billing",
+            "audit",
+        ]
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (format!("alias/{a}"), i))
+        .collect();
         World {
             keys,
             aliases,
@@ -287,7 +301,10 @@ impl Generator {
             self.assumed_role(&t)
         };
         let ip = self.rng.pick(&self.world.ips).clone();
-        let host = format!("{}.{REGION}.amazonaws.com", source.trim_end_matches(".amazonaws.com"));
+        let host = format!(
+            "{}.{REGION}.amazonaws.com",
+            source.trim_end_matches(".amazonaws.com")
+        );
         let tls = Some(self.tls(&host));
         Rec {
             event_version: "1.09",
@@ -374,7 +391,8 @@ impl Generator {
             r.user_agent = service.clone();
             r.tls_details = None;
         }
-        r.resources = Some(json!([{"accountId": ACCOUNT, "type": "AWS::KMS::Key", "ARN": key_arn}]));
+        r.resources =
+            Some(json!([{"accountId": ACCOUNT, "type": "AWS::KMS::Key", "ARN": key_arn}]));
         r.request_parameters = match name {
             "Decrypt" => json!({
                 "encryptionAlgorithm": "SYMMETRIC_DEFAULT",
@@ -386,7 +404,9 @@ impl Generator {
                     1 => self.world.keys[ki].clone(),
                     _ => {
                         let (a, i) = self.rng.pick(&self.world.aliases).clone();
-                        r.resources = Some(json!([{"accountId": ACCOUNT, "type": "AWS::KMS::Key", "ARN": self.world.key_arn(i)}]));
+                        r.resources = Some(
+                            json!([{"accountId": ACCOUNT, "type": "AWS::KMS::Key", "ARN": self.world.key_arn(i)}]),
+                        );
                         a
                     }
                 };
@@ -398,7 +418,9 @@ impl Generator {
                 "encryptionContext": self.context("app")
             }),
             "ReEncrypt" => {
-                let dest = self.world.key_arn(self.rng.below(self.world.keys.len() as u64) as usize);
+                let dest = self
+                    .world
+                    .key_arn(self.rng.below(self.world.keys.len() as u64) as usize);
                 r.resources = Some(json!([
                     {"accountId": ACCOUNT, "type": "AWS::KMS::Key", "ARN": key_arn},
                     {"accountId": ACCOUNT, "type": "AWS::KMS::Key", "ARN": dest}
@@ -487,12 +509,15 @@ impl Generator {
             }
             "GetBucketAcl" => {
                 let b = *self.rng.pick(&self.world.buckets);
-                r.request_parameters = json!({"bucketName": b, "Host": format!("{b}.s3.amazonaws.com"), "acl": ""});
+                r.request_parameters =
+                    json!({"bucketName": b, "Host": format!("{b}.s3.amazonaws.com"), "acl": ""});
                 r.additional_event_data = Some(json!({"SignatureVersion": "SigV4",
                     "CipherSuite": "TLS_AES_128_GCM_SHA256", "bytesTransferredIn": 0,
                     "AuthenticationMethod": "AuthHeader", "x-amz-id-2": self.rng.hex(24),
                     "bytesTransferredOut": 550}));
-                r.resources = Some(json!([{"accountId": ACCOUNT, "type": "AWS::S3::Bucket", "ARN": format!("arn:aws:s3:::{b}")}]));
+                r.resources = Some(
+                    json!([{"accountId": ACCOUNT, "type": "AWS::S3::Bucket", "ARN": format!("arn:aws:s3:::{b}")}]),
+                );
             }
             "DescribeInstances" => {
                 r.request_parameters = json!({"instancesSet": {"items": [{"instanceId": self.rng.pick(&self.world.instances)}]},
@@ -506,10 +531,12 @@ impl Generator {
                 r.request_parameters = json!({"name": format!("/prod/app/config-{}", self.rng.below(50)), "withDecryption": true});
             }
             "DescribeTable" => {
-                r.request_parameters = json!({"tableName": format!("orders-{}", self.rng.below(8))});
+                r.request_parameters =
+                    json!({"tableName": format!("orders-{}", self.rng.below(8))});
             }
             "GetFunction" => {
-                r.request_parameters = json!({"functionName": format!("worker-{}", self.rng.below(20))});
+                r.request_parameters =
+                    json!({"functionName": format!("worker-{}", self.rng.below(20))});
             }
             _ => {
                 r.read_only = false;
@@ -519,8 +546,10 @@ impl Generator {
         }
         if self.rng.chance(15) {
             r.error_code = Some("AccessDenied".into());
-            r.error_message = Some(format!("User: {} is not authorized to perform this action",
-                r.user_identity["arn"].as_str().unwrap_or("unknown")));
+            r.error_message = Some(format!(
+                "User: {} is not authorized to perform this action",
+                r.user_identity["arn"].as_str().unwrap_or("unknown")
+            ));
             r.response_elements = Value::Null;
         }
         r
@@ -574,7 +603,10 @@ fn log_path(out: &Path, delivered: DateTime<Utc>, rng: &mut Rng) -> (String, Pat
         {
             let mut id = String::new();
             for _ in 0..16 {
-                id.push(*rng.pick(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789") as char);
+                id.push(
+                    *rng.pick(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+                        as char,
+                );
             }
             id
         }
@@ -596,7 +628,10 @@ pub struct Written {
 /// W1 (or a smaller single delivery): one file of `records` records.
 pub fn single(out: &Path, records: usize, seed: u64) -> Result<Written> {
     let mut g = Generator::new(seed);
-    let start = Utc.with_ymd_and_hms(2026, 10, 1, 12, 0, 0).single().unwrap_or_default();
+    let start = Utc
+        .with_ymd_and_hms(2026, 10, 1, 12, 0, 0)
+        .single()
+        .unwrap_or_default();
     let body = g.delivery(start, 300, records);
     let gz = gzip(&body)?;
     let (_, path) = log_path(out, start + Duration::minutes(5), &mut g.rng);
@@ -615,7 +650,10 @@ pub fn single(out: &Path, records: usize, seed: u64) -> Result<Written> {
 pub fn month(out: &Path, days: u32, records: usize, seed: u64) -> Result<Written> {
     use sha2::{Digest, Sha256};
     let mut g = Generator::new(seed);
-    let first = Utc.with_ymd_and_hms(2026, 10, 1, 0, 0, 0).single().unwrap_or_default();
+    let first = Utc
+        .with_ymd_and_hms(2026, 10, 1, 0, 0, 0)
+        .single()
+        .unwrap_or_default();
     let mut w = Written::default();
     let mut hour_files: Vec<Value> = Vec::new();
     let deliveries = i64::from(days) * 48;
@@ -672,7 +710,10 @@ mod tests {
 
     #[test]
     fn same_seed_same_records_and_a_kms_share() {
-        let start = Utc.with_ymd_and_hms(2026, 10, 1, 0, 0, 0).single().expect("t");
+        let start = Utc
+            .with_ymd_and_hms(2026, 10, 1, 0, 0, 0)
+            .single()
+            .expect("t");
         let a = Generator::new(7).delivery(start, 300, 500);
         let b = Generator::new(7).delivery(start, 300, 500);
         assert_eq!(a, b);
@@ -687,6 +728,9 @@ mod tests {
             .count();
         assert!((100..250).contains(&kms), "{kms} KMS records of 500");
         let per_record = a.len() / 500;
-        assert!((900..1500).contains(&per_record), "{per_record} bytes per record");
+        assert!(
+            (900..1500).contains(&per_record),
+            "{per_record} bytes per record"
+        );
     }
 }

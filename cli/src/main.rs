@@ -1,5 +1,6 @@
 //! `keytrail`: audit AWS KMS key usage in a local CloudTrail log tree. Needs no AWS account.
 
+mod core;
 mod enrich;
 mod files;
 mod generate;
@@ -51,6 +52,9 @@ enum Command {
         /// The review's baseline (keytrail/state/baseline.json): enables unfamiliar_source_ip.
         #[arg(long, value_name = "FILE")]
         baseline: Option<PathBuf>,
+        /// Worker threads (default: one per core).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+        threads: Option<u16>,
     },
     /// Turn a CloudWatch alarm into an investigation from a local log tree: the
     /// alarm enricher's notification (or its investigation record with --json).
@@ -126,6 +130,16 @@ enum Command {
         /// One JSON object per line instead of a table.
         #[arg(long)]
         json: bool,
+    },
+    /// The log processor's core on one file, without the network: parse, catalog,
+    /// metric datums and the gzipped summary; prints counts as JSON (benchmarks).
+    #[command(hide = true)]
+    Core {
+        /// A CloudTrail log file (.json.gz or .json).
+        file: PathBuf,
+        /// Only decompress (the physical floor the core is measured against).
+        #[arg(long)]
+        decompress_only: bool,
     },
     /// Write a reference workload (benchmarks, equivalence tests) under DIR in the
     /// CloudTrail S3 layout; prints what was written as JSON. Deterministic per seed.
@@ -206,7 +220,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
             per_key_metrics,
             fail_on_findings,
             baseline,
+            threads,
         } => {
+            if let Some(n) = threads {
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(usize::from(n))
+                    .build_global()?;
+            }
             if let (Some(s), Some(u)) = (since, until)
                 && s >= u
             {
@@ -322,6 +342,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
             } else {
                 print!("{}", search::render(&out));
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Core {
+            file,
+            decompress_only,
+        } => {
+            println!(
+                "{}",
+                serde_json::to_string(&core::run(&file, decompress_only)?)?
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Generate {

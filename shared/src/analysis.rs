@@ -59,6 +59,8 @@ pub struct FileAnalysis {
     pub not_a_log: Option<String>,
     /// Set when the file is damaged; everything before the damage is counted.
     pub error: Option<ReadError>,
+    /// Decompressed bytes read.
+    pub decompressed_bytes: u64,
 }
 
 impl FileAnalysis {
@@ -115,6 +117,7 @@ pub fn analyse<R: Read>(name: &str, input: R, opts: &AnalysisOptions) -> FileAna
     out.duplicates = read.duplicates;
     out.not_a_log = read.not_a_log;
     out.error = read.error;
+    out.decompressed_bytes = read.bytes;
     out.summary.files = 1;
     out.summary.records = out.records;
     out.summary.kms_records = out.kms_records;

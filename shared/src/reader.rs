@@ -81,6 +81,8 @@ pub struct ReadSummary {
     pub not_a_log: Option<String>,
     /// Set when the file is damaged; records before the damage were delivered.
     pub error: Option<ReadError>,
+    /// Decompressed bytes read.
+    pub bytes: u64,
 }
 
 /// Reads CloudTrail records from `input`, gzip or plain (detected from the magic
@@ -177,6 +179,7 @@ pub fn read_records<R: Read>(file: &str, input: R, mut sink: impl FnMut(Item)) -
         }
     })();
     let mut summary = state.summary;
+    summary.bytes = decompressed.get();
     if let Err(e) = result {
         let offset = decompressed.get();
         summary.error = Some(if e.is_io() {

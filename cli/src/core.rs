@@ -1,0 +1,71 @@
+//! `keytrail core` (hidden): what the log-processor Lambda does with one file once it
+//! has the bytes (parse, catalog, metric datums, gzipped summary), with no network,
+//! so that benchmarks can time it against plain decompression.
+
+use std::fs::File;
+use std::io::{self, BufReader, Read};
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use flate2::bufread::MultiGzDecoder;
+use keytrail::analysis::{AnalysisOptions, analyse};
+use keytrail::metrics::{MAX_DATUMS_PER_CALL, MetricOptions};
+use keytrail::s3key::parse_log_key;
+use serde::Serialize;
+
+#[derive(Debug, Serialize)]
+pub struct CoreOutput {
+    pub file: String,
+    pub decompressed_bytes: u64,
+    pub records: u64,
+    pub kms_records: u64,
+    pub datums: usize,
+    pub put_metric_data_calls: usize,
+    pub summary_gzip_bytes: usize,
+}
+
+pub fn run(path: &Path, decompress_only: bool) -> Result<CoreOutput> {
+    let shown = crate::files::display(path);
+    let file = File::open(path).with_context(|| format!("{shown}: cannot open"))?;
+    let mut out = CoreOutput {
+        file: shown.clone(),
+        decompressed_bytes: 0,
+        records: 0,
+        kms_records: 0,
+        datums: 0,
+        put_metric_data_calls: 0,
+        summary_gzip_bytes: 0,
+    };
+    if decompress_only {
+        let mut gz = MultiGzDecoder::new(BufReader::with_capacity(64 * 1024, file));
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            match gz.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => out.decompressed_bytes += n as u64,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => bail!("{shown}: {e}"),
+            }
+        }
+        return Ok(out);
+    }
+    let opts = AnalysisOptions {
+        metrics: MetricOptions {
+            per_key: false,
+            own_account: parse_log_key(&shown).map(|k| k.account),
+        },
+        ..AnalysisOptions::default()
+    };
+    let a = analyse(&shown, file, &opts);
+    if let Some(e) = &a.error {
+        bail!("{e}");
+    }
+    let datums = a.metrics.datums();
+    out.records = a.records;
+    out.kms_records = a.kms_records;
+    out.datums = datums.len();
+    out.put_metric_data_calls = datums.chunks(MAX_DATUMS_PER_CALL).count();
+    out.summary_gzip_bytes = a.summary.to_gzip_json().len();
+    out.decompressed_bytes = a.decompressed_bytes;
+    Ok(out)
+}
