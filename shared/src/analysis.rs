@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use crate::catalog::{KmsEvent, RULES};
 use crate::findings::{Hit, Hits};
 use crate::metrics::{MetricOptions, Metrics};
-use crate::reader::{Item, ReadError, read_records};
+use crate::reader::{Item, ReadError, read_kms_records};
 use crate::summary::Summary;
 
 /// What to compute.
@@ -74,7 +74,7 @@ impl FileAnalysis {
 pub fn analyse<R: Read>(name: &str, input: R, opts: &AnalysisOptions) -> FileAnalysis {
     let mut out = FileAnalysis::default();
     let mut no_time = 0u64;
-    let read = read_records(name, input, |item| match item {
+    let read = read_kms_records(name, input, |item| match item {
         Item::Record(r) => {
             if !r.is_kms() {
                 return;
@@ -132,7 +132,7 @@ pub fn for_each_kms_event<R: Read>(
     input: R,
     mut f: impl FnMut(&mut KmsEvent),
 ) -> crate::reader::ReadSummary {
-    read_records(name, input, |item| {
+    read_kms_records(name, input, |item| {
         if let Item::Record(r) = item
             && let Some(mut e) = KmsEvent::analyse(&r)
         {

@@ -11,6 +11,7 @@ pub mod analysis;
 pub mod catalog;
 pub mod enrich;
 pub mod findings;
+pub mod framing;
 pub mod keys;
 pub mod metrics;
 pub mod model;

@@ -196,26 +196,77 @@ fn json_kind(v: &Value) -> &'static str {
     }
 }
 
+/// A scalar as [`Scalar`] sees it.
+enum Lit<'a> {
+    Str(&'a str),
+    Bool(bool),
+    /// A number, as serde_json prints it.
+    Num(serde_json::Number),
+}
+
+/// Reads a scalar without building a `Value`: strings, booleans and numbers
+/// directly, null as `None`, containers skipped.
+struct Scalar<T>(fn(Lit) -> Option<T>);
+
+impl<'de, T> serde::de::Visitor<'de> for Scalar<T> {
+    type Value = Option<T>;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Option<T>, E> {
+        Ok((self.0)(Lit::Str(v)))
+    }
+    fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Option<T>, E> {
+        Ok((self.0)(Lit::Bool(v)))
+    }
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Option<T>, E> {
+        Ok((self.0)(Lit::Num(v.into())))
+    }
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Option<T>, E> {
+        Ok((self.0)(Lit::Num(v.into())))
+    }
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Option<T>, E> {
+        Ok(serde_json::Number::from_f64(v).and_then(|n| (self.0)(Lit::Num(n))))
+    }
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Option<T>, E> {
+        Ok(None)
+    }
+    fn visit_none<E: serde::de::Error>(self) -> Result<Option<T>, E> {
+        Ok(None)
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Option<T>, A::Error> {
+        while map
+            .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+            .is_some()
+        {}
+        Ok(None)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Option<T>, A::Error> {
+        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
+}
+
 /// Strings, numbers and booleans become strings; null, empty and anything else become None.
 fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    Ok(match Value::deserialize(d)? {
-        Value::String(s) if !s.is_empty() => Some(s),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    })
+    d.deserialize_any(Scalar(|lit| match lit {
+        Lit::Str(s) if !s.is_empty() => Some(s.to_owned()),
+        Lit::Str(_) => None,
+        Lit::Bool(b) => Some(b.to_string()),
+        Lit::Num(n) => Some(n.to_string()),
+    }))
 }
 
 fn lenient_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
-    Ok(match Value::deserialize(d)? {
-        Value::Bool(b) => Some(b),
-        Value::String(s) => match s.to_ascii_lowercase().as_str() {
+    d.deserialize_any(Scalar(|lit| match lit {
+        Lit::Str(s) => match s.to_ascii_lowercase().as_str() {
             "true" => Some(true),
             "false" => Some(false),
             _ => None,
         },
-        _ => None,
-    })
+        Lit::Bool(b) => Some(b),
+        Lit::Num(_) => None,
+    }))
 }
 
 /// Objects are kept; `null`, the string "null", and other scalars become None.
@@ -230,16 +281,54 @@ fn lenient_object<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::E
     })
 }
 
-/// A nested struct; if it is not an object (or fails to read) it is treated as absent.
+/// A nested struct; if it is not an object it is treated as absent. Read in place
+/// (no intermediate `Value`): its fields are all lenient, so only a duplicate field
+/// can fail it, and that sends the record down the general path (`from_value`),
+/// where duplicates are already resolved.
 fn lenient_struct<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
 where
     D: Deserializer<'de>,
-    T: serde::de::DeserializeOwned,
+    T: Deserialize<'de>,
 {
-    Ok(match Value::deserialize(d)? {
-        v @ Value::Object(_) => serde_json::from_value(v).ok(),
-        _ => None,
-    })
+    struct Nested<T>(std::marker::PhantomData<T>);
+    impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for Nested<T> {
+        type Value = Option<T>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an object")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Option<T>, A::Error> {
+            T::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(Some)
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> Result<Option<T>, A::Error> {
+            while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+            Ok(None)
+        }
+        fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<Option<T>, E> {
+            Ok(None)
+        }
+        fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Option<T>, E> {
+            Ok(None)
+        }
+        fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Option<T>, E> {
+            Ok(None)
+        }
+        fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Option<T>, E> {
+            Ok(None)
+        }
+        fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Option<T>, E> {
+            Ok(None)
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Option<T>, E> {
+            Ok(None)
+        }
+        fn visit_none<E: serde::de::Error>(self) -> Result<Option<T>, E> {
+            Ok(None)
+        }
+    }
+    d.deserialize_any(Nested(std::marker::PhantomData))
 }
 
 fn lenient_resources<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Resource>, D::Error> {
@@ -276,10 +365,10 @@ impl<'de> Deserialize<'de> for Resource {
 }
 
 fn lenient_time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
-    Ok(match Value::deserialize(d)? {
-        Value::String(s) => parse_time(&s),
+    d.deserialize_any(Scalar(|lit| match lit {
+        Lit::Str(s) => parse_time(s),
         _ => None,
-    })
+    }))
 }
 
 /// Parses CloudTrail's `2024-01-15T14:32:10Z`, any RFC 3339 time, and the

@@ -14,7 +14,7 @@
 use std::cell::Cell;
 use std::collections::HashSet;
 use std::fmt;
-use std::hash::{DefaultHasher, Hash, Hasher};
+use std::hash::{Hash, Hasher};
 use std::io::{self, BufRead, BufReader, Read};
 use std::rc::Rc;
 
@@ -22,6 +22,9 @@ use flate2::bufread::MultiGzDecoder;
 use serde::de::{DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
+use xxhash_rust::xxh3::xxh3_64;
+
+use crate::framing::{Facts, Scan, Source, kind_of, scan_value};
 use crate::model::Record;
 
 /// What the reader hands to the callback.
@@ -85,11 +88,166 @@ pub struct ReadSummary {
     pub bytes: u64,
 }
 
+/// Which records the callback receives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Select {
+    /// Every record, parsed.
+    All,
+    /// Only KMS records (`eventSource` `kms.amazonaws.com`). The others are framed,
+    /// checked, counted and deduplicated without being parsed.
+    Kms,
+}
+
 /// Reads CloudTrail records from `input`, gzip or plain (detected from the magic
 /// bytes, not the name), calling `sink` for each. `file` names the input in errors.
-pub fn read_records<R: Read>(file: &str, input: R, mut sink: impl FnMut(Item)) -> ReadSummary {
+pub fn read_records<R: Read>(file: &str, input: R, sink: impl FnMut(Item)) -> ReadSummary {
+    read_selected(file, input, Select::All, sink)
+}
+
+/// Like [`read_records`], but only KMS records reach `sink` (and only they are
+/// parsed): what every keytrail analysis needs, at close to the speed of gunzip.
+pub fn read_kms_records<R: Read>(file: &str, input: R, sink: impl FnMut(Item)) -> ReadSummary {
+    read_selected(file, input, Select::Kms, sink)
+}
+
+/// The decompressed stream, held in one reusable window. Records are found and
+/// checked in place; the window only grows for a record larger than itself.
+struct Window<R> {
+    src: R,
+    buf: Vec<u8>,
+    /// Everything before `pos` is done with.
+    pos: usize,
+    end: usize,
+    /// Stream offset of `buf[0]`.
+    base: u64,
+    eof: bool,
+}
+
+const WINDOW: usize = 512 * 1024;
+
+impl<R: Read> Window<R> {
+    /// Reads more, first dropping the bytes before `pos` (which becomes 0).
+    /// `Ok(false)` at the end of the stream.
+    fn more(&mut self) -> io::Result<bool> {
+        if self.eof {
+            return Ok(false);
+        }
+        if self.pos > 0 {
+            self.buf.copy_within(self.pos..self.end, 0);
+            self.end -= self.pos;
+            self.base += self.pos as u64;
+            self.pos = 0;
+        }
+        if self.end == self.buf.len() {
+            let grown = (self.buf.len() * 2).max(WINDOW);
+            self.buf.resize(grown, 0);
+        }
+        loop {
+            match self.src.read(&mut self.buf[self.end..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    return Ok(false);
+                }
+                Ok(n) => {
+                    self.end += n;
+                    return Ok(true);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// The next byte that is not whitespace (left at `pos`), counting lines;
+    /// `None` at the end of the stream.
+    fn peek(&mut self, lines: &mut Lines) -> io::Result<Option<u8>> {
+        loop {
+            while self.pos < self.end {
+                let c = self.buf[self.pos];
+                match c {
+                    b' ' | b'\t' | b'\r' => {}
+                    b'\n' => lines.newline(self.base + self.pos as u64 + 1),
+                    _ => return Ok(Some(c)),
+                }
+                self.pos += 1;
+            }
+            if !self.more()? {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// Scans the value at `pos` (reading more as needed); `None` when the stream
+    /// ends inside it.
+    fn scan(&mut self) -> io::Result<Option<Scan>> {
+        loop {
+            match scan_value(&self.buf[..self.end], self.pos) {
+                Scan::NeedMore => {
+                    if !self.more()? {
+                        return Ok(None);
+                    }
+                }
+                other => return Ok(Some(other)),
+            }
+        }
+    }
+
+    /// Checks for `{ "Records" : [` at `pos` and steps over it.
+    fn records_prefix(&mut self) -> io::Result<bool> {
+        const WANT: &[u8] = b"{\"Records\":[";
+        while self.end - self.pos < 256 && self.more()? {}
+        let mut i = self.pos;
+        for &w in WANT {
+            while i < self.end && matches!(self.buf[i], b' ' | b'\t' | b'\r' | b'\n') {
+                i += 1;
+            }
+            if i >= self.end || self.buf[i] != w {
+                return Ok(false);
+            }
+            i += 1;
+        }
+        self.pos = i;
+        Ok(true)
+    }
+}
+
+/// Line numbers for error messages.
+#[derive(Default)]
+struct Lines {
+    count: u64,
+    /// Stream offset of the first byte of the current line.
+    start: u64,
+}
+
+impl Lines {
+    fn newline(&mut self, next: u64) {
+        self.count += 1;
+        self.start = next;
+    }
+    fn add(&mut self, facts: &Facts, base: u64) {
+        self.count += facts.newlines;
+        if let Some(s) = facts.line_start {
+            self.start = base + s as u64;
+        }
+    }
+}
+
+/// How the fast path ended.
+enum Fast {
+    /// The stream ended after whole documents.
+    Done,
+    /// The content is not a plain `{"Records":[...]}` document from `pos` on.
+    Fallback,
+    Failed(ReadError),
+}
+
+fn read_selected<R: Read>(
+    file: &str,
+    input: R,
+    select: Select,
+    mut sink: impl FnMut(Item),
+) -> ReadSummary {
     let compressed = Rc::new(Cell::new(0u64));
-    let decompressed = Rc::new(Cell::new(0u64));
     let mut raw = BufReader::with_capacity(
         64 * 1024,
         Counting {
@@ -115,101 +273,78 @@ pub fn read_records<R: Read>(file: &str, input: R, mut sink: impl FnMut(Item)) -
     } else {
         Box::new(raw)
     };
-    // A UTF-8 byte-order mark (some exporters write one) is not JSON: skip it.
-    let mut buffered = BufReader::with_capacity(64 * 1024, body);
-    match buffered.fill_buf() {
-        Ok(head) => {
-            if head.starts_with(&[0xef, 0xbb, 0xbf]) {
-                buffered.consume(3);
-                decompressed.set(3);
-            }
-        }
-        // Damage in the first block: nothing to deliver, the error is the outcome.
-        Err(source) => {
-            let file = file.to_owned();
-            let error = if gz {
-                ReadError::Gzip {
-                    file,
-                    compressed_offset: compressed.get(),
-                    offset: 0,
-                    source,
-                }
-            } else {
-                ReadError::Io {
-                    file,
-                    offset: 0,
-                    source,
-                }
-            };
-            return ReadSummary {
-                error: Some(error),
-                ..ReadSummary::default()
-            };
-        }
-    }
-    // Counted above the buffer, so the count is what the parser has consumed: error
-    // offsets point at the damage, not at the end of a 64 KiB read-ahead.
-    let counted = Counting {
-        inner: buffered,
-        count: decompressed.clone(),
-    };
     let mut state = State {
         sink: &mut sink,
+        select,
         seen: HashSet::new(),
         summary: ReadSummary::default(),
         index: 0,
     };
-    let mut de = serde_json::Deserializer::from_reader(counted);
-    let mut values = 0u64;
-    let mut not_a_log: Option<String> = None;
-    let mut stray = 0u64;
-    let result: Result<(), serde_json::Error> = (|| {
-        loop {
-            match de.end() {
-                Ok(()) => return Ok(()),
-                Err(e) if e.is_io() => return Err(e),
-                Err(_) => {} // more input follows
-            }
-            values += 1;
-            let shape = TopLevel { state: &mut state }.deserialize(&mut de)?;
-            if let Shape::NotALog(reason) = shape {
-                not_a_log.get_or_insert(reason);
-                stray += 1;
-            }
-        }
-    })();
-    let mut summary = state.summary;
-    summary.bytes = decompressed.get();
-    if let Err(e) = result {
-        let offset = decompressed.get();
-        summary.error = Some(if e.is_io() {
-            let source = io::Error::new(
-                e.io_error_kind().unwrap_or(io::ErrorKind::Other),
-                e.to_string(),
-            );
-            if gz {
-                ReadError::Gzip {
-                    file: file.to_owned(),
-                    compressed_offset: compressed.get(),
-                    offset,
-                    source,
-                }
-            } else {
-                ReadError::Io {
-                    file: file.to_owned(),
-                    offset,
-                    source,
-                }
+    let mut w = Window {
+        src: body,
+        buf: Vec::new(),
+        pos: 0,
+        end: 0,
+        base: 0,
+        eof: false,
+    };
+    let stream_error = |offset: u64, source: io::Error| {
+        let file = file.to_owned();
+        if gz {
+            ReadError::Gzip {
+                file,
+                compressed_offset: compressed.get(),
+                offset,
+                source,
             }
         } else {
-            ReadError::Json {
-                file: file.to_owned(),
+            ReadError::Io {
+                file,
                 offset,
-                line: e.line(),
-                column: e.column(),
-                message: strip_position(&e),
+                source,
             }
-        });
+        }
+    };
+    // A UTF-8 byte-order mark (some exporters write one) is not JSON: skip it.
+    loop {
+        match w.more() {
+            Ok(true) if w.end < 3 => continue,
+            Ok(_) => break,
+            // Damage in the first block: nothing to deliver, the error is the outcome.
+            Err(source) => {
+                return ReadSummary {
+                    error: Some(stream_error(0, source)),
+                    ..ReadSummary::default()
+                };
+            }
+        }
+    }
+    if w.buf[..w.end].starts_with(&[0xef, 0xbb, 0xbf]) {
+        w.pos = 3;
+    }
+    let mut documents = 0u64;
+    let fast = fast_path(file, &mut w, &mut state, &mut documents, &stream_error);
+    let (mut values, mut not_a_log, mut stray) = (documents, None, 0u64);
+    let mut error = None;
+    match fast {
+        Fast::Done => {}
+        Fast::Failed(e) => error = Some(e),
+        Fast::Fallback => {
+            let base = w.base + w.pos as u64;
+            let rest = io::Cursor::new(w.buf[w.pos..w.end].to_vec()).chain(w.src);
+            let slow = serde_path(file, rest, base, &mut state, &stream_error);
+            values += slow.values;
+            not_a_log = slow.not_a_log;
+            stray = slow.stray;
+            error = slow.error;
+            w.base = slow.end;
+            w.pos = 0;
+        }
+    }
+    let mut summary = state.summary;
+    summary.bytes = w.base + w.pos as u64;
+    if error.is_some() {
+        summary.error = error;
     } else if values == 0 {
         summary.not_a_log = Some("empty file".into());
     } else if summary.records == 0 {
@@ -221,6 +356,224 @@ pub fn read_records<R: Read>(file: &str, input: R, mut sink: impl FnMut(Item)) -
         summary.records += stray;
     }
     summary
+}
+
+/// Reads `{"Records":[...]}` documents with [`scan_value`], parsing only the
+/// records that [`Select`] asks for.
+fn fast_path<R: Read, F: FnMut(Item)>(
+    file: &str,
+    w: &mut Window<R>,
+    st: &mut State<'_, F>,
+    documents: &mut u64,
+    stream_error: &dyn Fn(u64, io::Error) -> ReadError,
+) -> Fast {
+    let mut lines = Lines::default();
+    let json_error = |lines: &Lines, offset: u64, message: &str| {
+        Fast::Failed(ReadError::Json {
+            file: file.to_owned(),
+            offset,
+            line: (lines.count + 1) as usize,
+            column: (offset.saturating_sub(lines.start) + 1) as usize,
+            message: message.to_owned(),
+        })
+    };
+    macro_rules! io {
+        ($e:expr) => {
+            match $e {
+                Ok(v) => v,
+                Err(source) => return Fast::Failed(stream_error(w.base + w.end as u64, source)),
+            }
+        };
+    }
+    macro_rules! eof {
+        ($what:expr) => {
+            return json_error(
+                &lines,
+                w.base + w.end as u64,
+                concat!("EOF while parsing ", $what),
+            )
+        };
+    }
+    loop {
+        match io!(w.peek(&mut lines)) {
+            None => return Fast::Done,
+            Some(b'{') => {}
+            Some(_) => return Fast::Fallback,
+        }
+        if !io!(w.records_prefix()) {
+            return Fast::Fallback;
+        }
+        *documents += 1;
+        // Each pass reads one Records array; a document may (oddly) hold several.
+        'arrays: loop {
+            let mut first = true;
+            loop {
+                let Some(c) = io!(w.peek(&mut lines)) else {
+                    eof!("a list")
+                };
+                if first && c == b']' {
+                    w.pos += 1;
+                    break;
+                }
+                match io!(w.scan()) {
+                    None | Some(Scan::NeedMore) => eof!("a value"),
+                    Some(Scan::Done { end, facts }) => {
+                        let at = w.pos;
+                        if let Err((offset, message)) = st.element(&w.buf[at..end], &facts) {
+                            let offset = w.base + (at + offset) as u64;
+                            return json_error(&lines, offset, &message);
+                        }
+                        lines.add(&facts, w.base);
+                        w.pos = end;
+                    }
+                    Some(Scan::Invalid { at, message, facts }) => {
+                        lines.add(&facts, w.base);
+                        return json_error(&lines, w.base + at as u64, message);
+                    }
+                }
+                first = false;
+                match io!(w.peek(&mut lines)) {
+                    Some(b',') => w.pos += 1,
+                    Some(b']') => {
+                        w.pos += 1;
+                        break;
+                    }
+                    Some(_) => {
+                        return json_error(
+                            &lines,
+                            w.base + w.pos as u64,
+                            "expected `,` or `]` after a record",
+                        );
+                    }
+                    None => eof!("a list"),
+                }
+            }
+            // The rest of the document: `}`, or more members. Another Records array
+            // is read like the first; anything else is checked and ignored.
+            loop {
+                match io!(w.peek(&mut lines)) {
+                    Some(b'}') => {
+                        w.pos += 1;
+                        break 'arrays;
+                    }
+                    Some(b',') => w.pos += 1,
+                    Some(_) => {
+                        return json_error(&lines, w.base + w.pos as u64, "expected `,` or `}`");
+                    }
+                    None => eof!("an object"),
+                }
+                let mut is_records = false;
+                for part in ["key", "value"] {
+                    match io!(w.peek(&mut lines)) {
+                        None => eof!("an object"),
+                        Some(b'"') => {}
+                        Some(_) if part == "key" => {
+                            return json_error(
+                                &lines,
+                                w.base + w.pos as u64,
+                                "key must be a string",
+                            );
+                        }
+                        Some(b'[') if is_records => {
+                            w.pos += 1;
+                            continue 'arrays;
+                        }
+                        Some(_) => {}
+                    }
+                    let at = w.pos;
+                    match io!(w.scan()) {
+                        None | Some(Scan::NeedMore) => eof!("an object"),
+                        Some(Scan::Done { end, facts }) => {
+                            is_records = part == "key" && &w.buf[at..end] == b"\"Records\"";
+                            lines.add(&facts, w.base);
+                            w.pos = end;
+                        }
+                        Some(Scan::Invalid { at, message, facts }) => {
+                            lines.add(&facts, w.base);
+                            return json_error(&lines, w.base + at as u64, message);
+                        }
+                    }
+                    if part == "key" {
+                        if io!(w.peek(&mut lines)) != Some(b':') {
+                            return json_error(&lines, w.base + w.pos as u64, "expected `:`");
+                        }
+                        w.pos += 1;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// What the serde path saw.
+struct Slow {
+    values: u64,
+    not_a_log: Option<String>,
+    stray: u64,
+    error: Option<ReadError>,
+    /// Stream offset where it stopped.
+    end: u64,
+}
+
+/// The general reader for everything that is not a plain `{"Records":[...]}`
+/// document: JSON Lines, bare arrays, single records, digests, odd member orders.
+fn serde_path<R: Read, F: FnMut(Item)>(
+    file: &str,
+    body: R,
+    base: u64,
+    state: &mut State<'_, F>,
+    stream_error: &dyn Fn(u64, io::Error) -> ReadError,
+) -> Slow {
+    let decompressed = Rc::new(Cell::new(base));
+    // Counted above the buffer, so the count is what the parser has consumed: error
+    // offsets point at the damage, not at the end of a 64 KiB read-ahead.
+    let counted = Counting {
+        inner: BufReader::with_capacity(64 * 1024, body),
+        count: decompressed.clone(),
+    };
+    let mut de = serde_json::Deserializer::from_reader(counted);
+    let mut out = Slow {
+        values: 0,
+        not_a_log: None,
+        stray: 0,
+        error: None,
+        end: base,
+    };
+    let result: Result<(), serde_json::Error> = (|| {
+        loop {
+            match de.end() {
+                Ok(()) => return Ok(()),
+                Err(e) if e.is_io() => return Err(e),
+                Err(_) => {} // more input follows
+            }
+            out.values += 1;
+            let shape = TopLevel { state: &mut *state }.deserialize(&mut de)?;
+            if let Shape::NotALog(reason) = shape {
+                out.not_a_log.get_or_insert(reason);
+                out.stray += 1;
+            }
+        }
+    })();
+    let offset = decompressed.get();
+    out.end = offset;
+    if let Err(e) = result {
+        out.error = Some(if e.is_io() {
+            let source = io::Error::new(
+                e.io_error_kind().unwrap_or(io::ErrorKind::Other),
+                e.to_string(),
+            );
+            stream_error(offset, source)
+        } else {
+            ReadError::Json {
+                file: file.to_owned(),
+                offset,
+                line: e.line(),
+                column: e.column(),
+                message: strip_position(&e),
+            }
+        });
+    }
+    out
 }
 
 fn strip_position(e: &serde_json::Error) -> String {
@@ -246,38 +599,103 @@ impl<R: Read> Read for Counting<R> {
 
 struct State<'a, F> {
     sink: &'a mut F,
+    select: Select,
     seen: HashSet<u64>,
     summary: ReadSummary,
     index: u64,
 }
 
 impl<F: FnMut(Item)> State<'_, F> {
-    fn element(&mut self, value: Value) {
+    /// A parsed element (serde path).
+    fn value(&mut self, value: Value) {
         let index = self.index;
         self.index += 1;
         match Record::from_value(value) {
-            Ok(record) => {
-                if record.event_id.is_some() && !self.seen.insert(identity_hash(&record)) {
-                    self.summary.duplicates += 1;
-                    return;
-                }
-                self.summary.records += 1;
-                (self.sink)(Item::Record(Box::new(record)));
-            }
-            Err(reason) => {
-                self.summary.records += 1;
-                self.summary.bad_records += 1;
-                (self.sink)(Item::Bad { index, reason });
-            }
+            Ok(record) => self.record(record),
+            Err(reason) => self.bad(index, reason),
         }
     }
+
+    fn bad(&mut self, index: u64, reason: String) {
+        self.summary.records += 1;
+        self.summary.bad_records += 1;
+        (self.sink)(Item::Bad { index, reason });
+    }
+
+    fn record(&mut self, record: Record) {
+        if record.event_id.is_some() && !self.seen.insert(identity_hash(&record)) {
+            self.summary.duplicates += 1;
+            return;
+        }
+        self.summary.records += 1;
+        if self.select == Select::All || record.is_kms() {
+            (self.sink)(Item::Record(Box::new(record)));
+        }
+    }
+
+    /// An element found by the scanner (fast path): `bytes` is the whole value.
+    /// `Err` holds the offset in `bytes` and the reason when it is not valid JSON.
+    fn element(&mut self, bytes: &[u8], facts: &Facts) -> Result<(), (usize, String)> {
+        let index = self.index;
+        self.index += 1;
+        if bytes.first() != Some(&b'{') {
+            let kind = kind_of(bytes.first().copied().unwrap_or(b'n'));
+            self.bad(index, format!("record is a JSON {kind}, not an object"));
+            return Ok(());
+        }
+        if self.select == Select::Kms
+            && facts.source == Source::Other
+            && !facts.needs_parse
+            && simdutf8::basic::from_utf8(bytes).is_ok()
+        {
+            // Not KMS: checked by the scan (and for UTF-8), never parsed. Records
+            // with escapes or unusual numbers are parsed, so that serde_json checks
+            // them. A re-delivered record is byte-for-byte the same, so its bytes
+            // are its identity.
+            if facts.has_event_id && !self.seen.insert(xxh3_64(bytes)) {
+                self.summary.duplicates += 1;
+            } else {
+                self.summary.records += 1;
+            }
+            return Ok(());
+        }
+        let record = parse_record(bytes)?;
+        self.record(record);
+        Ok(())
+    }
+}
+
+/// Parses one record object straight into the typed model; the general path (via
+/// a `Value`) handles what the typed one refuses: duplicate fields, `@timestamp`.
+fn parse_record(bytes: &[u8]) -> Result<Record, (usize, String)> {
+    if let Ok(r) = serde_json::from_slice::<Record>(bytes)
+        && (r.event_time.is_some() || memchr::memmem::find(bytes, b"\"@timestamp\"").is_none())
+    {
+        return Ok(r);
+    }
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(v) => Record::from_value(v).map_err(|reason| (0, reason)),
+        Err(e) => Err((offset_in(bytes, e.line(), e.column()), strip_position(&e))),
+    }
+}
+
+/// The byte offset of serde_json's 1-based line and column in `bytes`.
+fn offset_in(bytes: &[u8], line: usize, column: usize) -> usize {
+    let mut start = 0;
+    for _ in 1..line {
+        match memchr::memchr(b'\n', &bytes[start..]) {
+            Some(i) => start += i + 1,
+            None => break,
+        }
+    }
+    (start + column.saturating_sub(1)).min(bytes.len())
 }
 
 /// What makes a delivery a duplicate: CloudTrail re-delivers the same event with the
 /// same eventID and content. Test suites and docs reuse placeholder eventIDs ("1",
 /// "...") for different events, so the id alone would drop real records.
 fn identity_hash(r: &Record) -> u64 {
-    let mut h = DefaultHasher::new();
+    let mut h = xxhash_rust::xxh3::Xxh3Default::new();
     r.event_id.hash(&mut h);
     r.event_time.hash(&mut h);
     r.event_source.hash(&mut h);
@@ -295,7 +713,19 @@ fn identity_hash(r: &Record) -> u64 {
         res.arn.hash(&mut h);
     }
     if let Some(p) = &r.request_parameters {
-        p.to_string().hash(&mut h);
+        // Serialised straight into the hasher: no string is built.
+        struct Feed<'a>(&'a mut xxhash_rust::xxh3::Xxh3Default);
+        impl io::Write for Feed<'_> {
+            fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+                self.0.update(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        // Writing a Value into a sink that never fails cannot fail.
+        let _ = serde_json::to_writer(Feed(&mut h), p);
     }
     h.finish()
 }
@@ -350,7 +780,7 @@ impl<'de, F: FnMut(Item)> Visitor<'de> for TopLevel<'_, '_, F> {
             .iter()
             .any(|k| other.contains_key(*k))
         {
-            self.state.element(Value::Object(other));
+            self.state.value(Value::Object(other));
             return Ok(Shape::Records);
         }
         Ok(Shape::NotALog("JSON object without a Records array".into()))
@@ -358,7 +788,7 @@ impl<'de, F: FnMut(Item)> Visitor<'de> for TopLevel<'_, '_, F> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Shape, A::Error> {
         while let Some(v) = seq.next_element::<Value>()? {
-            self.state.element(v);
+            self.state.value(v);
         }
         Ok(Shape::Records)
     }
@@ -414,7 +844,7 @@ impl<'de, F: FnMut(Item)> Visitor<'de> for RecordsSeq<'_, '_, F> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         while let Some(v) = seq.next_element::<Value>()? {
-            self.state.element(v);
+            self.state.value(v);
         }
         Ok(())
     }
@@ -437,6 +867,8 @@ mod tests {
         e.finish().expect("finish")
     }
 
+    /// Reads `data` with every record parsed, and again KMS-only (the fast path that
+    /// frames and skips the others): both must count and fail the same way.
     fn collect(name: &str, data: &[u8]) -> (Vec<Record>, Vec<String>, ReadSummary) {
         let mut good = Vec::new();
         let mut bad = Vec::new();
@@ -444,6 +876,41 @@ mod tests {
             Item::Record(r) => good.push(*r),
             Item::Bad { reason, .. } => bad.push(reason),
         });
+        let mut kms = Vec::new();
+        let mut kms_bad = Vec::new();
+        let fast = read_kms_records(name, data, |item| match item {
+            Item::Record(r) => kms.push(*r),
+            Item::Bad { reason, .. } => kms_bad.push(reason),
+        });
+        let all_kms: Vec<&Record> = good.iter().filter(|r| r.is_kms()).collect();
+        assert_eq!(
+            kms.iter().collect::<Vec<_>>(),
+            all_kms,
+            "KMS records differ"
+        );
+        assert_eq!(kms_bad, bad, "bad records differ");
+        assert_eq!(
+            (
+                fast.records,
+                fast.bad_records,
+                fast.duplicates,
+                &fast.not_a_log,
+                fast.bytes
+            ),
+            (
+                summary.records,
+                summary.bad_records,
+                summary.duplicates,
+                &summary.not_a_log,
+                summary.bytes
+            ),
+            "counts differ"
+        );
+        assert_eq!(
+            fast.error.as_ref().map(ToString::to_string),
+            summary.error.as_ref().map(ToString::to_string),
+            "errors differ"
+        );
         (good, bad, summary)
     }
 

@@ -14,7 +14,7 @@ use flate2::Compression;
 use flate2::write::GzEncoder;
 use keytrail::alarm::{Payload, parse_payload, parse_state_change_time};
 use keytrail::enrich::{Context, Evidence, GatherInfo, body, investigation, plan_for, subject};
-use keytrail::reader::{Item, ReadSummary, read_records};
+use keytrail::reader::{Item, ReadSummary, read_kms_records, read_records};
 use keytrail::s3key::{ObjectKind, classify_key, decode_event_key, parse_log_key};
 use keytrail::sanitize::clean;
 use proptest::prelude::*;
@@ -65,12 +65,49 @@ fn gz(data: &[u8]) -> Vec<u8> {
 }
 
 /// Reads `data`, returning the summary and the number of items the sink received.
+/// Reads it again KMS-only (the fast path, which frames the other records without
+/// parsing them) and checks that it agrees: it never finds damage the full reader
+/// does not (the full reader may also refuse raw control characters and deep nesting
+/// inside records the fast path skips), and when neither does, it delivers the same
+/// KMS records and the same element counts.
 fn read(name: &str, data: &[u8]) -> (ReadSummary, u64, u64) {
     let (mut good, mut bad) = (0u64, 0u64);
+    let mut kms = Vec::new();
     let s = read_records(name, data, |item| match item {
-        Item::Record(_) => good += 1,
+        Item::Record(r) => {
+            good += 1;
+            if r.is_kms() {
+                kms.push(r);
+            }
+        }
         Item::Bad { .. } => bad += 1,
     });
+    let mut fast_kms = Vec::new();
+    let fast = read_kms_records(name, data, |item| {
+        if let Item::Record(r) = item {
+            fast_kms.push(r);
+        }
+    });
+    if s.error.is_none() {
+        assert!(
+            fast.error.is_none(),
+            "{name}: only the fast path failed: {:?}",
+            fast.error
+        );
+    }
+    if s.error.is_none() && fast.error.is_none() {
+        assert_eq!(fast_kms, kms, "{name}: KMS records differ");
+        assert_eq!(
+            fast.bad_records, s.bad_records,
+            "{name}: bad records differ"
+        );
+        assert_eq!(fast.not_a_log, s.not_a_log, "{name}: not_a_log differs");
+        assert_eq!(
+            fast.records + fast.duplicates,
+            s.records + s.duplicates,
+            "{name}: element counts differ"
+        );
+    }
     (s, good, bad)
 }
 
