@@ -86,15 +86,28 @@ const KMS: &[u8] = b"kms.amazonaws.com";
 #[inline]
 pub fn string_end(b: &[u8], at: usize) -> Option<(usize, bool)> {
     let mut i = at + 1;
-    // Most strings in a record (keys, short values) are shorter than a SIMD
-    // search's setup cost: look at the first bytes one by one.
-    let short = b.len().min(i + 16);
-    while i < short {
-        match b[i] {
-            b'"' => return Some((i + 1, false)),
-            b'\\' => break,
-            _ => i += 1,
+    // Most strings in a record are shorter than a SIMD search's setup cost: look
+    // at them eight bytes at a time first (SWAR: a zero byte in `v ^ repeat(c)`
+    // marks a `c`; the lowest marked byte is the first one).
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let limit = b.len().min(i + 64);
+    while i + 8 <= limit {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&b[i..i + 8]);
+        let v = u64::from_le_bytes(word);
+        let q = v ^ (ONES * u64::from(b'"'));
+        let e = v ^ (ONES * u64::from(b'\\'));
+        let hit = (q.wrapping_sub(ONES) & !q | e.wrapping_sub(ONES) & !e) & HIGHS;
+        if hit != 0 {
+            let j = i + (hit.trailing_zeros() / 8) as usize;
+            if b[j] == b'"' {
+                return Some((j + 1, false));
+            }
+            i = j;
+            break;
         }
+        i += 8;
     }
     let mut escaped = false;
     loop {
@@ -131,11 +144,57 @@ fn is_space(c: u8) -> bool {
     matches!(c, b' ' | b'\t' | b'\n' | b'\r')
 }
 
+/// The open containers, one bit each (set for an object) while they fit in a word.
+#[derive(Default)]
+struct Stack {
+    bits: u128,
+    len: usize,
+    deep: Vec<bool>,
+}
+
+impl Stack {
+    #[inline]
+    fn push(&mut self, c: u8) {
+        let object = c == b'{';
+        if self.len < 128 {
+            self.bits = (self.bits & !(1 << self.len)) | (u128::from(object) << self.len);
+        } else {
+            self.deep.push(object);
+        }
+        self.len += 1;
+    }
+    #[inline]
+    fn pop(&mut self) {
+        if self.len > 128 {
+            self.deep.pop();
+        }
+        self.len = self.len.saturating_sub(1);
+    }
+    #[inline]
+    fn len(&self) -> usize {
+        self.len
+    }
+    #[inline]
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+    /// The innermost container: `{`, `[`, or `None`.
+    #[inline]
+    fn last(&self) -> Option<u8> {
+        let object = match self.len {
+            0 => return None,
+            n if n <= 128 => self.bits >> (n - 1) & 1 == 1,
+            _ => *self.deep.last()?,
+        };
+        Some(if object { b'{' } else { b'[' })
+    }
+}
+
 /// Walks the JSON value starting at `b[start]` (leading whitespace allowed).
 pub fn scan_value(b: &[u8], start: usize) -> Scan {
     let mut facts = Facts::default();
     // Open containers; only the kind matters. Records nest a handful of levels.
-    let mut stack: Vec<u8> = Vec::with_capacity(16);
+    let mut stack = Stack::default();
     let mut expect = Expect::Value;
     let mut field = Field::None;
     let mut i = start;
@@ -386,6 +445,28 @@ mod tests {
         assert_eq!(done("[]").0, 2);
         assert_eq!(done("{}").0, 2);
         assert_eq!(done("  42 ").0, 4);
+    }
+
+    #[test]
+    fn string_ends_at_every_length_and_escape_position() {
+        for len in 0..100usize {
+            let body: String = (0..len).map(|i| (b'a' + (i % 26) as u8) as char).collect();
+            let s = format!("\"{body}\",");
+            assert_eq!(string_end(s.as_bytes(), 0), Some((len + 2, false)), "{len}");
+            assert_eq!(string_end(&s.as_bytes()[..len + 1], 0), None, "{len} cut");
+            for at in 0..len {
+                let mut b = body.clone().into_bytes();
+                b[at] = b'\\';
+                let t = format!("\"{}\"x\",", String::from_utf8(b).expect("ascii"));
+                // The backslash escapes the byte after it (or the quote that
+                // follows when it is last), so the string ends at the second quote.
+                let want = if at + 1 == len { len + 4 } else { len + 2 };
+                let (end, escaped) = string_end(t.as_bytes(), 0).expect("ends");
+                assert!(escaped, "{len}/{at}");
+                assert_eq!(end, want, "{len}/{at}: {t}");
+            }
+        }
+        assert_eq!(string_end("\"é\"\"".as_bytes(), 0), Some((4, false)));
     }
 
     #[test]

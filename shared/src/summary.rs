@@ -156,22 +156,43 @@ impl Default for Summary {
     }
 }
 
+/// The entry for `key`, inserted (with an owned copy of the key) only when missing.
+fn get_or_insert<'m, V: Default>(map: &'m mut BTreeMap<String, V>, key: &str) -> &'m mut V {
+    if !map.contains_key(key) {
+        map.insert(key.to_owned(), V::default());
+    }
+    // Present: it was there or has just been inserted.
+    map.get_mut(key).expect("entry present")
+}
+
 impl Summary {
-    /// Adds one KMS event.
+    /// Adds one KMS event. Called for every KMS record of every file, so it looks
+    /// entries up by borrowed strings and allocates only for new ones.
     pub fn observe(&mut self, e: &KmsEvent) {
-        let day = self
-            .days
-            .entry(e.time.format("%Y-%m-%d").to_string())
-            .or_default();
+        use chrono::Datelike;
+        let date = e.time.date_naive();
+        let mut day_buf = String::with_capacity(10);
+        {
+            use std::fmt::Write as _;
+            // Writing into a String cannot fail.
+            let _ = write!(
+                day_buf,
+                "{:04}-{:02}-{:02}",
+                date.year(),
+                date.month(),
+                date.day()
+            );
+        }
+        let day = get_or_insert(&mut self.days, &day_buf);
         day.calls += 1;
         if e.failed() {
             day.failures += 1;
         }
         for k in &e.keys {
-            *day.by_key.entry(k.id.clone()).or_default() += 1;
+            *get_or_insert(&mut day.by_key, &k.id) += 1;
         }
         for rule in crate::catalog::RULES.iter().filter(|r| r.matches(e)) {
-            *day.rules.entry(rule.id.to_owned()).or_default() += 1;
+            *get_or_insert(&mut day.rules, rule.id) += 1;
         }
         self.first_event = Some(self.first_event.map_or(e.time, |t| t.min(e.time)));
         self.last_event = Some(self.last_event.map_or(e.time, |t| t.max(e.time)));
@@ -180,14 +201,15 @@ impl Summary {
             first_seen: e.time,
             last_seen: e.time,
         };
-        let keys: Vec<&str> = if e.keys.is_empty() {
-            vec![NO_KEY]
+        let no_key = [NO_KEY];
+        let keys: Box<dyn Iterator<Item = &str>> = if e.keys.is_empty() {
+            Box::new(no_key.into_iter())
         } else {
-            e.keys.iter().map(|k| k.id.as_str()).collect()
+            Box::new(e.keys.iter().map(|k| k.id.as_str()))
         };
-        for key in &keys {
+        for key in keys {
             let cell = UsageKey {
-                key: (*key).to_owned(),
+                key: key.to_owned(),
                 principal: e.principal.id.clone(),
                 event_name: e.name().to_owned(),
                 error_class: e.error_class,
@@ -199,16 +221,22 @@ impl Summary {
                 .or_insert(stats);
         }
         if let Some(ip) = e.record.source_ip_address.as_deref() {
-            self.principal_ips
-                .entry(e.principal.id.clone())
-                .or_default()
+            get_or_insert(&mut self.principal_ips, &e.principal.id)
                 .insert(ip, MAX_IPS_PER_PRINCIPAL);
         }
-        let ctx = e.record.encryption_context();
-        if !ctx.is_empty() {
-            for key in keys.iter().filter(|k| **k != NO_KEY) {
-                let set = self.key_context_keys.entry((*key).to_owned()).or_default();
-                for (k, _) in &ctx {
+        // The context's keys, sorted (as `Record::encryption_context` gives them).
+        if let Some(serde_json::Value::Object(ctx)) = e
+            .record
+            .request_parameters
+            .as_ref()
+            .and_then(|p| p.get("encryptionContext"))
+            && !ctx.is_empty()
+        {
+            let mut names: Vec<&str> = ctx.keys().map(String::as_str).collect();
+            names.sort_unstable();
+            for key in e.keys.iter().map(|k| k.id.as_str()) {
+                let set = get_or_insert(&mut self.key_context_keys, key);
+                for k in &names {
                     set.insert(k, MAX_CONTEXT_KEYS_PER_KEY);
                 }
             }
