@@ -327,6 +327,12 @@ if ((RUN_TABLE)); then
     fi
     WARMUP=$((QUICK ? 0 : 1))
 
+    # Other work on the machine (a build, a test run) skews every row, most of all
+    # the two-thread scan: the load average is printed with the table.
+    LOAD="$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo unknown)"
+    if awk -v l="$LOAD" 'BEGIN { exit !(l + 0 >= 0.5) }'; then
+        echo "bench.sh: WARNING: load average $LOAD before measuring; the machine is busy and the numbers will be off" >&2
+    fi
     section "measuring: wall times of each run in seconds"
     measure decompress "$RUNS" "$WARMUP" "${PIN[@]}" "$BIN" core "$W1" --decompress-only
     measure core "$RUNS" "$WARMUP" "${PIN[@]}" "$BIN" core "$W1"
@@ -357,7 +363,8 @@ if ((RUN_TABLE)); then
 
     printf '\n'
     printf 'date: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
-    printf 'machine: %s, %s, nproc %s\n' "$(uname -m)" "${CPU:-unknown CPU}" "$(nproc)"
+    printf 'machine: %s, %s, nproc %s; load average before measuring: %s\n' \
+        "$(uname -m)" "${CPU:-unknown CPU}" "$(nproc)" "$LOAD"
     printf 'keytrail: %s; runs: %s (Python peer: %s); timer: %s; single-core rows pinned: %s\n' \
         "$REV" "$RUNS" "$PY_RUNS" "${TIME_BIN:-python getrusage}" \
         "$( ((${#PIN[@]})) && echo "yes (taskset -c 0)" || echo "no (no taskset)")"
