@@ -334,6 +334,111 @@ mod tests {
         assert!(m.totals().len() <= 3 + RULES.len());
     }
 
+    /// A file of 20,000 KMS records in which every source IP, user agent, session
+    /// name, encryption-context value, request ID and event ID is distinct (and every
+    /// fifth event name and every error code is made up), read through the real
+    /// reader and analysis, yields at most a fixed number of datums per minute:
+    ///
+    /// (KMS_OPERATIONS.len() + 1) `KMSApiCalls{EventName}` values ("Other" included)
+    /// + ErrorClass::ALL.len() `KMSFailures{ErrorClass}` values
+    /// + RULES.len() rule metrics without dimensions,
+    ///
+    /// times the minutes the file spans (10 here). Attacker-controlled values never
+    /// become dimensions, so the number of PutMetricData calls per file is bounded
+    /// by the catalog and the file's time span, not by its content.
+    #[test]
+    fn attacker_controlled_values_never_become_datums() {
+        use crate::analysis::{AnalysisOptions, analyse};
+        use crate::catalog::ErrorClass;
+
+        const RECORDS: usize = 20_000;
+        const MINUTES: usize = 10;
+        let start: DateTime<Utc> = "2026-10-04T03:00:00Z".parse().expect("t");
+        let names = ["Decrypt", "Encrypt", "GenerateDataKey", "ReEncrypt"];
+        let records: Vec<serde_json::Value> = (0..RECORDS)
+            .map(|i| {
+                let time = start + chrono::Duration::seconds((i * MINUTES * 60 / RECORDS) as i64);
+                let name = match i % 5 {
+                    4 => format!("Forged{i}"),
+                    k => names[k].to_owned(),
+                };
+                let mut v = json!({
+                    "eventVersion": "1.10",
+                    "eventTime": time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    "eventSource": "kms.amazonaws.com", "eventName": name,
+                    "awsRegion": "us-east-1", "recipientAccountId": "111122223333",
+                    "sourceIPAddress": format!("198.{}.{}.{}", (i >> 16) & 255, (i >> 8) & 255, i & 255),
+                    "userAgent": format!("agent-{i}/1.0 (attacker)"),
+                    "userIdentity": {"type": "AssumedRole", "accountId": "111122223333",
+                        "principalId": format!("AROAEXAMPLE:session-{i}"),
+                        "arn": format!("arn:aws:sts::111122223333:assumed-role/app/session-{i}"),
+                        "sessionContext": {"sessionIssuer": {"type": "Role", "accountId": "111122223333",
+                            "arn": "arn:aws:iam::111122223333:role/app", "userName": "app"}}},
+                    "requestParameters": {"encryptionContext": {"tenant": format!("ctx-{i}")},
+                        "keyId": "arn:aws:kms:us-east-1:111122223333:key/k1"},
+                    "resources": [{"ARN": "arn:aws:kms:us-east-1:111122223333:key/k1", "type": "AWS::KMS::Key"}],
+                    "requestID": format!("req-{i}"),
+                    "eventID": format!("00000000-0000-4000-8000-{i:012}"),
+                    "eventType": "AwsApiCall", "managementEvent": true
+                });
+                if i % 3 == 0 {
+                    v["errorCode"] = json!(format!("Forged{i}Exception"));
+                    v["errorMessage"] = json!(format!("message-{i}"));
+                }
+                v
+            })
+            .collect();
+        let file = serde_json::to_vec(&json!({ "Records": records })).expect("json");
+        let fa = analyse(
+            "111122223333_CloudTrail_us-east-1_20261004T0310Z_forged.json",
+            &file[..],
+            &AnalysisOptions::default(),
+        );
+        assert_eq!(fa.kms_records, RECORDS as u64, "every record was analysed");
+        assert_eq!(fa.bad_records, 0);
+
+        let per_minute = (KMS_OPERATIONS.len() + 1) + ErrorClass::ALL.len() + RULES.len();
+        let bound = per_minute * MINUTES;
+        let datums = fa.metrics.datums();
+        assert!(
+            datums.len() <= bound,
+            "{} datums > bound {bound} ({per_minute} per minute x {MINUTES} minutes)",
+            datums.len()
+        );
+        // And ceil(bound / 1000) PutMetricData calls at most, whatever the content.
+        assert!(datums.len().div_ceil(MAX_DATUMS_PER_CALL) <= bound.div_ceil(MAX_DATUMS_PER_CALL));
+
+        // Every dimension value comes from a fixed list.
+        let allowed: Vec<&str> = KMS_OPERATIONS
+            .iter()
+            .copied()
+            .chain(["Other"])
+            .chain(ErrorClass::ALL.iter().map(|c| c.as_str()))
+            .collect();
+        for d in &datums {
+            match d.metric.name.as_str() {
+                KMS_API_CALLS | KMS_FAILURES => {
+                    assert_eq!(d.metric.dimensions.len(), 1, "{d:?}");
+                    let (_, value) = &d.metric.dimensions[0];
+                    assert!(allowed.contains(&value.as_str()), "{d:?}");
+                }
+                name => {
+                    assert!(RULES.iter().any(|r| r.metric == name), "{d:?}");
+                    assert!(d.metric.dimensions.is_empty(), "{d:?}");
+                }
+            }
+        }
+        // The records were all counted, just not spread over new dimensions.
+        let calls: u64 = datums
+            .iter()
+            .filter(|d| d.metric.name == KMS_API_CALLS)
+            .map(|d| d.count)
+            .sum();
+        assert_eq!(calls, RECORDS as u64);
+        let minutes: std::collections::BTreeSet<_> = datums.iter().map(|d| d.minute).collect();
+        assert_eq!(minutes.len(), MINUTES);
+    }
+
     #[test]
     fn drop_before_counts_dropped() {
         let mut m = Metrics::default();
