@@ -167,11 +167,29 @@ pub fn decrypt_record(
 
 /// A fault-injecting HTTP proxy between the SDK and moto: requests whose request line,
 /// headers or body contain a rule's marker (`PutMetricData`, `PutObject`, ...) get an
-/// error response instead of reaching moto, as many times as the rule says.
+/// error response instead of reaching moto, as many times as the rule says. It also
+/// records every request it sees (see [`FaultProxy::seen`]). Gzip request bodies (the
+/// SDK compresses large PutMetricData calls) are matched and recorded decompressed,
+/// and forwarded as they came.
 pub struct FaultProxy {
     pub endpoint: String,
     rules: std::sync::Arc<std::sync::Mutex<Vec<Fault>>>,
     injected: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    seen: Seen,
+}
+
+type Seen = std::sync::Arc<std::sync::Mutex<Vec<SeenRequest>>>;
+
+/// A request the proxy received (failed by a fault or forwarded).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SeenRequest {
+    /// The operation: `Action` of a query-protocol body (`PutMetricData`, `Publish`),
+    /// else the `X-Amz-Target` header (`TrentService.DescribeKey`), else the method and
+    /// path (`PUT /bucket/key`, REST protocols such as S3).
+    pub operation: String,
+    /// For a query-protocol `PutMetricData`: how many datums it carries (the highest
+    /// `MetricData.member.N`); 0 otherwise.
+    pub metric_datums: usize,
 }
 
 #[derive(Clone, Debug)]
@@ -194,17 +212,40 @@ impl FaultProxy {
         let upstream = upstream.trim_start_matches("http://").to_owned();
         let rules: std::sync::Arc<std::sync::Mutex<Vec<Fault>>> = Default::default();
         let injected: std::sync::Arc<std::sync::atomic::AtomicU64> = Default::default();
-        let (r, n) = (rules.clone(), injected.clone());
+        let seen: Seen = Default::default();
+        let (r, n, s) = (rules.clone(), injected.clone(), seen.clone());
         tokio::spawn(async move {
             while let Ok((conn, _)) = listener.accept().await {
-                tokio::spawn(serve(conn, upstream.clone(), r.clone(), n.clone()));
+                tokio::spawn(serve(
+                    conn,
+                    upstream.clone(),
+                    r.clone(),
+                    n.clone(),
+                    s.clone(),
+                ));
             }
         });
         FaultProxy {
             endpoint,
             rules,
             injected,
+            seen,
         }
+    }
+
+    /// Every request received so far, in arrival order.
+    pub fn seen(&self) -> Vec<SeenRequest> {
+        self.seen.lock().expect("seen").clone()
+    }
+
+    /// How many requests for `operation` (see [`SeenRequest::operation`]) were received.
+    pub fn count(&self, operation: &str) -> usize {
+        self.seen
+            .lock()
+            .expect("seen")
+            .iter()
+            .filter(|r| r.operation == operation)
+            .count()
     }
 
     pub fn inject(&self, fault: Fault) {
@@ -233,6 +274,7 @@ async fn serve(
     upstream: String,
     rules: std::sync::Arc<std::sync::Mutex<Vec<Fault>>>,
     injected: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    seen: Seen,
 ) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut buf = Vec::new();
@@ -261,7 +303,31 @@ async fn serve(
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
         }
     }
-    let text = String::from_utf8_lossy(&buf);
+    let header = |name: &str| {
+        head.lines().find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().to_owned())
+        })
+    };
+    let body = &buf[head_end..];
+    let body = match header("content-encoding") {
+        Some(e) if e.eq_ignore_ascii_case("gzip") => {
+            let mut out = Vec::new();
+            match std::io::Read::read_to_end(&mut flate2::read::MultiGzDecoder::new(body), &mut out)
+            {
+                Ok(_) => out,
+                Err(_) => body.to_vec(),
+            }
+        }
+        _ => body.to_vec(),
+    };
+    let body = String::from_utf8_lossy(&body).into_owned();
+    seen.lock()
+        .expect("seen")
+        .push(seen_request(&head, header("x-amz-target"), &body));
+    let text = format!("{head}{body}");
     let fault = {
         let mut rules = rules.lock().expect("rules");
         rules
@@ -305,6 +371,38 @@ async fn serve(
     let _ = server.read_to_end(&mut response).await;
     let _ = client.write_all(&response).await;
     let _ = client.shutdown().await;
+}
+
+/// What [`FaultProxy::seen`] records about one request.
+fn seen_request(head: &str, target: Option<String>, body: &str) -> SeenRequest {
+    let params = || body.split('&').filter_map(|p| p.split_once('='));
+    let action = params()
+        .find(|(k, _)| *k == "Action")
+        .map(|(_, v)| v.to_owned());
+    let operation = action.or(target).unwrap_or_else(|| {
+        let line = head.lines().next().unwrap_or("");
+        let mut parts = line.split(' ');
+        let method = parts.next().unwrap_or("");
+        let path = parts.next().unwrap_or("").split('?').next().unwrap_or("");
+        format!("{method} {path}")
+    });
+    let metric_datums = match operation.as_str() {
+        "PutMetricData" => params()
+            .filter_map(|(k, _)| {
+                k.strip_prefix("MetricData.member.")?
+                    .split('.')
+                    .next()?
+                    .parse::<usize>()
+                    .ok()
+            })
+            .max()
+            .unwrap_or(0),
+        _ => 0,
+    };
+    SeenRequest {
+        operation,
+        metric_datums,
+    }
 }
 
 /// An SNS topic with an SQS queue subscribed to it: (topic ARN, queue URL).

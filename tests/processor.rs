@@ -765,3 +765,90 @@ async fn malformed_corpus_through_the_handler() {
     }
     assert!(checked >= 30, "{checked} cases");
 }
+
+/// A log of Decrypts on `keys` keys of the trail's own account, one per key in each of
+/// `minutes` minutes: with per-key metrics, `keys x minutes` KMSApiCallsByKey datums.
+fn many_keys_log(keys: usize, minutes: i64) -> Vec<u8> {
+    let start: DateTime<Utc> = "2026-10-04T00:00:00Z".parse().expect("t");
+    let records: Vec<Value> = (0..minutes)
+        .flat_map(|m| (0..keys).map(move |k| (m, k)))
+        .map(|(m, k)| {
+            let t = start + chrono::Duration::minutes(m) + chrono::Duration::seconds((k % 60) as i64);
+            json!({
+                "eventVersion": "1.10", "eventTime": t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                "eventSource": "kms.amazonaws.com", "eventName": "Decrypt", "awsRegion": "us-east-1",
+                "eventID": format!("00000000-0000-4000-8000-{m:04}{k:08}"), "recipientAccountId": "111122223333",
+                "userIdentity": {"type": "IAMUser", "accountId": "111122223333", "arn": "arn:aws:iam::111122223333:user/a"},
+                "resources": [{"ARN": format!("arn:aws:kms:us-east-1:111122223333:key/00000000-0000-4000-8000-{k:012}"),
+                    "type": "AWS::KMS::Key"}]
+            })
+        })
+        .collect();
+    keytrail_tests::gz_log(&records)
+}
+
+/// A file with more than 2,000 datums takes exactly ceil(datums / 1000) PutMetricData
+/// calls, none over 1,000 datums, counted on the wire by the proxy (bodies the SDK
+/// gzips are decompressed there).
+#[tokio::test]
+async fn put_metric_data_calls_are_ceil_datums_over_1000() {
+    let env = env_with_proxy().await;
+    let proxy = env.proxy.as_ref().expect("proxy");
+    let sdk = proxy.sdk_config().await;
+    let processor = Processor::new(
+        S3Store {
+            client: s3_client(&sdk),
+        },
+        CloudWatchSink {
+            client: cloudwatch_client(&sdk),
+        },
+        Config {
+            per_key_metrics: true,
+            max_metric_age: std::time::Duration::from_secs(3650 * 24 * 3600),
+            ..Config::default()
+        },
+    );
+    let payload = event("s3-put.json");
+    let key = event_key(&payload);
+    let (keys, minutes) = (420, 6);
+    upload(&env, &key, many_keys_log(keys, minutes)).await;
+
+    let before = proxy.count("PutMetricData");
+    let r = processor.handle(&payload, None).await.expect("handler");
+    let result = &r["objects"][0]["result"];
+    assert_eq!(result["outcome"], "processed", "{r}");
+    let datums = result["datums"].as_u64().expect("datums") as usize;
+    let batches = result["metric_batches"].as_u64().expect("batches") as usize;
+    // Per key and minute, plus KMSApiCalls{EventName=Decrypt} per minute.
+    assert!(datums >= keys * minutes as usize + minutes as usize, "{r}");
+    assert_eq!(batches, datums.div_ceil(1000), "{r}");
+    let calls: Vec<_> = proxy
+        .seen()
+        .into_iter()
+        .filter(|s| s.operation == "PutMetricData")
+        .collect();
+    assert_eq!(calls.len() - before, datums.div_ceil(1000), "{calls:?}");
+    assert!(calls.iter().all(|c| c.metric_datums <= 1000), "{calls:?}");
+    assert_eq!(
+        calls.iter().map(|c| c.metric_datums).sum::<usize>(),
+        datums,
+        "every datum sent once"
+    );
+    assert_eq!(proxy.injected(), 0);
+
+    // CloudWatch (moto) got them all: one key's calls over the file.
+    let start: DateTime<Utc> = "2026-10-04T00:00:00Z".parse().expect("t");
+    let end = start + chrono::Duration::minutes(minutes);
+    let one = metric_sum(
+        &env,
+        "KMSApiCallsByKey",
+        &[(
+            "KeyArn",
+            "arn:aws:kms:us-east-1:111122223333:key/00000000-0000-4000-8000-000000000007",
+        )],
+        start,
+        end,
+    )
+    .await;
+    assert_eq!(one, minutes as f64);
+}
