@@ -269,6 +269,22 @@ measure() {
     printf -v "RSS_$id" '%s' "$rss_max"
 }
 
+# Percentage of all CPUs' time spent busy over one second (from /proc/stat), or "?".
+cpu_busy_percent() {
+    local a b
+    a="$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6; exit }' /proc/stat 2>/dev/null)" || a=""
+    sleep 1
+    b="$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6; exit }' /proc/stat 2>/dev/null)" || b=""
+    if [[ -z "$a" || -z "$b" ]]; then
+        echo "?"
+        return 0
+    fi
+    awk -v a="$a" -v b="$b" 'BEGIN {
+        split(a, x, " "); split(b, y, " ")
+        busy = y[1] - x[1]; total = busy + y[2] - x[2]
+        if (total > 0) printf "%d\n", 100 * busy / total + 0.5; else print "?" }'
+}
+
 # json_field FILE FIELD: an integer field of a one-line JSON object.
 json_field() {
     python3 -c 'import json, sys; print(json.loads(open(sys.argv[1]).readline())[sys.argv[2]])' "$1" "$2"
@@ -328,10 +344,11 @@ if ((RUN_TABLE)); then
     WARMUP=$((QUICK ? 0 : 1))
 
     # Other work on the machine (a build, a test run) skews every row, most of all
-    # the two-thread scan: the load average is printed with the table.
-    LOAD="$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo unknown)"
-    if awk -v l="$LOAD" 'BEGIN { exit !(l + 0 >= 0.5) }'; then
-        echo "bench.sh: WARNING: load average $LOAD before measuring; the machine is busy and the numbers will be off" >&2
+    # the two-thread scan: how busy the CPUs were over the second before measuring
+    # is printed with the table (the load average would still count our own build).
+    BUSY="$(cpu_busy_percent)"
+    if [[ "$BUSY" =~ ^[0-9]+$ ]] && ((BUSY >= 10)); then
+        echo "bench.sh: WARNING: the CPUs were ${BUSY}% busy before measuring; the numbers will be off" >&2
     fi
     section "measuring: wall times of each run in seconds"
     measure decompress "$RUNS" "$WARMUP" "${PIN[@]}" "$BIN" core "$W1" --decompress-only
@@ -363,8 +380,8 @@ if ((RUN_TABLE)); then
 
     printf '\n'
     printf 'date: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
-    printf 'machine: %s, %s, nproc %s; load average before measuring: %s\n' \
-        "$(uname -m)" "${CPU:-unknown CPU}" "$(nproc)" "$LOAD"
+    printf 'machine: %s, %s, nproc %s; CPUs busy before measuring: %s%%\n' \
+        "$(uname -m)" "${CPU:-unknown CPU}" "$(nproc)" "$BUSY"
     printf 'keytrail: %s; runs: %s (Python peer: %s); timer: %s; single-core rows pinned: %s\n' \
         "$REV" "$RUNS" "$PY_RUNS" "${TIME_BIN:-python getrusage}" \
         "$( ((${#PIN[@]})) && echo "yes (taskset -c 0)" || echo "no (no taskset)")"
