@@ -110,51 +110,96 @@ fn scan_file(path: &Path, args: &ScanArgs) -> FileResult {
     FileResult::Read(shown, Box::new(analysis))
 }
 
+/// What the files read so far add up to. Files are folded into these on the worker
+/// threads and the partial totals combined in file order, so the merging runs in
+/// parallel too and the output stays in the sorted order of the paths.
+#[derive(Default)]
+struct Totals {
+    counts: FileCounts,
+    metrics: Metrics,
+    summary: Summary,
+    hits: Hits,
+    records: u64,
+    kms: u64,
+    bad: u64,
+    dups: u64,
+    warnings: Vec<String>,
+}
+
+impl Totals {
+    fn add(mut self, r: FileResult) -> Totals {
+        match r {
+            FileResult::Skipped(s) => self.counts.skipped.push(s),
+            FileResult::Unreadable(f) => self.counts.failed.push(f),
+            FileResult::Read(path, a) => {
+                let a = *a;
+                self.counts.read += 1;
+                self.records += a.records;
+                self.kms += a.kms_records;
+                self.bad += a.bad_records;
+                self.dups += a.duplicates;
+                self.metrics.merge(&a.metrics);
+                self.summary.merge_owned(a.summary);
+                self.hits.merge(&a.hits);
+                if let Some(e) = &a.error {
+                    self.counts.failed.push(FailedFile {
+                        path,
+                        error: e.to_string(),
+                    });
+                } else if a.bad_records > 0 {
+                    for s in &a.bad_samples {
+                        self.warnings.push(format!("warning: {path}: {s}"));
+                    }
+                }
+            }
+        }
+        self
+    }
+
+    fn combine(mut self, o: Totals) -> Totals {
+        self.counts.read += o.counts.read;
+        self.counts.skipped.extend(o.counts.skipped);
+        self.counts.failed.extend(o.counts.failed);
+        self.metrics.merge(&o.metrics);
+        self.summary.merge_owned(o.summary);
+        self.hits.merge(&o.hits);
+        self.records += o.records;
+        self.kms += o.kms;
+        self.bad += o.bad;
+        self.dups += o.dups;
+        self.warnings.extend(o.warnings);
+        self
+    }
+}
+
 /// Runs the scan.
 pub fn run(args: &ScanArgs) -> Result<ScanReport> {
     let files = collect_files(&args.paths)?;
     let bar = progress(files.len(), args.progress);
-    let results: Vec<FileResult> = files
+    let totals = files
         .par_iter()
         .map(|p| {
             let r = scan_file(p, args);
             bar.inc(1);
             r
         })
-        .collect();
+        .fold(Totals::default, Totals::add)
+        .reduce(Totals::default, Totals::combine);
     bar.finish_and_clear();
-
-    let mut counts = FileCounts::default();
-    let mut metrics = Metrics::default();
-    let mut summary = Summary::default();
-    let mut hits = Hits::default();
-    let (mut records, mut kms, mut bad, mut dups) = (0, 0, 0, 0);
-    for r in results {
-        match r {
-            FileResult::Skipped(s) => counts.skipped.push(s),
-            FileResult::Unreadable(f) => counts.failed.push(f),
-            FileResult::Read(path, a) => {
-                counts.read += 1;
-                records += a.records;
-                kms += a.kms_records;
-                bad += a.bad_records;
-                dups += a.duplicates;
-                metrics.merge(&a.metrics);
-                summary.merge(&a.summary);
-                hits.merge(&a.hits);
-                if let Some(e) = &a.error {
-                    counts.failed.push(FailedFile {
-                        path,
-                        error: e.to_string(),
-                    });
-                } else if a.bad_records > 0 {
-                    for s in &a.bad_samples {
-                        eprintln!("warning: {path}: {s}");
-                    }
-                }
-            }
-        }
+    for w in &totals.warnings {
+        eprintln!("{w}");
     }
+    let Totals {
+        counts,
+        metrics,
+        summary,
+        hits,
+        records,
+        kms,
+        bad,
+        dups,
+        ..
+    } = totals;
     // Hits from all files share one timeline: thresholds span file boundaries, as in CloudWatch.
     let findings = evaluate(&hits);
     let metrics = metrics
