@@ -10,6 +10,9 @@
 # every function package in the workspace (log-processor, alarm-enricher and, once it
 # is a member, monthly-review) into target/lambda/<name>/bootstrap. Not part of
 # scripts/test.sh (it takes minutes); run it before `sam deploy` or in a release job.
+# The release profile (root Cargo.toml) holds the size settings, as `sam build` uses
+# it too; each bootstrap must stay at or under KEYTRAIL_MAX_BOOTSTRAP_BYTES (default
+# 8000000, 8 MB), or the script fails after printing the sizes.
 
 set -euo pipefail
 
@@ -18,7 +21,7 @@ cd "$ROOT"
 
 case "${1:-}" in
     -h | --help)
-        sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+        sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
         exit 0
         ;;
 esac
@@ -82,9 +85,19 @@ cargo lambda build --release --arm64 "${args[@]}" "$@"
 end="$(date +%s)"
 
 target_dir="$(cargo metadata --no-deps --format-version 1 | "$PYTHON" -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')"
+max_bytes="${KEYTRAIL_MAX_BOOTSTRAP_BYTES:-8000000}"
+too_big=()
 for p in "${packages[@]}"; do
     for f in "$target_dir/lambda/$p/bootstrap" "$target_dir/lambda/$p/bootstrap.zip"; do
-        [[ -f "$f" ]] && say "built $f ($(du -h "$f" | cut -f1))"
+        [[ -f "$f" ]] || continue
+        bytes="$(stat -c %s "$f")"
+        say "built $f ($bytes bytes, $(du -h "$f" | cut -f1))"
+        if [[ "$f" == */bootstrap ]] && ((bytes > max_bytes)); then
+            too_big+=("$p ($bytes bytes)")
+        fi
     done
 done
 say "done in $((end - start)) s"
+if ((${#too_big[@]} > 0)); then
+    die "over the size limit of $max_bytes bytes: ${too_big[*]}"
+fi
