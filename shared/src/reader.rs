@@ -420,6 +420,12 @@ fn fast_path<R: Read, F: FnMut(Item)>(
                     Some(Scan::Done { end, facts }) => {
                         let at = w.pos;
                         if let Err((offset, message)) = st.element(&w.buf[at..end], &facts) {
+                            // Lines of the record before the damage, for its line and column.
+                            let before = &w.buf[at..at + offset];
+                            lines.count += memchr::memchr_iter(b'\n', before).count() as u64;
+                            if let Some(nl) = memchr::memrchr(b'\n', before) {
+                                lines.start = w.base + (at + nl + 1) as u64;
+                            }
                             let offset = w.base + (at + offset) as u64;
                             return json_error(&lines, offset, &message);
                         }
@@ -1021,6 +1027,21 @@ mod tests {
         let (good, _, s) = collect("bom.json", &bom);
         assert_eq!(good.len(), 1);
         assert!(s.error.is_none(), "{:?}", s.error);
+    }
+
+    #[test]
+    fn damage_inside_a_multi_line_record_has_its_line_and_column() {
+        let data = "{\"Records\":[\n{\"eventSource\":\"kms.amazonaws.com\",\n \"eventName\":\"Decrypt\",\n \"userAgent\":\"a\\qb\"}]}";
+        let (_, _, s) = collect("m.json", data.as_bytes());
+        let err = s.error.expect("a bad escape is damage").to_string();
+        assert!(err.contains("(line 4, column "), "{err}");
+        let column: usize = err
+            .split("column ")
+            .nth(1)
+            .and_then(|t| t.split(')').next())
+            .and_then(|n| n.parse().ok())
+            .expect("column in the message");
+        assert!((14..=18).contains(&column), "{err}");
     }
 
     #[test]
