@@ -130,39 +130,142 @@ pub struct MetricOptions {
     pub own_account: Option<String>,
 }
 
-/// Aggregated counts.
+/// A metric identity to look up without building a [`MetricId`]: the counting path
+/// runs for every KMS event, and most events only add to metrics that exist.
+trait MetricKey {
+    fn name(&self) -> &str;
+    fn dimension_count(&self) -> usize;
+    fn dimension(&self, i: usize) -> (&str, &str);
+}
+
+impl MetricKey for MetricId {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn dimension_count(&self) -> usize {
+        self.dimensions.len()
+    }
+    fn dimension(&self, i: usize) -> (&str, &str) {
+        let (k, v) = &self.dimensions[i];
+        (k, v)
+    }
+}
+
+/// A borrowed metric with at most one dimension (all the counting path needs).
+struct MetricRef<'a> {
+    name: &'a str,
+    dimension: Option<(&'a str, &'a str)>,
+}
+
+impl MetricKey for MetricRef<'_> {
+    fn name(&self) -> &str {
+        self.name
+    }
+    fn dimension_count(&self) -> usize {
+        usize::from(self.dimension.is_some())
+    }
+    fn dimension(&self, _: usize) -> (&str, &str) {
+        self.dimension.unwrap_or_default()
+    }
+}
+
+impl MetricRef<'_> {
+    fn to_id(&self) -> MetricId {
+        match self.dimension {
+            Some(d) => MetricId::new(self.name, &[d]),
+            None => MetricId::new(self.name, &[]),
+        }
+    }
+}
+
+// The same order as `MetricId`'s derived one (name, then the dimensions as a
+// sequence), so that a `MetricRef` finds its `MetricId` in a `BTreeMap`.
+impl Ord for dyn MetricKey + '_ {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.name().cmp(other.name()).then_with(|| {
+            let (a, b) = (self.dimension_count(), other.dimension_count());
+            (0..a.min(b))
+                .map(|i| self.dimension(i).cmp(&other.dimension(i)))
+                .find(|o| o.is_ne())
+                .unwrap_or_else(|| a.cmp(&b))
+        })
+    }
+}
+impl PartialOrd for dyn MetricKey + '_ {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl PartialEq for dyn MetricKey + '_ {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other).is_eq()
+    }
+}
+impl Eq for dyn MetricKey + '_ {}
+
+impl<'a> std::borrow::Borrow<dyn MetricKey + 'a> for MetricId {
+    fn borrow(&self) -> &(dyn MetricKey + 'a) {
+        self
+    }
+}
+
+/// Aggregated counts: per metric, per minute (epoch seconds).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Metrics {
-    counts: BTreeMap<(MetricId, i64), u64>,
+    counts: BTreeMap<MetricId, BTreeMap<i64, u64>>,
+}
+
+fn minute_of(at: DateTime<Utc>) -> i64 {
+    at.timestamp().div_euclid(60) * 60
 }
 
 impl Metrics {
     /// Adds `n` to a metric in the minute holding `at`.
     pub fn add(&mut self, metric: MetricId, at: DateTime<Utc>, n: u64) {
-        let minute = at.timestamp().div_euclid(60) * 60;
-        *self.counts.entry((metric, minute)).or_default() += n;
+        *self
+            .counts
+            .entry(metric)
+            .or_default()
+            .entry(minute_of(at))
+            .or_default() += n;
+    }
+
+    /// [`Metrics::add`] by a borrowed identity: allocates only for a new metric.
+    fn add_ref(&mut self, metric: MetricRef<'_>, at: DateTime<Utc>, n: u64) {
+        let minutes = match self.counts.get_mut(&metric as &dyn MetricKey) {
+            Some(m) => m,
+            None => self.counts.entry(metric.to_id()).or_default(),
+        };
+        *minutes.entry(minute_of(at)).or_default() += n;
     }
 
     /// Counts one KMS event into every metric it belongs to.
     pub fn observe(&mut self, e: &KmsEvent, opts: &MetricOptions) {
-        self.add(
-            MetricId::new(
-                KMS_API_CALLS,
-                &[("EventName", operation_dimension(e.name()))],
-            ),
+        self.add_ref(
+            MetricRef {
+                name: KMS_API_CALLS,
+                dimension: Some(("EventName", operation_dimension(e.name()))),
+            },
             e.time,
             1,
         );
         if let Some(class) = e.error_class {
-            self.add(
-                MetricId::new(KMS_FAILURES, &[("ErrorClass", class.as_str())]),
+            self.add_ref(
+                MetricRef {
+                    name: KMS_FAILURES,
+                    dimension: Some(("ErrorClass", class.as_str())),
+                },
                 e.time,
                 1,
             );
         }
         for rule in RULES {
             if rule.matches(e) {
-                self.add(MetricId::new(rule.metric, &[]), e.time, 1);
+                let metric = MetricRef {
+                    name: rule.metric,
+                    dimension: None,
+                };
+                self.add_ref(metric, e.time, 1);
             }
         }
         if opts.per_key
@@ -173,18 +276,24 @@ impl Metrics {
                 .iter()
                 .filter(|k| k.is_key_arn() && k.account() == Some(own))
             {
-                self.add(
-                    MetricId::new(KMS_KEY_CALLS, &[("KeyArn", &key.id)]),
-                    e.time,
-                    1,
-                );
+                let metric = MetricRef {
+                    name: KMS_KEY_CALLS,
+                    dimension: Some(("KeyArn", &key.id)),
+                };
+                self.add_ref(metric, e.time, 1);
             }
         }
     }
 
     pub fn merge(&mut self, other: &Metrics) {
-        for (k, v) in &other.counts {
-            *self.counts.entry(k.clone()).or_default() += v;
+        for (metric, minutes) in &other.counts {
+            let mine = match self.counts.get_mut(metric) {
+                Some(m) => m,
+                None => self.counts.entry(metric.clone()).or_default(),
+            };
+            for (minute, n) in minutes {
+                *mine.entry(*minute).or_default() += n;
+            }
         }
     }
 
@@ -197,21 +306,22 @@ impl Metrics {
     pub fn datums(&self) -> Vec<Datum> {
         self.counts
             .iter()
-            .map(|((metric, minute), count)| Datum {
-                metric: metric.clone(),
-                minute: DateTime::from_timestamp(*minute, 0).unwrap_or_default(),
-                count: *count,
+            .flat_map(|(metric, minutes)| {
+                minutes.iter().map(move |(minute, count)| Datum {
+                    metric: metric.clone(),
+                    minute: DateTime::from_timestamp(*minute, 0).unwrap_or_default(),
+                    count: *count,
+                })
             })
             .collect()
     }
 
     /// Totals per metric over all minutes.
     pub fn totals(&self) -> BTreeMap<MetricId, u64> {
-        let mut out = BTreeMap::new();
-        for ((metric, _), n) in &self.counts {
-            *out.entry(metric.clone()).or_default() += n;
-        }
-        out
+        self.counts
+            .iter()
+            .map(|(metric, minutes)| (metric.clone(), minutes.values().sum()))
+            .collect()
     }
 
     /// Drops datums before `cutoff` (CloudWatch rejects timestamps older than two
@@ -219,12 +329,15 @@ impl Metrics {
     pub fn drop_before(&mut self, cutoff: DateTime<Utc>) -> u64 {
         let cut = cutoff.timestamp();
         let mut dropped = 0;
-        self.counts.retain(|(_, minute), n| {
-            let keep = *minute >= cut;
-            if !keep {
-                dropped += *n;
-            }
-            keep
+        self.counts.retain(|_, minutes| {
+            minutes.retain(|minute, n| {
+                let keep = *minute >= cut;
+                if !keep {
+                    dropped += *n;
+                }
+                keep
+            });
+            !minutes.is_empty()
         });
         dropped
     }
@@ -235,6 +348,52 @@ mod tests {
     use super::*;
     use crate::model::Record;
     use serde_json::json;
+
+    #[test]
+    fn borrowed_metric_lookup_orders_like_the_id() {
+        let mut refs = Vec::new();
+        for name in ["KMSApiCalls", "KMSApiCallsByKey", "KMSFailures", "K"] {
+            refs.push(MetricRef {
+                name,
+                dimension: None,
+            });
+            for dim in [
+                ("EventName", "Decrypt"),
+                ("EventName", "Encrypt"),
+                ("KeyArn", "a"),
+            ] {
+                refs.push(MetricRef {
+                    name,
+                    dimension: Some(dim),
+                });
+            }
+        }
+        let ids: Vec<MetricId> = refs.iter().map(MetricRef::to_id).collect();
+        let two = MetricId::new("KMSApiCalls", &[("EventName", "Decrypt"), ("X", "y")]);
+        for (a, ia) in refs.iter().zip(&ids) {
+            for (b, ib) in refs.iter().zip(&ids) {
+                let (a, b): (&dyn MetricKey, &dyn MetricKey) = (a, b);
+                assert_eq!(a.cmp(b), ia.cmp(ib));
+            }
+            let (a, t): (&dyn MetricKey, &dyn MetricKey) = (a, &two);
+            assert_eq!(a.cmp(t), ia.cmp(&two));
+        }
+        let mut m = Metrics::default();
+        let at = DateTime::from_timestamp(120, 0).expect("time");
+        for r in &refs {
+            m.add_ref(
+                MetricRef {
+                    name: r.name,
+                    dimension: r.dimension,
+                },
+                at,
+                1,
+            );
+            m.add(r.to_id(), at, 2);
+        }
+        assert_eq!(m.datums().len(), refs.len());
+        assert!(m.datums().iter().all(|d| d.count == 3));
+    }
 
     fn event_record(name: &str, time: &str, error: Option<&str>) -> Record {
         let mut v = json!({"eventSource": "kms.amazonaws.com", "eventName": name, "eventTime": time,

@@ -46,6 +46,81 @@ pub struct UsageKey {
     pub service_originated: bool,
 }
 
+/// A usage cell to look up without building a [`UsageKey`] (three `String`s) for
+/// every event.
+trait UsageView {
+    fn parts(&self) -> (&str, &str, &str, Option<ErrorClass>, bool);
+}
+
+impl UsageView for UsageKey {
+    fn parts(&self) -> (&str, &str, &str, Option<ErrorClass>, bool) {
+        (
+            &self.key,
+            &self.principal,
+            &self.event_name,
+            self.error_class,
+            self.service_originated,
+        )
+    }
+}
+
+struct UsageRef<'a> {
+    key: &'a str,
+    principal: &'a str,
+    event_name: &'a str,
+    error_class: Option<ErrorClass>,
+    service_originated: bool,
+}
+
+impl UsageView for UsageRef<'_> {
+    fn parts(&self) -> (&str, &str, &str, Option<ErrorClass>, bool) {
+        (
+            self.key,
+            self.principal,
+            self.event_name,
+            self.error_class,
+            self.service_originated,
+        )
+    }
+}
+
+impl UsageRef<'_> {
+    fn to_key(&self) -> UsageKey {
+        UsageKey {
+            key: self.key.to_owned(),
+            principal: self.principal.to_owned(),
+            event_name: self.event_name.to_owned(),
+            error_class: self.error_class,
+            service_originated: self.service_originated,
+        }
+    }
+}
+
+// The same order as `UsageKey`'s derived one (its fields in declaration order), so
+// that a `UsageRef` finds its `UsageKey` in a `BTreeMap`.
+impl Ord for dyn UsageView + '_ {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.parts().cmp(&other.parts())
+    }
+}
+impl PartialOrd for dyn UsageView + '_ {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl PartialEq for dyn UsageView + '_ {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other).is_eq()
+    }
+}
+impl Eq for dyn UsageView + '_ {}
+
+impl<'a> std::borrow::Borrow<dyn UsageView + 'a> for UsageKey {
+    fn borrow(&self) -> &(dyn UsageView + 'a) {
+        self
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UsageStats {
     pub count: u64,
@@ -208,17 +283,19 @@ impl Summary {
             Box::new(e.keys.iter().map(|k| k.id.as_str()))
         };
         for key in keys {
-            let cell = UsageKey {
-                key: key.to_owned(),
-                principal: e.principal.id.clone(),
-                event_name: e.name().to_owned(),
+            let cell = UsageRef {
+                key,
+                principal: &e.principal.id,
+                event_name: e.name(),
                 error_class: e.error_class,
                 service_originated: e.principal.service_originated,
             };
-            self.usage
-                .entry(cell)
-                .and_modify(|s| s.merge(&stats))
-                .or_insert(stats);
+            match self.usage.get_mut(&cell as &dyn UsageView) {
+                Some(s) => s.merge(&stats),
+                None => {
+                    self.usage.insert(cell.to_key(), stats);
+                }
+            }
         }
         if let Some(ip) = e.record.source_ip_address.as_deref() {
             get_or_insert(&mut self.principal_ips, &e.principal.id)
@@ -252,10 +329,12 @@ impl Summary {
         self.first_event = min_opt(self.first_event, o.first_event);
         self.last_event = max_opt(self.last_event, o.last_event);
         for (k, s) in &o.usage {
-            self.usage
-                .entry(k.clone())
-                .and_modify(|m| m.merge(s))
-                .or_insert(*s);
+            match self.usage.get_mut(k) {
+                Some(m) => m.merge(s),
+                None => {
+                    self.usage.insert(k.clone(), *s);
+                }
+            }
         }
         for (p, ips) in &o.principal_ips {
             self.principal_ips
@@ -276,10 +355,12 @@ impl Summary {
 
     /// Serialises as gzipped JSON.
     pub fn to_gzip_json(&self) -> Vec<u8> {
-        let mut enc = GzEncoder::new(Vec::new(), Compression::default());
+        // Serialised first, then compressed in one write: serde_json's many small
+        // writes straight into the encoder cost more than the compression itself.
         // Writing JSON of plain data into a Vec cannot fail.
-        let _ = serde_json::to_writer(&mut enc, self);
-        let _ = enc.flush();
+        let json = serde_json::to_vec(self).unwrap_or_default();
+        let mut enc = GzEncoder::new(Vec::with_capacity(json.len() / 4), Compression::default());
+        let _ = enc.write_all(&json);
         enc.finish().unwrap_or_default()
     }
 
@@ -398,6 +479,47 @@ mod tests {
     use super::*;
     use crate::model::Record;
     use serde_json::json;
+
+    #[test]
+    fn borrowed_usage_lookup_orders_like_the_key() {
+        let mut cells = Vec::new();
+        for key in [
+            "arn:aws:kms:us-east-1:1:key/a",
+            "arn:aws:kms:us-east-1:1:key/ab",
+            "b",
+        ] {
+            for principal in ["role/x", "role/x2", ""] {
+                for event_name in ["Decrypt", "Encrypt"] {
+                    for error_class in [
+                        None,
+                        Some(ErrorClass::AccessDenied),
+                        Some(ErrorClass::Other),
+                    ] {
+                        for service_originated in [false, true] {
+                            cells.push(UsageRef {
+                                key,
+                                principal,
+                                event_name,
+                                error_class,
+                                service_originated,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        let keys: Vec<UsageKey> = cells.iter().map(UsageRef::to_key).collect();
+        for (a, ka) in cells.iter().zip(&keys) {
+            for (b, kb) in cells.iter().zip(&keys) {
+                let (a, b): (&dyn UsageView, &dyn UsageView) = (a, b);
+                assert_eq!(a.cmp(b), ka.cmp(kb));
+            }
+        }
+        let map: BTreeMap<UsageKey, usize> = keys.iter().cloned().zip(0..).collect();
+        for (i, cell) in cells.iter().enumerate() {
+            assert_eq!(map.get(cell as &dyn UsageView), Some(&i));
+        }
+    }
 
     fn summary_of(records: &[serde_json::Value]) -> Summary {
         let mut s = Summary {
