@@ -86,32 +86,22 @@ const KMS: &[u8] = b"kms.amazonaws.com";
 #[inline]
 pub fn string_end(b: &[u8], at: usize) -> Option<(usize, bool)> {
     let mut i = at + 1;
-    // Most strings in a record are shorter than a SIMD search's setup cost: look
-    // at them eight bytes at a time first (SWAR: a zero byte in `v ^ repeat(c)`
-    // marks a `c`; the lowest marked byte is the first one).
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    let limit = b.len().min(i + 64);
-    while i + 8 <= limit {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(&b[i..i + 8]);
-        let v = u64::from_le_bytes(word);
-        let q = v ^ (ONES * u64::from(b'"'));
-        let e = v ^ (ONES * u64::from(b'\\'));
-        let hit = (q.wrapping_sub(ONES) & !q | e.wrapping_sub(ONES) & !e) & HIGHS;
-        if hit != 0 {
-            let j = i + (hit.trailing_zeros() / 8) as usize;
-            if b[j] == b'"' {
-                return Some((j + 1, false));
-            }
-            i = j;
-            break;
-        }
-        i += 8;
-    }
     let mut escaped = false;
     loop {
-        let j = i + memchr2(b'"', b'\\', b.get(i..)?)?;
+        // 32 bytes at a time (two 16-byte SIMD compares and a bit mask): most
+        // strings of a record end within the first block, at a predictable branch.
+        let j = match b.get(i..i + 32) {
+            Some(block) => {
+                let m = quote_or_backslash(block);
+                if m == 0 {
+                    i += 32;
+                    continue;
+                }
+                i + m.trailing_zeros() as usize
+            }
+            // The last bytes of the window.
+            None => i + memchr2(b'"', b'\\', b.get(i..)?)?,
+        };
         if b[j] == b'"' {
             return Some((j + 1, escaped));
         }
@@ -122,6 +112,19 @@ pub fn string_end(b: &[u8], at: usize) -> Option<(usize, bool)> {
             return None;
         }
     }
+}
+
+/// Bit `k` set when `block[k]` (of 32) is `"` or `\`.
+#[inline(always)]
+fn quote_or_backslash(block: &[u8]) -> u32 {
+    use wide::u8x16;
+    let half = |o: usize| {
+        let mut lanes = [0u8; 16];
+        lanes.copy_from_slice(&block[o..o + 16]);
+        let v = u8x16::new(lanes);
+        (v.simd_eq(u8x16::splat(b'"')) | v.simd_eq(u8x16::splat(b'\\'))).to_bitmask()
+    };
+    half(0) | half(16) << 16
 }
 
 /// True for a number serde_json reads the same as its text: an integer of at most
