@@ -24,7 +24,19 @@ pub struct CoreOutput {
     pub summary_gzip_bytes: usize,
 }
 
-pub fn run(path: &Path, decompress_only: bool) -> Result<CoreOutput> {
+/// What `keytrail core` runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// The processor's core: parse, catalog, datums, summary.
+    Core,
+    /// Decompression alone, streamed: the physical floor.
+    DecompressOnly,
+    /// Decompression into memory, then serde_json's validating skip of the whole
+    /// document (`IgnoredAny`): the floor of any reader that must find damage.
+    ValidateOnly,
+}
+
+pub fn run(path: &Path, mode: Mode) -> Result<CoreOutput> {
     let shown = crate::files::display(path);
     let file = File::open(path).with_context(|| format!("{shown}: cannot open"))?;
     let mut out = CoreOutput {
@@ -36,7 +48,17 @@ pub fn run(path: &Path, decompress_only: bool) -> Result<CoreOutput> {
         put_metric_data_calls: 0,
         summary_gzip_bytes: 0,
     };
-    if decompress_only {
+    if mode == Mode::ValidateOnly {
+        let mut json = Vec::new();
+        MultiGzDecoder::new(BufReader::with_capacity(64 * 1024, file))
+            .read_to_end(&mut json)
+            .with_context(|| format!("{shown}: cannot decompress"))?;
+        out.decompressed_bytes = json.len() as u64;
+        serde_json::from_slice::<serde::de::IgnoredAny>(&json)
+            .with_context(|| format!("{shown}: not JSON"))?;
+        return Ok(out);
+    }
+    if mode == Mode::DecompressOnly {
         let mut gz = MultiGzDecoder::new(BufReader::with_capacity(64 * 1024, file));
         let mut buf = vec![0u8; 256 * 1024];
         loop {

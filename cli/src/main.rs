@@ -138,8 +138,13 @@ enum Command {
         /// A CloudTrail log file (.json.gz or .json).
         file: PathBuf,
         /// Only decompress (the physical floor the core is measured against).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "validate_only")]
         decompress_only: bool,
+        /// Decompress into memory, then only check that it is JSON, with the
+        /// fastest validating pass measured here (serde_json skipping every value):
+        /// the floor of any reader that reports damage. Holds the whole file.
+        #[arg(long)]
+        validate_only: bool,
     },
     /// Write a reference workload (benchmarks, equivalence tests) under DIR in the
     /// CloudTrail S3 layout; prints what was written as JSON. Deterministic per seed.
@@ -347,11 +352,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Core {
             file,
             decompress_only,
+            validate_only,
         } => {
-            println!(
-                "{}",
-                serde_json::to_string(&core::run(&file, decompress_only)?)?
-            );
+            let mode = if decompress_only {
+                core::Mode::DecompressOnly
+            } else if validate_only {
+                core::Mode::ValidateOnly
+            } else {
+                core::Mode::Core
+            };
+            println!("{}", serde_json::to_string(&core::run(&file, mode)?)?);
             Ok(ExitCode::SUCCESS)
         }
         Command::Generate {

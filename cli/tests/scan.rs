@@ -590,3 +590,48 @@ fn hostile_values_cannot_inject_terminal_escapes() {
         );
     }
 }
+
+/// `keytrail core` (hidden, for benchmarks): its three modes read the same bytes, and
+/// the core counts what `scan` counts.
+#[test]
+fn core_modes_agree_and_damage_fails_the_validating_floor() {
+    let file = "events/logs/AWSLogs/o-a1b2c3d4e5/444455556666/CloudTrail/eu-west-1/2026/10/04/444455556666_CloudTrail_eu-west-1_20261004T0445Z_nSQSIpJ0XPVET6dF.json.gz";
+    let run = |extra: &[&str]| {
+        let mut args = vec!["core", file];
+        args.extend_from_slice(extra);
+        let out = keytrail(&args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<Value>(&out.stdout).expect("core prints JSON")
+    };
+    let core = run(&[]);
+    let decompress = run(&["--decompress-only"]);
+    let validate = run(&["--validate-only"]);
+    assert!(core["decompressed_bytes"].as_u64().expect("bytes") > 0);
+    assert_eq!(core["decompressed_bytes"], decompress["decompressed_bytes"]);
+    assert_eq!(core["decompressed_bytes"], validate["decompressed_bytes"]);
+    assert!(core["records"].as_u64().expect("records") > 0);
+    assert_eq!(validate["records"], 0, "the floor parses nothing");
+
+    // A log cut in the middle of a record: the validating floor fails, naming it.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cut = dir.path().join("cut.json.gz");
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(
+        &mut gz,
+        br#"{"Records":[{"eventVersion":"1.08","eventSource":"kms.amaz"#,
+    )
+    .expect("gzip");
+    std::fs::write(&cut, gz.finish().expect("gzip")).expect("write");
+    let cut = cut.to_str().expect("utf-8 path");
+    let out = keytrail(&["core", cut, "--validate-only"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cut.json.gz") && err.contains("not JSON"),
+        "{err}"
+    );
+}
