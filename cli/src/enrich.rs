@@ -22,6 +22,7 @@ pub struct EnrichArgs {
     pub namespace: String,
     pub lag: Duration,
     pub athena_table: String,
+    pub athena_date_partition: Option<String>,
     pub progress: bool,
     pub baseline: Option<std::sync::Arc<keytrail::review::Baseline>>,
 }
@@ -99,6 +100,7 @@ pub fn run(args: &EnrichArgs) -> Result<Investigation> {
             plan: plan.as_ref().map_err(Clone::clone),
             gather,
             athena_table: &args.athena_table,
+            athena_date_partition: args.athena_date_partition.as_deref(),
             now: Utc::now(),
         },
         evidence,

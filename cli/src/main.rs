@@ -77,6 +77,10 @@ enum Command {
         /// Table name for the prepared Athena query.
         #[arg(long, default_value = "cloudtrail_logs")]
         athena_table: String,
+        /// The table's yyyy/MM/dd partition column, which limits the days the query
+        /// reads (`none` for a table without one).
+        #[arg(long, default_value = "logdate", value_name = "COLUMN")]
+        athena_date_partition: String,
         /// The review's baseline (keytrail/state/baseline.json): enables unfamiliar_source_ip.
         #[arg(long, value_name = "FILE")]
         baseline: Option<PathBuf>,
@@ -263,6 +267,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             namespace,
             lag_minutes,
             athena_table,
+            athena_date_partition,
             baseline,
         } => {
             if !(0..=24 * 60).contains(&lag_minutes) {
@@ -274,6 +279,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 namespace,
                 lag: chrono::Duration::minutes(lag_minutes),
                 athena_table,
+                athena_date_partition: keytrail::enrich::date_partition(Some(
+                    athena_date_partition,
+                ))
+                .map_err(|e| anyhow::anyhow!("--athena-date-partition: {e}"))?,
                 progress: !json,
                 baseline: load_baseline(baseline.as_deref())?,
             })?;

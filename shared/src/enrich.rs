@@ -502,6 +502,9 @@ pub struct Context<'a> {
     pub plan: Result<&'a Plan, String>,
     pub gather: GatherInfo,
     pub athena_table: &'a str,
+    /// The table's day partition column (`yyyy/MM/dd`, as the template's table and
+    /// AWS's partition-projection example have it); `None` when it has none.
+    pub athena_date_partition: Option<&'a str>,
     pub now: DateTime<Utc>,
 }
 
@@ -516,6 +519,7 @@ pub fn investigation(ctx: Context, ev: Evidence) -> Investigation {
     let athena = plan.map(|p| {
         athena_query(
             ctx.athena_table,
+            ctx.athena_date_partition,
             &p.window,
             ev.top_principal(),
             top_ip(&ev).as_deref(),
@@ -639,11 +643,50 @@ fn sql_str(s: &str) -> String {
     format!("'{}'", clean(s, MAX_FIELD).replace('\'', "''"))
 }
 
+/// True for a name Athena takes unquoted as a column: a letter or `_`, then
+/// letters, digits or `_`.
+pub fn is_column_name(s: &str) -> bool {
+    let mut bytes = s.bytes();
+    bytes
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == b'_')
+        && bytes.all(|c| c.is_ascii_alphanumeric() || c == b'_')
+}
+
+/// The Athena table's day partition column from its setting: unset is `logdate`,
+/// `none` is no column, anything else must be a plain column name.
+pub fn date_partition(setting: Option<String>) -> Result<Option<String>, String> {
+    match setting.as_deref() {
+        None => Ok(Some("logdate".into())),
+        Some(s) if s.eq_ignore_ascii_case("none") => Ok(None),
+        Some(s) if is_column_name(s) => Ok(Some(s.to_owned())),
+        Some(s) => Err(format!(
+            "{s:?} is not a column name (letters, digits, _) or `none`"
+        )),
+    }
+}
+
 /// An Athena query over the standard CloudTrail table for the window and the main
 /// principal or IP. The key comes from `requestParameters.keyId` or, when the call
-/// names none (symmetric Decrypt), from `resources[]`.
-pub fn athena_query(table: &str, w: &Window, principal: Option<&str>, ip: Option<&str>) -> String {
+/// names none (symmetric Decrypt), from `resources[]`. With `date_partition`, the
+/// days of the log files read (`yyyy/MM/dd`) restrict the partitions: without it a
+/// partition-projected table is read from its first day, at Athena's price per byte.
+pub fn athena_query(
+    table: &str,
+    date_partition: Option<&str>,
+    w: &Window,
+    principal: Option<&str>,
+    ip: Option<&str>,
+) -> String {
     let ts = |t: DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Secs, true);
+    let days = match date_partition.filter(|c| is_column_name(c)) {
+        Some(col) => format!(
+            "\n  AND {col} BETWEEN '{}' AND '{}'",
+            w.files_from.format("%Y/%m/%d"),
+            w.files_to.format("%Y/%m/%d")
+        ),
+        None => String::new(),
+    };
     let mut who = Vec::new();
     if let Some(p) = principal {
         who.push(if let Some(acct) = p.strip_prefix("account:") {
@@ -676,7 +719,7 @@ pub fn athena_query(table: &str, w: &Window, principal: Option<&str>, ip: Option
          \x20               element_at(transform(filter(resources, r -> r.type = 'AWS::KMS::Key'), r -> r.arn), 1)) AS key,\n\
          \x20      json_extract(requestparameters, '$.encryptionContext') AS encryption_context\n\
          FROM {table}\n\
-         WHERE eventsource = 'kms.amazonaws.com'\n\
+         WHERE eventsource = 'kms.amazonaws.com'{days}\n\
          \x20 AND eventtime BETWEEN '{}' AND '{}'{who}\n\
          ORDER BY eventtime;",
         ts(w.start),
@@ -1195,6 +1238,7 @@ mod tests {
                 plan: Ok(&plan),
                 gather: GatherInfo::default(),
                 athena_table: "cloudtrail_logs",
+                athena_date_partition: Some("logdate"),
                 now: t("2026-10-04T02:51:00Z"),
             },
             evd,
@@ -1237,6 +1281,10 @@ mod tests {
             q.contains("BETWEEN '2026-10-04T02:30:00Z' AND '2026-10-04T02:50:00Z'"),
             "{q}"
         );
+        assert!(
+            q.contains("AND logdate BETWEEN '2026/10/04' AND '2026/10/04'"),
+            "{q}"
+        );
         let round: Investigation =
             serde_json::from_value(serde_json::to_value(&inv).expect("json")).expect("parse");
         assert_eq!(round.schema, SCHEMA);
@@ -1258,6 +1306,7 @@ mod tests {
                 plan: Err("no keytrail rule owns metric KMSAudit/Whatever".into()),
                 gather: GatherInfo::default(),
                 athena_table: "t",
+                athena_date_partition: None,
                 now: t("2026-10-04T02:51:00Z"),
             },
             Evidence::default(),
@@ -1283,12 +1332,42 @@ mod tests {
         };
         let q = athena_query(
             "cloudtrail_logs",
+            Some("logdate"),
             &w,
             Some("arn:aws:iam::1:user/o'brien"),
             Some("10.0.0.1' OR '1'='1"),
         );
         assert!(q.contains("'arn:aws:iam::1:user/o''brien'"), "{q}");
         assert!(q.contains("'10.0.0.1'' OR ''1''=''1'"), "{q}");
+    }
+
+    #[test]
+    fn athena_query_reads_only_the_days_of_the_files() {
+        // A window across midnight reads the partitions of both days; the files
+        // (delivered up to the lag after the end) decide, not the events.
+        let w = Window {
+            start: t("2026-10-04T23:40:00Z"),
+            end: t("2026-10-04T23:55:00Z"),
+            files_from: t("2026-10-04T23:40:00Z"),
+            files_to: t("2026-10-05T00:10:00Z"),
+        };
+        let q = athena_query("db.cloudtrail_logs", Some("logdate"), &w, None, None);
+        assert!(
+            q.contains("WHERE eventsource = 'kms.amazonaws.com'\n  AND logdate BETWEEN '2026/10/04' AND '2026/10/05'\n"),
+            "{q}"
+        );
+        assert!(q.contains("FROM db.cloudtrail_logs\n"), "{q}");
+        // No partition column (a table without one), or a name that is not a
+        // column: no partition predicate, never injected text.
+        for col in [None, Some("logdate; DROP TABLE x"), Some(""), Some("1day")] {
+            let q = athena_query("t", col, &w, None, None);
+            assert!(!q.contains("logdate") && !q.contains("DROP"), "{q}");
+            assert!(
+                q.contains("eventtime BETWEEN '2026-10-04T23:40:00Z' AND '2026-10-04T23:55:00Z'"),
+                "{q}"
+            );
+        }
+        assert!(is_column_name("logdate") && is_column_name("_d1") && !is_column_name("a-b"));
     }
 
     #[test]

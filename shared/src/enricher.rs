@@ -47,6 +47,9 @@ pub struct EnricherConfig {
     pub namespace: String,
     /// `KEYTRAIL_ATHENA_TABLE`, default `cloudtrail_logs`.
     pub athena_table: String,
+    /// `KEYTRAIL_ATHENA_DATE_PARTITION`, default `logdate` (the template's table):
+    /// the table's `yyyy/MM/dd` partition column, or `none`.
+    pub athena_date_partition: Option<String>,
     /// `KEYTRAIL_SUMMARY_BUCKET`, default the log bucket: where the review's baseline
     /// (`keytrail/state/baseline.json`) is, for `unfamiliar_source_ip` alarms.
     pub summary_bucket: Option<String>,
@@ -66,6 +69,7 @@ impl EnricherConfig {
         "KEYTRAIL_NOTIFY_STATES",
         "KEYTRAIL_METRIC_NAMESPACE",
         "KEYTRAIL_ATHENA_TABLE",
+        "KEYTRAIL_ATHENA_DATE_PARTITION",
         "KEYTRAIL_SUMMARY_BUCKET",
     ];
 
@@ -126,6 +130,10 @@ impl EnricherConfig {
             notify_states: states,
             namespace: get("KEYTRAIL_METRIC_NAMESPACE").unwrap_or_else(|| "KMSAudit".into()),
             athena_table: get("KEYTRAIL_ATHENA_TABLE").unwrap_or_else(|| "cloudtrail_logs".into()),
+            athena_date_partition: crate::enrich::date_partition(get(
+                "KEYTRAIL_ATHENA_DATE_PARTITION",
+            ))
+            .map_err(|e| ConfigError(format!("KEYTRAIL_ATHENA_DATE_PARTITION: {e}")))?,
             summary_bucket: get("KEYTRAIL_SUMMARY_BUCKET"),
         })
     }
@@ -243,6 +251,7 @@ impl<S: ObjectStore + 'static, K: KeyDirectory, N: Notifier> Enricher<S, K, N> {
                 plan: plan.as_ref().map_err(Clone::clone),
                 gather,
                 athena_table: &self.config.athena_table,
+                athena_date_partition: self.config.athena_date_partition.as_deref(),
                 now: Utc::now(),
             },
             evidence,
@@ -391,10 +400,10 @@ mod tests {
         let _ = EnricherConfig::from_lookup(|k| {
             seen.lock().expect("lock").push(k.to_owned());
             Some(
-                if k == "KEYTRAIL_NOTIFY_STATES" {
-                    "ALARM"
-                } else {
-                    "1"
+                match k {
+                    "KEYTRAIL_NOTIFY_STATES" => "ALARM",
+                    "KEYTRAIL_ATHENA_DATE_PARTITION" => "logdate",
+                    _ => "1",
                 }
                 .into(),
             )
@@ -427,6 +436,21 @@ mod tests {
         assert_eq!(c.lag, Duration::minutes(15));
         assert_eq!(c.concurrency, 8);
         assert_eq!(c.notify_states, ["ALARM", "OK"]);
+        assert_eq!(c.athena_date_partition.as_deref(), Some("logdate"));
+        let with = |partition: &'static str| {
+            EnricherConfig::from_lookup(|k| match k {
+                "KEYTRAIL_LOG_BUCKET" | "KEYTRAIL_ALERT_TOPIC_ARN" => Some("x".into()),
+                "KEYTRAIL_ATHENA_DATE_PARTITION" => Some(partition.into()),
+                _ => None,
+            })
+        };
+        assert_eq!(with("None").expect("none").athena_date_partition, None);
+        assert_eq!(
+            with("dt").expect("dt").athena_date_partition.as_deref(),
+            Some("dt")
+        );
+        let err = with("dt' OR 1=1").expect_err("not a column").to_string();
+        assert!(err.contains("KEYTRAIL_ATHENA_DATE_PARTITION"), "{err}");
         let missing =
             EnricherConfig::from_lookup(|k| (k == "KEYTRAIL_LOG_BUCKET").then(|| "b".into()));
         assert!(
