@@ -396,6 +396,7 @@ if ((RUN_TABLE)); then
     awk -v w1="$W1_BYTES" -v w1s="$W1S_BYTES" -v w2="$W2_BYTES" \
         -v t_dec="$MED_decompress" -v r_dec="$RSS_decompress" \
         -v t_val="$MED_validate" -v r_val="$RSS_validate" \
+        -v t_pass="$(json_field "$WORK/validate.out" validate_seconds)" \
         -v t_core="$MED_core" -v r_core="$RSS_core" \
         -v t_small="$MED_core_small" -v r_small="$RSS_core_small" \
         -v t_py="$MED_python" -v r_py="$RSS_python" \
@@ -406,9 +407,11 @@ if ((RUN_TABLE)); then
         printf "| workload | command | median wall (s) | MB/s | peak RSS (MiB) | ratio | target | verdict |\n"
         printf "|---|---|---:|---:|---:|---|---|---|\n"
         row("W1", "keytrail core W1 --decompress-only", t_dec, w1, r_dec, "", "", "")
-        # Not a target: the floor of any reader that checks the JSON (the whole
-        # file in memory, then serde_json skipping every value).
-        row("W1", "keytrail core W1 --validate-only", t_val, w1, r_val, sprintf("validate/decompress %.2f", t_val / t_dec), "(floor)", "")
+        # Not a target: the floor of any reader that checks the JSON. The whole
+        # file is held in memory, then serde_json skips every value; the pass
+        # alone (timed inside) plus decompression is what a streaming reader that
+        # validates cannot beat.
+        row("W1", "keytrail core W1 --validate-only", t_val, w1, r_val, sprintf("pass alone %.3f s; (decompress + pass)/decompress %.2f", t_pass, (t_dec + t_pass) / t_dec), "(floor)", "")
         r = t_core / t_dec
         row("W1", "keytrail core W1", t_core, w1, r_core, sprintf("core/decompress %.2f", r), "<= 1.3", r <= 1.3 ? "PASS" : "FAIL")
         big = r_core > r_small ? r_core : r_small

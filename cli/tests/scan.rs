@@ -615,6 +615,8 @@ fn core_modes_agree_and_damage_fails_the_validating_floor() {
     assert_eq!(core["decompressed_bytes"], validate["decompressed_bytes"]);
     assert!(core["records"].as_u64().expect("records") > 0);
     assert_eq!(validate["records"], 0, "the floor parses nothing");
+    assert!(validate["validate_seconds"].as_f64().expect("timed") >= 0.0);
+    assert!(core.get("validate_seconds").is_none());
 
     // A log cut in the middle of a record: the validating floor fails, naming it.
     let dir = tempfile::tempdir().expect("tempdir");
