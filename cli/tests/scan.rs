@@ -318,6 +318,36 @@ fn enrich_decrypt_failure_alarm_names_who_where_and_what() {
         inv["gather"]["files_selected"], 3,
         "only files delivered in the window are read"
     );
+    let query = inv["athena_query"].as_str().expect("athena query");
+    assert!(
+        query.contains("AND logdate BETWEEN '2026/10/04' AND '2026/10/04'"),
+        "{query}"
+    );
+
+    // A table without a day partition, and a flag that is not a column name.
+    let out = keytrail(&[
+        "enrich",
+        "--alarm",
+        "events/alarms/sns-decrypt-failures.json",
+        "events/logs",
+        "--json",
+        "--athena-date-partition",
+        "none",
+    ]);
+    let inv: Value = serde_json::from_slice(&out.stdout).expect("investigation JSON");
+    let query = inv["athena_query"].as_str().expect("athena query");
+    assert!(!query.contains("logdate"), "{query}");
+    let out = keytrail(&[
+        "enrich",
+        "--alarm",
+        "events/alarms/sns-decrypt-failures.json",
+        "events/logs",
+        "--athena-date-partition",
+        "day' OR 1=1",
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--athena-date-partition"), "{err}");
 }
 
 #[test]
