@@ -6,7 +6,7 @@
 
 use serde::Serialize;
 
-use crate::model::Record;
+use crate::model::{Record, UserIdentity};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Principal {
@@ -84,7 +84,8 @@ pub fn is_service_source(ip: &str) -> bool {
 
 /// Normalises `userIdentity` into a [`Principal`].
 pub fn principal_of(r: &Record) -> Principal {
-    let ui = r.user_identity.clone().unwrap_or_default();
+    let none = UserIdentity::default();
+    let ui = r.user_identity.as_ref().unwrap_or(&none);
     let invoked_by = ui.invoked_by.clone();
     let source_service = r
         .source_ip_address
