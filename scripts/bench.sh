@@ -22,6 +22,8 @@
 #   --search         `keytrail search --context` over a generated month tree
 #   --big-log        `keytrail scan` of a ~200 MB multi-member gzip log
 #                    (scripts/gen-big-log.py; --size-mb N, --log PATH)
+#   --parsers        the validating floor: serde_json, sonic-rs and simd-json
+#                    checking W1 in memory (bench/parsers, a separate crate)
 #   --all            all of the above, and the table
 #   --no-table       skip the table (with one of the flags above)
 #
@@ -48,6 +50,7 @@ RUN_REVIEW=0
 RUN_ENRICH=0
 RUN_SEARCH=0
 RUN_BIG_LOG=0
+RUN_PARSERS=0
 SIZE_MB=200
 LOG=""
 
@@ -106,6 +109,10 @@ while (($# > 0)); do
             RUN_BIG_LOG=1
             shift
             ;;
+        --parsers)
+            RUN_PARSERS=1
+            shift
+            ;;
         --size-mb)
             SIZE_MB="${2:-}"
             positive_int --size-mb "$SIZE_MB"
@@ -116,7 +123,7 @@ while (($# > 0)); do
             shift 2
             ;;
         --all)
-            RUN_CRITERION=1 RUN_REVIEW=1 RUN_ENRICH=1 RUN_SEARCH=1 RUN_BIG_LOG=1
+            RUN_CRITERION=1 RUN_REVIEW=1 RUN_ENRICH=1 RUN_SEARCH=1 RUN_BIG_LOG=1 RUN_PARSERS=1
             shift
             ;;
         --no-table)
@@ -124,7 +131,7 @@ while (($# > 0)); do
             shift
             ;;
         -h | --help)
-            sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//'
+            sed -n '2,36p' "$0" | sed 's/^# \{0,1\}//'
             exit 0
             ;;
         *)
@@ -425,6 +432,24 @@ if ((RUN_TABLE)); then
     function row(w, cmd, t, bytes, rss, ratio, target, verdict) {
         printf "| %s | `%s` | %.3f | %.0f | %.1f | %s | %s | %s |\n", w, cmd, t, bytes / 1e6 / t, rss / mib, ratio, target, verdict
     }'
+fi
+
+# ---------------------------------------------------------------- parsers
+if ((RUN_PARSERS)); then
+    # The workload and taskset, as the table uses them (generated if missing).
+    build_cli
+    mkdir -p "$BENCH_DIR"
+    workload w1 w1
+    W1="$(log_file_of "$BENCH_DIR/w1")"
+    section "parsers: cargo build --release --manifest-path bench/parsers/Cargo.toml"
+    PARSERS_TARGET="$TARGET_DIR/bench-parsers"
+    CARGO_TARGET_DIR="$PARSERS_TARGET" cargo build --release --manifest-path bench/parsers/Cargo.toml
+    PIN=()
+    if command -v taskset >/dev/null 2>&1 && taskset -c 0 true 2>/dev/null; then
+        PIN=(taskset -c 0)
+    fi
+    section "parsers: the validating floor on W1 (keytrail core --decompress-only streams; compare with its row)"
+    "${PIN[@]}" "$PARSERS_TARGET/release/keytrail-bench-parsers" "$W1" --runs "$RUNS"
 fi
 
 # ---------------------------------------------------------------- criterion
