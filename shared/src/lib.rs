@@ -6,6 +6,32 @@
 //! engine that ties them together and offline threshold evaluation in [`findings`].
 //! The `aws` feature adds the S3/CloudWatch adapters and the Lambda handlers.
 
+/// For an ordered map keyed by an owned type and looked up through `dyn $view`, a
+/// trait that the owned key and a borrowed one both implement (so that a lookup
+/// builds no key): given `impl Ord for dyn $view`, written to agree with the owned
+/// key's own order, this adds the comparisons that follow from it and
+/// `Borrow<dyn $view>` for the owned key.
+macro_rules! borrowed_lookup {
+    ($view:ident for $owned:ty) => {
+        impl PartialOrd for dyn $view + '_ {
+            fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+                Some(self.cmp(other))
+            }
+        }
+        impl PartialEq for dyn $view + '_ {
+            fn eq(&self, other: &Self) -> bool {
+                self.cmp(other).is_eq()
+            }
+        }
+        impl Eq for dyn $view + '_ {}
+        impl<'a> std::borrow::Borrow<dyn $view + 'a> for $owned {
+            fn borrow(&self) -> &(dyn $view + 'a) {
+                self
+            }
+        }
+    };
+}
+
 pub mod alarm;
 pub mod analysis;
 pub mod catalog;

@@ -191,23 +191,7 @@ impl Ord for dyn MetricKey + '_ {
         })
     }
 }
-impl PartialOrd for dyn MetricKey + '_ {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl PartialEq for dyn MetricKey + '_ {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other).is_eq()
-    }
-}
-impl Eq for dyn MetricKey + '_ {}
-
-impl<'a> std::borrow::Borrow<dyn MetricKey + 'a> for MetricId {
-    fn borrow(&self) -> &(dyn MetricKey + 'a) {
-        self
-    }
-}
+borrowed_lookup!(MetricKey for MetricId);
 
 /// Aggregated counts: per metric, per minute (epoch seconds).
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -103,23 +103,7 @@ impl Ord for dyn UsageView + '_ {
         self.parts().cmp(&other.parts())
     }
 }
-impl PartialOrd for dyn UsageView + '_ {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl PartialEq for dyn UsageView + '_ {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other).is_eq()
-    }
-}
-impl Eq for dyn UsageView + '_ {}
-
-impl<'a> std::borrow::Borrow<dyn UsageView + 'a> for UsageKey {
-    fn borrow(&self) -> &(dyn UsageView + 'a) {
-        self
-    }
-}
+borrowed_lookup!(UsageView for UsageKey);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UsageStats {
