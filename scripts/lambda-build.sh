@@ -42,20 +42,16 @@ for dir in "$("$PYTHON" -c 'import sysconfig; print(sysconfig.get_path("scripts"
 done
 export PATH
 
-pip_install() {
-    say "pip install $*"
-    if ! "$PYTHON" -m pip install --disable-pip-version-check "$@" >&2; then
-        say "retrying with --user --break-system-packages (externally managed Python)"
-        "$PYTHON" -m pip install --disable-pip-version-check --user --break-system-packages "$@" >&2 \
-            || die "pip install $* failed"
-    fi
-}
+# _kt_pip_install: pip with the fallback for an externally managed system Python.
+KEYTRAIL_PYTHON="$PYTHON"
+# shellcheck source=scripts/install-test-deps.sh disable=SC1091 # followed with shellcheck -x
+source "$ROOT/scripts/install-test-deps.sh"
 
 missing=()
 cargo lambda --version >/dev/null 2>&1 || missing+=(cargo-lambda)
 command -v zig >/dev/null 2>&1 || "$PYTHON" -c 'import ziglang' >/dev/null 2>&1 || missing+=(ziglang)
 if ((${#missing[@]} > 0)); then
-    pip_install "${missing[@]}"
+    _kt_pip_install "${missing[@]}" || die "pip install ${missing[*]} failed"
 fi
 cargo lambda --version >/dev/null 2>&1 || die "cargo-lambda installed but 'cargo lambda --version' fails; is pip's bin directory on PATH?"
 say "$(cargo lambda --version)"

@@ -57,12 +57,11 @@ else
 fi
 
 if ! "$PYTHON" -c 'import ziglang' >/dev/null 2>&1; then
-    say "pip install ziglang"
-    if ! "$PYTHON" -m pip install --disable-pip-version-check ziglang >&2; then
-        say "retrying with --user --break-system-packages (externally managed Python)"
-        "$PYTHON" -m pip install --disable-pip-version-check --user --break-system-packages ziglang >&2 \
-            || die "pip install ziglang failed"
-    fi
+    # _kt_pip_install: pip with the fallback for an externally managed system Python.
+    KEYTRAIL_PYTHON="$PYTHON"
+    # shellcheck source=scripts/install-test-deps.sh disable=SC1091 # followed with shellcheck -x
+    source "$ROOT/scripts/install-test-deps.sh"
+    _kt_pip_install ziglang || die "pip install ziglang failed"
 fi
 say "zig $("$PYTHON" -m ziglang version)"
 
