@@ -3,7 +3,7 @@
 //! so that benchmarks can time it against plain decompression.
 
 use std::fs::File;
-use std::io::{self, BufReader, Read};
+use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
@@ -55,10 +55,17 @@ pub fn run(path: &Path, mode: Mode) -> Result<CoreOutput> {
     if mode == Mode::ValidateOnly {
         // gzip's trailer holds the (last member's) size mod 2^32: a capacity hint,
         // so that the floor is not charged for growing the buffer.
-        let hint = std::fs::read(path)
-            .ok()
-            .and_then(|gz| gz.last_chunk::<4>().map(|t| u32::from_le_bytes(*t)))
-            .unwrap_or(0);
+        let mut file = file;
+        let mut trailer = [0u8; 4];
+        let hint = match file
+            .seek(SeekFrom::End(-4))
+            .and_then(|_| file.read_exact(&mut trailer))
+        {
+            Ok(()) => u32::from_le_bytes(trailer),
+            Err(_) => 0,
+        };
+        file.seek(SeekFrom::Start(0))
+            .with_context(|| format!("{shown}: cannot read"))?;
         let mut json = Vec::with_capacity(hint as usize);
         MultiGzDecoder::new(BufReader::with_capacity(64 * 1024, file))
             .read_to_end(&mut json)
