@@ -12,9 +12,9 @@
 use std::time::{Duration as StdDuration, Instant};
 
 use chrono::{DateTime, Duration, Utc};
-use keytrail::aws::{KmsDirectory, S3Store, SnsNotifier, kms_client, s3_client, sns_client};
-use keytrail::enrich::Investigation;
-use keytrail::enricher::{Enricher, EnricherConfig};
+use keytrail::Investigation;
+use keytrail::{Enricher, EnricherConfig};
+use keytrail::{KmsDirectory, S3Store, SnsNotifier, kms_client, s3_client, sns_client};
 use keytrail_tests::{Moto, decrypt_record, delivery_key, gz_log, repo_root};
 use serde_json::{Value, json};
 

@@ -1,9 +1,9 @@
 //! The alarm enricher against moto_server: S3 logs, KMS key metadata, SNS -> SQS.
 
 use chrono::{DateTime, Duration, Utc};
-use keytrail::aws::{KmsDirectory, S3Store, SnsNotifier, kms_client, s3_client, sns_client};
-use keytrail::enrich::Investigation;
-use keytrail::enricher::{Enricher, EnricherConfig};
+use keytrail::Investigation;
+use keytrail::{Enricher, EnricherConfig};
+use keytrail::{KmsDirectory, S3Store, SnsNotifier, kms_client, s3_client, sns_client};
 use keytrail_tests::{Moto, decrypt_record, delivery_key, gz_log, repo_root, upload_sample_tree};
 use serde_json::Value;
 

@@ -10,9 +10,9 @@ use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
 use aws_sdk_s3::primitives::ByteStream;
 use chrono::{DateTime, Utc};
 use flate2::read::MultiGzDecoder;
-use keytrail::aws::{CloudWatchSink, S3Store, cloudwatch_client, s3_client};
-use keytrail::processor::{Config, Processor, marker_key};
-use keytrail::summary::Summary;
+use keytrail::Summary;
+use keytrail::{CloudWatchSink, S3Store, cloudwatch_client, s3_client};
+use keytrail::{Processor, ProcessorConfig, marker_key};
 use keytrail_tests::{Moto, repo_root};
 use serde_json::{Value, json};
 
@@ -53,10 +53,10 @@ async fn env_with(
         .send()
         .await
         .expect("create bucket");
-    let config = Config {
+    let config = ProcessorConfig {
         // The sample logs are from 2026-10; publish them whatever today's date is.
         max_metric_age: std::time::Duration::from_secs(3650 * 24 * 3600),
-        ..Config::default()
+        ..ProcessorConfig::default()
     };
     let processor = Processor::new(
         S3Store { client: s3.clone() },
@@ -85,7 +85,7 @@ fn event_key(ev: &Value) -> String {
     let raw = ev["Records"][0]["s3"]["object"]["key"]
         .as_str()
         .expect("key");
-    keytrail::s3key::decode_event_key(raw)
+    keytrail::decode_event_key(raw)
 }
 
 /// The local sample file for an S3 key.
@@ -242,11 +242,11 @@ async fn s3_event_puts_metrics_and_summary() {
     let total: u64 = expected.values().sum();
     assert_eq!(result["kms_records"], json!(total), "{report}");
     for (name, count) in &expected {
-        let dim = keytrail::metrics::operation_dimension(name);
+        let dim = keytrail::operation_dimension(name);
         let got = metric_sum(&env, "KMSApiCalls", &[("EventName", dim)], start, end).await;
         let want: u64 = expected
             .iter()
-            .filter(|(n, _)| keytrail::metrics::operation_dimension(n) == dim)
+            .filter(|(n, _)| keytrail::operation_dimension(n) == dim)
             .map(|(_, c)| c)
             .sum();
         assert_eq!(
@@ -435,9 +435,7 @@ async fn corrupt_file_is_reported_and_good_records_counted() {
         got, good as f64,
         "every record before the damage is published"
     );
-    let delivered = keytrail::s3key::parse_log_key(&key)
-        .expect("layout")
-        .delivered;
+    let delivered = keytrail::parse_log_key(&key).expect("layout").delivered;
     let bad = metric_sum(&env, "KMSAuditBadLogFiles", &[], delivered, delivered).await;
     assert_eq!(bad, 1.0);
 }
@@ -547,7 +545,7 @@ async fn baseline_enables_unfamiliar_source_ip() {
         "keys_last_used": {}, "months": {}});
     upload(
         &env,
-        keytrail::reviewer::BASELINE_KEY,
+        keytrail::BASELINE_KEY,
         baseline.to_string().into_bytes(),
     )
     .await;
@@ -588,7 +586,7 @@ async fn racing_handlers_count_once() {
         env.processor.handle(&payload, None),
         env.processor.handle(&payload, None)
     );
-    let outcome = |r: &Result<Value, keytrail::processor::ProcessError>| match r {
+    let outcome = |r: &Result<Value, keytrail::ProcessError>| match r {
         Ok(v) => v["objects"][0]["result"]["outcome"]
             .as_str()
             .unwrap_or("?")
@@ -802,10 +800,10 @@ async fn put_metric_data_calls_are_ceil_datums_over_1000() {
         CloudWatchSink {
             client: cloudwatch_client(&sdk),
         },
-        Config {
+        ProcessorConfig {
             per_key_metrics: true,
             max_metric_age: std::time::Duration::from_secs(3650 * 24 * 3600),
-            ..Config::default()
+            ..ProcessorConfig::default()
         },
     );
     let payload = event("s3-put.json");

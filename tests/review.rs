@@ -2,12 +2,12 @@
 //! raw logs in S3, the review topic subscribed by SQS.
 
 use chrono::{DateTime, Duration, Utc};
-use keytrail::analysis::{AnalysisOptions, analyse};
-use keytrail::aws::{
+use keytrail::{AnalysisOptions, analyse};
+use keytrail::{
     AwsReviewSources, S3Store, SnsNotifier, cloudtrail_client, kms_client, s3_client, sns_client,
 };
-use keytrail::review::{Baseline, CheckStatus, Report};
-use keytrail::reviewer::{BASELINE_KEY, ReviewConfig, Reviewer};
+use keytrail::{BASELINE_KEY, ReviewConfig, Reviewer};
+use keytrail::{Baseline, CheckStatus, Report};
 use keytrail_tests::{Moto, decrypt_record, delivery_key, gz_log};
 use serde_json::{Value, json};
 
@@ -162,9 +162,7 @@ async fn scheduled_review_writes_reports_baseline_and_summary() {
     // enough (KEYTRAIL_UNUSED_DAYS=20) to count as unused by its end. Days 25-27 have
     // raw logs and summaries (as the log processor writes them), day 28 only raw logs
     // (backfilled), and no other day has deliveries.
-    let month = keytrail::review::Month::previous_of(Utc::now())
-        .next()
-        .next();
+    let month = keytrail::Month::previous_of(Utc::now()).next().next();
     for day in 25..=28 {
         let at = t(&format!("{month}-{day:02}T10:05:00Z"));
         let mut records: Vec<Value> = (0..5)
@@ -197,7 +195,7 @@ async fn scheduled_review_writes_reports_baseline_and_summary() {
         put(&s3, &key, gz.clone()).await;
         if day <= 27 {
             let a = analyse(&key, &gz[..], &AnalysisOptions::default());
-            let lk = keytrail::s3key::parse_log_key(&key).expect("layout");
+            let lk = keytrail::parse_log_key(&key).expect("layout");
             put(&s3, &lk.summary_key(), a.summary.to_gzip_json()).await;
         }
     }

@@ -8,9 +8,9 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use flate2::bufread::MultiGzDecoder;
-use keytrail::analysis::{AnalysisOptions, analyse};
-use keytrail::metrics::{MAX_DATUMS_PER_CALL, MetricOptions};
-use keytrail::s3key::parse_log_key;
+use keytrail::parse_log_key;
+use keytrail::{AnalysisOptions, analyse};
+use keytrail::{MAX_DATUMS_PER_CALL, MetricOptions};
 use serde::Serialize;
 
 #[derive(Debug, Serialize)]

@@ -6,12 +6,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail};
 use chrono::{Duration, Utc};
-use keytrail::alarm::{Payload, parse_payload};
-use keytrail::enrich::{
-    Context, Evidence, FailedObject, GatherInfo, Investigation, Plan, gather_file, investigation,
-    plan_for,
+use keytrail::{
+    Evidence, FailedObject, GatherInfo, Investigation, InvestigationInputs, Plan,
+    build_investigation, gather_file, plan_for,
 };
-use keytrail::s3key::{non_log_reason, parse_log_key};
+use keytrail::{Payload, parse_payload};
+use keytrail::{non_log_reason, parse_log_key};
 use rayon::prelude::*;
 
 use crate::files::{collect_files, display, progress};
@@ -24,7 +24,7 @@ pub struct EnrichArgs {
     pub athena_table: String,
     pub athena_date_partition: Option<String>,
     pub progress: bool,
-    pub baseline: Option<std::sync::Arc<keytrail::review::Baseline>>,
+    pub baseline: Option<std::sync::Arc<keytrail::Baseline>>,
 }
 
 /// Builds the investigation for the alarm in `args.alarm` from the logs under `args.paths`.
@@ -71,7 +71,7 @@ pub fn run(args: &EnrichArgs) -> Result<Investigation> {
             .collect();
         gather.files_selected = selected.len() as u64;
         let bar = progress(selected.len(), args.progress);
-        let results: Vec<(String, Result<keytrail::enrich::FileEvidence, String>)> = selected
+        let results: Vec<(String, Result<keytrail::FileEvidence, String>)> = selected
             .par_iter()
             .map(|p| {
                 let r = read(p, plan);
@@ -94,8 +94,8 @@ pub fn run(args: &EnrichArgs) -> Result<Investigation> {
             }
         }
     }
-    let mut inv = investigation(
-        Context {
+    let mut inv = build_investigation(
+        InvestigationInputs {
             alarm: &alarm,
             plan: plan.as_ref().map_err(Clone::clone),
             gather,
@@ -113,7 +113,7 @@ pub fn run(args: &EnrichArgs) -> Result<Investigation> {
     Ok(inv)
 }
 
-fn read(path: &Path, plan: &Plan) -> Result<keytrail::enrich::FileEvidence, String> {
+fn read(path: &Path, plan: &Plan) -> Result<keytrail::FileEvidence, String> {
     let shown = display(path);
     let file = File::open(path).map_err(|e| format!("{shown}: cannot open: {e}"))?;
     Ok(gather_file(&shown, BufReader::new(file), plan))

@@ -50,7 +50,7 @@ pub fn cells(row: Vec<String>) -> Vec<String> {
     row.into_iter()
         .map(|c| {
             c.split('\n')
-                .map(|line| keytrail::sanitize::clean(line, 512))
+                .map(|line| keytrail::clean(line, 512))
                 .collect::<Vec<_>>()
                 .join("\n")
         })

@@ -94,7 +94,7 @@ enum Command {
         paths: Vec<PathBuf>,
         /// The month to review, YYYY-MM.
         #[arg(long, value_parser = parse_month)]
-        month: keytrail::review::Month,
+        month: keytrail::Month,
         /// Output format.
         #[arg(long, value_enum, default_value = "md")]
         format: Format,
@@ -111,7 +111,7 @@ enum Command {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
         /// An exact, case-sensitive encryption-context pair; repeat to require several.
-        #[arg(long = "context", value_name = "K=V", value_parser = keytrail::search::parse_pair)]
+        #[arg(long = "context", value_name = "K=V", value_parser = keytrail::parse_pair)]
         context: Vec<(String, String)>,
         /// A key ARN, key id, alias name (alias/x) or alias ARN.
         #[arg(long)]
@@ -186,14 +186,14 @@ enum Format {
     Html,
 }
 
-fn parse_month(s: &str) -> Result<keytrail::review::Month, String> {
-    keytrail::review::Month::parse(s).ok_or_else(|| format!("{s:?} is not a month such as 2026-10"))
+fn parse_month(s: &str) -> Result<keytrail::Month, String> {
+    keytrail::Month::parse(s).ok_or_else(|| format!("{s:?} is not a month such as 2026-10"))
 }
 
 /// Reads a baseline written by the monthly review.
 fn load_baseline(
     path: Option<&std::path::Path>,
-) -> Result<Option<std::sync::Arc<keytrail::review::Baseline>>> {
+) -> Result<Option<std::sync::Arc<keytrail::Baseline>>> {
     let Some(path) = path else { return Ok(None) };
     let bytes =
         std::fs::read(path).map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", path.display()))?;
@@ -279,18 +279,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 namespace,
                 lag: chrono::Duration::minutes(lag_minutes),
                 athena_table,
-                athena_date_partition: keytrail::enrich::date_partition(Some(
-                    athena_date_partition,
-                ))
-                .map_err(|e| anyhow::anyhow!("--athena-date-partition: {e}"))?,
+                athena_date_partition: keytrail::date_partition(Some(athena_date_partition))
+                    .map_err(|e| anyhow::anyhow!("--athena-date-partition: {e}"))?,
                 progress: !json,
                 baseline: load_baseline(baseline.as_deref())?,
             })?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&inv)?);
             } else {
-                println!("Subject: {}\n", keytrail::enrich::subject(&inv));
-                print!("{}", keytrail::enrich::body(&inv));
+                println!("Subject: {}\n", keytrail::notification_subject(&inv));
+                print!("{}", keytrail::notification_body(&inv));
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -309,8 +307,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             })?;
             let text = match format {
                 Format::Json => serde_json::to_string_pretty(&report)?,
-                Format::Md => keytrail::render::markdown(&report),
-                Format::Html => keytrail::render::html(&report),
+                Format::Md => keytrail::render_markdown(&report),
+                Format::Html => keytrail::render_html(&report),
             };
             match out {
                 Some(path) => std::fs::write(&path, text)
@@ -330,7 +328,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             until,
             json,
         } => {
-            let filter = keytrail::search::Filter {
+            let filter = keytrail::SearchFilter {
                 context,
                 key,
                 principal,

@@ -6,12 +6,12 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use chrono::Utc;
-use keytrail::analysis::{AnalysisOptions, analyse};
-use keytrail::review::{
-    KeyInfo, Month, Report, ReviewInput, ReviewSettings, TrailInfo, build, delivery_coverage,
+use keytrail::Summary;
+use keytrail::{AnalysisOptions, analyse};
+use keytrail::{
+    KeyInfo, Month, Report, ReviewInput, ReviewSettings, TrailInfo, build_report, delivery_coverage,
 };
-use keytrail::s3key::{non_log_reason, parse_log_key};
-use keytrail::summary::Summary;
+use keytrail::{non_log_reason, parse_log_key};
 use rayon::prelude::*;
 
 use crate::files::{collect_files, display, progress};
@@ -80,7 +80,7 @@ pub fn run(args: &ReviewArgs) -> Result<Report> {
     } else {
         (None, None)
     };
-    Ok(build(&ReviewInput {
+    Ok(build_report(&ReviewInput {
         month,
         usage: &usage,
         coverage,
@@ -96,7 +96,7 @@ type Sources = (Option<Vec<KeyInfo>>, Option<Vec<TrailInfo>>);
 
 /// KMS and CloudTrail through the default credential chain.
 fn live_sources() -> Result<Sources> {
-    use keytrail::aws::{
+    use keytrail::{
         AwsReviewSources, ReviewSources, cloudtrail_client, kms_client, load_sdk_config,
     };
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;

@@ -9,11 +9,11 @@ use crate::files::{cells, collect_files, display, progress};
 use anyhow::Result;
 use chrono::{DateTime, SecondsFormat, Utc};
 use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
-use keytrail::analysis::{AnalysisOptions, FileAnalysis, analyse};
-use keytrail::findings::{Finding, Hits, evaluate};
-use keytrail::metrics::{MetricOptions, Metrics};
-use keytrail::s3key::{non_log_reason, parse_log_key};
-use keytrail::summary::Summary;
+use keytrail::Summary;
+use keytrail::{AnalysisOptions, FileAnalysis, analyse};
+use keytrail::{Finding, Hits, evaluate_findings};
+use keytrail::{MetricOptions, Metrics};
+use keytrail::{non_log_reason, parse_log_key};
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -24,7 +24,7 @@ pub struct ScanArgs {
     pub until: Option<DateTime<Utc>>,
     pub per_key_metrics: bool,
     pub progress: bool,
-    pub baseline: Option<std::sync::Arc<keytrail::review::Baseline>>,
+    pub baseline: Option<std::sync::Arc<keytrail::Baseline>>,
 }
 
 #[derive(Debug, Serialize)]
@@ -201,7 +201,7 @@ pub fn run(args: &ScanArgs) -> Result<ScanReport> {
         ..
     } = totals;
     // Hits from all files share one timeline: thresholds span file boundaries, as in CloudWatch.
-    let findings = evaluate(&hits);
+    let findings = evaluate_findings(&hits);
     let metrics = metrics
         .totals()
         .into_iter()

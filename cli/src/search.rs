@@ -6,27 +6,27 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
-use keytrail::analysis::for_each_kms_event;
-use keytrail::s3key::non_log_reason;
-use keytrail::search::{Filter, Match};
+use keytrail::for_each_kms_event;
+use keytrail::non_log_reason;
+use keytrail::{SearchFilter, SearchMatch};
 use rayon::prelude::*;
 
 use crate::files::{cells, collect_files, display, progress};
 
 pub struct SearchOutput {
-    pub matches: Vec<Match>,
+    pub matches: Vec<SearchMatch>,
     /// Files that could not be read completely, with the reason.
     pub problems: Vec<String>,
     pub files_read: usize,
 }
 
-pub fn run(paths: &[PathBuf], filter: &Filter, show_progress: bool) -> Result<SearchOutput> {
+pub fn run(paths: &[PathBuf], filter: &SearchFilter, show_progress: bool) -> Result<SearchOutput> {
     let files: Vec<PathBuf> = collect_files(paths)?
         .into_iter()
         .filter(|p| non_log_reason(&display(p)).is_none())
         .collect();
     let bar = progress(files.len(), show_progress);
-    let per_file: Vec<(Vec<Match>, Option<String>)> = files
+    let per_file: Vec<(Vec<SearchMatch>, Option<String>)> = files
         .par_iter()
         .map(|p| {
             let shown = display(p);
@@ -35,7 +35,7 @@ pub fn run(paths: &[PathBuf], filter: &Filter, show_progress: bool) -> Result<Se
                     let mut found = Vec::new();
                     let read = for_each_kms_event(&shown, BufReader::new(f), |e| {
                         if filter.matches(e) {
-                            found.push(Match::of(e, &shown));
+                            found.push(SearchMatch::of(e, &shown));
                         }
                     });
                     (found, read.error.map(|e| e.to_string()))

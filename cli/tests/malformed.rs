@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use keytrail::analysis::{AnalysisOptions, analyse};
+use keytrail::{AnalysisOptions, analyse};
 use serde_json::Value;
 
 #[path = "../../tests/data/malformed/generated.rs"]

@@ -92,7 +92,7 @@ fn sample_tree_matches_what_the_generator_wrote() {
             "{name}"
         );
     }
-    for rule in keytrail::catalog::RULES {
+    for rule in keytrail::RULES {
         let want = exp["rules"][rule.id]["records"].as_u64().unwrap_or(0);
         assert_eq!(
             metric(&r, rule.metric, &[]),

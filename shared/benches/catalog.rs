@@ -6,10 +6,10 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use keytrail::catalog::{KmsEvent, RULES};
-use keytrail::metrics::{MetricOptions, Metrics};
-use keytrail::model::Record;
-use keytrail::summary::Summary;
+use keytrail::Record;
+use keytrail::Summary;
+use keytrail::{KmsEvent, RULES};
+use keytrail::{MetricOptions, Metrics};
 use serde_json::{Value, json};
 
 const EVENTS: usize = 4000;

@@ -6,7 +6,7 @@ use std::io::Write;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use flate2::Compression;
 use flate2::write::GzEncoder;
-use keytrail::analysis::{AnalysisOptions, analyse};
+use keytrail::{AnalysisOptions, analyse};
 use serde_json::json;
 
 /// A realistic log file: mostly Decrypt/GenerateDataKey with resources-only keys,

@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 
 use flate2::Compression;
 use flate2::write::GzEncoder;
-use keytrail::analysis::{AnalysisOptions, analyse};
-use keytrail::review::{Month, ReviewInput, ReviewSettings, build, delivery_coverage};
-use keytrail::summary::Summary;
+use keytrail::Summary;
+use keytrail::{AnalysisOptions, analyse};
+use keytrail::{Month, ReviewInput, ReviewSettings, build_report, delivery_coverage};
 use serde_json::json;
 
 const DELIVERIES: usize = 1440;
@@ -44,7 +44,7 @@ fn delivery(n: usize) -> Vec<u8> {
 }
 
 fn review(month: Month, usage: &Summary) -> usize {
-    let r = build(&ReviewInput {
+    let r = build_report(&ReviewInput {
         month,
         usage,
         coverage: delivery_coverage(month, std::iter::empty()),

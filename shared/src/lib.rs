@@ -1,9 +1,16 @@
 //! keytrail: audit AWS KMS key usage from CloudTrail logs.
 //!
-//! The core is synchronous and free of AWS SDK types: the streaming [`reader`], the
-//! tolerant [`model`], [`keys`] and [`principal`] normalisation, the detection
-//! [`catalog`], [`metrics`] aggregation, per-file [`summary`]s, the [`analysis`]
-//! engine that ties them together and offline threshold evaluation in [`findings`].
+//! The library follows the data's way, one folder per stage:
+//!
+//! - `cloudtrail`: the record model, the streaming reader and its framing, S3 key layouts;
+//! - `detect`: the KMS event, the one detection catalog, keys and principals, the
+//!   analysis that counts metrics, per-file summaries and rule hits, the baseline;
+//! - `investigate`: an alarm turned into an investigation, and the offline search;
+//! - `review`: the monthly compliance report and its rendering;
+//! - `aws` (feature `aws`): the SDK adapters, the configuration and the three handlers.
+//!
+//! Each stage imports only the ones before it. The modules are private; what is public
+//! is re-exported here.
 //! The `aws` feature adds the S3/CloudWatch adapters and the Lambda handlers.
 
 /// For an ordered map keyed by an owned type and looked up through `dyn $view`, a
@@ -32,29 +39,88 @@ macro_rules! borrowed_lookup {
     };
 }
 
-pub mod alarm;
-pub mod analysis;
-pub mod catalog;
-pub mod enrich;
-pub mod findings;
-pub mod framing;
-pub mod keys;
-pub mod metrics;
-pub mod model;
-pub mod principal;
-pub mod reader;
-pub mod render;
-pub mod review;
-pub mod s3key;
-pub mod sanitize;
-pub mod search;
-pub mod summary;
+mod cloudtrail;
+mod detect;
+mod investigate;
+mod review;
 
 #[cfg(feature = "aws")]
-pub mod aws;
+mod aws;
+
+// CloudTrail in.
+pub use cloudtrail::framing::{Facts, Scan, Source, kind_of, scan_value, string_end};
+pub use cloudtrail::layout::{
+    BASELINE_KEY, KEYTRAIL_PREFIX, LogKey, ObjectKind, classify_key, decode_event_key,
+    has_log_extension, non_log_reason, parse_log_key,
+};
+pub use cloudtrail::reader::{
+    Item, ReadError, ReadSummary, Select, read_kms_records, read_records,
+};
+pub use cloudtrail::record::{
+    KMS_EVENT_SOURCE, Record, Resource, SessionContext, SessionIssuer, UserIdentity, parse_time,
+};
+
+// Detection.
+pub use detect::analysis::{
+    AnalysisOptions, FileAnalysis, MAX_BAD_SAMPLES, analyse, for_each_kms_event, mark_unfamiliar,
+};
+pub use detect::baseline::{Baseline, KnownSources, MonthTotals, ip_prefix};
+pub use detect::catalog::{
+    Comparison, ErrorClass, GroupBy, KmsEvent, RULES, Rule, Severity, policy_is_public, rule,
+    rule_for_metric,
+};
+pub use detect::findings::{Finding, Hit, Hits, MAX_EVENT_IDS, MAX_VALUES, evaluate_findings};
+pub use detect::keys::{KeyRef, KeyRole, arn_account, partition_for_region, resolve_keys};
+pub use detect::metrics::{
+    BAD_LOG_FILES, Datum, KMS_API_CALLS, KMS_FAILURES, KMS_KEY_CALLS, KMS_OPERATIONS,
+    MAX_DATUMS_PER_CALL, MetricId, MetricOptions, Metrics, operation_dimension,
+};
+pub use detect::principal::{
+    Principal, SourceClass, classify_source, is_service_source, principal_of,
+};
+pub use detect::summary::{
+    CappedSet, DayCounts, MAX_CONTEXT_KEYS_PER_KEY, MAX_IPS_PER_PRINCIPAL, NO_KEY, SUMMARY_VERSION,
+    Summary, SummaryError, UsageKey, UsageStats,
+};
+
+// Investigation.
+pub use investigate::alarm::{
+    Alarm, AlarmKind, MetricRef, Payload, parse_payload, parse_state_change_time,
+};
+pub use investigate::investigation::{
+    AlarmInfo, Count, ErrorRow, Evidence, FailedObject, FileEvidence, GatherInfo, Investigation,
+    InvestigationInputs, IpRow, KeyEvidenceRow, MetricSelector, Plan, PrincipalRow, RuleInfo,
+    Window, athena_query, build_investigation, date_partition, day_prefixes, gather_file,
+    is_column_name, notification_body, notification_subject, plan_for, record_key,
+};
+pub use investigate::sanitize::clean;
+pub use investigate::search::{SearchFilter, SearchMatch, parse_pair};
+
+// Review.
+pub use review::render::{render_html, render_markdown};
+pub use review::report::{
+    AccessRow, BasicSelector, CRYPTO_OPERATIONS, CheckStatus, Coverage, CrossAccount,
+    FieldSelector, InventoryRow, KeyInfo, MissingTags, Month, PendingKey, REPORT_SCHEMA,
+    REPORT_VERSION, Report, ReviewInput, ReviewSettings, TrailCheck, TrailInfo, UnusedKey,
+    build_report, delivery_coverage, trail_checks, updated_baseline,
+};
+
+// The AWS side.
 #[cfg(feature = "aws")]
-pub mod enricher;
+pub use aws::alarm_enricher::{EnrichError, Enricher, EnricherConfig};
 #[cfg(feature = "aws")]
-pub mod processor;
+pub use aws::config::ConfigError;
 #[cfg(feature = "aws")]
-pub mod reviewer;
+pub use aws::log_processor::{
+    MARKER_PREFIX, ObjectRef, Outcome, ProcessError, Processor, ProcessorConfig, ProcessorInput,
+    marker_key, parse_input,
+};
+#[cfg(feature = "aws")]
+pub use aws::monthly_review::{ReviewConfig, ReviewError, Reviewer, requested_month, sns_summary};
+#[cfg(feature = "aws")]
+pub use aws::services::{
+    AwsError, AwsReviewSources, BodyReader, CloudWatchSink, KeyDirectory, KeyMeta, KmsDirectory,
+    Listing, MetricSink, Notifier, ObjectStore, PutOutcome, ReviewSources, S3Store, SnsNotifier,
+    cloudtrail_client, cloudwatch_client, discover_accounts, discover_regions, kms_client,
+    load_sdk_config, s3_client, sns_client,
+};

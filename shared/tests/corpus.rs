@@ -4,11 +4,11 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use keytrail::analysis::{AnalysisOptions, analyse};
-use keytrail::catalog::KmsEvent;
-use keytrail::keys::resolve_keys;
-use keytrail::principal::principal_of;
-use keytrail::reader::{Item, read_records};
+use keytrail::KmsEvent;
+use keytrail::principal_of;
+use keytrail::resolve_keys;
+use keytrail::{AnalysisOptions, analyse};
+use keytrail::{Item, read_records};
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/corpus")

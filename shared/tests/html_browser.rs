@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use keytrail::render;
-use keytrail::review::Report;
+use keytrail::Report;
+use keytrail::render_html;
 
 const TIMEOUT: Duration = Duration::from_secs(90);
 
@@ -126,7 +126,7 @@ fn run_chromium(browser: &Path, profile: &Path, extra: &[String]) -> String {
 fn html_report_renders_in_chromium() {
     let browser = chromium();
     let tmp = TempDir::new();
-    let page = render::html(&report());
+    let page = render_html(&report());
     let file = tmp.0.join("review.html");
     std::fs::write(&file, &page).expect("write html");
     let url = format!("file://{}", file.display());

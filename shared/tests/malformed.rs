@@ -5,11 +5,11 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
 
-use keytrail::alarm::{AlarmKind, Payload, parse_payload};
-use keytrail::analysis::{AnalysisOptions, analyse};
-use keytrail::catalog::{KmsEvent, rule};
-use keytrail::enrich::plan_for;
-use keytrail::reader::{Item, read_records};
+use keytrail::plan_for;
+use keytrail::{AlarmKind, Payload, parse_payload};
+use keytrail::{AnalysisOptions, analyse};
+use keytrail::{Item, read_records};
+use keytrail::{KmsEvent, rule};
 use serde_json::Value;
 
 #[path = "../../tests/data/malformed/generated.rs"]
@@ -296,7 +296,7 @@ fn alarm_cases() {
 #[cfg(feature = "aws")]
 mod aws {
     use super::*;
-    use keytrail::processor::{Input, parse_input};
+    use keytrail::{ProcessorInput, parse_input};
 
     fn check_s3_event(c: &Value, problems: &mut Vec<String>) {
         let name = file(c);
@@ -311,11 +311,11 @@ mod aws {
         };
         let want = &expect["outcome"];
         match (&input, want) {
-            (Input::TestEvent, w) if w == "test_event" => {}
-            (Input::Unrecognised(r), w) if w == "unrecognised" => {
+            (ProcessorInput::TestEvent, w) if w == "test_event" => {}
+            (ProcessorInput::Unrecognised(r), w) if w == "unrecognised" => {
                 check_reasons(name, Some(r), expect, problems)
             }
-            (Input::Objects(objs), w) if w["objects"].is_array() => {
+            (ProcessorInput::Objects(objs), w) if w["objects"].is_array() => {
                 let got: Vec<(String, String, String)> = objs
                     .iter()
                     .map(|o| (o.bucket.clone(), o.key.clone(), o.raw_key.clone()))

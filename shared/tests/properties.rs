@@ -12,11 +12,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use chrono::{Duration, NaiveDate, TimeZone, Utc};
 use flate2::Compression;
 use flate2::write::GzEncoder;
-use keytrail::alarm::{Payload, parse_payload, parse_state_change_time};
-use keytrail::enrich::{Context, Evidence, GatherInfo, body, investigation, plan_for, subject};
-use keytrail::reader::{Item, ReadSummary, read_kms_records, read_records};
-use keytrail::s3key::{ObjectKind, classify_key, decode_event_key, parse_log_key};
-use keytrail::sanitize::clean;
+use keytrail::clean;
+use keytrail::{
+    Evidence, GatherInfo, InvestigationInputs, build_investigation, notification_body,
+    notification_subject, plan_for,
+};
+use keytrail::{Item, ReadSummary, read_kms_records, read_records};
+use keytrail::{ObjectKind, classify_key, decode_event_key, parse_log_key};
+use keytrail::{Payload, parse_payload, parse_state_change_time};
 use proptest::prelude::*;
 use proptest::test_runner::Config as ProptestConfig;
 use serde_json::{Map, Value, json};
@@ -508,7 +511,7 @@ proptest! {
         tick(&S3_CLASSIFY);
         let _ = classify_key(&key);
         let _ = parse_log_key(&key);
-        let _ = keytrail::s3key::non_log_reason(&key);
+        let _ = keytrail::non_log_reason(&key);
     }
 
     fn p_s3_decode(raw in ".*", junk in "[%+0-9a-fA-Fé ]{0,40}") {
@@ -687,8 +690,8 @@ proptest! {
             other => return Err(TestCaseError::fail(format!("not an alarm: {other:?}"))),
         };
         let plan = plan_for(&alarm, "KMSAudit", Duration::minutes(15));
-        let inv = investigation(
-            Context {
+        let inv = build_investigation(
+            InvestigationInputs {
                 alarm: &alarm,
                 plan: plan.as_ref().map_err(Clone::clone),
                 gather: GatherInfo::default(),
@@ -698,10 +701,10 @@ proptest! {
             },
             Evidence::default(),
         );
-        let s = subject(&inv);
+        let s = notification_subject(&inv);
         prop_assert!(s.chars().count() <= 100, "subject {} chars: {:?}", s.chars().count(), s);
         prop_assert!(!s.chars().any(char::is_control), "control char in subject {:?}", s);
-        let b = body(&inv);
+        let b = notification_body(&inv);
         prop_assert!(b.len() <= 256 * 1024, "body {} bytes", b.len());
         prop_assert!(!b.contains('\u{1b}'), "ESC in body");
     }
@@ -751,8 +754,8 @@ proptest! {
             return Ok(()); // e.g. a whitespace-only state is still an alarm; others are not our concern
         };
         let plan = plan_for(&alarm, "KMSAudit", Duration::minutes(15));
-        let inv = investigation(
-            Context {
+        let inv = build_investigation(
+            InvestigationInputs {
                 alarm: &alarm,
                 plan: plan.as_ref().map_err(Clone::clone),
                 gather: GatherInfo::default(),
@@ -762,10 +765,10 @@ proptest! {
             },
             Evidence::default(),
         );
-        let s = subject(&inv);
+        let s = notification_subject(&inv);
         prop_assert!(s.chars().count() <= 100, "subject {} chars: {:?}", s.chars().count(), s);
         prop_assert!(!s.chars().any(char::is_control), "control char in subject {:?}", s);
-        let b = body(&inv);
+        let b = notification_body(&inv);
         prop_assert!(b.len() <= 256 * 1024, "body {} bytes", b.len());
         prop_assert!(!b.contains('\u{1b}'), "ESC in body: {:?}", b.lines().find(|l| l.contains('\u{1b}')));
     }

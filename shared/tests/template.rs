@@ -16,15 +16,15 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use keytrail::catalog::RULES;
+use keytrail::RULES;
 use serde_yaml::{Mapping, Value};
 
 /// The environment variables each function's code reads, by crate folder.
 fn env_vars_read_by(code_uri: &str) -> Option<&'static [&'static str]> {
     match code_uri {
-        "functions/log-processor" => Some(keytrail::processor::Config::ENV_VARS),
-        "functions/alarm-enricher" => Some(keytrail::enricher::EnricherConfig::ENV_VARS),
-        "functions/monthly-review" => Some(keytrail::reviewer::ReviewConfig::ENV_VARS),
+        "functions/log-processor" => Some(keytrail::ProcessorConfig::ENV_VARS),
+        "functions/alarm-enricher" => Some(keytrail::EnricherConfig::ENV_VARS),
+        "functions/monthly-review" => Some(keytrail::ReviewConfig::ENV_VARS),
         _ => None,
     }
 }

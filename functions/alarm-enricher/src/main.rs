@@ -1,11 +1,11 @@
 //! alarm-enricher: CloudWatch alarm over SNS -> investigation from CloudTrail ->
 //! enriched notification and investigation record. Wiring only; the handler is
-//! `keytrail::enricher::Enricher`.
+//! `keytrail::Enricher`.
 
-use keytrail::aws::{
+use keytrail::{Enricher, EnricherConfig};
+use keytrail::{
     KmsDirectory, S3Store, SnsNotifier, kms_client, load_sdk_config, s3_client, sns_client,
 };
-use keytrail::enricher::{Enricher, EnricherConfig};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
 

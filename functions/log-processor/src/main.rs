@@ -1,15 +1,15 @@
 //! log-processor: CloudTrail log file in S3 -> CloudWatch metrics + per-file summary.
-//! Wiring only; the handler is `keytrail::processor::Processor`.
+//! Wiring only; the handler is `keytrail::Processor`.
 
-use keytrail::aws::{CloudWatchSink, S3Store, cloudwatch_client, load_sdk_config, s3_client};
-use keytrail::processor::{Config, Processor};
+use keytrail::{CloudWatchSink, S3Store, cloudwatch_client, load_sdk_config, s3_client};
+use keytrail::{Processor, ProcessorConfig};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let config = Config::from_env()?;
+    let config = ProcessorConfig::from_env()?;
     let sdk = load_sdk_config().await;
     let processor = Processor::new(
         S3Store {

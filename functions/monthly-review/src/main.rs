@@ -1,12 +1,12 @@
 //! monthly-review: a month of usage summaries plus the KMS and CloudTrail configuration
 //! -> report.json, report.md, report.html, an SNS summary and the updated baseline.
-//! Wiring only; the handler is `keytrail::reviewer::Reviewer`.
+//! Wiring only; the handler is `keytrail::Reviewer`.
 
-use keytrail::aws::{
+use keytrail::{
     AwsReviewSources, S3Store, SnsNotifier, cloudtrail_client, kms_client, load_sdk_config,
     s3_client, sns_client,
 };
-use keytrail::reviewer::{ReviewConfig, Reviewer};
+use keytrail::{ReviewConfig, Reviewer};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
 

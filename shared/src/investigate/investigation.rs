@@ -12,11 +12,11 @@ use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::alarm::{Alarm, AlarmKind, MetricRef};
-use crate::catalog::{ErrorClass, KmsEvent, RULES, Rule, Severity};
-use crate::metrics::{KMS_API_CALLS, KMS_FAILURES, KMS_KEY_CALLS};
-use crate::principal::{SourceClass, classify_source};
-use crate::sanitize::clean;
+use crate::detect::catalog::{ErrorClass, KmsEvent, RULES, Rule, Severity};
+use crate::detect::metrics::{KMS_API_CALLS, KMS_FAILURES, KMS_KEY_CALLS};
+use crate::detect::principal::{SourceClass, classify_source};
+use crate::investigate::alarm::{Alarm, AlarmKind, MetricRef};
+use crate::investigate::sanitize::clean;
 
 /// The investigation record's schema name and version.
 pub const SCHEMA: &str = "keytrail.investigation";
@@ -72,7 +72,7 @@ impl MetricSelector {
             && self
                 .event_name
                 .as_deref()
-                .is_none_or(|n| crate::metrics::operation_dimension(e.name()) == n)
+                .is_none_or(|n| crate::detect::metrics::operation_dimension(e.name()) == n)
             && self.error_class.is_none_or(|c| e.error_class == Some(c))
             && self
                 .key_arn
@@ -87,7 +87,7 @@ pub struct Plan {
     pub selectors: Vec<MetricSelector>,
     pub window: Window,
     /// The review's baseline, for `unfamiliar_source_ip` (none: that rule selects nothing).
-    pub baseline: Option<std::sync::Arc<crate::review::Baseline>>,
+    pub baseline: Option<std::sync::Arc<crate::detect::baseline::Baseline>>,
 }
 
 impl Plan {
@@ -199,9 +199,9 @@ pub struct FileEvidence {
 /// Reads one log file and keeps the events the plan selects.
 pub fn gather_file<R: std::io::Read>(name: &str, input: R, plan: &Plan) -> FileEvidence {
     let mut evidence = Evidence::default();
-    let read = crate::analysis::for_each_kms_event(name, input, |e| {
+    let read = crate::detect::analysis::for_each_kms_event(name, input, |e| {
         if let Some(b) = &plan.baseline {
-            crate::analysis::mark_unfamiliar(e, b);
+            crate::detect::analysis::mark_unfamiliar(e, b);
         }
         if plan.matches(e) {
             evidence.observe(e);
@@ -254,7 +254,7 @@ pub struct IpRow {
 
 /// A key, with what KMS said about it when asked.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct KeyRow {
+pub struct KeyEvidenceRow {
     pub key: String,
     pub count: u64,
     pub aliases: Vec<String>,
@@ -331,7 +331,7 @@ pub struct Investigation {
     pub last_seen: Option<DateTime<Utc>>,
     pub principals: Vec<PrincipalRow>,
     pub source_ips: Vec<IpRow>,
-    pub keys: Vec<KeyRow>,
+    pub keys: Vec<KeyEvidenceRow>,
     pub event_names: Vec<Count>,
     pub errors: Vec<ErrorRow>,
     pub encryption_context: Vec<Count>,
@@ -497,7 +497,7 @@ fn top(map: HashMap<String, u64>) -> Vec<Count> {
 }
 
 /// Everything the investigation needs besides the evidence.
-pub struct Context<'a> {
+pub struct InvestigationInputs<'a> {
     pub alarm: &'a Alarm,
     pub plan: Result<&'a Plan, String>,
     pub gather: GatherInfo,
@@ -509,7 +509,7 @@ pub struct Context<'a> {
 }
 
 /// Builds the investigation record. Key metadata is filled in later by the caller.
-pub fn investigation(ctx: Context, ev: Evidence) -> Investigation {
+pub fn build_investigation(ctx: InvestigationInputs, ev: Evidence) -> Investigation {
     let alarm = ctx.alarm;
     let (plan, reason) = match ctx.plan {
         Ok(p) => (Some(p), None),
@@ -548,7 +548,7 @@ pub fn investigation(ctx: Context, ev: Evidence) -> Investigation {
         .collect();
     let keys = top(ev.keys)
         .into_iter()
-        .map(|c| KeyRow {
+        .map(|c| KeyEvidenceRow {
             key: c.value,
             count: c.count,
             aliases: Vec::new(),
@@ -728,7 +728,7 @@ pub fn athena_query(
 }
 
 /// The SNS subject: at most 100 characters naming the rule, the key and the principal.
-pub fn subject(inv: &Investigation) -> String {
+pub fn notification_subject(inv: &Investigation) -> String {
     let short = |s: &str| -> String {
         if let Some((_, a)) = s.rsplit_once(":alias/") {
             return format!("alias/{a}");
@@ -784,7 +784,7 @@ pub fn subject(inv: &Investigation) -> String {
 }
 
 /// The notification body: plain text, read top-down, at most 256 KB.
-pub fn body(inv: &Investigation) -> String {
+pub fn notification_body(inv: &Investigation) -> String {
     use std::fmt::Write;
     let mut b = String::new();
     let ts = |t: DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Secs, true);
@@ -1046,8 +1046,8 @@ pub fn record_key(alarm: &Alarm) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::alarm::{Payload, parse_payload};
-    use crate::model::Record;
+    use crate::cloudtrail::record::Record;
+    use crate::investigate::alarm::{Payload, parse_payload};
     use serde_json::json;
 
     fn alarm(metric: &str, dims: Value, when: &str, period: u32, evals: u32) -> Alarm {
@@ -1232,8 +1232,8 @@ mod tests {
         for r in &recs {
             evd.observe(&KmsEvent::analyse(r).expect("e"));
         }
-        let inv = investigation(
-            Context {
+        let inv = build_investigation(
+            InvestigationInputs {
                 alarm: &a,
                 plan: Ok(&plan),
                 gather: GatherInfo::default(),
@@ -1253,13 +1253,13 @@ mod tests {
         assert_eq!(inv.errors[0].message.as_deref(), Some("line1 line2"));
         assert_eq!(inv.encryption_context[0].value, "tenant=cust-98765");
         assert_eq!(inv.source_ips[0].class, SourceClass::Public);
-        let s = subject(&inv);
+        let s = notification_subject(&inv);
         assert!(s.len() <= MAX_SUBJECT, "{s}");
         assert_eq!(
             s,
             "[MEDIUM] decrypt_failures: 3 events on key/k1 by role/app"
         );
-        let b = body(&inv);
+        let b = notification_body(&inv);
         for needle in [
             "WHO",
             "arn:aws:iam::111122223333:role/app",
@@ -1300,8 +1300,8 @@ mod tests {
             1,
         );
         a.name = format!("x\u{1b}[2J\nBcc: evil{}", "n".repeat(300));
-        let inv = investigation(
-            Context {
+        let inv = build_investigation(
+            InvestigationInputs {
                 alarm: &a,
                 plan: Err("no keytrail rule owns metric KMSAudit/Whatever".into()),
                 gather: GatherInfo::default(),
@@ -1312,12 +1312,12 @@ mod tests {
             Evidence::default(),
         );
         assert!(!inv.enriched);
-        let s = subject(&inv);
+        let s = notification_subject(&inv);
         assert!(
             s.chars().count() <= MAX_SUBJECT && s.contains("not enriched") && !s.contains('\u{1b}'),
             "{s}"
         );
-        assert!(body(&inv).contains("NOT ENRICHED"));
+        assert!(notification_body(&inv).contains("NOT ENRICHED"));
         let huge = truncate_body("é".repeat(MAX_BODY_BYTES));
         assert!(huge.len() <= MAX_BODY_BYTES && huge.ends_with("investigation record]\n"));
     }

@@ -5,11 +5,11 @@ use std::io::Read;
 
 use chrono::{DateTime, Utc};
 
-use crate::catalog::{KmsEvent, RULES};
-use crate::findings::{Hit, Hits};
-use crate::metrics::{MetricOptions, Metrics};
-use crate::reader::{Item, ReadError, read_kms_records};
-use crate::summary::Summary;
+use crate::cloudtrail::reader::{Item, ReadError, read_kms_records};
+use crate::detect::catalog::{KmsEvent, RULES};
+use crate::detect::findings::{Hit, Hits};
+use crate::detect::metrics::{MetricOptions, Metrics};
+use crate::detect::summary::Summary;
 
 /// What to compute.
 #[derive(Debug, Clone, Default)]
@@ -22,14 +22,14 @@ pub struct AnalysisOptions {
     /// Only events before this time.
     pub until: Option<DateTime<Utc>>,
     /// Known sources per principal; enables `unfamiliar_source_ip`.
-    pub baseline: Option<std::sync::Arc<crate::review::Baseline>>,
+    pub baseline: Option<std::sync::Arc<crate::detect::baseline::Baseline>>,
 }
 
 /// Marks a call from a public IP outside the principal's known sources. Calls made
 /// through AWS services and from private or unparseable addresses are exempt, and a
 /// principal the baseline does not know yet is not judged.
-pub fn mark_unfamiliar(e: &mut KmsEvent, baseline: &crate::review::Baseline) {
-    use crate::principal::{SourceClass, classify_source};
+pub fn mark_unfamiliar(e: &mut KmsEvent, baseline: &crate::detect::baseline::Baseline) {
+    use crate::detect::principal::{SourceClass, classify_source};
     let ip = e.record.source_ip_address.as_deref();
     if e.principal.service_originated || classify_source(ip) != SourceClass::Public {
         return;
@@ -131,7 +131,7 @@ pub fn for_each_kms_event<R: Read>(
     name: &str,
     input: R,
     mut f: impl FnMut(&mut KmsEvent),
-) -> crate::reader::ReadSummary {
+) -> crate::cloudtrail::reader::ReadSummary {
     read_kms_records(name, input, |item| {
         if let Item::Record(r) = item
             && let Some(mut e) = KmsEvent::analyse(&r)
@@ -165,7 +165,7 @@ mod tests {
         assert_eq!(a.bad_samples.len(), 2);
         assert!(a.is_bad());
         assert_eq!(a.hits.len(), 1);
-        let f = crate::findings::evaluate(&a.hits);
+        let f = crate::detect::findings::evaluate_findings(&a.hits);
         assert!(
             f.is_empty(),
             "one failure is under the decrypt_failures threshold"
@@ -175,7 +175,7 @@ mod tests {
 
     #[test]
     fn unfamiliar_source_needs_a_baseline_and_a_public_ip() {
-        let mut b = crate::review::Baseline::default();
+        let mut b = crate::detect::baseline::Baseline::default();
         let role = "arn:aws:iam::111122223333:role/app";
         b.principals
             .entry(role.into())
@@ -195,12 +195,12 @@ mod tests {
             if invoked {
                 v["userIdentity"]["invokedBy"] = serde_json::json!("s3.amazonaws.com");
             }
-            crate::model::Record::from_value(v).expect("record")
+            crate::cloudtrail::record::Record::from_value(v).expect("record")
         };
-        let unfamiliar = |r: &crate::model::Record| {
+        let unfamiliar = |r: &crate::cloudtrail::record::Record| {
             let mut e = KmsEvent::analyse(r).expect("event");
             mark_unfamiliar(&mut e, &b);
-            crate::catalog::rule("unfamiliar_source_ip")
+            crate::detect::catalog::rule("unfamiliar_source_ip")
                 .expect("rule")
                 .matches(&e)
         };
@@ -219,7 +219,7 @@ mod tests {
         let r = rec("192.0.2.99", false);
         let e = KmsEvent::analyse(&r).expect("event");
         assert!(
-            !crate::catalog::rule("unfamiliar_source_ip")
+            !crate::detect::catalog::rule("unfamiliar_source_ip")
                 .expect("rule")
                 .matches(&e)
         );

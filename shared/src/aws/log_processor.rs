@@ -20,17 +20,18 @@ use sha2::{Digest, Sha256};
 use tokio_util::io::SyncIoBridge;
 use tracing::{info, warn};
 
-use crate::analysis::{AnalysisOptions, FileAnalysis, analyse};
-use crate::aws::{AwsError, MetricSink, ObjectStore, PutOutcome};
-use crate::metrics::{BAD_LOG_FILES, MAX_DATUMS_PER_CALL, MetricId, MetricOptions};
-use crate::s3key::{LogKey, ObjectKind, classify_key, decode_event_key};
+use crate::aws::config::ConfigError;
+use crate::aws::services::{AwsError, MetricSink, ObjectStore, PutOutcome};
+use crate::cloudtrail::layout::{LogKey, ObjectKind, classify_key, decode_event_key};
+use crate::detect::analysis::{AnalysisOptions, FileAnalysis, analyse};
+use crate::detect::metrics::{BAD_LOG_FILES, MAX_DATUMS_PER_CALL, MetricId, MetricOptions};
 
 /// Where markers live in the summary bucket.
 pub const MARKER_PREFIX: &str = "keytrail/markers/";
 
 /// Processor configuration, read once at cold start.
 #[derive(Debug, Clone)]
-pub struct Config {
+pub struct ProcessorConfig {
     /// `KEYTRAIL_METRIC_NAMESPACE`, default `KMSAudit`.
     pub namespace: String,
     /// `KEYTRAIL_SUMMARY_BUCKET`; default: the bucket the log file is in.
@@ -48,13 +49,9 @@ pub struct Config {
     pub baseline_ttl: Duration,
 }
 
-#[derive(Debug, thiserror::Error)]
-#[error("invalid configuration: {0}")]
-pub struct ConfigError(pub String);
-
-impl Default for Config {
+impl Default for ProcessorConfig {
     fn default() -> Self {
-        Config {
+        ProcessorConfig {
             namespace: "KMSAudit".into(),
             summary_bucket: None,
             per_key_metrics: false,
@@ -65,7 +62,7 @@ impl Default for Config {
     }
 }
 
-impl Config {
+impl ProcessorConfig {
     /// Every environment variable the log processor reads (the template test checks
     /// that template.yaml sets exactly these).
     pub const ENV_VARS: &'static [&'static str] = &[
@@ -78,13 +75,15 @@ impl Config {
     ];
 
     /// Reads the environment variables documented in the README.
-    pub fn from_env() -> Result<Config, ConfigError> {
-        Config::from_lookup(|k| std::env::var(k).ok())
+    pub fn from_env() -> Result<ProcessorConfig, ConfigError> {
+        ProcessorConfig::from_lookup(|k| std::env::var(k).ok())
     }
 
     /// Reads configuration through `get` (tests pass a map).
-    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-        let d = Config::default();
+    pub fn from_lookup(
+        get: impl Fn(&str) -> Option<String>,
+    ) -> Result<ProcessorConfig, ConfigError> {
+        let d = ProcessorConfig::default();
         let get = |k: &str| {
             get(k)
                 .map(|v| v.trim().to_owned())
@@ -108,7 +107,7 @@ impl Config {
                 )));
             }
         };
-        Ok(Config {
+        Ok(ProcessorConfig {
             namespace: get("KEYTRAIL_METRIC_NAMESPACE").unwrap_or(d.namespace),
             summary_bucket: get("KEYTRAIL_SUMMARY_BUCKET"),
             per_key_metrics: per_key,
@@ -134,7 +133,7 @@ pub struct ObjectRef {
 
 /// What the invocation payload is.
 #[derive(Debug, PartialEq)]
-pub enum Input {
+pub enum ProcessorInput {
     Objects(Vec<ObjectRef>),
     /// The `s3:TestEvent` S3 sends when a notification is configured.
     TestEvent,
@@ -157,15 +156,15 @@ struct EbObject {
 }
 
 /// Recognises S3 notifications, EventBridge "Object Created" events and `s3:TestEvent`.
-pub fn parse_input(payload: &Value) -> Input {
+pub fn parse_input(payload: &Value) -> ProcessorInput {
     if payload.get("Event").and_then(Value::as_str) == Some("s3:TestEvent") {
-        return Input::TestEvent;
+        return ProcessorInput::TestEvent;
     }
     if payload.get("Records").is_some() {
         return match serde_json::from_value::<aws_lambda_events::event::s3::S3Event>(
             payload.clone(),
         ) {
-            Ok(ev) => Input::Objects(
+            Ok(ev) => ProcessorInput::Objects(
                 ev.records
                     .into_iter()
                     .filter_map(|r| {
@@ -195,9 +194,11 @@ pub fn parse_input(payload: &Value) -> Input {
                     })
                     .collect();
                 if objects.is_empty() {
-                    Input::Unrecognised(format!("Records present but not an S3 event: {e}"))
+                    ProcessorInput::Unrecognised(format!(
+                        "Records present but not an S3 event: {e}"
+                    ))
                 } else {
-                    Input::Objects(objects)
+                    ProcessorInput::Objects(objects)
                 }
             }
         };
@@ -207,17 +208,19 @@ pub fn parse_input(payload: &Value) -> Input {
             aws_lambda_events::event::eventbridge::EventBridgeEvent<EbDetail>,
         >(payload.clone())
         {
-            Ok(ev) => Input::Objects(vec![ObjectRef {
+            Ok(ev) => ProcessorInput::Objects(vec![ObjectRef {
                 bucket: ev.detail.bucket.name,
                 key: decode_event_key(&ev.detail.object.key),
                 raw_key: ev.detail.object.key,
             }]),
-            Err(e) => Input::Unrecognised(format!(
+            Err(e) => ProcessorInput::Unrecognised(format!(
                 "EventBridge Object Created event without bucket/key: {e}"
             )),
         };
     }
-    Input::Unrecognised("neither an S3 notification nor an EventBridge Object Created event".into())
+    ProcessorInput::Unrecognised(
+        "neither an S3 notification nor an EventBridge Object Created event".into(),
+    )
 }
 
 /// What happened to one object.
@@ -288,13 +291,18 @@ enum MarkerState {
 pub struct Processor<S, M> {
     pub store: S,
     pub metrics: M,
-    pub config: Config,
+    pub config: ProcessorConfig,
     /// The baseline and when it was read, per warm container.
-    baseline: std::sync::Mutex<Option<(std::time::Instant, Option<Arc<crate::review::Baseline>>)>>,
+    baseline: std::sync::Mutex<
+        Option<(
+            std::time::Instant,
+            Option<Arc<crate::detect::baseline::Baseline>>,
+        )>,
+    >,
 }
 
 impl<S: ObjectStore, M: MetricSink> Processor<S, M> {
-    pub fn new(store: S, metrics: M, config: Config) -> Self {
+    pub fn new(store: S, metrics: M, config: ProcessorConfig) -> Self {
         Processor {
             store,
             metrics,
@@ -312,15 +320,15 @@ impl<S: ObjectStore, M: MetricSink> Processor<S, M> {
         deadline: Option<DateTime<Utc>>,
     ) -> Result<Value, ProcessError> {
         match parse_input(payload) {
-            Input::TestEvent => {
+            ProcessorInput::TestEvent => {
                 info!("s3:TestEvent acknowledged");
                 Ok(json!({"ignored": "s3:TestEvent"}))
             }
-            Input::Unrecognised(why) => {
+            ProcessorInput::Unrecognised(why) => {
                 warn!(reason = %why, "unrecognised payload acknowledged without processing");
                 Ok(json!({"ignored": why}))
             }
-            Input::Objects(objects) => {
+            ProcessorInput::Objects(objects) => {
                 let mut report = Vec::new();
                 for obj in &objects {
                     let outcome = self.process_object(obj, deadline).await?;
@@ -420,7 +428,7 @@ impl<S: ObjectStore, M: MetricSink> Processor<S, M> {
         obj: &ObjectRef,
         key: &str,
         log_key: &LogKey,
-        body: crate::aws::BodyReader,
+        body: crate::aws::services::BodyReader,
         marker: &MarkerRef,
         resume: usize,
         sent: &mut usize,
@@ -518,7 +526,7 @@ impl<S: ObjectStore, M: MetricSink> Processor<S, M> {
 
     /// The review's baseline, read at most once per TTL. Without one (before the first
     /// review) `unfamiliar_source_ip` is inactive; a read failure is logged, not fatal.
-    async fn baseline(&self, bucket: &str) -> Option<Arc<crate::review::Baseline>> {
+    async fn baseline(&self, bucket: &str) -> Option<Arc<crate::detect::baseline::Baseline>> {
         if let Ok(cache) = self.baseline.lock()
             && let Some((at, b)) = cache.as_ref()
             && at.elapsed() < self.config.baseline_ttl
@@ -527,16 +535,18 @@ impl<S: ObjectStore, M: MetricSink> Processor<S, M> {
         }
         let loaded = match self
             .store
-            .get_small(bucket, crate::reviewer::BASELINE_KEY)
+            .get_small(bucket, crate::cloudtrail::layout::BASELINE_KEY)
             .await
         {
-            Ok(Some(bytes)) => match serde_json::from_slice::<crate::review::Baseline>(&bytes) {
-                Ok(b) => Some(Arc::new(b)),
-                Err(e) => {
-                    warn!(error = %e, "unreadable baseline; unfamiliar_source_ip inactive");
-                    None
+            Ok(Some(bytes)) => {
+                match serde_json::from_slice::<crate::detect::baseline::Baseline>(&bytes) {
+                    Ok(b) => Some(Arc::new(b)),
+                    Err(e) => {
+                        warn!(error = %e, "unreadable baseline; unfamiliar_source_ip inactive");
+                        None
+                    }
                 }
-            },
+            }
             Ok(None) => {
                 info!(
                     "no baseline yet (written by the monthly review); unfamiliar_source_ip inactive"
@@ -678,7 +688,7 @@ mod tests {
 
     #[test]
     fn s3_put_event_fixture() {
-        let Input::Objects(objs) = parse_input(&event("s3-put.json")) else {
+        let ProcessorInput::Objects(objs) = parse_input(&event("s3-put.json")) else {
             panic!("objects expected");
         };
         assert_eq!(objs.len(), 1);
@@ -692,7 +702,7 @@ mod tests {
 
     #[test]
     fn url_encoded_event_fixture_is_decoded() {
-        let Input::Objects(objs) = parse_input(&event("s3-put-url-encoded.json")) else {
+        let ProcessorInput::Objects(objs) = parse_input(&event("s3-put-url-encoded.json")) else {
             panic!("objects expected");
         };
         assert!(
@@ -705,7 +715,8 @@ mod tests {
 
     #[test]
     fn eventbridge_fixture() {
-        let Input::Objects(objs) = parse_input(&event("eventbridge-object-created.json")) else {
+        let ProcessorInput::Objects(objs) = parse_input(&event("eventbridge-object-created.json"))
+        else {
             panic!("objects expected");
         };
         assert_eq!(objs.len(), 1);
@@ -714,14 +725,17 @@ mod tests {
 
     #[test]
     fn test_event_and_garbage() {
-        assert_eq!(parse_input(&event("s3-test-event.json")), Input::TestEvent);
+        assert_eq!(
+            parse_input(&event("s3-test-event.json")),
+            ProcessorInput::TestEvent
+        );
         assert!(matches!(
             parse_input(&json!({"hello": 1})),
-            Input::Unrecognised(_)
+            ProcessorInput::Unrecognised(_)
         ));
         assert!(matches!(
             parse_input(&json!({"Records": [{"x": 1}]})),
-            Input::Unrecognised(_)
+            ProcessorInput::Unrecognised(_)
         ));
     }
 
@@ -733,15 +747,17 @@ mod tests {
             ("KEYTRAIL_CLAIM_LEASE_SECONDS", "60"),
         ]
         .into();
-        let c = Config::from_lookup(|k| env.get(k).map(|v| (*v).to_owned())).expect("valid");
+        let c =
+            ProcessorConfig::from_lookup(|k| env.get(k).map(|v| (*v).to_owned())).expect("valid");
         assert_eq!(c.namespace, "Custom");
         assert!(c.per_key_metrics);
         assert_eq!(c.claim_lease, Duration::from_secs(60));
-        let d = Config::from_lookup(|_| None).expect("defaults");
+        let d = ProcessorConfig::from_lookup(|_| None).expect("defaults");
         assert_eq!(d.namespace, "KMSAudit");
         assert!(!d.per_key_metrics);
-        let bad =
-            Config::from_lookup(|k| (k == "KEYTRAIL_PER_KEY_METRICS").then(|| "maybe".into()));
+        let bad = ProcessorConfig::from_lookup(|k| {
+            (k == "KEYTRAIL_PER_KEY_METRICS").then(|| "maybe".into())
+        });
         assert!(
             bad.expect_err("invalid")
                 .to_string()
@@ -752,13 +768,16 @@ mod tests {
     #[test]
     fn env_vars_list_is_what_from_lookup_reads() {
         let seen = std::sync::Mutex::new(Vec::new());
-        let _ = Config::from_lookup(|k| {
+        let _ = ProcessorConfig::from_lookup(|k| {
             seen.lock().expect("lock").push(k.to_owned());
             None
         });
         let mut seen = seen.into_inner().expect("lock");
         seen.sort();
-        let mut listed: Vec<String> = Config::ENV_VARS.iter().map(|s| (*s).to_owned()).collect();
+        let mut listed: Vec<String> = ProcessorConfig::ENV_VARS
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
         listed.sort();
         assert_eq!(seen, listed);
     }

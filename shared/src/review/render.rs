@@ -14,8 +14,9 @@ use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
 
-use crate::catalog::RULES;
-use crate::review::{CheckStatus, KeyRow, MonthTotals, Report, ts};
+use crate::detect::baseline::MonthTotals;
+use crate::detect::catalog::RULES;
+use crate::review::report::{CheckStatus, InventoryRow, Report, ts};
 
 // ------------------------------------------------------------------ document model
 
@@ -511,7 +512,7 @@ fn sections(r: &Report, charts: bool) -> Vec<Section> {
     });
 
     // Key inventory.
-    let key_rows = |keys: &[KeyRow]| -> Vec<Vec<Cell>> {
+    let key_rows = |keys: &[InventoryRow]| -> Vec<Vec<Cell>> {
         keys.iter()
             .map(|k| {
                 vec![
@@ -879,7 +880,7 @@ fn md_table(out: &mut String, t: &Table) {
 }
 
 /// The report as Markdown (GitHub-flavoured tables).
-pub fn markdown(r: &Report) -> String {
+pub fn render_markdown(r: &Report) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# {}\n", md_escape(&title(r)));
     let _ = writeln!(out, "{}\n", md_escape(&meta(r)));
@@ -973,7 +974,7 @@ svg.chart .none { fill: var(--muted); font-size: 14px; }
 "#;
 
 /// The report as one self-contained HTML5 page.
-pub fn html(r: &Report) -> String {
+pub fn render_html(r: &Report) -> String {
     let secs = sections(r, true);
     let mut out = String::with_capacity(64 * 1024);
     let t = esc(&title(r));
@@ -1515,7 +1516,7 @@ fn chart_operations_per_principal(r: &Report) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::review::{
+    use crate::review::report::{
         AccessRow, Charts, Coverage, CrossAccount, FailingPrincipal, MissingTags, Numbers,
         PendingKey, Series, TrailCheck, Trend, UnusedKey, WeeklyFindings,
     };
@@ -1538,8 +1539,14 @@ mod tests {
             .expect("valid time")
     }
 
-    fn key(arn: &str, alias: &str, state: &str, calls: u64, last: Option<DateTime<Utc>>) -> KeyRow {
-        KeyRow {
+    fn key(
+        arn: &str,
+        alias: &str,
+        state: &str,
+        calls: u64,
+        last: Option<DateTime<Utc>>,
+    ) -> InventoryRow {
+        InventoryRow {
             key: arn.into(),
             aliases: vec![alias.into()],
             state: Some(state.into()),
@@ -1859,7 +1866,7 @@ mod tests {
 
     #[test]
     fn html_escapes_hostile_strings() {
-        let page = html(&fixture());
+        let page = render_html(&fixture());
         assert!(
             !page.to_ascii_lowercase().contains("<script"),
             "the page must not contain a script element"
@@ -1879,7 +1886,7 @@ mod tests {
 
     #[test]
     fn html_is_self_contained() {
-        let page = html(&fixture());
+        let page = render_html(&fixture());
         let lower = page.to_ascii_lowercase();
         for banned in [
             "<script", "<link", "<img", "<iframe", "@import", "url(", "src=", "http://", "https://",
@@ -1913,7 +1920,7 @@ mod tests {
     fn charts_survive_empty_and_zero_data() {
         let mut r = fixture();
         r.charts = Charts::default();
-        let page = html(&r);
+        let page = render_html(&r);
         assert!(
             !page.contains("NaN") && !page.contains("inf"),
             "no NaN/inf coordinates"
@@ -1927,7 +1934,7 @@ mod tests {
             values: vec![0; 30],
         }];
         r.charts.operations_per_principal = vec![(APP.into(), vec![("Decrypt".into(), 0)])];
-        let page = html(&r);
+        let page = render_html(&r);
         assert!(!page.contains("NaN") && !page.contains("inf"));
         assert!(page.contains("no failed call this month"));
         // A single day, a single point.
@@ -1937,13 +1944,13 @@ mod tests {
             name: K1.into(),
             values: vec![7],
         }];
-        let page = html(&r);
+        let page = render_html(&r);
         assert!(!page.contains("NaN") && !page.contains("inf"));
     }
 
     #[test]
     fn markdown_escapes_cells() {
-        let md = markdown(&fixture());
+        let md = render_markdown(&fixture());
         assert!(md.contains("role/partner\\|reader"), "pipe escaped");
         assert!(!md.contains("<script"), "no raw HTML");
         assert!(md.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
@@ -1972,7 +1979,7 @@ mod tests {
         r.new_principals.clear();
         r.trend.previous = None;
         r.keys_pending_deletion.clear();
-        let md = markdown(&r);
+        let md = render_markdown(&r);
         assert!(md.contains("No baseline yet"));
         assert!(md.contains("No previous month"));
         assert!(md.contains("No key is pending deletion."));
@@ -1980,7 +1987,7 @@ mod tests {
 
     #[test]
     fn markdown_snapshot() {
-        snapshot("report.md", &markdown(&fixture()));
+        snapshot("report.md", &render_markdown(&fixture()));
     }
 
     #[test]

@@ -10,17 +10,18 @@ use serde_json::{Value, json};
 use tokio_util::io::SyncIoBridge;
 use tracing::{info, warn};
 
-use crate::alarm::{Alarm, Payload, parse_payload};
-use crate::aws::{
+use crate::aws::config::ConfigError;
+use crate::aws::services::{
     AwsError, KeyDirectory, Notifier, ObjectStore, discover_accounts, discover_regions,
 };
-use crate::enrich::{
-    Context, Evidence, FailedObject, FileEvidence, GatherInfo, Investigation, Plan, body,
-    day_prefixes, gather_file, investigation, plan_for, record_key, subject,
+use crate::cloudtrail::layout::parse_log_key;
+use crate::investigate::alarm::{Alarm, Payload, parse_payload};
+use crate::investigate::investigation::{
+    Evidence, FailedObject, FileEvidence, GatherInfo, Investigation, InvestigationInputs, Plan,
+    build_investigation, day_prefixes, gather_file, notification_body, notification_subject,
+    plan_for, record_key,
 };
-use crate::processor::ConfigError;
-use crate::s3key::parse_log_key;
-use crate::sanitize::clean;
+use crate::investigate::sanitize::clean;
 
 /// Enricher configuration, read once at cold start.
 #[derive(Debug, Clone)]
@@ -130,7 +131,7 @@ impl EnricherConfig {
             notify_states: states,
             namespace: get("KEYTRAIL_METRIC_NAMESPACE").unwrap_or_else(|| "KMSAudit".into()),
             athena_table: get("KEYTRAIL_ATHENA_TABLE").unwrap_or_else(|| "cloudtrail_logs".into()),
-            athena_date_partition: crate::enrich::date_partition(get(
+            athena_date_partition: crate::investigate::investigation::date_partition(get(
                 "KEYTRAIL_ATHENA_DATE_PARTITION",
             ))
             .map_err(|e| ConfigError(format!("KEYTRAIL_ATHENA_DATE_PARTITION: {e}")))?,
@@ -196,7 +197,7 @@ impl<S: ObjectStore + 'static, K: KeyDirectory, N: Notifier> Enricher<S, K, N> {
         self.store
             .put(&bucket, &key, record, "application/json", false)
             .await?;
-        let subject = subject(&inv);
+        let subject = notification_subject(&inv);
         let severity = inv
             .rule
             .as_ref()
@@ -210,7 +211,7 @@ impl<S: ObjectStore + 'static, K: KeyDirectory, N: Notifier> Enricher<S, K, N> {
             .publish(
                 &self.config.topic_arn,
                 &subject,
-                &body(&inv),
+                &notification_body(&inv),
                 &[("severity", severity.as_str()), ("rule", rule.as_str())],
             )
             .await?;
@@ -245,8 +246,8 @@ impl<S: ObjectStore + 'static, K: KeyDirectory, N: Notifier> Enricher<S, K, N> {
         } else if let Err(why) = &plan {
             info!(alarm = %alarm.name, reason = %why, "not enriched");
         }
-        let mut inv = investigation(
-            Context {
+        let mut inv = build_investigation(
+            InvestigationInputs {
                 alarm,
                 plan: plan.as_ref().map_err(Clone::clone),
                 gather,
@@ -317,7 +318,7 @@ impl<S: ObjectStore + 'static, K: KeyDirectory, N: Notifier> Enricher<S, K, N> {
 
     /// The review's baseline, when there is one (a read failure is logged: the
     /// investigation then finds no unfamiliar source, and says so through its count).
-    async fn baseline(&self) -> Option<std::sync::Arc<crate::review::Baseline>> {
+    async fn baseline(&self) -> Option<std::sync::Arc<crate::detect::baseline::Baseline>> {
         let bucket = self
             .config
             .summary_bucket
@@ -325,7 +326,7 @@ impl<S: ObjectStore + 'static, K: KeyDirectory, N: Notifier> Enricher<S, K, N> {
             .unwrap_or(&self.config.log_bucket);
         match self
             .store
-            .get_small(bucket, crate::reviewer::BASELINE_KEY)
+            .get_small(bucket, crate::cloudtrail::layout::BASELINE_KEY)
             .await
         {
             Ok(Some(bytes)) => serde_json::from_slice(&bytes).ok().map(std::sync::Arc::new),

@@ -7,7 +7,7 @@
 
 use serde::Serialize;
 
-use crate::model::Record;
+use crate::cloudtrail::record::Record;
 
 /// A key reference after normalisation.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]

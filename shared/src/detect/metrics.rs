@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::catalog::{KmsEvent, RULES};
+use crate::detect::catalog::{KmsEvent, RULES};
 
 /// Calls per operation, dimension `EventName`.
 pub const KMS_API_CALLS: &str = "KMSApiCalls";
@@ -330,7 +330,7 @@ impl Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Record;
+    use crate::cloudtrail::record::Record;
     use serde_json::json;
 
     #[test]
@@ -491,8 +491,8 @@ mod tests {
     /// by the catalog and the file's time span, not by its content.
     #[test]
     fn attacker_controlled_values_never_become_datums() {
-        use crate::analysis::{AnalysisOptions, analyse};
-        use crate::catalog::ErrorClass;
+        use crate::detect::analysis::{AnalysisOptions, analyse};
+        use crate::detect::catalog::ErrorClass;
 
         const RECORDS: usize = 20_000;
         const MINUTES: usize = 10;

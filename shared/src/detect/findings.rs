@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::catalog::{GroupBy, KmsEvent, RULES, Severity};
+use crate::detect::catalog::{GroupBy, KmsEvent, RULES, Severity};
 
 /// Event ids kept per finding (the earliest).
 pub const MAX_EVENT_IDS: usize = 20;
@@ -180,7 +180,7 @@ pub struct Finding {
 
 /// Evaluates every rule's threshold and returns the findings, most severe first,
 /// then by time.
-pub fn evaluate(hits: &Hits) -> Vec<Finding> {
+pub fn evaluate_findings(hits: &Hits) -> Vec<Finding> {
     // (rule, group) -> bucket -> aggregate
     let mut grouped: BTreeMap<(usize, &str), BTreeMap<i64, &Bucket>> = BTreeMap::new();
     for ((rule, group, bucket), agg) in &hits.buckets {
@@ -243,7 +243,7 @@ pub fn evaluate(hits: &Hits) -> Vec<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::rule;
+    use crate::detect::catalog::rule;
 
     fn idx(id: &str) -> usize {
         RULES.iter().position(|r| r.id == id).expect("rule")
@@ -276,12 +276,12 @@ mod tests {
         let hits: Vec<Hit> = (0..th)
             .map(|i| hit("decrypt_failures", i * 10, ""))
             .collect();
-        let f = evaluate(&agg(&hits));
+        let f = evaluate_findings(&agg(&hits));
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].count, th as u64);
         assert_eq!(f[0].event_ids.first().map(String::as_str), Some("e0"));
         // One fewer stays quiet.
-        assert!(evaluate(&agg(&hits[1..])).is_empty());
+        assert!(evaluate_findings(&agg(&hits[1..])).is_empty());
     }
 
     #[test]
@@ -293,7 +293,7 @@ mod tests {
         let mut merged = agg(b);
         merged.merge(&agg(a));
         assert_eq!(merged, agg(&hits));
-        assert_eq!(evaluate(&merged), evaluate(&agg(&hits)));
+        assert_eq!(evaluate_findings(&merged), evaluate_findings(&agg(&hits)));
         assert_eq!(merged.len(), 12);
     }
 
@@ -312,16 +312,19 @@ mod tests {
         let hits: Vec<Hit> = (0..10)
             .map(|i| hit("decrypt_failures", 250 + i * 10, ""))
             .collect();
-        assert!(evaluate(&agg(&hits)).is_empty());
+        assert!(evaluate_findings(&agg(&hits)).is_empty());
     }
 
     #[test]
     fn greater_than_is_strict_and_groups_are_separate() {
         let mut hits: Vec<Hit> = (0..100).map(|i| hit("data_key_volume", i, "a")).collect();
-        assert!(evaluate(&agg(&hits)).is_empty(), "100 is not over 100");
+        assert!(
+            evaluate_findings(&agg(&hits)).is_empty(),
+            "100 is not over 100"
+        );
         hits.push(hit("data_key_volume", 101, "a"));
         hits.extend((0..60).map(|i| hit("data_key_volume", i, "b")));
-        let f = evaluate(&agg(&hits));
+        let f = evaluate_findings(&agg(&hits));
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].group.as_deref(), Some("a"));
         assert_eq!(f[0].count, 101);
@@ -330,7 +333,7 @@ mod tests {
     #[test]
     fn separate_episodes_are_separate_findings() {
         let hits = vec![hit("key_created", 0, ""), hit("key_created", 3600, "")];
-        let f = evaluate(&agg(&hits));
+        let f = evaluate_findings(&agg(&hits));
         assert_eq!(f.len(), 2);
         assert!(f[0].first_seen < f[1].first_seen);
     }

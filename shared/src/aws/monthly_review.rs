@@ -11,19 +11,17 @@ use serde_json::{Value, json};
 use tokio_util::io::SyncIoBridge;
 use tracing::{info, warn};
 
-use crate::analysis::{AnalysisOptions, analyse};
-use crate::aws::{
+use crate::aws::config::ConfigError;
+use crate::aws::services::{
     AwsError, Notifier, ObjectStore, ReviewSources, discover_accounts, discover_regions,
 };
-use crate::processor::ConfigError;
-use crate::review::{
-    Baseline, Month, Report, ReviewInput, ReviewSettings, build, updated_baseline,
+use crate::cloudtrail::layout::{BASELINE_KEY, parse_log_key};
+use crate::detect::analysis::{AnalysisOptions, analyse};
+use crate::detect::baseline::Baseline;
+use crate::detect::summary::Summary;
+use crate::review::report::{
+    Month, Report, ReviewInput, ReviewSettings, build_report, updated_baseline,
 };
-use crate::s3key::parse_log_key;
-use crate::summary::Summary;
-
-/// Where the baseline lives (in the summary bucket).
-pub const BASELINE_KEY: &str = "keytrail/state/baseline.json";
 
 /// Review configuration, read once at cold start.
 #[derive(Debug, Clone)]
@@ -190,7 +188,7 @@ impl<S: ObjectStore + 'static, R: ReviewSources, N: Notifier> Reviewer<S, R, N> 
             .put(
                 &bucket,
                 &format!("{prefix}report.md"),
-                crate::render::markdown(&report).into_bytes(),
+                crate::review::render::render_markdown(&report).into_bytes(),
                 "text/markdown; charset=utf-8",
                 false,
             )
@@ -199,7 +197,7 @@ impl<S: ObjectStore + 'static, R: ReviewSources, N: Notifier> Reviewer<S, R, N> 
             .put(
                 &bucket,
                 &format!("{prefix}report.html"),
-                crate::render::html(&report).into_bytes(),
+                crate::review::render::render_html(&report).into_bytes(),
                 "text/html; charset=utf-8",
                 false,
             )
@@ -276,7 +274,7 @@ impl<S: ObjectStore + 'static, R: ReviewSources, N: Notifier> Reviewer<S, R, N> 
                 }
             }
         }
-        let mut coverage = crate::review::delivery_coverage(
+        let mut coverage = crate::review::report::delivery_coverage(
             month,
             days.values()
                 .flat_map(|f| f.logs.iter())
@@ -335,7 +333,7 @@ impl<S: ObjectStore + 'static, R: ReviewSources, N: Notifier> Reviewer<S, R, N> 
             }
         };
         let baseline = self.load_baseline().await?;
-        let report = build(&ReviewInput {
+        let report = build_report(&ReviewInput {
             month,
             usage: &usage,
             coverage,
@@ -500,7 +498,7 @@ pub fn sns_summary(r: &Report, uris: &[String]) -> String {
     for c in r
         .trail_checks
         .iter()
-        .filter(|c| c.status == crate::review::CheckStatus::Fail)
+        .filter(|c| c.status == crate::review::report::CheckStatus::Fail)
     {
         let _ = writeln!(b, "FAIL {} {}: {}", c.trail, c.check, c.detail);
     }

@@ -24,8 +24,8 @@ use serde_json::{Map, Value};
 
 use xxhash_rust::xxh3::xxh3_64;
 
-use crate::framing::{Facts, Scan, Source, kind_of, scan_value};
-use crate::model::Record;
+use crate::cloudtrail::framing::{Facts, Scan, Source, kind_of, scan_value};
+use crate::cloudtrail::record::Record;
 
 /// What the reader hands to the callback.
 #[derive(Debug)]

@@ -8,9 +8,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::keys::{KeyRef, resolve_keys};
-use crate::model::Record;
-use crate::principal::{Principal, principal_of};
+use crate::cloudtrail::record::Record;
+use crate::detect::keys::{KeyRef, resolve_keys};
+use crate::detect::principal::{Principal, principal_of};
 
 /// A KMS record with its keys, principal and failure class worked out once.
 #[derive(Debug, Clone)]
@@ -427,7 +427,7 @@ pub static RULES: &[Rule] = &[
             let grantee = e
                 .record
                 .request_str("granteePrincipal")
-                .and_then(crate::keys::arn_account);
+                .and_then(crate::detect::keys::arn_account);
             let owner = e.key_account().or(e.record.recipient_account_id.as_deref());
             matches!((grantee, owner), (Some(g), Some(o)) if is_account_id(g) && g != o)
         },

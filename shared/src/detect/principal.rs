@@ -6,7 +6,7 @@
 
 use serde::Serialize;
 
-use crate::model::{Record, UserIdentity};
+use crate::cloudtrail::record::{Record, UserIdentity};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Principal {
@@ -95,7 +95,7 @@ pub fn principal_of(r: &Record) -> Principal {
     let account = ui.account_id.clone().or_else(|| {
         ui.arn
             .as_deref()
-            .and_then(crate::keys::arn_account)
+            .and_then(crate::detect::keys::arn_account)
             .map(str::to_owned)
     });
     let mut session_name = None;

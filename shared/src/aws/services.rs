@@ -10,7 +10,7 @@ use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::primitives::ByteStream;
 use tokio::io::AsyncRead;
 
-use crate::metrics::Datum;
+use crate::detect::metrics::Datum;
 
 /// An AWS call that failed; the invocation fails so Lambda retries it.
 #[derive(Debug, thiserror::Error)]
@@ -100,7 +100,7 @@ pub struct Listing {
 
 /// What keytrail needs from CloudWatch.
 pub trait MetricSink: Send + Sync {
-    /// Publishes one batch (at most [`crate::metrics::MAX_DATUMS_PER_CALL`] datums).
+    /// Publishes one batch (at most [`crate::detect::metrics::MAX_DATUMS_PER_CALL`] datums).
     fn put_metric_data(
         &self,
         namespace: &str,
@@ -483,10 +483,12 @@ pub async fn discover_regions<S: ObjectStore>(
 
 /// Where the monthly review's key inventory and trail checks come from.
 pub trait ReviewSources: Send + Sync {
-    fn keys(&self) -> impl Future<Output = Result<Vec<crate::review::KeyInfo>, AwsError>> + Send;
+    fn keys(
+        &self,
+    ) -> impl Future<Output = Result<Vec<crate::review::report::KeyInfo>, AwsError>> + Send;
     fn trails(
         &self,
-    ) -> impl Future<Output = Result<Vec<crate::review::TrailInfo>, AwsError>> + Send;
+    ) -> impl Future<Output = Result<Vec<crate::review::report::TrailInfo>, AwsError>> + Send;
 }
 
 /// KMS and CloudTrail through the SDK.
@@ -501,8 +503,8 @@ fn smithy_time(t: &aws_sdk_kms::primitives::DateTime) -> Option<chrono::DateTime
 }
 
 impl ReviewSources for AwsReviewSources {
-    async fn keys(&self) -> Result<Vec<crate::review::KeyInfo>, AwsError> {
-        use crate::review::KeyInfo;
+    async fn keys(&self) -> Result<Vec<crate::review::report::KeyInfo>, AwsError> {
+        use crate::review::report::KeyInfo;
         let mut ids = Vec::new();
         let mut marker: Option<String> = None;
         loop {
@@ -639,8 +641,8 @@ impl ReviewSources for AwsReviewSources {
         Ok(out)
     }
 
-    async fn trails(&self) -> Result<Vec<crate::review::TrailInfo>, AwsError> {
-        use crate::review::{BasicSelector, FieldSelector, TrailInfo};
+    async fn trails(&self) -> Result<Vec<crate::review::report::TrailInfo>, AwsError> {
+        use crate::review::report::{BasicSelector, FieldSelector, TrailInfo};
         let described = self
             .cloudtrail
             .describe_trails()

@@ -33,6 +33,9 @@ pub struct LogKey {
 /// The prefix of keytrail's own outputs in the bucket; never read as logs.
 pub const KEYTRAIL_PREFIX: &str = "keytrail/";
 
+/// Where the baseline lives (in the summary bucket).
+pub const BASELINE_KEY: &str = "keytrail/state/baseline.json";
+
 /// Decodes a key as it appears in S3 event notifications: `+` is a space, then `%XX`.
 pub fn decode_event_key(key: &str) -> String {
     let spaced = key.replace('+', " ");

@@ -14,7 +14,7 @@ use flate2::read::MultiGzDecoder;
 use flate2::write::GzEncoder;
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::{ErrorClass, KmsEvent};
+use crate::detect::catalog::{ErrorClass, KmsEvent};
 
 /// The summary format version written in every summary (2: usage times in epoch
 /// seconds and per-day counts).
@@ -250,7 +250,10 @@ impl Summary {
         for k in &e.keys {
             *get_or_insert(&mut day.by_key, &k.id) += 1;
         }
-        for rule in crate::catalog::RULES.iter().filter(|r| r.matches(e)) {
+        for rule in crate::detect::catalog::RULES
+            .iter()
+            .filter(|r| r.matches(e))
+        {
             *get_or_insert(&mut day.rules, rule.id) += 1;
         }
         self.first_event = Some(self.first_event.map_or(e.time, |t| t.min(e.time)));
@@ -461,7 +464,7 @@ mod usage_rows {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Record;
+    use crate::cloudtrail::record::Record;
     use serde_json::json;
 
     #[test]

@@ -9,12 +9,12 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
-use crate::catalog::KmsEvent;
-use crate::sanitize::clean;
+use crate::detect::catalog::KmsEvent;
+use crate::investigate::sanitize::clean;
 
 /// What to match; every given criterion must hold.
 #[derive(Debug, Clone, Default)]
-pub struct Filter {
+pub struct SearchFilter {
     /// Exact encryption-context pairs; all must be present.
     pub context: Vec<(String, String)>,
     /// A key ARN, a bare key id, an alias name (`alias/x`) or an alias ARN.
@@ -35,7 +35,7 @@ pub fn parse_pair(s: &str) -> Result<(String, String), String> {
     }
 }
 
-impl Filter {
+impl SearchFilter {
     pub fn matches(&self, e: &KmsEvent) -> bool {
         let r = e.record;
         if self.since.is_some_and(|t| e.time < t) || self.until.is_some_and(|t| e.time >= t) {
@@ -100,7 +100,7 @@ fn key_matches(wanted: &str, e: &KmsEvent) -> bool {
 
 /// One search result.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Match {
+pub struct SearchMatch {
     pub time: String,
     pub event_name: String,
     pub principal: String,
@@ -113,10 +113,10 @@ pub struct Match {
     pub file: String,
 }
 
-impl Match {
-    pub fn of(e: &KmsEvent, file: &str) -> Match {
+impl SearchMatch {
+    pub fn of(e: &KmsEvent, file: &str) -> SearchMatch {
         let r = e.record;
-        Match {
+        SearchMatch {
             time: e.time.to_rfc3339_opts(SecondsFormat::Secs, true),
             event_name: r.name().to_owned(),
             principal: e.principal.id.clone(),
@@ -138,7 +138,7 @@ impl Match {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Record;
+    use crate::cloudtrail::record::Record;
     use serde_json::json;
 
     const KEY: &str = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
@@ -156,7 +156,7 @@ mod tests {
         Record::from_value(v).expect("record")
     }
 
-    fn hit(f: &Filter, r: &Record) -> bool {
+    fn hit(f: &SearchFilter, r: &Record) -> bool {
         f.matches(&KmsEvent::analyse(r).expect("event"))
     }
 
@@ -166,12 +166,12 @@ mod tests {
             json!({"customerId": "cust-98765", "department": "finance"}),
             None,
         );
-        let f = |pairs: &[(&str, &str)]| Filter {
+        let f = |pairs: &[(&str, &str)]| SearchFilter {
             context: pairs
                 .iter()
                 .map(|(k, v)| ((*k).into(), (*v).into()))
                 .collect(),
-            ..Filter::default()
+            ..SearchFilter::default()
         };
         assert!(hit(&f(&[("customerId", "cust-98765")]), &r));
         assert!(hit(
@@ -197,9 +197,9 @@ mod tests {
     #[test]
     fn key_by_arn_id_or_alias() {
         let r = rec(json!({}), None);
-        let f = |k: &str| Filter {
+        let f = |k: &str| SearchFilter {
             key: Some(k.into()),
-            ..Filter::default()
+            ..SearchFilter::default()
         };
         assert!(hit(&f(KEY), &r));
         assert!(hit(&f("1234abcd-12ab-34cd-56ef-1234567890ab"), &r));
@@ -216,9 +216,9 @@ mod tests {
     #[test]
     fn role_matches_its_sessions() {
         let r = rec(json!({}), None);
-        let f = |p: &str| Filter {
+        let f = |p: &str| SearchFilter {
             principal: Some(p.into()),
-            ..Filter::default()
+            ..SearchFilter::default()
         };
         assert!(hit(&f("arn:aws:iam::111122223333:role/app"), &r));
         assert!(hit(
@@ -226,15 +226,15 @@ mod tests {
             &r
         ));
         assert!(!hit(&f("arn:aws:iam::111122223333:role/other"), &r));
-        let ip = Filter {
+        let ip = SearchFilter {
             ip: Some("10.0.0.5".into()),
             event_name: Some("Decrypt".into()),
-            ..Filter::default()
+            ..SearchFilter::default()
         };
         assert!(hit(&ip, &r));
-        let wrong = Filter {
+        let wrong = SearchFilter {
             event_name: Some("decrypt".into()),
-            ..Filter::default()
+            ..SearchFilter::default()
         };
         assert!(!hit(&wrong, &r));
     }

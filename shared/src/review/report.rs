@@ -10,9 +10,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, SecondsFormat, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::{ErrorClass, RULES};
-use crate::keys::arn_account;
-use crate::summary::{NO_KEY, Summary};
+use crate::detect::baseline::{Baseline, MonthTotals, ip_prefix};
+use crate::detect::catalog::{ErrorClass, RULES};
+use crate::detect::keys::arn_account;
+use crate::detect::summary::{NO_KEY, Summary};
 
 pub const REPORT_SCHEMA: &str = "keytrail.review";
 pub const REPORT_VERSION: u32 = 1;
@@ -354,64 +355,6 @@ pub fn trail_checks(trails: &[TrailInfo]) -> Vec<TrailCheck> {
     out
 }
 
-/// Known source IPs (and /24, /48 prefixes) per principal, last use per key, and
-/// monthly totals, carried from month to month.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Baseline {
-    pub version: u32,
-    pub updated_for: Option<String>,
-    pub principals: BTreeMap<String, KnownSources>,
-    /// Key -> last successful cryptographic use.
-    pub keys_last_used: BTreeMap<String, DateTime<Utc>>,
-    /// `YYYY-MM` -> totals, for month-over-month trends.
-    pub months: BTreeMap<String, MonthTotals>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct KnownSources {
-    pub ips: BTreeSet<String>,
-    pub prefixes: BTreeSet<String>,
-    /// The month the principal was first seen (so a re-run still calls it new).
-    #[serde(default)]
-    pub first_seen_month: Option<String>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct MonthTotals {
-    pub kms_calls: u64,
-    pub failures: u64,
-    pub principals: u64,
-    pub keys_used: u64,
-}
-
-/// The /24 (IPv4) or /48 (IPv6) network of an address.
-pub fn ip_prefix(ip: &str) -> Option<String> {
-    match ip.trim().parse::<std::net::IpAddr>().ok()? {
-        std::net::IpAddr::V4(v4) => {
-            let o = v4.octets();
-            Some(format!("{}.{}.{}.0/24", o[0], o[1], o[2]))
-        }
-        std::net::IpAddr::V6(v6) => {
-            let s = v6.segments();
-            Some(format!("{:x}:{:x}:{:x}::/48", s[0], s[1], s[2]))
-        }
-    }
-}
-
-impl Baseline {
-    /// Whether `ip` is outside the known sources of a principal the baseline knows.
-    /// `None` when the baseline does not know the principal.
-    pub fn is_unfamiliar(&self, principal: &str, ip: &str) -> Option<bool> {
-        let known = self.principals.get(principal)?;
-        if known.ips.contains(ip) {
-            return Some(false);
-        }
-        Some(!ip_prefix(ip).is_some_and(|p| known.prefixes.contains(&p)))
-    }
-}
-
 /// Review settings.
 #[derive(Debug, Clone)]
 pub struct ReviewSettings {
@@ -506,7 +449,7 @@ pub struct AccessRow {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct KeyRow {
+pub struct InventoryRow {
     pub key: String,
     pub aliases: Vec<String>,
     pub state: Option<String>,
@@ -621,8 +564,8 @@ pub struct Report {
     pub coverage: Coverage,
     pub summary: Numbers,
     pub trail_checks: Vec<TrailCheck>,
-    pub keys: Vec<KeyRow>,
-    pub aws_managed_keys: Vec<KeyRow>,
+    pub keys: Vec<InventoryRow>,
+    pub aws_managed_keys: Vec<InventoryRow>,
     pub access_inventory: Vec<AccessRow>,
     pub unused_keys: Vec<UnusedKey>,
     pub keys_pending_deletion: Vec<PendingKey>,
@@ -661,7 +604,7 @@ fn state_from_logs(u: &Summary, key: &str) -> Option<String> {
 }
 
 /// Builds the report.
-pub fn build(input: &ReviewInput) -> Report {
+pub fn build_report(input: &ReviewInput) -> Report {
     let u = input.usage;
     let month = input.month;
     let as_of = month.end();
@@ -762,7 +705,7 @@ pub fn build(input: &ReviewInput) -> Report {
         .flatten()
         .max()
     };
-    let row_of = |k: &KeyInfo| KeyRow {
+    let row_of = |k: &KeyInfo| InventoryRow {
         key: k.arn.clone(),
         aliases: k.aliases.clone(),
         state: k.state.clone(),
@@ -979,8 +922,8 @@ pub fn build(input: &ReviewInput) -> Report {
     });
     opp.truncate(8);
 
-    let keys: Vec<KeyRow> = customer.iter().map(|k| row_of(k)).collect();
-    let aws_managed_keys: Vec<KeyRow> = aws.iter().map(|k| row_of(k)).collect();
+    let keys: Vec<InventoryRow> = customer.iter().map(|k| row_of(k)).collect();
+    let aws_managed_keys: Vec<InventoryRow> = aws.iter().map(|k| row_of(k)).collect();
     let summary = Numbers {
         kms_calls: calls,
         failures,
@@ -1057,7 +1000,7 @@ pub fn updated_baseline(
             .first_seen_month
             .get_or_insert_with(|| month.to_string());
         for ip in &ips.values {
-            if crate::principal::is_service_source(ip) {
+            if crate::detect::principal::is_service_source(ip) {
                 continue;
             }
             if known.ips.len() < MAX_BASELINE_IPS {
@@ -1105,8 +1048,8 @@ pub fn ts(t: DateTime<Utc>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::KmsEvent;
-    use crate::model::Record;
+    use crate::cloudtrail::record::Record;
+    use crate::detect::catalog::KmsEvent;
     use serde_json::json;
 
     const K1: &str = "arn:aws:kms:us-east-1:111122223333:key/k1";
@@ -1148,7 +1091,7 @@ mod tests {
     }
 
     fn report(month: &str, u: &Summary, keys: Vec<KeyInfo>, baseline: Option<&Baseline>) -> Report {
-        build(&ReviewInput {
+        build_report(&ReviewInput {
             month: Month::parse(month).expect("month"),
             usage: u,
             coverage: Coverage::default(),

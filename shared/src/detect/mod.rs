@@ -1,0 +1,12 @@
+//! Detection: a KMS record becomes an event (keys, principal, failure class), the one
+//! catalog of rules judges it, and the analysis counts it into metrics, the per-file
+//! summary and the rule hits that offline alarms evaluate.
+
+pub mod analysis;
+pub mod baseline;
+pub mod catalog;
+pub mod findings;
+pub mod keys;
+pub mod metrics;
+pub mod principal;
+pub mod summary;
