@@ -8,7 +8,7 @@ use std::hint::black_box;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use keytrail::Record;
 use keytrail::Summary;
-use keytrail::{KmsEvent, RULES};
+use keytrail::{KmsEvent, RULES, RuleSet};
 use keytrail::{MetricOptions, Metrics};
 use serde_json::{Value, json};
 
@@ -124,6 +124,7 @@ fn records() -> Vec<Record> {
 fn bench(c: &mut Criterion) {
     let records = records();
     let events: Vec<KmsEvent> = records.iter().filter_map(KmsEvent::analyse).collect();
+    let rule_sets: Vec<RuleSet> = events.iter().map(RuleSet::of).collect();
     assert_eq!(events.len(), EVENTS, "every bench record is a KMS event");
     let matches: usize = events
         .iter()
@@ -156,8 +157,8 @@ fn bench(c: &mut Criterion) {
         let opts = MetricOptions::default();
         b.iter(|| {
             let mut m = Metrics::default();
-            for e in black_box(&events) {
-                m.observe(e, &opts);
+            for (e, rules) in black_box(&events).iter().zip(&rule_sets) {
+                m.observe(e, *rules, &opts);
             }
             m
         })
@@ -165,8 +166,8 @@ fn bench(c: &mut Criterion) {
     group.bench_function("summary_observe", |b| {
         b.iter(|| {
             let mut s = Summary::default();
-            for e in black_box(&events) {
-                s.observe(e);
+            for (e, rules) in black_box(&events).iter().zip(&rule_sets) {
+                s.observe(e, *rules);
             }
             s
         })

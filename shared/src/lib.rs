@@ -66,8 +66,8 @@ pub use detect::analysis::{
 };
 pub use detect::baseline::{Baseline, KnownSources, MonthTotals, ip_prefix};
 pub use detect::catalog::{
-    Comparison, ErrorClass, GroupBy, KmsEvent, RULES, Rule, Severity, policy_is_public, rule,
-    rule_for_metric,
+    Comparison, ErrorClass, GroupBy, KmsEvent, RULES, Rule, RuleSet, Severity, policy_is_public,
+    rule, rule_for_metric, rules_table_markdown,
 };
 pub use detect::findings::{Finding, Hit, Hits, MAX_EVENT_IDS, MAX_VALUES, evaluate_findings};
 pub use detect::keys::{KeyRef, KeyRole, arn_account, partition_for_region, resolve_keys};

@@ -232,7 +232,7 @@ impl<S: ObjectStore + 'static, K: KeyDirectory, N: Notifier> Enricher<S, K, N> {
     pub async fn investigate(&self, alarm: &Alarm) -> Result<Investigation, EnrichError> {
         let mut plan = plan_for(alarm, &self.config.namespace, self.config.lag);
         if let Ok(p) = &mut plan
-            && p.rule().is_some_and(|r| r.id == "unfamiliar_source_ip")
+            && p.rule().is_some_and(|r| r.needs_baseline)
         {
             p.baseline = self.baseline().await;
         }

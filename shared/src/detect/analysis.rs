@@ -6,7 +6,7 @@ use std::io::Read;
 use chrono::{DateTime, Utc};
 
 use crate::cloudtrail::reader::{Item, ReadError, read_kms_records};
-use crate::detect::catalog::{KmsEvent, RULES};
+use crate::detect::catalog::{KmsEvent, RuleSet};
 use crate::detect::findings::{Hit, Hits};
 use crate::detect::metrics::{MetricOptions, Metrics};
 use crate::detect::summary::Summary;
@@ -96,13 +96,12 @@ pub fn analyse<R: Read>(name: &str, input: R, opts: &AnalysisOptions) -> FileAna
             if let Some(b) = &opts.baseline {
                 mark_unfamiliar(&mut e, b);
             }
-            out.metrics.observe(&e, &opts.metrics);
-            out.summary.observe(&e);
+            let rules = RuleSet::of(&e);
+            out.metrics.observe(&e, rules, &opts.metrics);
+            out.summary.observe(&e, rules);
             if opts.collect_hits {
-                for (i, rule) in RULES.iter().enumerate() {
-                    if rule.matches(&e) {
-                        out.hits.add(&Hit::of(i, &e));
-                    }
+                for rule in rules.iter() {
+                    out.hits.add(&Hit::of(rule, &e));
                 }
             }
         }

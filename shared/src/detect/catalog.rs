@@ -212,10 +212,21 @@ pub struct Rule {
     pub threshold: f64,
     pub comparison: Comparison,
     pub period_secs: u32,
+    /// The alarm looks at this many periods (CloudTrail delivers late: the range must
+    /// cover the delivery delay) ...
     pub evaluation_periods: u32,
+    /// ... and alarms when at least this many of them breach.
+    pub datapoints_to_alarm: u32,
     pub group_by: GroupBy,
+    /// What the rule selects, in words: the catalog table in the docs is made of these.
+    pub criteria: &'static str,
+    /// The rule can only match with the review's baseline loaded (known sources).
+    pub needs_baseline: bool,
     #[serde(skip)]
     predicate: fn(&KmsEvent) -> bool,
+    /// Notes that sharpen a match, e.g. that a key policy was made public.
+    #[serde(skip)]
+    notes: fn(&KmsEvent) -> Vec<String>,
 }
 
 impl Rule {
@@ -226,20 +237,81 @@ impl Rule {
 
     /// Notes that sharpen a match, e.g. that a key policy was made public.
     pub fn notes(&self, e: &KmsEvent) -> Vec<String> {
-        let mut notes = Vec::new();
-        if self.id == "key_policy_changed" && policy_is_public(e.record) {
-            notes.push(
-                "policy grants access to any principal (\"*\") with no condition: key made public"
-                    .into(),
-            );
-        }
-        if self.id == "grant_to_external"
-            && let Some(g) = e.record.request_str("granteePrincipal")
-        {
-            notes.push(format!("grantee principal {g}"));
-        }
-        notes
+        (self.notes)(e)
     }
+
+    /// The rule's position in [`RULES`] (report order).
+    pub fn index(&'static self) -> usize {
+        (self as *const Rule as usize - RULES.as_ptr() as usize) / std::mem::size_of::<Rule>()
+    }
+}
+
+/// A rule is its catalog entry: two references are equal when they name the same one.
+impl PartialEq for Rule {
+    fn eq(&self, other: &Rule) -> bool {
+        std::ptr::eq(self, other)
+    }
+}
+
+impl Eq for Rule {}
+
+/// The rules one event matches, worked out once per event ([`RuleSet::of`]) and read
+/// by the metrics, the summary and the offline findings.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RuleSet(u32);
+
+const _: () = assert!(RULES.len() <= 32, "RuleSet holds at most 32 rules");
+
+impl RuleSet {
+    /// Runs every rule's predicate on the event, once.
+    pub fn of(e: &KmsEvent) -> RuleSet {
+        let mut bits = 0u32;
+        for (i, rule) in RULES.iter().enumerate() {
+            if rule.matches(e) {
+                bits |= 1 << i;
+            }
+        }
+        RuleSet(bits)
+    }
+
+    pub fn contains(self, rule: &'static Rule) -> bool {
+        self.0 & (1 << rule.index()) != 0
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The matching rules, in catalog order.
+    pub fn iter(self) -> impl Iterator<Item = &'static Rule> {
+        RULES
+            .iter()
+            .enumerate()
+            .filter(move |(i, _)| self.0 & (1 << i) != 0)
+            .map(|(_, r)| r)
+    }
+}
+
+fn no_notes(_: &KmsEvent) -> Vec<String> {
+    Vec::new()
+}
+
+fn public_policy_note(e: &KmsEvent) -> Vec<String> {
+    if policy_is_public(e.record) {
+        vec![
+            "policy grants access to any principal (\"*\") with no condition: key made public"
+                .into(),
+        ]
+    } else {
+        Vec::new()
+    }
+}
+
+fn grantee_note(e: &KmsEvent) -> Vec<String> {
+    e.record
+        .request_str("granteePrincipal")
+        .map(|g| vec![format!("grantee principal {g}")])
+        .unwrap_or_default()
 }
 
 const PB_PRINCIPAL: &str = "Identify the principal and session in the notification; if the activity is not expected, disable or detach the credentials (deactivate access keys, revoke role sessions with an aws:TokenIssueTime deny policy).";
@@ -264,8 +336,12 @@ pub static RULES: &[Rule] = &[
         threshold: 10.0,
         comparison: Comparison::GreaterThanOrEqualToThreshold,
         period_secs: 300,
-        evaluation_periods: 1,
+        evaluation_periods: 4,
+        datapoints_to_alarm: 1,
         group_by: GroupBy::All,
+        criteria: "`Decrypt` calls with a non-empty `errorCode`.",
+        needs_baseline: false,
+        notes: no_notes,
         predicate: |e| e.name() == "Decrypt" && e.failed(),
     },
     Rule {
@@ -283,14 +359,13 @@ pub static RULES: &[Rule] = &[
         threshold: 5.0,
         comparison: Comparison::GreaterThanOrEqualToThreshold,
         period_secs: 300,
-        evaluation_periods: 1,
+        evaluation_periods: 4,
+        datapoints_to_alarm: 1,
         group_by: GroupBy::All,
-        predicate: |e| {
-            matches!(
-                e.record.error_code.as_deref(),
-                Some("AccessDenied" | "AccessDeniedException")
-            )
-        },
+        criteria: "Any KMS call in the `AccessDenied` error class: `errorCode` `AccessDenied`, `AccessDeniedException`, `UnauthorizedOperation` or `Client.UnauthorizedOperation` (so it counts what `KMSFailures{ErrorClass=AccessDenied}` counts).",
+        needs_baseline: false,
+        notes: no_notes,
+        predicate: |e| e.error_class == Some(ErrorClass::AccessDenied),
     },
     Rule {
         id: "pending_deletion_use",
@@ -307,8 +382,12 @@ pub static RULES: &[Rule] = &[
         threshold: 1.0,
         comparison: Comparison::GreaterThanOrEqualToThreshold,
         period_secs: 300,
-        evaluation_periods: 1,
+        evaluation_periods: 4,
+        datapoints_to_alarm: 1,
         group_by: GroupBy::All,
+        criteria: "Failed calls whose `errorMessage` says the key is pending deletion, whatever the error code (KMS uses `KMSInvalidStateException` or `DisabledException` depending on the API).",
+        needs_baseline: false,
+        notes: no_notes,
         predicate: |e| e.error_class == Some(ErrorClass::PendingDeletion),
     },
     Rule {
@@ -325,8 +404,12 @@ pub static RULES: &[Rule] = &[
         threshold: 1.0,
         comparison: Comparison::GreaterThanOrEqualToThreshold,
         period_secs: 300,
-        evaluation_periods: 1,
+        evaluation_periods: 4,
+        datapoints_to_alarm: 1,
         group_by: GroupBy::All,
+        criteria: "Failed calls with `DisabledException`, or `KMSInvalidStateException` whose message says the key is disabled (not pending deletion).",
+        needs_baseline: false,
+        notes: no_notes,
         predicate: |e| e.error_class == Some(ErrorClass::Disabled),
     },
     Rule {
@@ -344,8 +427,12 @@ pub static RULES: &[Rule] = &[
         threshold: 1.0,
         comparison: Comparison::GreaterThanOrEqualToThreshold,
         period_secs: 300,
-        evaluation_periods: 1,
+        evaluation_periods: 4,
+        datapoints_to_alarm: 1,
         group_by: GroupBy::All,
+        criteria: "Successful `ScheduleKeyDeletion`.",
+        needs_baseline: false,
+        notes: no_notes,
         predicate: |e| e.name() == "ScheduleKeyDeletion" && !e.failed(),
     },
     Rule {
@@ -362,8 +449,12 @@ pub static RULES: &[Rule] = &[
         threshold: 1.0,
         comparison: Comparison::GreaterThanOrEqualToThreshold,
         period_secs: 300,
-        evaluation_periods: 1,
+        evaluation_periods: 4,
+        datapoints_to_alarm: 1,
         group_by: GroupBy::All,
+        criteria: "Successful `DisableKey`.",
+        needs_baseline: false,
+        notes: no_notes,
         predicate: |e| e.name() == "DisableKey" && !e.failed(),
     },
     Rule {
@@ -380,8 +471,12 @@ pub static RULES: &[Rule] = &[
         threshold: 1.0,
         comparison: Comparison::GreaterThanOrEqualToThreshold,
         period_secs: 300,
-        evaluation_periods: 1,
+        evaluation_periods: 4,
+        datapoints_to_alarm: 1,
         group_by: GroupBy::All,
+        criteria: "Successful `CreateKey`.",
+        needs_baseline: false,
+        notes: no_notes,
         predicate: |e| e.name() == "CreateKey" && !e.failed(),
     },
     Rule {
@@ -399,8 +494,12 @@ pub static RULES: &[Rule] = &[
         threshold: 1.0,
         comparison: Comparison::GreaterThanOrEqualToThreshold,
         period_secs: 300,
-        evaluation_periods: 1,
+        evaluation_periods: 4,
+        datapoints_to_alarm: 1,
         group_by: GroupBy::All,
+        criteria: "Successful `PutKeyPolicy`. A note is added when the policy has an `Allow` statement for principal `\"*\"` (or `{\"AWS\": \"*\"}`) with no `Condition`.",
+        needs_baseline: false,
+        notes: public_policy_note,
         predicate: |e| e.name() == "PutKeyPolicy" && !e.failed(),
     },
     Rule {
@@ -418,8 +517,12 @@ pub static RULES: &[Rule] = &[
         threshold: 1.0,
         comparison: Comparison::GreaterThanOrEqualToThreshold,
         period_secs: 300,
-        evaluation_periods: 1,
+        evaluation_periods: 4,
+        datapoints_to_alarm: 1,
         group_by: GroupBy::All,
+        criteria: "Successful `CreateGrant` whose `granteePrincipal` is an ARN in a 12-digit account other than the key's account (or, when the key's account is unknown, the trail's `recipientAccountId`). Service principals do not match.",
+        needs_baseline: false,
+        notes: grantee_note,
         predicate: |e| {
             if e.name() != "CreateGrant" || e.failed() {
                 return false;
@@ -447,8 +550,12 @@ pub static RULES: &[Rule] = &[
         threshold: 1.0,
         comparison: Comparison::GreaterThanOrEqualToThreshold,
         period_secs: 300,
-        evaluation_periods: 1,
+        evaluation_periods: 4,
+        datapoints_to_alarm: 1,
         group_by: GroupBy::All,
+        criteria: "Any KMS call, successful or not, where the caller's account and the account in the key's ARN are both 12-digit account ids and differ.",
+        needs_baseline: false,
+        notes: no_notes,
         predicate: |e| e.is_cross_account(),
     },
     Rule {
@@ -466,8 +573,12 @@ pub static RULES: &[Rule] = &[
         threshold: 100.0,
         comparison: Comparison::GreaterThanThreshold,
         period_secs: 300,
-        evaluation_periods: 1,
+        evaluation_periods: 4,
+        datapoints_to_alarm: 1,
         group_by: GroupBy::Source,
+        criteria: "Every `GenerateDataKey*` call (`GenerateDataKey`, `GenerateDataKeyWithoutPlaintext`, `GenerateDataKeyPair`, `GenerateDataKeyPairWithoutPlaintext`), successful or not.",
+        needs_baseline: false,
+        notes: no_notes,
         predicate: |e| e.name().starts_with("GenerateDataKey"),
     },
     Rule {
@@ -484,8 +595,12 @@ pub static RULES: &[Rule] = &[
         threshold: 1.0,
         comparison: Comparison::GreaterThanOrEqualToThreshold,
         period_secs: 300,
-        evaluation_periods: 1,
+        evaluation_periods: 4,
+        datapoints_to_alarm: 1,
         group_by: GroupBy::All,
+        criteria: "Successful `DeleteImportedKeyMaterial`.",
+        needs_baseline: false,
+        notes: no_notes,
         predicate: |e| e.name() == "DeleteImportedKeyMaterial" && !e.failed(),
     },
     Rule {
@@ -503,8 +618,12 @@ pub static RULES: &[Rule] = &[
         threshold: 1.0,
         comparison: Comparison::GreaterThanOrEqualToThreshold,
         period_secs: 300,
-        evaluation_periods: 1,
+        evaluation_periods: 4,
+        datapoints_to_alarm: 1,
         group_by: GroupBy::All,
+        criteria: "Successful `DisableKeyRotation`.",
+        needs_baseline: false,
+        notes: no_notes,
         predicate: |e| e.name() == "DisableKeyRotation" && !e.failed(),
     },
     Rule {
@@ -522,11 +641,60 @@ pub static RULES: &[Rule] = &[
         threshold: 1.0,
         comparison: Comparison::GreaterThanOrEqualToThreshold,
         period_secs: 300,
-        evaluation_periods: 1,
+        evaluation_periods: 4,
+        datapoints_to_alarm: 1,
         group_by: GroupBy::All,
+        criteria: "Any KMS call from a public IP outside the calling principal's known IPs and their /24 (IPv4) or /48 (IPv6) networks, per the baseline the monthly review writes. Calls through AWS services and from private addresses are exempt; inactive without a baseline.",
+        needs_baseline: true,
+        notes: no_notes,
         predicate: |e| e.unfamiliar_source,
     },
 ];
+
+/// The catalog as a Markdown table (id, metric, severity, default alarm, criteria):
+/// the rule table of `docs/catalog.md`, which a test keeps equal to this.
+pub fn rules_table_markdown() -> String {
+    let mut out = String::from(
+        "| id | metric | severity | default alarm | matches |\n|---|---|---|---|---|\n",
+    );
+    for r in RULES {
+        let op = match r.comparison {
+            Comparison::GreaterThanOrEqualToThreshold => ">=",
+            Comparison::GreaterThanThreshold => ">",
+        };
+        let per_source = match r.group_by {
+            GroupBy::All => "",
+            GroupBy::Source => " (per source in `scan`)",
+        };
+        out.push_str(&format!(
+            "| `{}` | `{}` | {} | Sum {op} {} in {} s, {} of {} periods{per_source} | {} |\n",
+            r.id,
+            r.metric,
+            r.severity.as_str(),
+            r.threshold,
+            r.period_secs,
+            r.datapoints_to_alarm,
+            r.evaluation_periods,
+            r.criteria,
+        ));
+    }
+    out
+}
+
+/// Serde for a `&'static Rule` field: written as the rule's id, read back by looking
+/// the id up in the catalog (an unknown id is an error).
+pub mod rule_by_id {
+    use super::{Rule, rule};
+
+    pub fn serialize<S: serde::Serializer>(r: &&'static Rule, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(r.id)
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<&'static Rule, D::Error> {
+        let id = <std::borrow::Cow<'de, str> as serde::Deserialize>::deserialize(d)?;
+        rule(&id).ok_or_else(|| serde::de::Error::custom(format!("unknown rule id {id:?}")))
+    }
+}
 
 /// Looks a rule up by id.
 pub fn rule(id: &str) -> Option<&'static Rule> {

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::detect::catalog::{GroupBy, KmsEvent, RULES, Severity};
+use crate::detect::catalog::{GroupBy, KmsEvent, RULES, Rule, Severity};
 
 /// Event ids kept per finding (the earliest).
 pub const MAX_EVENT_IDS: usize = 20;
@@ -22,8 +22,7 @@ pub const MAX_VALUES: usize = 50;
 /// One event selected by a rule, as evidence.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Hit {
-    /// Index into [`RULES`].
-    pub rule: usize,
+    pub rule: &'static Rule,
     pub time: DateTime<Utc>,
     /// The threshold group (see [`GroupBy`]); empty for whole-trail rules.
     pub group: String,
@@ -35,10 +34,10 @@ pub struct Hit {
 }
 
 impl Hit {
-    /// The evidence of `e` for rule `rule` (an index into [`RULES`]).
-    pub fn of(rule: usize, e: &KmsEvent) -> Hit {
+    /// The evidence of `e` for `rule`.
+    pub fn of(rule: &'static Rule, e: &KmsEvent) -> Hit {
         let ip = e.record.source_ip_address.clone();
-        let group = match RULES[rule].group_by {
+        let group = match rule.group_by {
             GroupBy::All => String::new(),
             GroupBy::Source => format!(
                 "{} from {}",
@@ -54,7 +53,7 @@ impl Hit {
             principal: e.principal.id.clone(),
             source_ip: ip,
             event_id: e.record.event_id.clone(),
-            notes: RULES[rule].notes(e),
+            notes: rule.notes(e),
         }
     }
 }
@@ -125,7 +124,7 @@ impl Bucket {
     }
 }
 
-/// Rule hits aggregated per (rule, group, aligned period).
+/// Rule hits aggregated per (rule, group, aligned period); the rule by its catalog index.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Hits {
     buckets: BTreeMap<(usize, String, i64), Bucket>,
@@ -134,10 +133,10 @@ pub struct Hits {
 impl Hits {
     /// Adds one hit.
     pub fn add(&mut self, h: &Hit) {
-        let period = i64::from(RULES[h.rule].period_secs.max(60));
+        let period = i64::from(h.rule.period_secs.max(60));
         let bucket = h.time.timestamp().div_euclid(period);
         self.buckets
-            .entry((h.rule, h.group.clone(), bucket))
+            .entry((h.rule.index(), h.group.clone(), bucket))
             .or_default()
             .add(h);
     }
@@ -193,15 +192,21 @@ pub fn evaluate_findings(hits: &Hits) -> Vec<Finding> {
     for ((rule_idx, group), buckets) in grouped {
         let rule = &RULES[rule_idx];
         let n = i64::from(rule.evaluation_periods.max(1));
+        let m = rule
+            .datapoints_to_alarm
+            .clamp(1, rule.evaluation_periods.max(1)) as usize;
         let breaching: BTreeSet<i64> = buckets
             .iter()
             .filter(|(_, b)| rule.comparison.breached(b.count as f64, rule.threshold))
             .map(|(k, _)| *k)
             .collect();
-        let alarming = breaching
-            .iter()
-            .copied()
-            .filter(|b| (b - n + 1..=*b).all(|x| breaching.contains(&x)));
+        // CloudWatch's "M out of N": an evaluation at period b alarms when at least
+        // `datapoints_to_alarm` of the `evaluation_periods` periods ending at b breach.
+        // Only periods that hold or follow a breach can alarm.
+        let candidates: BTreeSet<i64> = breaching.iter().flat_map(|b| *b..*b + n).collect();
+        let alarming = candidates
+            .into_iter()
+            .filter(|b| breaching.range(b - n + 1..=*b).count() >= m);
         // Split into runs of consecutive alarming buckets.
         let mut runs: Vec<(i64, i64)> = Vec::new();
         for b in alarming {
@@ -211,10 +216,12 @@ pub fn evaluate_findings(hits: &Hits) -> Vec<Finding> {
             }
         }
         for (first, last) in runs {
-            // The alarm's evidence is every breaching period that led to it.
+            // The alarm's evidence is every breaching period of the episode.
             let mut evidence = Bucket::default();
-            for b in (first - n + 1..=last).filter_map(|b| buckets.get(&b)) {
-                evidence.merge(b);
+            for b in breaching.range(first - n + 1..=last) {
+                if let Some(agg) = buckets.get(b) {
+                    evidence.merge(agg);
+                }
             }
             findings.push(Finding {
                 rule: rule.id,
@@ -245,13 +252,9 @@ mod tests {
     use super::*;
     use crate::detect::catalog::rule;
 
-    fn idx(id: &str) -> usize {
-        RULES.iter().position(|r| r.id == id).expect("rule")
-    }
-
     fn hit(rule_id: &str, secs: i64, group: &str) -> Hit {
         Hit {
-            rule: idx(rule_id),
+            rule: rule(rule_id).expect("rule"),
             time: DateTime::from_timestamp(1_790_000_000 / 300 * 300 + secs, 0).expect("t"),
             group: group.into(),
             keys: vec!["k".into()],
@@ -328,6 +331,28 @@ mod tests {
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].group.as_deref(), Some("a"));
         assert_eq!(f[0].count, 101);
+    }
+
+    #[test]
+    fn one_of_four_periods_joins_nearby_breaches_into_one_episode() {
+        // decrypt_failures: 10 in 300 s, 1 of 4 periods. Two breaching periods with a
+        // quiet and a sub-threshold period between them are one alarm episode; the
+        // sub-threshold period's hits are not evidence.
+        let r = rule("decrypt_failures").expect("r");
+        assert_eq!((r.evaluation_periods, r.datapoints_to_alarm), (4, 1));
+        let mut hits: Vec<Hit> = (0..10).map(|i| hit("decrypt_failures", i, "")).collect();
+        hits.extend((0..3).map(|i| hit("decrypt_failures", 600 + i, "")));
+        hits.extend((0..10).map(|i| hit("decrypt_failures", 900 + i, "")));
+        let f = evaluate_findings(&agg(&hits));
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].count, 20);
+        // Four periods later the alarm still looks at the last breach: one episode.
+        let mut joined = hits.clone();
+        joined.extend((0..10).map(|i| hit("decrypt_failures", 900 + 4 * 300 + i, "")));
+        assert_eq!(evaluate_findings(&agg(&joined)).len(), 1);
+        // Five periods later one evaluation saw no breach: a new episode.
+        hits.extend((0..10).map(|i| hit("decrypt_failures", 900 + 5 * 300 + i, "")));
+        assert_eq!(evaluate_findings(&agg(&hits)).len(), 2);
     }
 
     #[test]

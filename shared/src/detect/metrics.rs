@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::detect::catalog::{KmsEvent, RULES};
+use crate::detect::catalog::{KmsEvent, RuleSet};
 
 /// Calls per operation, dimension `EventName`.
 pub const KMS_API_CALLS: &str = "KMSApiCalls";
@@ -224,7 +224,7 @@ impl Metrics {
     }
 
     /// Counts one KMS event into every metric it belongs to.
-    pub fn observe(&mut self, e: &KmsEvent, opts: &MetricOptions) {
+    pub fn observe(&mut self, e: &KmsEvent, rules: RuleSet, opts: &MetricOptions) {
         self.add_ref(
             MetricRef {
                 name: KMS_API_CALLS,
@@ -243,14 +243,12 @@ impl Metrics {
                 1,
             );
         }
-        for rule in RULES {
-            if rule.matches(e) {
-                let metric = MetricRef {
-                    name: rule.metric,
-                    dimension: None,
-                };
-                self.add_ref(metric, e.time, 1);
-            }
+        for rule in rules.iter() {
+            let metric = MetricRef {
+                name: rule.metric,
+                dimension: None,
+            };
+            self.add_ref(metric, e.time, 1);
         }
         if opts.per_key
             && let Some(own) = opts.own_account.as_deref()
@@ -331,6 +329,7 @@ impl Metrics {
 mod tests {
     use super::*;
     use crate::cloudtrail::record::Record;
+    use crate::detect::catalog::RULES;
     use serde_json::json;
 
     #[test]
@@ -409,7 +408,8 @@ mod tests {
         let mut m = Metrics::default();
         let opts = MetricOptions::default();
         for r in &recs {
-            m.observe(&KmsEvent::analyse(r).expect("event"), &opts);
+            let e = KmsEvent::analyse(r).expect("event");
+            m.observe(&e, RuleSet::of(&e), &opts);
         }
         let totals = m.totals();
         assert_eq!(
@@ -443,6 +443,7 @@ mod tests {
         let mut m = Metrics::default();
         m.observe(
             &e,
+            RuleSet::of(&e),
             &MetricOptions {
                 per_key: true,
                 own_account: Some("111122223333".into()),
@@ -452,6 +453,7 @@ mod tests {
         let mut m = Metrics::default();
         m.observe(
             &e,
+            RuleSet::of(&e),
             &MetricOptions {
                 per_key: true,
                 own_account: Some("444455556666".into()),
@@ -469,10 +471,8 @@ mod tests {
                 "2026-10-04T03:00:01Z",
                 Some(&format!("Err{i}")),
             );
-            m.observe(
-                &KmsEvent::analyse(&r).expect("event"),
-                &MetricOptions::default(),
-            );
+            let e = KmsEvent::analyse(&r).expect("event");
+            m.observe(&e, RuleSet::of(&e), &MetricOptions::default());
         }
         assert!(m.totals().len() <= 3 + RULES.len());
     }

@@ -14,7 +14,7 @@ use flate2::read::MultiGzDecoder;
 use flate2::write::GzEncoder;
 use serde::{Deserialize, Serialize};
 
-use crate::detect::catalog::{ErrorClass, KmsEvent};
+use crate::detect::catalog::{ErrorClass, KmsEvent, RuleSet};
 
 /// The summary format version written in every summary (2: usage times in epoch
 /// seconds and per-day counts).
@@ -227,7 +227,7 @@ fn get_or_insert<'m, V: Default>(map: &'m mut BTreeMap<String, V>, key: &str) ->
 impl Summary {
     /// Adds one KMS event. Called for every KMS record of every file, so it looks
     /// entries up by borrowed strings and allocates only for new ones.
-    pub fn observe(&mut self, e: &KmsEvent) {
+    pub fn observe(&mut self, e: &KmsEvent, rules: RuleSet) {
         use chrono::Datelike;
         let date = e.time.date_naive();
         let mut day_buf = String::with_capacity(10);
@@ -250,10 +250,7 @@ impl Summary {
         for k in &e.keys {
             *get_or_insert(&mut day.by_key, &k.id) += 1;
         }
-        for rule in crate::detect::catalog::RULES
-            .iter()
-            .filter(|r| r.matches(e))
-        {
+        for rule in rules.iter() {
             *get_or_insert(&mut day.rules, rule.id) += 1;
         }
         self.first_event = Some(self.first_event.map_or(e.time, |t| t.min(e.time)));
@@ -518,7 +515,7 @@ mod tests {
             s.records += 1;
             if let Some(e) = KmsEvent::analyse(&r) {
                 s.kms_records += 1;
-                s.observe(&e);
+                s.observe(&e, crate::detect::catalog::RuleSet::of(&e));
             }
         }
         s

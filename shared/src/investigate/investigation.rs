@@ -12,7 +12,7 @@ use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::detect::catalog::{ErrorClass, KmsEvent, RULES, Rule, Severity};
+use crate::detect::catalog::{ErrorClass, KmsEvent, Rule, Severity, rule_for_metric};
 use crate::detect::metrics::{KMS_API_CALLS, KMS_FAILURES, KMS_KEY_CALLS};
 use crate::detect::principal::{SourceClass, classify_source};
 use crate::investigate::alarm::{Alarm, AlarmKind, MetricRef};
@@ -37,8 +37,8 @@ pub const MAX_FIELD: usize = 256;
 /// Selects the events behind one metric.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MetricSelector {
-    /// Index into [`RULES`] when the metric is a rule's.
-    pub rule: Option<usize>,
+    /// The rule, when the metric is a rule's.
+    pub rule: Option<&'static Rule>,
     pub failed_only: bool,
     pub event_name: Option<String>,
     pub error_class: Option<ErrorClass>,
@@ -51,7 +51,7 @@ impl MetricSelector {
         if m.namespace.as_deref().is_some_and(|ns| ns != namespace) {
             return None;
         }
-        let rule = RULES.iter().position(|r| r.metric == m.name);
+        let rule = rule_for_metric(&m.name);
         let known = rule.is_some()
             || [KMS_API_CALLS, KMS_FAILURES, KMS_KEY_CALLS].contains(&m.name.as_str());
         if !known {
@@ -67,7 +67,7 @@ impl MetricSelector {
     }
 
     pub fn matches(&self, e: &KmsEvent) -> bool {
-        self.rule.is_none_or(|i| RULES[i].matches(e))
+        self.rule.is_none_or(|r| r.matches(e))
             && (!self.failed_only || e.failed())
             && self
                 .event_name
@@ -99,10 +99,7 @@ impl Plan {
 
     /// The rule behind the alarm (the first metric that has one).
     pub fn rule(&self) -> Option<&'static Rule> {
-        self.selectors
-            .iter()
-            .find_map(|s| s.rule)
-            .map(|i| &RULES[i])
+        self.selectors.iter().find_map(|s| s.rule)
     }
 }
 

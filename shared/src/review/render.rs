@@ -15,7 +15,7 @@ use std::fmt::Write as _;
 use chrono::{DateTime, Utc};
 
 use crate::detect::baseline::MonthTotals;
-use crate::detect::catalog::RULES;
+use crate::detect::catalog::Rule;
 use crate::review::report::{CheckStatus, InventoryRow, Report, ts};
 
 // ------------------------------------------------------------------ document model
@@ -193,13 +193,8 @@ fn delta(cur: u64, prev: u64) -> String {
     }
 }
 
-fn rule_info(id: &str) -> (String, &'static str) {
-    RULES
-        .iter()
-        .find(|r| r.id == id)
-        .map_or((id.to_owned(), ""), |r| {
-            (format!("{} ({})", r.title, r.id), r.severity.as_str())
-        })
+fn rule_info(r: &Rule) -> (String, &'static str) {
+    (format!("{} ({})", r.title, r.id), r.severity.as_str())
 }
 
 /// First alias of a key, when the report knows one.
@@ -667,14 +662,13 @@ fn sections(r: &Report, charts: bool) -> Vec<Section> {
         .collect();
     weeks.sort_unstable();
     weeks.dedup();
-    let mut rules: Vec<&str> = Vec::new();
+    let mut rules: Vec<&'static Rule> = Vec::new();
     for f in &r.findings_per_week {
-        if !rules.contains(&f.rule.as_str()) {
-            rules.push(&f.rule);
+        if !rules.contains(&f.rule) {
+            rules.push(f.rule);
         }
     }
-    let order = |id: &str| RULES.iter().position(|x| x.id == id).unwrap_or(usize::MAX);
-    rules.sort_by(|a, b| order(a).cmp(&order(b)).then(a.cmp(b)));
+    rules.sort_by_key(|r| r.index());
     let rows: Vec<Vec<Cell>> = rules
         .iter()
         .map(|rule| {
@@ -1743,22 +1737,22 @@ mod tests {
             findings_per_week: vec![
                 WeeklyFindings {
                     week: "2026-08-31".into(),
-                    rule: "decrypt_failures".into(),
+                    rule: crate::detect::catalog::rule("decrypt_failures").expect("rule"),
                     count: 4,
                 },
                 WeeklyFindings {
                     week: "2026-08-31".into(),
-                    rule: "access_denied".into(),
+                    rule: crate::detect::catalog::rule("access_denied").expect("rule"),
                     count: 2,
                 },
                 WeeklyFindings {
                     week: "2026-09-07".into(),
-                    rule: "pending_deletion_use".into(),
+                    rule: crate::detect::catalog::rule("pending_deletion_use").expect("rule"),
                     count: 6,
                 },
                 WeeklyFindings {
                     week: "2026-09-14".into(),
-                    rule: "cross_account_use".into(),
+                    rule: crate::detect::catalog::rule("cross_account_use").expect("rule"),
                     count: 40,
                 },
             ],

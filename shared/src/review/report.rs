@@ -11,7 +11,7 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, SecondsFormat, TimeZone, U
 use serde::{Deserialize, Serialize};
 
 use crate::detect::baseline::{Baseline, MonthTotals, ip_prefix};
-use crate::detect::catalog::{ErrorClass, RULES};
+use crate::detect::catalog::{ErrorClass, RULES, Rule, rule};
 use crate::detect::keys::arn_account;
 use crate::detect::summary::{NO_KEY, Summary};
 
@@ -502,7 +502,8 @@ pub struct CrossAccount {
 pub struct WeeklyFindings {
     /// The Monday that starts the ISO week.
     pub week: String,
-    pub rule: String,
+    #[serde(with = "crate::detect::catalog::rule_by_id")]
+    pub rule: &'static Rule,
     pub count: u64,
 }
 
@@ -802,28 +803,31 @@ pub fn build_report(input: &ReviewInput) -> Report {
         None => Vec::new(),
     };
 
-    let mut weekly: BTreeMap<(String, String), u64> = BTreeMap::new();
+    // (week, catalog index): a summary's rule ids come from the same catalog; an id it
+    // no longer has (a summary written by another version) has no rule to report.
+    let mut weekly: BTreeMap<(String, usize), u64> = BTreeMap::new();
     for (day, c) in &u.days {
         let Ok(d) = NaiveDate::parse_from_str(day, "%Y-%m-%d") else {
             continue;
         };
         let monday = d - Duration::days(i64::from(d.weekday().num_days_from_monday()));
-        for (rule, n) in &c.rules {
-            *weekly
-                .entry((monday.to_string(), rule.clone()))
-                .or_default() += n;
+        for (id, n) in &c.rules {
+            if let Some(rule) = rule(id) {
+                *weekly
+                    .entry((monday.to_string(), rule.index()))
+                    .or_default() += n;
+            }
         }
     }
-    let rule_order = |r: &str| RULES.iter().position(|x| x.id == r).unwrap_or(usize::MAX);
-    let mut findings_per_week: Vec<WeeklyFindings> = weekly
+    // In week order, then catalog order (the map's own order).
+    let findings_per_week: Vec<WeeklyFindings> = weekly
         .into_iter()
-        .map(|((week, rule), count)| WeeklyFindings { week, rule, count })
+        .map(|((week, i), count)| WeeklyFindings {
+            week,
+            rule: &RULES[i],
+            count,
+        })
         .collect();
-    findings_per_week.sort_by(|a, b| {
-        a.week
-            .cmp(&b.week)
-            .then(rule_order(&a.rule).cmp(&rule_order(&b.rule)))
-    });
 
     let mut top_failing: Vec<FailingPrincipal> = failing
         .into_iter()
@@ -1068,7 +1072,8 @@ mod tests {
                 v["errorMessage"] = json!(format!("{key} is pending deletion."));
             }
             let r = Record::from_value(v).expect("record");
-            s.observe(&KmsEvent::analyse(&r).expect("event"));
+            let e = KmsEvent::analyse(&r).expect("event");
+            s.observe(&e, crate::detect::catalog::RuleSet::of(&e));
         }
         s
     }
@@ -1232,7 +1237,7 @@ mod tests {
         let weeks: Vec<(&str, &str, u64)> = r
             .findings_per_week
             .iter()
-            .map(|w| (w.week.as_str(), w.rule.as_str(), w.count))
+            .map(|w| (w.week.as_str(), w.rule.id, w.count))
             .collect();
         assert_eq!(
             weeks,
