@@ -40,6 +40,7 @@ macro_rules! borrowed_lookup {
 }
 
 mod cloudtrail;
+mod defaults;
 mod detect;
 mod investigate;
 mod review;
@@ -47,17 +48,24 @@ mod review;
 #[cfg(feature = "aws")]
 mod aws;
 
+pub use defaults::{
+    DEFAULT_ATHENA_TABLE, DEFAULT_DATE_PARTITION, DEFAULT_DELIVERY_LAG_MINUTES, DEFAULT_NAMESPACE,
+};
+
 // CloudTrail in.
 pub use cloudtrail::framing::{Facts, Scan, Source, kind_of, scan_value, string_end};
 pub use cloudtrail::layout::{
-    BASELINE_KEY, KEYTRAIL_PREFIX, LogKey, ObjectKind, classify_key, decode_event_key,
-    has_log_extension, non_log_reason, parse_log_key,
+    BASELINE_KEY, KEYTRAIL_PREFIX, LogKey, MARKER_PREFIX, ObjectKind, SUMMARIES_PREFIX, SummaryKey,
+    classify_key, decode_event_key, has_log_extension, investigation_key, marker_key,
+    non_log_reason, parse_log_key, parse_summary_key, review_prefix, summaries_month_prefix,
+    unreadable_baseline_key,
 };
 pub use cloudtrail::reader::{
     Item, ReadError, ReadSummary, Select, read_kms_records, read_records,
 };
 pub use cloudtrail::record::{
-    KMS_EVENT_SOURCE, Record, Resource, SessionContext, SessionIssuer, UserIdentity, parse_time,
+    KMS_EVENT_SOURCE, Record, Resource, SessionContext, SessionIssuer, UserIdentity, is_account_id,
+    parse_time,
 };
 
 // Detection.
@@ -72,8 +80,12 @@ pub use detect::catalog::{
 pub use detect::findings::{Finding, Hit, Hits, MAX_EVENT_IDS, MAX_VALUES, evaluate_findings};
 pub use detect::keys::{KeyRef, KeyRole, arn_account, partition_for_region, resolve_keys};
 pub use detect::metrics::{
-    BAD_LOG_FILES, Datum, KMS_API_CALLS, KMS_FAILURES, KMS_KEY_CALLS, KMS_OPERATIONS,
-    MAX_DATUMS_PER_CALL, MetricId, MetricOptions, Metrics, operation_dimension,
+    BAD_LOG_FILES, Datum, ERROR_CLASS_DIMENSION, EVENT_NAME_DIMENSION, KEY_ARN_DIMENSION,
+    KMS_API_CALLS, KMS_FAILURES, KMS_KEY_CALLS, MAX_DATUMS_PER_CALL, MetricId, MetricOptions,
+    Metrics,
+};
+pub use detect::operations::{
+    OPERATIONS, OTHER_OPERATION, OpKind, Operation, op, operation, operation_dimension,
 };
 pub use detect::principal::{
     Principal, SourceClass, classify_source, is_service_source, principal_of,
@@ -91,7 +103,7 @@ pub use investigate::investigation::{
     AlarmInfo, Count, ErrorRow, Evidence, FailedObject, FileEvidence, GatherInfo, Investigation,
     InvestigationInputs, IpRow, KeyEvidenceRow, MetricSelector, Plan, PrincipalRow, RuleInfo,
     Window, athena_query, build_investigation, date_partition, day_prefixes, gather_file,
-    is_column_name, notification_body, notification_subject, plan_for, record_key,
+    is_column_name, notification_body, notification_subject, plan_for,
 };
 pub use investigate::sanitize::clean;
 pub use investigate::search::{SearchFilter, SearchMatch, parse_pair};
@@ -99,10 +111,10 @@ pub use investigate::search::{SearchFilter, SearchMatch, parse_pair};
 // Review.
 pub use review::render::{render_html, render_markdown};
 pub use review::report::{
-    AccessRow, BasicSelector, CRYPTO_OPERATIONS, CheckStatus, Coverage, CrossAccount,
-    FieldSelector, InventoryRow, KeyInfo, MissingTags, Month, PendingKey, REPORT_SCHEMA,
-    REPORT_VERSION, Report, ReviewInput, ReviewSettings, TrailCheck, TrailInfo, UnusedKey,
-    build_report, delivery_coverage, trail_checks, updated_baseline,
+    AccessRow, BasicSelector, CheckStatus, Coverage, CrossAccount, FieldSelector, InventoryRow,
+    KeyInfo, MissingTags, Month, PendingKey, REPORT_SCHEMA, REPORT_VERSION, Report, ReviewInput,
+    ReviewSettings, TrailCheck, TrailInfo, UnusedKey, build_report, delivery_coverage,
+    trail_checks, updated_baseline,
 };
 
 // The AWS side.
@@ -112,8 +124,7 @@ pub use aws::alarm_enricher::{EnrichError, Enricher, EnricherConfig};
 pub use aws::config::ConfigError;
 #[cfg(feature = "aws")]
 pub use aws::log_processor::{
-    MARKER_PREFIX, ObjectRef, Outcome, ProcessError, Processor, ProcessorConfig, ProcessorInput,
-    marker_key, parse_input,
+    ObjectRef, Outcome, ProcessError, Processor, ProcessorConfig, ProcessorInput, parse_input,
 };
 #[cfg(feature = "aws")]
 pub use aws::monthly_review::{ReviewConfig, ReviewError, Reviewer, requested_month, sns_summary};

@@ -10,16 +10,17 @@ use serde_json::{Value, json};
 use tokio_util::io::SyncIoBridge;
 use tracing::{info, warn};
 
-use crate::aws::config::ConfigError;
+use crate::aws::config::{ConfigError, Env};
 use crate::aws::services::{
     AwsError, KeyDirectory, Notifier, ObjectStore, discover_accounts, discover_regions,
 };
-use crate::cloudtrail::layout::parse_log_key;
+use crate::cloudtrail::layout::{investigation_key, parse_log_key};
+use crate::defaults::{DEFAULT_ATHENA_TABLE, DEFAULT_DELIVERY_LAG_MINUTES, DEFAULT_NAMESPACE};
 use crate::investigate::alarm::{Alarm, Payload, parse_payload};
 use crate::investigate::investigation::{
     Evidence, FailedObject, FileEvidence, GatherInfo, Investigation, InvestigationInputs, Plan,
     build_investigation, day_prefixes, gather_file, notification_body, notification_subject,
-    plan_for, record_key,
+    plan_for,
 };
 use crate::investigate::sanitize::clean;
 
@@ -81,33 +82,9 @@ impl EnricherConfig {
     pub fn from_lookup(
         get: impl Fn(&str) -> Option<String>,
     ) -> Result<EnricherConfig, ConfigError> {
-        let get = |k: &str| {
-            get(k)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
-        let required = |k: &str| get(k).ok_or_else(|| ConfigError(format!("{k} is required")));
-        let list = |k: &str| -> Vec<String> {
-            get(k)
-                .map(|v| {
-                    v.split(',')
-                        .map(|s| s.trim().to_owned())
-                        .filter(|s| !s.is_empty())
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
-        let num = |k: &str, default: u64, max: u64| -> Result<u64, ConfigError> {
-            match get(k) {
-                None => Ok(default),
-                Some(v) => match v.parse::<u64>() {
-                    Ok(n) if n <= max => Ok(n),
-                    _ => Err(ConfigError(format!(
-                        "{k}={v:?} is not a whole number up to {max}"
-                    ))),
-                },
-            }
-        };
+        let env = Env::new(get);
+        let get = |k: &str| env.get(k);
+        let list = |k: &str| env.list(k).unwrap_or_default();
         let mut states = list("KEYTRAIL_NOTIFY_STATES");
         if states.is_empty() {
             states.push("ALARM".into());
@@ -120,17 +97,24 @@ impl EnricherConfig {
             }
         }
         Ok(EnricherConfig {
-            log_bucket: required("KEYTRAIL_LOG_BUCKET")?,
+            log_bucket: env.required("KEYTRAIL_LOG_BUCKET")?,
             log_prefix: get("KEYTRAIL_LOG_PREFIX").map(|p| p.trim_matches('/').to_owned()),
             accounts: list("KEYTRAIL_ACCOUNTS"),
             regions: list("KEYTRAIL_REGIONS"),
-            topic_arn: required("KEYTRAIL_ALERT_TOPIC_ARN")?,
+            topic_arn: env.required("KEYTRAIL_ALERT_TOPIC_ARN")?,
             investigation_bucket: get("KEYTRAIL_INVESTIGATION_BUCKET"),
-            lag: Duration::minutes(num("KEYTRAIL_DELIVERY_LAG_MINUTES", 15, 24 * 60)? as i64),
-            concurrency: num("KEYTRAIL_GATHER_CONCURRENCY", 8, 256)?.max(1) as usize,
+            lag: Duration::minutes(env.number(
+                "KEYTRAIL_DELIVERY_LAG_MINUTES",
+                DEFAULT_DELIVERY_LAG_MINUTES,
+                0..=24 * 60,
+            )? as i64),
+            concurrency: env
+                .number("KEYTRAIL_GATHER_CONCURRENCY", 8, 0..=256)?
+                .max(1) as usize,
             notify_states: states,
-            namespace: get("KEYTRAIL_METRIC_NAMESPACE").unwrap_or_else(|| "KMSAudit".into()),
-            athena_table: get("KEYTRAIL_ATHENA_TABLE").unwrap_or_else(|| "cloudtrail_logs".into()),
+            namespace: get("KEYTRAIL_METRIC_NAMESPACE").unwrap_or_else(|| DEFAULT_NAMESPACE.into()),
+            athena_table: get("KEYTRAIL_ATHENA_TABLE")
+                .unwrap_or_else(|| DEFAULT_ATHENA_TABLE.into()),
             athena_date_partition: crate::investigate::investigation::date_partition(get(
                 "KEYTRAIL_ATHENA_DATE_PARTITION",
             ))
@@ -190,7 +174,7 @@ impl<S: ObjectStore + 'static, K: KeyDirectory, N: Notifier> Enricher<S, K, N> {
             .investigation_bucket
             .clone()
             .unwrap_or_else(|| self.config.log_bucket.clone());
-        let key = record_key(&alarm);
+        let key = investigation_key(&alarm.name, alarm.state_change_time);
         inv.record_location = Some(format!("s3://{bucket}/{key}"));
         let record =
             serde_json::to_vec_pretty(&inv).map_err(|e| EnrichError::Internal(e.to_string()))?;

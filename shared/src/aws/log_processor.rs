@@ -16,18 +16,15 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 use tokio_util::io::SyncIoBridge;
 use tracing::{info, warn};
 
-use crate::aws::config::ConfigError;
+use crate::aws::config::{ConfigError, Env};
 use crate::aws::services::{AwsError, MetricSink, ObjectStore, PutOutcome};
-use crate::cloudtrail::layout::{LogKey, ObjectKind, classify_key, decode_event_key};
+use crate::cloudtrail::layout::{LogKey, ObjectKind, classify_key, decode_event_key, marker_key};
+use crate::defaults::DEFAULT_NAMESPACE;
 use crate::detect::analysis::{AnalysisOptions, FileAnalysis, analyse};
 use crate::detect::metrics::{BAD_LOG_FILES, MAX_DATUMS_PER_CALL, MetricId, MetricOptions};
-
-/// Where markers live in the summary bucket.
-pub const MARKER_PREFIX: &str = "keytrail/markers/";
 
 /// Processor configuration, read once at cold start.
 #[derive(Debug, Clone)]
@@ -52,7 +49,7 @@ pub struct ProcessorConfig {
 impl Default for ProcessorConfig {
     fn default() -> Self {
         ProcessorConfig {
-            namespace: "KMSAudit".into(),
+            namespace: DEFAULT_NAMESPACE.into(),
             summary_bucket: None,
             per_key_metrics: false,
             claim_lease: Duration::from_secs(900),
@@ -84,39 +81,18 @@ impl ProcessorConfig {
         get: impl Fn(&str) -> Option<String>,
     ) -> Result<ProcessorConfig, ConfigError> {
         let d = ProcessorConfig::default();
-        let get = |k: &str| {
-            get(k)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
-        let num = |k: &str, default: u64| -> Result<u64, ConfigError> {
-            match get(k) {
-                None => Ok(default),
-                Some(v) => v
-                    .parse()
-                    .map_err(|_| ConfigError(format!("{k}={v:?} is not a whole number"))),
-            }
-        };
-        let per_key = match get("KEYTRAIL_PER_KEY_METRICS").as_deref() {
-            None => false,
-            Some(v) if ["true", "1", "yes"].contains(&v.to_ascii_lowercase().as_str()) => true,
-            Some(v) if ["false", "0", "no"].contains(&v.to_ascii_lowercase().as_str()) => false,
-            Some(v) => {
-                return Err(ConfigError(format!(
-                    "KEYTRAIL_PER_KEY_METRICS={v:?} is not true or false"
-                )));
-            }
-        };
+        let env = Env::new(get);
+        let secs = |k: &str, default: u64| env.number(k, default, 0..=u64::MAX / 3600);
         Ok(ProcessorConfig {
-            namespace: get("KEYTRAIL_METRIC_NAMESPACE").unwrap_or(d.namespace),
-            summary_bucket: get("KEYTRAIL_SUMMARY_BUCKET"),
-            per_key_metrics: per_key,
-            claim_lease: Duration::from_secs(num(
+            namespace: env.get("KEYTRAIL_METRIC_NAMESPACE").unwrap_or(d.namespace),
+            summary_bucket: env.get("KEYTRAIL_SUMMARY_BUCKET"),
+            per_key_metrics: env.flag("KEYTRAIL_PER_KEY_METRICS", false)?,
+            claim_lease: Duration::from_secs(secs(
                 "KEYTRAIL_CLAIM_LEASE_SECONDS",
                 d.claim_lease.as_secs(),
             )?),
-            max_metric_age: Duration::from_secs(3600 * num("KEYTRAIL_MAX_METRIC_AGE_HOURS", 336)?),
-            baseline_ttl: Duration::from_secs(num("KEYTRAIL_BASELINE_TTL_SECONDS", 3600)?),
+            max_metric_age: Duration::from_secs(3600 * secs("KEYTRAIL_MAX_METRIC_AGE_HOURS", 336)?),
+            baseline_ttl: Duration::from_secs(secs("KEYTRAIL_BASELINE_TTL_SECONDS", 3600)?),
         })
     }
 }
@@ -647,19 +623,6 @@ fn marker_json(m: &MarkerRef, state: MarkerState, batches_sent: usize) -> Vec<u8
     .unwrap_or_default()
 }
 
-/// The marker for one object version.
-pub fn marker_key(bucket: &str, key: &str, etag: &str) -> String {
-    let mut h = Sha256::new();
-    h.update(bucket.as_bytes());
-    h.update([0]);
-    h.update(key.as_bytes());
-    h.update([0]);
-    h.update(etag.trim_matches('"').as_bytes());
-    let digest = h.finalize();
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    format!("{MARKER_PREFIX}{hex}.json")
-}
-
 /// Remembers whether the underlying stream failed, so that a network error while
 /// reading S3 fails the invocation instead of passing for a damaged file.
 struct FlagOnError<R> {
@@ -780,15 +743,5 @@ mod tests {
             .collect();
         listed.sort();
         assert_eq!(seen, listed);
-    }
-
-    #[test]
-    fn marker_keys_differ_by_etag() {
-        assert_ne!(
-            marker_key("b", "k", "\"e1\""),
-            marker_key("b", "k", "\"e2\"")
-        );
-        assert_eq!(marker_key("b", "k", "\"e1\""), marker_key("b", "k", "e1"));
-        assert!(marker_key("b", "k", "e").starts_with(MARKER_PREFIX));
     }
 }

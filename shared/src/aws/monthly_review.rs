@@ -11,11 +11,14 @@ use serde_json::{Value, json};
 use tokio_util::io::SyncIoBridge;
 use tracing::{info, warn};
 
-use crate::aws::config::ConfigError;
+use crate::aws::config::{ConfigError, Env};
 use crate::aws::services::{
     AwsError, Notifier, ObjectStore, ReviewSources, discover_accounts, discover_regions,
 };
-use crate::cloudtrail::layout::{BASELINE_KEY, parse_log_key};
+use crate::cloudtrail::layout::{
+    BASELINE_KEY, log_month_prefix, parse_log_key, parse_summary_key, review_prefix,
+    summaries_month_prefix, unreadable_baseline_key,
+};
 use crate::detect::analysis::{AnalysisOptions, analyse};
 use crate::detect::baseline::Baseline;
 use crate::detect::summary::Summary;
@@ -64,34 +67,13 @@ impl ReviewConfig {
     }
 
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<ReviewConfig, ConfigError> {
-        let get = |k: &str| {
-            get(k)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
-        let list = |k: &str| -> Option<Vec<String>> {
-            get(k).map(|v| {
-                v.split(',')
-                    .map(|s| s.trim().to_owned())
-                    .filter(|s| !s.is_empty())
-                    .collect()
-            })
-        };
-        let unused_days = match get("KEYTRAIL_UNUSED_DAYS") {
-            None => 90,
-            Some(v) => match v.parse::<i64>() {
-                Ok(n) if (1..=3650).contains(&n) => n,
-                _ => {
-                    return Err(ConfigError(format!(
-                        "KEYTRAIL_UNUSED_DAYS={v:?} is not a number of days (1 to 3650)"
-                    )));
-                }
-            },
-        };
+        let env = Env::new(get);
+        let get = |k: &str| env.get(k);
+        let list = |k: &str| env.list(k);
+        let unused_days = env.number("KEYTRAIL_UNUSED_DAYS", 90, 1..=3650)? as i64;
         let defaults = ReviewSettings::default();
         Ok(ReviewConfig {
-            log_bucket: get("KEYTRAIL_LOG_BUCKET")
-                .ok_or_else(|| ConfigError("KEYTRAIL_LOG_BUCKET is required".into()))?,
+            log_bucket: env.required("KEYTRAIL_LOG_BUCKET")?,
             log_prefix: get("KEYTRAIL_LOG_PREFIX").map(|p| p.trim_matches('/').to_owned()),
             accounts: list("KEYTRAIL_ACCOUNTS").unwrap_or_default(),
             regions: list("KEYTRAIL_REGIONS").unwrap_or_default(),
@@ -172,7 +154,7 @@ impl<S: ObjectStore + 'static, R: ReviewSources, N: Notifier> Reviewer<S, R, N> 
             .report_bucket
             .clone()
             .unwrap_or_else(|| self.config.log_bucket.clone());
-        let prefix = format!("keytrail/reviews/{month}/");
+        let prefix = review_prefix(&month.to_string());
         let json =
             serde_json::to_vec_pretty(&report).map_err(|e| ReviewError::Internal(e.to_string()))?;
         self.store
@@ -238,7 +220,6 @@ impl<S: ObjectStore + 'static, R: ReviewSources, N: Notifier> Reviewer<S, R, N> 
         let c = &self.config;
         let store = self.store.as_ref();
         let mut days: BTreeMap<String, DayFiles> = BTreeMap::new();
-        let ym = format!("{:04}/{:02}/", month.year, month.month);
         for (root, account) in
             discover_accounts(store, &c.log_bucket, c.log_prefix.as_deref(), &c.accounts).await?
         {
@@ -248,7 +229,7 @@ impl<S: ObjectStore + 'static, R: ReviewSources, N: Notifier> Reviewer<S, R, N> 
                 let logs = store
                     .list(
                         &c.log_bucket,
-                        &format!("{root}{account}/CloudTrail/{region}/{ym}"),
+                        &log_month_prefix(&root, &account, &region, month.year, month.month),
                         None,
                     )
                     .await?;
@@ -260,16 +241,16 @@ impl<S: ObjectStore + 'static, R: ReviewSources, N: Notifier> Reviewer<S, R, N> 
                 let sums = store
                     .list(
                         self.summary_bucket(),
-                        &format!("keytrail/summaries/{account}/{region}/{ym}"),
+                        &summaries_month_prefix(&account, &region, month.year, month.month),
                         None,
                     )
                     .await?;
                 for key in sums.keys {
-                    // keytrail/summaries/<account>/<region>/YYYY/MM/DD/<stem>.json.gz
-                    let parts: Vec<&str> = key.split('/').collect();
-                    if parts.len() >= 7 {
-                        let day = format!("{}-{}-{}", parts[4], parts[5], parts[6]);
-                        days.entry(day).or_default().summaries.push(key);
+                    if let Some(k) = parse_summary_key(&key) {
+                        days.entry(k.date.to_string())
+                            .or_default()
+                            .summaries
+                            .push(key);
                     }
                 }
             }
@@ -360,10 +341,7 @@ impl<S: ObjectStore + 'static, R: ReviewSources, N: Notifier> Reviewer<S, R, N> 
             Ok(b) => Ok(Some(b)),
             Err(e) => {
                 // Keep what it held: the review will write a new baseline over it.
-                let aside = format!(
-                    "keytrail/state/baseline.unreadable-{}.json",
-                    Utc::now().format("%Y%m%dT%H%M%SZ")
-                );
+                let aside = unreadable_baseline_key(Utc::now());
                 self.store
                     .put(
                         self.summary_bucket(),

@@ -10,6 +10,8 @@ use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::primitives::ByteStream;
 use tokio::io::AsyncRead;
 
+use crate::cloudtrail::layout::{log_account_prefix, logs_root};
+use crate::cloudtrail::record::is_account_id;
 use crate::detect::metrics::Datum;
 
 /// An AWS call that failed; the invocation fails so Lambda retries it.
@@ -424,10 +426,7 @@ pub async fn discover_accounts<S: ObjectStore>(
     prefix: Option<&str>,
     accounts: &[String],
 ) -> Result<Vec<(String, String)>, AwsError> {
-    let base = match prefix {
-        Some(p) => format!("{p}/AWSLogs/"),
-        None => "AWSLogs/".to_owned(),
-    };
+    let base = logs_root(prefix);
     let last = |p: &str| {
         p.trim_end_matches('/')
             .rsplit('/')
@@ -446,11 +445,7 @@ pub async fn discover_accounts<S: ObjectStore>(
             out.push((base.clone(), name));
         }
     }
-    out.retain(|(_, acct)| {
-        acct.len() == 12
-            && acct.bytes().all(|b| b.is_ascii_digit())
-            && (accounts.is_empty() || accounts.contains(acct))
-    });
+    out.retain(|(_, acct)| is_account_id(acct) && (accounts.is_empty() || accounts.contains(acct)));
     Ok(out)
 }
 
@@ -467,7 +462,7 @@ pub async fn discover_regions<S: ObjectStore>(
         return Ok(configured.to_vec());
     }
     let listing = store
-        .list(bucket, &format!("{root}{account}/CloudTrail/"), Some("/"))
+        .list(bucket, &log_account_prefix(root, account), Some("/"))
         .await?;
     Ok(listing
         .prefixes

@@ -1,12 +1,20 @@
-//! CloudTrail's S3 object layout.
+//! The S3 key layouts: CloudTrail's, which keytrail reads, and keytrail's own outputs,
+//! each written and parsed here only.
 //!
 //! ```text
 //! [prefix/]AWSLogs/[o-xxxx/]<account>/CloudTrail/<region>/YYYY/MM/DD/<account>_CloudTrail_<region>_<YYYYMMDDTHHMMZ>_<id>.json.gz
+//! keytrail/summaries/<account>/<region>/YYYY/MM/DD/<stem>.json.gz     per-file summary
+//! keytrail/markers/<sha256 of bucket, key, ETag>.json                  processing marker
+//! keytrail/investigations/YYYY/MM/DD/<alarm>-<state change time>.json  investigation
+//! keytrail/reviews/YYYY-MM/report.{json,md,html}                       monthly review
+//! keytrail/state/baseline.json                                         the review's baseline
 //! ```
 //! Digest files live under `CloudTrail-Digest/`, Insights under `CloudTrail-Insight/`.
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use percent_encoding::percent_decode_str;
+
+use crate::cloudtrail::record::is_account_id;
 
 /// What a key names.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,6 +43,125 @@ pub const KEYTRAIL_PREFIX: &str = "keytrail/";
 
 /// Where the baseline lives (in the summary bucket).
 pub const BASELINE_KEY: &str = "keytrail/state/baseline.json";
+
+/// The root of a trail's logs in its bucket: `[prefix/]AWSLogs/` (an organization
+/// trail adds `o-xxxx/` under it, one folder per account below that).
+pub fn logs_root(prefix: Option<&str>) -> String {
+    match prefix {
+        Some(p) => format!("{p}/AWSLogs/"),
+        None => "AWSLogs/".to_owned(),
+    }
+}
+
+/// The folder of one account's logs under a root (`[prefix/]AWSLogs/[o-id/]`), whose
+/// subfolders are regions.
+pub fn log_account_prefix(root: &str, account: &str) -> String {
+    format!("{root}{account}/CloudTrail/")
+}
+
+/// The folder of one account's and region's logs of a month.
+pub fn log_month_prefix(root: &str, account: &str, region: &str, year: i32, month: u32) -> String {
+    format!("{root}{account}/CloudTrail/{region}/{year:04}/{month:02}/")
+}
+
+/// The folder of one account's and region's logs of a day.
+pub fn log_day_prefix(root: &str, account: &str, region: &str, day: NaiveDate) -> String {
+    format!(
+        "{root}{account}/CloudTrail/{region}/{}/",
+        day.format("%Y/%m/%d")
+    )
+}
+
+/// Per-file summaries, under the summary bucket.
+pub const SUMMARIES_PREFIX: &str = "keytrail/summaries/";
+
+/// Processing markers (claims and completions), under the summary bucket.
+pub const MARKER_PREFIX: &str = "keytrail/markers/";
+
+/// Where an unreadable baseline is set aside, at `now`, before a new one replaces it.
+pub fn unreadable_baseline_key(now: DateTime<Utc>) -> String {
+    format!(
+        "keytrail/state/baseline.unreadable-{}.json",
+        now.format("%Y%m%dT%H%M%SZ")
+    )
+}
+
+/// The marker of one version of one object: a digest of bucket, key and ETag (quotes
+/// stripped), so a new version of the same key is processed again.
+pub fn marker_key(bucket: &str, key: &str, etag: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(bucket.as_bytes());
+    h.update([0]);
+    h.update(key.as_bytes());
+    h.update([0]);
+    h.update(etag.trim_matches('"').as_bytes());
+    let digest = h.finalize();
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{MARKER_PREFIX}{hex}.json")
+}
+
+/// Where an investigation is stored: under the day of the alarm's state change, named
+/// by the alarm (characters outside `[A-Za-z0-9._-]` replaced, at most 200) and time.
+pub fn investigation_key(alarm_name: &str, state_change: DateTime<Utc>) -> String {
+    let name: String = alarm_name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(200)
+        .collect();
+    format!(
+        "keytrail/investigations/{}/{}-{}.json",
+        state_change.format("%Y/%m/%d"),
+        name,
+        state_change.format("%Y%m%dT%H%M%S%.3fZ")
+    )
+}
+
+/// The folder of one month's review (`month` is `YYYY-MM`): `report.json`, `.md`, `.html`.
+pub fn review_prefix(month: &str) -> String {
+    format!("keytrail/reviews/{month}/")
+}
+
+/// The prefix of one account's and region's summaries of a month (`YYYY/MM`).
+pub fn summaries_month_prefix(account: &str, region: &str, year: i32, month: u32) -> String {
+    format!("{SUMMARIES_PREFIX}{account}/{region}/{year:04}/{month:02}/")
+}
+
+/// The parts of a summary key that [`LogKey::summary_key`] wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SummaryKey {
+    pub account: String,
+    pub region: String,
+    /// The day of the log file's folder.
+    pub date: NaiveDate,
+    pub stem: String,
+}
+
+/// Parses a key written by [`LogKey::summary_key`]; `None` for anything else.
+pub fn parse_summary_key(key: &str) -> Option<SummaryKey> {
+    let rest = key.strip_prefix(SUMMARIES_PREFIX)?;
+    let parts: Vec<&str> = rest.split('/').collect();
+    let [account, region, y, m, d, name] = parts.as_slice() else {
+        return None;
+    };
+    let stem = name.strip_suffix(".json.gz")?;
+    let date = NaiveDate::from_ymd_opt(y.parse().ok()?, m.parse().ok()?, d.parse().ok()?)?;
+    if !is_account_id(account) || region.is_empty() || stem.is_empty() {
+        return None;
+    }
+    Some(SummaryKey {
+        account: (*account).to_owned(),
+        region: (*region).to_owned(),
+        date,
+        stem: (*stem).to_owned(),
+    })
+}
 
 /// Decodes a key as it appears in S3 event notifications: `+` is a space, then `%XX`.
 pub fn decode_event_key(key: &str) -> String {
@@ -104,7 +231,7 @@ pub fn parse_log_key(key: &str) -> Option<LogKey> {
     let [account, service, region, y, m, d, name] = rest else {
         return None;
     };
-    if *service != "CloudTrail" || !is_account(account) {
+    if *service != "CloudTrail" || !is_account_id(account) {
         return None;
     }
     let date = NaiveDate::from_ymd_opt(y.parse().ok()?, m.parse().ok()?, d.parse().ok()?)?;
@@ -130,15 +257,11 @@ pub fn parse_log_key(key: &str) -> Option<LogKey> {
     })
 }
 
-fn is_account(s: &str) -> bool {
-    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
-}
-
 impl LogKey {
     /// Where the log processor writes this file's summary.
     pub fn summary_key(&self) -> String {
         format!(
-            "keytrail/summaries/{}/{}/{}/{}.json.gz",
+            "{SUMMARIES_PREFIX}{}/{}/{}/{}.json.gz",
             self.account,
             self.region,
             self.date.format("%Y/%m/%d"),
@@ -152,6 +275,85 @@ mod tests {
     use super::*;
 
     const STD: &str = "AWSLogs/111122223333/CloudTrail/us-east-1/2026/10/04/111122223333_CloudTrail_us-east-1_20261004T0305Z_AbCdEf0123456789.json.gz";
+
+    #[test]
+    fn summary_keys_parse_back() {
+        let k = parse_log_key(STD).expect("parses");
+        let s = parse_summary_key(&k.summary_key()).expect("summary key");
+        assert_eq!(
+            (
+                s.account.as_str(),
+                s.region.as_str(),
+                s.date,
+                s.stem.as_str()
+            ),
+            (
+                k.account.as_str(),
+                k.region.as_str(),
+                k.date,
+                k.stem.as_str()
+            )
+        );
+        assert!(k.summary_key().starts_with(&summaries_month_prefix(
+            "111122223333",
+            "us-east-1",
+            2026,
+            10
+        )));
+        for bad in [
+            "keytrail/summaries/111122223333/us-east-1/2026/10/04/x.json",
+            "keytrail/summaries/111122223333/us-east-1/2026/13/04/x.json.gz",
+            "keytrail/summaries/1111/us-east-1/2026/10/04/x.json.gz",
+            "keytrail/summaries/111122223333/us-east-1/2026/10/x.json.gz",
+            "other/111122223333/us-east-1/2026/10/04/x.json.gz",
+        ] {
+            assert_eq!(parse_summary_key(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn log_prefixes_are_what_parse_log_key_reads() {
+        let k = parse_log_key(STD).expect("parses");
+        let root = logs_root(None);
+        assert!(STD.starts_with(&log_account_prefix(&root, &k.account)));
+        assert!(STD.starts_with(&log_month_prefix(&root, &k.account, &k.region, 2026, 10)));
+        assert!(STD.starts_with(&log_day_prefix(&root, &k.account, &k.region, k.date)));
+        assert_eq!(logs_root(Some("trails")), "trails/AWSLogs/");
+    }
+
+    #[test]
+    fn output_keys() {
+        let t = DateTime::parse_from_rfc3339("2026-10-04T02:50:00.123Z")
+            .expect("t")
+            .with_timezone(&Utc);
+        assert_eq!(
+            investigation_key("a", t),
+            "keytrail/investigations/2026/10/04/a-20261004T025000.123Z.json"
+        );
+        assert_eq!(
+            investigation_key("KMS alarm/1", t),
+            "keytrail/investigations/2026/10/04/KMS_alarm_1-20261004T025000.123Z.json"
+        );
+        assert_eq!(review_prefix("2026-10"), "keytrail/reviews/2026-10/");
+        assert_eq!(
+            unreadable_baseline_key(t),
+            "keytrail/state/baseline.unreadable-20261004T025000Z.json"
+        );
+        assert_ne!(
+            marker_key("b", "k", "\"e1\""),
+            marker_key("b", "k", "\"e2\"")
+        );
+        assert_eq!(marker_key("b", "k", "\"e1\""), marker_key("b", "k", "e1"));
+        assert!(marker_key("b", "k", "e").starts_with(MARKER_PREFIX));
+        for out in [
+            investigation_key("a", t),
+            review_prefix("2026-10"),
+            BASELINE_KEY.to_owned(),
+            marker_key("b", "k", "e"),
+        ] {
+            assert!(matches!(classify_key(&out), ObjectKind::Skip(_)), "{out}");
+        }
+    }
 
     #[test]
     fn standard_layout() {

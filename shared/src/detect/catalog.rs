@@ -8,8 +8,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::cloudtrail::record::Record;
+use crate::cloudtrail::record::{Record, is_account_id};
 use crate::detect::keys::{KeyRef, resolve_keys};
+use crate::detect::operations::{OTHER_OPERATION, Operation, op, operation};
 use crate::detect::principal::{Principal, principal_of};
 
 /// A KMS record with its keys, principal and failure class worked out once.
@@ -17,6 +18,8 @@ use crate::detect::principal::{Principal, principal_of};
 pub struct KmsEvent<'a> {
     pub record: &'a Record,
     pub time: DateTime<Utc>,
+    /// The known operation (`None`: an `eventName` keytrail does not know).
+    pub operation: Option<&'static Operation>,
     pub keys: Vec<KeyRef>,
     pub principal: Principal,
     pub error_class: Option<ErrorClass>,
@@ -34,6 +37,7 @@ impl<'a> KmsEvent<'a> {
         Some(KmsEvent {
             record,
             time: record.event_time?,
+            operation: operation(record.name()),
             keys: resolve_keys(record),
             principal: principal_of(record),
             error_class: ErrorClass::of(record),
@@ -43,6 +47,16 @@ impl<'a> KmsEvent<'a> {
 
     pub fn name(&self) -> &str {
         self.record.name()
+    }
+
+    /// The `EventName` dimension value of `KMSApiCalls`.
+    pub fn operation_dimension(&self) -> &'static str {
+        self.operation.map_or(OTHER_OPERATION, Operation::dimension)
+    }
+
+    /// A successful call of the named operation.
+    fn succeeded(&self, name: &str) -> bool {
+        self.name() == name && !self.failed()
     }
 
     pub fn failed(&self) -> bool {
@@ -63,10 +77,6 @@ impl<'a> KmsEvent<'a> {
             _ => false,
         }
     }
-}
-
-fn is_account_id(s: &str) -> bool {
-    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// The bounded set of failure classes used as the `ErrorClass` metric dimension.
@@ -342,7 +352,7 @@ pub static RULES: &[Rule] = &[
         criteria: "`Decrypt` calls with a non-empty `errorCode`.",
         needs_baseline: false,
         notes: no_notes,
-        predicate: |e| e.name() == "Decrypt" && e.failed(),
+        predicate: |e| e.name() == op::DECRYPT && e.failed(),
     },
     Rule {
         id: "access_denied",
@@ -433,7 +443,7 @@ pub static RULES: &[Rule] = &[
         criteria: "Successful `ScheduleKeyDeletion`.",
         needs_baseline: false,
         notes: no_notes,
-        predicate: |e| e.name() == "ScheduleKeyDeletion" && !e.failed(),
+        predicate: |e| e.succeeded(op::SCHEDULE_KEY_DELETION),
     },
     Rule {
         id: "key_disabled",
@@ -455,7 +465,7 @@ pub static RULES: &[Rule] = &[
         criteria: "Successful `DisableKey`.",
         needs_baseline: false,
         notes: no_notes,
-        predicate: |e| e.name() == "DisableKey" && !e.failed(),
+        predicate: |e| e.succeeded(op::DISABLE_KEY),
     },
     Rule {
         id: "key_created",
@@ -477,7 +487,7 @@ pub static RULES: &[Rule] = &[
         criteria: "Successful `CreateKey`.",
         needs_baseline: false,
         notes: no_notes,
-        predicate: |e| e.name() == "CreateKey" && !e.failed(),
+        predicate: |e| e.succeeded(op::CREATE_KEY),
     },
     Rule {
         id: "key_policy_changed",
@@ -500,7 +510,7 @@ pub static RULES: &[Rule] = &[
         criteria: "Successful `PutKeyPolicy`. A note is added when the policy has an `Allow` statement for principal `\"*\"` (or `{\"AWS\": \"*\"}`) with no `Condition`.",
         needs_baseline: false,
         notes: public_policy_note,
-        predicate: |e| e.name() == "PutKeyPolicy" && !e.failed(),
+        predicate: |e| e.succeeded(op::PUT_KEY_POLICY),
     },
     Rule {
         id: "grant_to_external",
@@ -524,7 +534,7 @@ pub static RULES: &[Rule] = &[
         needs_baseline: false,
         notes: grantee_note,
         predicate: |e| {
-            if e.name() != "CreateGrant" || e.failed() {
+            if !e.succeeded(op::CREATE_GRANT) {
                 return false;
             }
             let grantee = e
@@ -579,7 +589,7 @@ pub static RULES: &[Rule] = &[
         criteria: "Every `GenerateDataKey*` call (`GenerateDataKey`, `GenerateDataKeyWithoutPlaintext`, `GenerateDataKeyPair`, `GenerateDataKeyPairWithoutPlaintext`), successful or not.",
         needs_baseline: false,
         notes: no_notes,
-        predicate: |e| e.name().starts_with("GenerateDataKey"),
+        predicate: |e| e.operation.is_some_and(Operation::generates_data_key),
     },
     Rule {
         id: "imported_material_deleted",
@@ -601,7 +611,7 @@ pub static RULES: &[Rule] = &[
         criteria: "Successful `DeleteImportedKeyMaterial`.",
         needs_baseline: false,
         notes: no_notes,
-        predicate: |e| e.name() == "DeleteImportedKeyMaterial" && !e.failed(),
+        predicate: |e| e.succeeded(op::DELETE_IMPORTED_KEY_MATERIAL),
     },
     Rule {
         id: "rotation_disabled",
@@ -624,7 +634,7 @@ pub static RULES: &[Rule] = &[
         criteria: "Successful `DisableKeyRotation`.",
         needs_baseline: false,
         notes: no_notes,
-        predicate: |e| e.name() == "DisableKeyRotation" && !e.failed(),
+        predicate: |e| e.succeeded(op::DISABLE_KEY_ROTATION),
     },
     Rule {
         id: "unfamiliar_source_ip",
@@ -832,6 +842,58 @@ mod tests {
                 json!({"errorCode": "IncorrectKeyException"})
             )
         ));
+    }
+
+    #[test]
+    fn access_denied_is_the_access_denied_error_class() {
+        // KMSAccessDenied and KMSFailures{ErrorClass=AccessDenied} count the same events.
+        for (code, msg) in [
+            ("AccessDenied", ""),
+            ("AccessDeniedException", "not authorized"),
+            ("UnauthorizedOperation", ""),
+            ("Client.UnauthorizedOperation", ""),
+            ("AccessDeniedException", "arn is pending deletion."),
+            ("IncorrectKeyException", ""),
+            ("ThrottlingException", ""),
+        ] {
+            let r = Record::from_value(with(
+                base("Decrypt"),
+                json!({"errorCode": code, "errorMessage": msg}),
+            ))
+            .expect("r");
+            let e = KmsEvent::analyse(&r).expect("e");
+            assert_eq!(
+                rule("access_denied").expect("rule").matches(&e),
+                e.error_class == Some(ErrorClass::AccessDenied),
+                "{code} {msg:?}"
+            );
+        }
+        assert!(fires(
+            "access_denied",
+            with(
+                base("Encrypt"),
+                json!({"errorCode": "UnauthorizedOperation"})
+            )
+        ));
+    }
+
+    #[test]
+    fn rule_sets_hold_exactly_the_matching_rules() {
+        let r = Record::from_value(with(
+            base("Decrypt"),
+            json!({"errorCode": "AccessDeniedException"}),
+        ))
+        .expect("r");
+        let e = KmsEvent::analyse(&r).expect("e");
+        let set = RuleSet::of(&e);
+        let ids: Vec<&str> = set.iter().map(|r| r.id).collect();
+        assert_eq!(ids, ["decrypt_failures", "access_denied"]);
+        for rule in RULES {
+            assert_eq!(set.contains(rule), rule.matches(&e), "{}", rule.id);
+        }
+        for (i, rule) in RULES.iter().enumerate() {
+            assert_eq!(rule.index(), i);
+        }
     }
 
     #[test]

@@ -8,6 +8,7 @@
 use serde::Serialize;
 
 use crate::cloudtrail::record::Record;
+use crate::detect::operations::op;
 
 /// A key reference after normalisation.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -124,7 +125,7 @@ pub fn resolve_keys(r: &Record) -> Vec<KeyRef> {
     };
 
     let mut out = Vec::new();
-    if r.name() == "ReEncrypt" {
+    if r.name() == op::RE_ENCRYPT {
         let src = r.request_str("sourceKeyId");
         let dst = r.request_str("destinationKeyId");
         // resources[] lists the source key then the destination key.
@@ -161,7 +162,7 @@ pub fn resolve_keys(r: &Record) -> Vec<KeyRef> {
         }
         return out;
     }
-    if r.name() == "CreateKey" {
+    if r.name() == op::CREATE_KEY {
         if let Some(arn) = r
             .response_elements
             .as_ref()

@@ -22,75 +22,12 @@ pub const BAD_LOG_FILES: &str = "KMSAuditBadLogFiles";
 /// PutMetricData accepts at most this many datums per call.
 pub const MAX_DATUMS_PER_CALL: usize = 1000;
 
-/// The KMS API operations that get their own `EventName` value; anything else is `Other`.
-pub const KMS_OPERATIONS: &[&str] = &[
-    "CancelKeyDeletion",
-    "ConnectCustomKeyStore",
-    "CreateAlias",
-    "CreateCustomKeyStore",
-    "CreateGrant",
-    "CreateKey",
-    "Decrypt",
-    "DeleteAlias",
-    "DeleteCustomKeyStore",
-    "DeleteExpiredKeyMaterial",
-    "DeleteImportedKeyMaterial",
-    "DeriveSharedSecret",
-    "DescribeCustomKeyStores",
-    "DescribeKey",
-    "DisableKey",
-    "DisableKeyRotation",
-    "DisconnectCustomKeyStore",
-    "EnableKey",
-    "EnableKeyRotation",
-    "Encrypt",
-    "GenerateDataKey",
-    "GenerateDataKeyPair",
-    "GenerateDataKeyPairWithoutPlaintext",
-    "GenerateDataKeyWithoutPlaintext",
-    "GenerateMac",
-    "GenerateRandom",
-    "GetKeyLastUsage",
-    "GetKeyPolicy",
-    "GetKeyRotationStatus",
-    "GetParametersForImport",
-    "GetPublicKey",
-    "ImportKeyMaterial",
-    "ListAliases",
-    "ListGrants",
-    "ListKeyPolicies",
-    "ListKeyRotations",
-    "ListKeys",
-    "ListResourceTags",
-    "ListRetirableGrants",
-    "PutKeyPolicy",
-    "ReEncrypt",
-    "ReplicateKey",
-    "RetireGrant",
-    "RevokeGrant",
-    "RotateKey",
-    "RotateKeyOnDemand",
-    "ScheduleKeyDeletion",
-    "Sign",
-    "SynchronizeMultiRegionKey",
-    "TagResource",
-    "UntagResource",
-    "UpdateAlias",
-    "UpdateCustomKeyStore",
-    "UpdateKeyDescription",
-    "UpdatePrimaryRegion",
-    "Verify",
-    "VerifyMac",
-];
-
-/// The `EventName` dimension value for an event name.
-pub fn operation_dimension(name: &str) -> &'static str {
-    KMS_OPERATIONS
-        .iter()
-        .find(|op| **op == name)
-        .copied()
-        .unwrap_or("Other")
-}
+/// The dimension of `KMSApiCalls`: the operation ([`operation_dimension`]).
+pub const EVENT_NAME_DIMENSION: &str = "EventName";
+/// The dimension of `KMSFailures`: the [`ErrorClass`](crate::detect::catalog::ErrorClass).
+pub const ERROR_CLASS_DIMENSION: &str = "ErrorClass";
+/// The dimension of `KMSApiCallsByKey`: the key's ARN.
+pub const KEY_ARN_DIMENSION: &str = "KeyArn";
 
 /// A metric and its dimensions (sorted by name).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -228,7 +165,7 @@ impl Metrics {
         self.add_ref(
             MetricRef {
                 name: KMS_API_CALLS,
-                dimension: Some(("EventName", operation_dimension(e.name()))),
+                dimension: Some((EVENT_NAME_DIMENSION, e.operation_dimension())),
             },
             e.time,
             1,
@@ -237,7 +174,7 @@ impl Metrics {
             self.add_ref(
                 MetricRef {
                     name: KMS_FAILURES,
-                    dimension: Some(("ErrorClass", class.as_str())),
+                    dimension: Some((ERROR_CLASS_DIMENSION, class.as_str())),
                 },
                 e.time,
                 1,
@@ -260,7 +197,7 @@ impl Metrics {
             {
                 let metric = MetricRef {
                     name: KMS_KEY_CALLS,
-                    dimension: Some(("KeyArn", &key.id)),
+                    dimension: Some((KEY_ARN_DIMENSION, &key.id)),
                 };
                 self.add_ref(metric, e.time, 1);
             }
@@ -330,6 +267,7 @@ mod tests {
     use super::*;
     use crate::cloudtrail::record::Record;
     use crate::detect::catalog::RULES;
+    use crate::detect::operations::{OPERATIONS, OTHER_OPERATION};
     use serde_json::json;
 
     #[test]
@@ -482,7 +420,7 @@ mod tests {
     /// fifth event name and every error code is made up), read through the real
     /// reader and analysis, yields at most a fixed number of datums per minute:
     ///
-    /// (KMS_OPERATIONS.len() + 1) `KMSApiCalls{EventName}` values ("Other" included)
+    /// (OPERATIONS.len() + 1) `KMSApiCalls{EventName}` values ("Other" included)
     /// + ErrorClass::ALL.len() `KMSFailures{ErrorClass}` values
     /// + RULES.len() rule metrics without dimensions,
     ///
@@ -540,7 +478,7 @@ mod tests {
         assert_eq!(fa.kms_records, RECORDS as u64, "every record was analysed");
         assert_eq!(fa.bad_records, 0);
 
-        let per_minute = (KMS_OPERATIONS.len() + 1) + ErrorClass::ALL.len() + RULES.len();
+        let per_minute = (OPERATIONS.len() + 1) + ErrorClass::ALL.len() + RULES.len();
         let bound = per_minute * MINUTES;
         let datums = fa.metrics.datums();
         assert!(
@@ -552,10 +490,10 @@ mod tests {
         assert!(datums.len().div_ceil(MAX_DATUMS_PER_CALL) <= bound.div_ceil(MAX_DATUMS_PER_CALL));
 
         // Every dimension value comes from a fixed list.
-        let allowed: Vec<&str> = KMS_OPERATIONS
+        let allowed: Vec<&str> = OPERATIONS
             .iter()
-            .copied()
-            .chain(["Other"])
+            .map(|o| o.name)
+            .chain([OTHER_OPERATION])
             .chain(ErrorClass::ALL.iter().map(|c| c.as_str()))
             .collect();
         for d in &datums {

@@ -8,5 +8,6 @@ pub mod catalog;
 pub mod findings;
 pub mod keys;
 pub mod metrics;
+pub mod operations;
 pub mod principal;
 pub mod summary;

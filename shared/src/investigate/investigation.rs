@@ -12,8 +12,13 @@ use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::cloudtrail::layout::log_day_prefix;
+use crate::defaults::DEFAULT_DATE_PARTITION;
 use crate::detect::catalog::{ErrorClass, KmsEvent, Rule, Severity, rule_for_metric};
-use crate::detect::metrics::{KMS_API_CALLS, KMS_FAILURES, KMS_KEY_CALLS};
+use crate::detect::metrics::{
+    ERROR_CLASS_DIMENSION, EVENT_NAME_DIMENSION, KEY_ARN_DIMENSION, KMS_API_CALLS, KMS_FAILURES,
+    KMS_KEY_CALLS,
+};
 use crate::detect::principal::{SourceClass, classify_source};
 use crate::investigate::alarm::{Alarm, AlarmKind, MetricRef};
 use crate::investigate::sanitize::clean;
@@ -60,9 +65,11 @@ impl MetricSelector {
         Some(MetricSelector {
             rule,
             failed_only: m.name == KMS_FAILURES,
-            event_name: m.dimension("EventName").map(str::to_owned),
-            error_class: m.dimension("ErrorClass").and_then(ErrorClass::parse),
-            key_arn: m.dimension("KeyArn").map(str::to_owned),
+            event_name: m.dimension(EVENT_NAME_DIMENSION).map(str::to_owned),
+            error_class: m
+                .dimension(ERROR_CLASS_DIMENSION)
+                .and_then(ErrorClass::parse),
+            key_arn: m.dimension(KEY_ARN_DIMENSION).map(str::to_owned),
         })
     }
 
@@ -72,7 +79,7 @@ impl MetricSelector {
             && self
                 .event_name
                 .as_deref()
-                .is_none_or(|n| crate::detect::metrics::operation_dimension(e.name()) == n)
+                .is_none_or(|n| e.operation_dimension() == n)
             && self.error_class.is_none_or(|c| e.error_class == Some(c))
             && self
                 .key_arn
@@ -217,12 +224,7 @@ pub fn day_prefixes(root: &str, account: &str, region: &str, window: &Window) ->
     window
         .days()
         .into_iter()
-        .map(|d| {
-            format!(
-                "{root}{account}/CloudTrail/{region}/{}/",
-                d.format("%Y/%m/%d")
-            )
-        })
+        .map(|d| log_day_prefix(root, account, region, d))
         .collect()
 }
 
@@ -650,11 +652,11 @@ pub fn is_column_name(s: &str) -> bool {
         && bytes.all(|c| c.is_ascii_alphanumeric() || c == b'_')
 }
 
-/// The Athena table's day partition column from its setting: unset is `logdate`,
+/// The Athena table's day partition column from its setting: unset is the default,
 /// `none` is no column, anything else must be a plain column name.
 pub fn date_partition(setting: Option<String>) -> Result<Option<String>, String> {
     match setting.as_deref() {
-        None => Ok(Some("logdate".into())),
+        None => Ok(Some(DEFAULT_DATE_PARTITION.into())),
         Some(s) if s.eq_ignore_ascii_case("none") => Ok(None),
         Some(s) if is_column_name(s) => Ok(Some(s.to_owned())),
         Some(s) => Err(format!(
@@ -1016,30 +1018,6 @@ fn truncate_body(mut b: String) -> String {
     b
 }
 
-/// Where the investigation record is stored:
-/// `keytrail/investigations/YYYY/MM/DD/<alarm-name>-<state-change-time>.json`.
-pub fn record_key(alarm: &Alarm) -> String {
-    let t = alarm.state_change_time;
-    let name: String = alarm
-        .name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .take(200)
-        .collect();
-    format!(
-        "keytrail/investigations/{}/{}-{}.json",
-        t.format("%Y/%m/%d"),
-        name,
-        t.format("%Y%m%dT%H%M%S%.3fZ")
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1365,20 +1343,5 @@ mod tests {
             );
         }
         assert!(is_column_name("logdate") && is_column_name("_d1") && !is_column_name("a-b"));
-    }
-
-    #[test]
-    fn record_keys() {
-        let a = alarm(
-            "KMSDecryptFailures",
-            json!([]),
-            "2026-10-04T02:50:00.123+0000",
-            300,
-            1,
-        );
-        assert_eq!(
-            record_key(&a),
-            "keytrail/investigations/2026/10/04/a-20261004T025000.123Z.json"
-        );
     }
 }

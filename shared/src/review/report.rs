@@ -10,9 +10,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, SecondsFormat, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::cloudtrail::record::is_account_id;
 use crate::detect::baseline::{Baseline, MonthTotals, ip_prefix};
 use crate::detect::catalog::{ErrorClass, RULES, Rule, rule};
 use crate::detect::keys::arn_account;
+use crate::detect::operations::{Operation, operation};
 use crate::detect::summary::{NO_KEY, Summary};
 
 pub const REPORT_SCHEMA: &str = "keytrail.review";
@@ -21,21 +23,11 @@ pub const BASELINE_VERSION: u32 = 1;
 /// Known IPs and prefixes kept per principal in the baseline.
 pub const MAX_BASELINE_IPS: usize = 50;
 
-/// Operations that use a key's material: what "used" means for unused-key checks.
-pub const CRYPTO_OPERATIONS: &[&str] = &[
-    "Encrypt",
-    "Decrypt",
-    "ReEncrypt",
-    "GenerateDataKey",
-    "GenerateDataKeyWithoutPlaintext",
-    "GenerateDataKeyPair",
-    "GenerateDataKeyPairWithoutPlaintext",
-    "Sign",
-    "Verify",
-    "GenerateMac",
-    "VerifyMac",
-    "DeriveSharedSecret",
-];
+/// Whether a usage cell's operation uses the key's material: what "used" means for
+/// the unused-key checks and the baseline's last use.
+fn is_cryptographic(event_name: &str) -> bool {
+    operation(event_name).is_some_and(Operation::is_cryptographic)
+}
 
 /// A calendar month, `YYYY-MM`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -584,7 +576,7 @@ fn principal_account(p: &str) -> Option<String> {
     p.strip_prefix("account:")
         .map(str::to_owned)
         .or_else(|| arn_account(p).map(str::to_owned))
-        .filter(|a| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()))
+        .filter(|a| is_account_id(a))
 }
 
 /// A key's state from the last successful lifecycle call seen in the logs.
@@ -656,7 +648,7 @@ pub fn build_report(input: &ReviewInput) -> Report {
         }
         if k.key != NO_KEY {
             *key_calls.entry(k.key.clone()).or_default() += s.count;
-            if CRYPTO_OPERATIONS.contains(&k.event_name.as_str()) {
+            if is_cryptographic(&k.event_name) {
                 *crypto_calls.entry(k.key.clone()).or_default() += s.count;
                 if k.error_class.is_none() {
                     let e = last_crypto.entry(k.key.clone()).or_insert(s.last_seen);
@@ -1031,10 +1023,7 @@ pub fn updated_baseline(
         }
     }
     for (k, s) in &usage.usage {
-        if k.key != NO_KEY
-            && k.error_class.is_none()
-            && CRYPTO_OPERATIONS.contains(&k.event_name.as_str())
-        {
+        if k.key != NO_KEY && k.error_class.is_none() && is_cryptographic(&k.event_name) {
             let e = b.keys_last_used.entry(k.key.clone()).or_insert(s.last_seen);
             *e = (*e).max(s.last_seen);
         }
