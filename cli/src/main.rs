@@ -102,6 +102,8 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
         /// Add the live KMS inventory and CloudTrail checks (default credential chain).
+        /// Needs a keytrail built with the `aws` feature
+        /// (`cargo install --path cli --features aws`).
         #[arg(long)]
         aws: bool,
     },

@@ -4,7 +4,7 @@ use std::fs::File;
 use std::io::BufReader;
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use chrono::Utc;
 use keytrail::analysis::{AnalysisOptions, analyse};
 use keytrail::review::{
@@ -26,6 +26,10 @@ pub struct ReviewArgs {
 /// Reads the month's log files (by the date in their CloudTrail names; files outside
 /// the layout are read and filtered by event time) and builds the report.
 pub fn run(args: &ReviewArgs) -> Result<Report> {
+    if args.aws {
+        // Before reading any log: the month's files can take a while.
+        check_aws_support()?;
+    }
     let month = args.month;
     let files: Vec<PathBuf> = collect_files(&args.paths)?
         .into_iter()
@@ -94,8 +98,29 @@ pub fn run(args: &ReviewArgs) -> Result<Report> {
 
 type Sources = (Option<Vec<KeyInfo>>, Option<Vec<TrailInfo>>);
 
-/// KMS and CloudTrail through the default credential chain.
+/// The message of `review --aws` in a binary built without the `aws` feature.
+const NO_AWS_SUPPORT: &str = "--aws: this keytrail was built without AWS support \
+(the keytrail-cli feature `aws`, off by default). Rebuild with it: \
+`cargo install --path cli --features aws`, or run from the repository with \
+`cargo run --release -p keytrail-cli --features aws -- review ... --aws`";
+
+fn check_aws_support() -> Result<()> {
+    if cfg!(feature = "aws") {
+        Ok(())
+    } else {
+        anyhow::bail!("{NO_AWS_SUPPORT}")
+    }
+}
+
+#[cfg(not(feature = "aws"))]
 fn live_sources() -> Result<Sources> {
+    anyhow::bail!("{NO_AWS_SUPPORT}")
+}
+
+/// KMS and CloudTrail through the default credential chain.
+#[cfg(feature = "aws")]
+fn live_sources() -> Result<Sources> {
+    use anyhow::Context;
     use keytrail::aws::{
         AwsReviewSources, ReviewSources, cloudtrail_client, kms_client, load_sdk_config,
     };
