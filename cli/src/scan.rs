@@ -53,9 +53,19 @@ pub struct MetricValue {
     pub value: u64,
 }
 
+/// The `--json` document's schema name and version, first in the document, named
+/// as the review's (`keytrail.review`) and the investigation's
+/// (`keytrail.investigation`) are.
+pub const SCHEMA: &str = "keytrail.scan";
+pub const SCHEMA_VERSION: u32 = 1;
+
 /// The `--json` document (a public interface, documented in the README).
 #[derive(Debug, Serialize)]
 pub struct ScanReport {
+    /// [`SCHEMA`].
+    pub schema: &'static str,
+    /// [`SCHEMA_VERSION`].
+    pub version: u32,
     pub files: FileCounts,
     pub records: u64,
     pub kms_records: u64,
@@ -216,6 +226,8 @@ pub fn run(args: &ScanArgs) -> Result<ScanReport> {
         })
         .collect();
     Ok(ScanReport {
+        schema: SCHEMA,
+        version: SCHEMA_VERSION,
         files: counts,
         records,
         kms_records: kms,
