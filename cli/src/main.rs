@@ -37,10 +37,12 @@ enum Command {
         /// Print the machine-readable report (schema in the README) instead of tables.
         #[arg(long)]
         json: bool,
-        /// Only events at or after this RFC 3339 time.
+        /// Only events at or after this time: RFC 3339 (2026-10-04T03:00:00Z) or a
+        /// date (2026-10-04, midnight UTC).
         #[arg(long, value_parser = parse_time)]
         since: Option<DateTime<Utc>>,
-        /// Only events before this RFC 3339 time.
+        /// Only events before this time: RFC 3339 or a date (midnight UTC, so
+        /// `--until 2026-10-05` ends with October 4).
         #[arg(long, value_parser = parse_time)]
         until: Option<DateTime<Utc>>,
         /// Also count calls per key of each trail's own account (KMSApiCallsByKey).
@@ -127,10 +129,12 @@ enum Command {
         /// Exact event name, e.g. Decrypt.
         #[arg(long)]
         event_name: Option<String>,
-        /// Only events at or after this RFC 3339 time.
+        /// Only events at or after this time: RFC 3339 (2026-10-04T03:00:00Z) or a
+        /// date (2026-10-04, midnight UTC).
         #[arg(long, value_parser = parse_time)]
         since: Option<DateTime<Utc>>,
-        /// Only events before this RFC 3339 time.
+        /// Only events before this time: RFC 3339 or a date (midnight UTC, so
+        /// `--until 2026-10-05` ends with October 4).
         #[arg(long, value_parser = parse_time)]
         until: Option<DateTime<Utc>>,
         /// One JSON object per line instead of a table.
@@ -204,10 +208,17 @@ fn load_baseline(
     Ok(Some(std::sync::Arc::new(b)))
 }
 
+/// A time argument: RFC 3339, or a date (YYYY-MM-DD) meaning midnight UTC.
 fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
-    DateTime::parse_from_rfc3339(s)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| format!("{s:?} is not an RFC 3339 time such as 2026-10-04T03:00:00Z: {e}"))
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return Ok(d.and_time(chrono::NaiveTime::MIN).and_utc());
+    }
+    Err(format!(
+        "{s:?} is neither an RFC 3339 time such as 2026-10-04T03:00:00Z nor a date such as 2026-10-04 (midnight UTC)"
+    ))
 }
 
 fn main() -> ExitCode {

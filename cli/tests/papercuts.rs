@@ -32,6 +32,76 @@ fn ok_json(args: &[&str]) -> Value {
     serde_json::from_slice(&out.stdout).expect("valid JSON")
 }
 
+fn search_lines(args: &[&str]) -> Vec<Value> {
+    let mut all = vec!["search", "events/logs", "--json"];
+    all.extend_from_slice(args);
+    let out = keytrail(&all);
+    assert!(out.status.success(), "{all:?}: {}", stderr(&out));
+    String::from_utf8(out.stdout)
+        .expect("utf8")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect()
+}
+
+/// The sample tree's records are all on 2026-10-04 (UTC).
+#[test]
+fn a_date_is_midnight_utc_in_every_time_argument() {
+    let by_date = ok_json(&[
+        "scan",
+        "events/logs",
+        "--json",
+        "--since",
+        "2026-10-04",
+        "--until",
+        "2026-10-05",
+    ]);
+    let by_time = ok_json(&[
+        "scan",
+        "events/logs",
+        "--json",
+        "--since",
+        "2026-10-04T00:00:00Z",
+        "--until",
+        "2026-10-05T00:00:00Z",
+    ]);
+    assert_eq!(by_date, by_time);
+    // Records outside the window are read (counted) but not measured.
+    let measured = |r: &Value| r["metrics"].as_array().expect("metrics").len();
+    assert!(measured(&by_date) > 0);
+    let before = ok_json(&["scan", "events/logs", "--json", "--until", "2026-10-04"]);
+    assert_eq!(
+        measured(&before),
+        0,
+        "--until is exclusive: ends with Oct 3"
+    );
+    let after = ok_json(&["scan", "events/logs", "--json", "--since", "2026-10-05"]);
+    assert_eq!(measured(&after), 0);
+    let both = ok_json(&["scan", "events/logs", "--json", "--since", "2026-10-04"]);
+    assert_eq!(both["metrics"], by_date["metrics"]);
+
+    let day = search_lines(&["--since", "2026-10-04", "--until", "2026-10-05"]);
+    assert_eq!(
+        day.len(),
+        search_lines(&[
+            "--since",
+            "2026-10-04T00:00:00Z",
+            "--until",
+            "2026-10-05T00:00:00Z"
+        ])
+        .len()
+    );
+    assert!(!day.is_empty());
+    assert!(search_lines(&["--since", "2026-10-05"]).is_empty());
+
+    for bad in ["2026-13-01", "2026-10-4x", "yesterday"] {
+        let out = keytrail(&["scan", "events/logs", "--since", bad]);
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+        let e = stderr(&out);
+        assert!(e.contains("RFC 3339") && e.contains("2026-10-04"), "{e}");
+    }
+}
+
 #[test]
 fn scan_json_names_its_schema_and_version() {
     let out = keytrail(&["scan", "events/logs", "--json"]);
