@@ -123,8 +123,9 @@ enum Command {
         /// A principal: role ARN (matches all its sessions), user ARN, session ARN or account:<id>.
         #[arg(long)]
         principal: Option<String>,
-        /// Exact source IP address.
-        #[arg(long)]
+        /// Exact source IP address (IPv4 or IPv6), or the AWS service a call came
+        /// through as CloudTrail records it (kms.amazonaws.com, AWS Internal).
+        #[arg(long, value_parser = parse_source_ip)]
         ip: Option<String>,
         /// Exact event name, e.g. Decrypt.
         #[arg(long)]
@@ -137,6 +138,9 @@ enum Command {
         /// `--until 2026-10-05` ends with October 4).
         #[arg(long, value_parser = parse_time)]
         until: Option<DateTime<Utc>>,
+        /// Every KMS event, unfiltered (search otherwise needs at least one filter).
+        #[arg(long, conflicts_with_all = ["context", "key", "principal", "ip", "event_name", "since", "until"])]
+        all: bool,
         /// One JSON object per line instead of a table.
         #[arg(long)]
         json: bool,
@@ -190,6 +194,18 @@ enum Format {
     Json,
     Md,
     Html,
+}
+
+/// `search --ip`: what CloudTrail writes in `sourceIPAddress`, an address or a service.
+fn parse_source_ip(s: &str) -> Result<String, String> {
+    let v = s.trim();
+    if v.parse::<std::net::IpAddr>().is_ok() || keytrail::principal::is_service_source(v) {
+        Ok(v.to_owned())
+    } else {
+        Err(format!(
+            "{s:?} is not a valid IP address (IPv4 such as 203.0.113.7 or IPv6 such as 2001:db8::1; no CIDR ranges), nor an AWS service source such as kms.amazonaws.com"
+        ))
+    }
 }
 
 fn parse_month(s: &str) -> Result<keytrail::review::Month, String> {
@@ -341,8 +357,26 @@ fn run(cli: Cli) -> Result<ExitCode> {
             event_name,
             since,
             until,
+            all,
             json,
         } => {
+            let filtered = !context.is_empty()
+                || key.is_some()
+                || principal.is_some()
+                || ip.is_some()
+                || event_name.is_some()
+                || since.is_some()
+                || until.is_some();
+            if !filtered && !all {
+                anyhow::bail!(
+                    "search needs at least one filter: --context K=V, --key, --principal, --ip, --event-name, --since or --until (or --all for every KMS event)"
+                );
+            }
+            if let (Some(s), Some(u)) = (since, until)
+                && s >= u
+            {
+                anyhow::bail!("--since ({s}) must be before --until ({u})");
+            }
             let filter = keytrail::search::Filter {
                 context,
                 key,

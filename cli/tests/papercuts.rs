@@ -103,6 +103,74 @@ fn a_date_is_midnight_utc_in_every_time_argument() {
 }
 
 #[test]
+fn search_ip_must_be_an_address_or_a_service() {
+    let out = keytrail(&["search", "events/logs", "--ip", "notanip"]);
+    assert_eq!(out.status.code(), Some(2));
+    let e = stderr(&out);
+    assert!(e.contains("not a valid IP address"), "{e}");
+    let out = keytrail(&["search", "events/logs", "--ip", "203.0.113.0/24"]);
+    assert_eq!(out.status.code(), Some(2), "no CIDR ranges");
+    assert!(stderr(&out).contains("no CIDR"));
+    assert!(!search_lines(&["--ip", "203.0.113.50"]).is_empty());
+    assert!(
+        !search_lines(&["--ip", " 203.0.113.50 "]).is_empty(),
+        "trimmed"
+    );
+    assert!(
+        search_lines(&["--ip", "2001:db8::1"]).is_empty(),
+        "IPv6 is accepted"
+    );
+    // What CloudTrail records for calls a service made on the caller's behalf.
+    let via_service = search_lines(&["--ip", "kms.amazonaws.com"]);
+    assert!(
+        via_service
+            .iter()
+            .all(|m| m["source_ip"] == "kms.amazonaws.com")
+    );
+    assert!(
+        search_lines(&["--ip", "AWS Internal"])
+            .iter()
+            .all(|m| m["source_ip"] == "AWS Internal")
+    );
+}
+
+#[test]
+fn search_needs_a_filter_or_all() {
+    let out = keytrail(&["search", "events/logs"]);
+    assert_eq!(out.status.code(), Some(2));
+    let e = stderr(&out);
+    for name in [
+        "--context",
+        "--key",
+        "--principal",
+        "--ip",
+        "--event-name",
+        "--since",
+        "--until",
+        "--all",
+    ] {
+        assert!(e.contains(name), "{name} not named in {e}");
+    }
+    assert!(out.stdout.is_empty());
+    let all = search_lines(&["--all"]);
+    let scan = ok_json(&["scan", "events/logs", "--json"]);
+    assert_eq!(all.len() as u64, scan["kms_records"].as_u64().expect("n"));
+    let out = keytrail(&["search", "events/logs", "--all", "--event-name", "Decrypt"]);
+    assert_eq!(out.status.code(), Some(2), "--all excludes the filters");
+    // A time window alone is a filter, but an empty one is a mistake.
+    let out = keytrail(&[
+        "search",
+        "events/logs",
+        "--since",
+        "2026-10-05T00:00:00Z",
+        "--until",
+        "2026-10-04T00:00:00Z",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("must be before --until"));
+}
+
+#[test]
 fn scan_json_names_its_schema_and_version() {
     let out = keytrail(&["scan", "events/logs", "--json"]);
     assert!(out.status.success());
