@@ -73,8 +73,13 @@ enum Command {
         /// The metric namespace the alarms watch.
         #[arg(long, default_value = "KMSAudit")]
         namespace: String,
-        /// Minutes CloudTrail may take to deliver (widens the window).
-        #[arg(long, default_value_t = 15)]
+        /// Minutes CloudTrail may take to deliver (widens the window), 0 to 1440.
+        #[arg(
+            long,
+            default_value_t = 15,
+            value_name = "MINUTES",
+            allow_negative_numbers = true
+        )]
         lag_minutes: i64,
         /// Table name for the prepared Athena query.
         #[arg(long, default_value = "cloudtrail_logs")]
@@ -300,7 +305,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             baseline,
         } => {
             if !(0..=24 * 60).contains(&lag_minutes) {
-                anyhow::bail!("--lag-minutes must be between 0 and 1440");
+                anyhow::bail!(
+                    "--lag-minutes must be between 0 and 1440 minutes, got {lag_minutes}"
+                );
             }
             let inv = enrich::run(&enrich::EnrichArgs {
                 alarm,

@@ -192,3 +192,32 @@ fn scan_json_names_its_schema_and_version() {
     assert_eq!(review["schema"], "keytrail.review");
     assert!(review["version"].is_u64());
 }
+
+#[test]
+fn negative_lag_minutes_get_a_clear_message() {
+    let out = keytrail(&[
+        "enrich",
+        "--alarm",
+        "events/alarms/sns-decrypt-failures.json",
+        "events/logs",
+        "--lag-minutes",
+        "-5",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let e = stderr(&out);
+    assert!(
+        e.contains("--lag-minutes must be between 0 and 1440") && e.contains("-5"),
+        "{e}"
+    );
+    assert!(!e.contains("unexpected argument"), "{e}");
+    let out = keytrail(&[
+        "enrich",
+        "--alarm",
+        "events/alarms/sns-decrypt-failures.json",
+        "events/logs",
+        "--lag-minutes",
+        "0",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
