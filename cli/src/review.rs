@@ -14,7 +14,7 @@ use keytrail::s3key::{non_log_reason, parse_log_key};
 use keytrail::summary::Summary;
 use rayon::prelude::*;
 
-use crate::files::{collect_files, display, progress};
+use crate::files::{collect_files, display, progress, warn_no_logs};
 
 pub struct ReviewArgs {
     pub paths: Vec<PathBuf>,
@@ -31,9 +31,13 @@ pub fn run(args: &ReviewArgs) -> Result<Report> {
         check_aws_support()?;
     }
     let month = args.month;
-    let files: Vec<PathBuf> = collect_files(&args.paths)?
+    let logs: Vec<PathBuf> = collect_files(&args.paths)?
         .into_iter()
         .filter(|p| non_log_reason(&display(p)).is_none())
+        .collect();
+    let any_logs = !logs.is_empty();
+    let files: Vec<PathBuf> = logs
+        .into_iter()
         .filter(|p| {
             parse_log_key(&display(p)).is_none_or(|k| {
                 let d = k.date;
@@ -41,6 +45,11 @@ pub fn run(args: &ReviewArgs) -> Result<Report> {
             })
         })
         .collect();
+    if !any_logs {
+        warn_no_logs(&args.paths, "");
+    } else if files.is_empty() {
+        warn_no_logs(&args.paths, &format!(" for {month}"));
+    }
     let deliveries: Vec<_> = files
         .iter()
         .filter_map(|p| parse_log_key(&display(p)))

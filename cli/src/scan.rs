@@ -4,7 +4,7 @@ use std::fs::File;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
-use crate::files::{cells, collect_files, display, progress};
+use crate::files::{cells, collect_files, display, progress, warn_no_logs};
 
 use anyhow::Result;
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -198,6 +198,11 @@ pub fn run(args: &ScanArgs) -> Result<ScanReport> {
     bar.finish_and_clear();
     for w in &totals.warnings {
         eprintln!("{w}");
+    }
+    // Every file skipped (none at all, or digests, other files, non-log JSON): a tree
+    // without logs. Files that failed are logs, reported as failed.
+    if totals.counts.read == 0 && totals.counts.failed.is_empty() {
+        warn_no_logs(&args.paths, "");
     }
     let Totals {
         counts,

@@ -11,7 +11,7 @@ use keytrail::s3key::non_log_reason;
 use keytrail::search::{Filter, Match};
 use rayon::prelude::*;
 
-use crate::files::{cells, collect_files, display, progress};
+use crate::files::{cells, collect_files, display, progress, warn_no_logs};
 
 pub struct SearchOutput {
     pub matches: Vec<Match>,
@@ -25,6 +25,9 @@ pub fn run(paths: &[PathBuf], filter: &Filter, show_progress: bool) -> Result<Se
         .into_iter()
         .filter(|p| non_log_reason(&display(p)).is_none())
         .collect();
+    if files.is_empty() {
+        warn_no_logs(paths, "");
+    }
     let bar = progress(files.len(), show_progress);
     let per_file: Vec<(Vec<Match>, Option<String>)> = files
         .par_iter()

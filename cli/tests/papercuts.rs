@@ -171,6 +171,103 @@ fn search_needs_a_filter_or_all() {
 }
 
 #[test]
+fn trees_without_logs_warn_naming_the_paths() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).expect("mkdir");
+    let other = dir.path().join("other");
+    std::fs::create_dir(&other).expect("mkdir");
+    std::fs::write(other.join("notes.txt"), b"hello").expect("write");
+    let empty = empty.to_str().expect("utf8");
+    let other = other.to_str().expect("utf8");
+    let warned = |out: &Output| {
+        let e = stderr(out);
+        assert!(
+            e.contains("warning: no CloudTrail log files")
+                && e.contains(empty)
+                && e.contains(other),
+            "{e}"
+        );
+    };
+
+    let out = keytrail(&["scan", empty, other, "--json"]);
+    assert_eq!(out.status.code(), Some(0), "an empty tree is an empty scan");
+    warned(&out);
+    let r: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(r["files"]["read"], 0);
+    let out = keytrail(&["scan", empty, other]);
+    assert_eq!(out.status.code(), Some(0));
+    warned(&out);
+
+    let out = keytrail(&["search", empty, other, "--all"]);
+    assert_eq!(out.status.code(), Some(0));
+    warned(&out);
+    let out = keytrail(&[
+        "review", empty, other, "--month", "2026-10", "--format", "json",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    warned(&out);
+    let out = keytrail(&[
+        "enrich",
+        "--alarm",
+        "events/alarms/sns-decrypt-failures.json",
+        empty,
+        other,
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    warned(&out);
+
+    // A digest alone is not a log either.
+    let digest_dir = dir.path().join("digests");
+    let digest = walk(&root().join("events/logs"))
+        .into_iter()
+        .find(|p| p.to_string_lossy().contains("CloudTrail-Digest"))
+        .expect("the sample tree has a digest");
+    let to = digest_dir.join("AWSLogs/111122223333/CloudTrail-Digest/us-east-1/2026/10/04");
+    std::fs::create_dir_all(&to).expect("mkdir");
+    std::fs::copy(&digest, to.join(digest.file_name().expect("name"))).expect("copy");
+    let out = keytrail(&["scan", digest_dir.to_str().expect("utf8"), "--json"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(stderr(&out).contains("warning: no CloudTrail log files"));
+
+    // Logs, but none for the month reviewed.
+    let out = keytrail(&[
+        "review",
+        "events/logs",
+        "--month",
+        "2026-11",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let e = stderr(&out);
+    assert!(
+        e.contains("no CloudTrail log files")
+            && e.contains("for 2026-11")
+            && e.contains("events/logs"),
+        "{e}"
+    );
+
+    // And no warning when there are logs.
+    let out = keytrail(&["scan", "events/logs", "--json"]);
+    assert!(!stderr(&out).contains("no CloudTrail log files"));
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).expect("read_dir") {
+        let p = e.expect("entry").path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[test]
 fn scan_json_names_its_schema_and_version() {
     let out = keytrail(&["scan", "events/logs", "--json"]);
     assert!(out.status.success());
