@@ -108,6 +108,14 @@ enum Command {
         /// Write to FILE instead of standard output.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
+        /// The previous month's baseline (as written by --baseline-out, or the
+        /// Lambda's keytrail/state/baseline.json): new principals and trends.
+        #[arg(long, value_name = "FILE")]
+        baseline: Option<PathBuf>,
+        /// Write the updated baseline, as the monthly-review Lambda saves it, to FILE
+        /// (for `scan --baseline`, `enrich --baseline` and next month's review).
+        #[arg(long, value_name = "FILE")]
+        baseline_out: Option<PathBuf>,
         /// Add the live KMS inventory and CloudTrail checks (default credential chain).
         /// Needs a keytrail built with the `aws` feature
         /// (`cargo install --path cli --features aws`).
@@ -335,14 +343,22 @@ fn run(cli: Cli) -> Result<ExitCode> {
             month,
             format,
             out,
+            baseline,
+            baseline_out,
             aws,
         } => {
-            let report = review::run(&review::ReviewArgs {
+            let (report, next) = review::run(&review::ReviewArgs {
                 paths,
                 month,
                 aws,
                 progress: true,
+                baseline: load_baseline(baseline.as_deref())?,
             })?;
+            if let Some(path) = &baseline_out {
+                let state = serde_json::to_vec_pretty(&next)?;
+                std::fs::write(path, state)
+                    .map_err(|e| anyhow::anyhow!("{}: cannot write: {e}", path.display()))?;
+            }
             let text = match format {
                 Format::Json => serde_json::to_string_pretty(&report)?,
                 Format::Md => keytrail::render::markdown(&report),

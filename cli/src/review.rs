@@ -8,7 +8,8 @@ use anyhow::Result;
 use chrono::Utc;
 use keytrail::analysis::{AnalysisOptions, analyse};
 use keytrail::review::{
-    KeyInfo, Month, Report, ReviewInput, ReviewSettings, TrailInfo, build, delivery_coverage,
+    Baseline, KeyInfo, Month, Report, ReviewInput, ReviewSettings, TrailInfo, build,
+    delivery_coverage, updated_baseline,
 };
 use keytrail::s3key::{non_log_reason, parse_log_key};
 use keytrail::summary::Summary;
@@ -21,11 +22,14 @@ pub struct ReviewArgs {
     pub month: Month,
     pub aws: bool,
     pub progress: bool,
+    /// The previous baseline (new principals, trends), as the Lambda loads it.
+    pub baseline: Option<std::sync::Arc<Baseline>>,
 }
 
 /// Reads the month's log files (by the date in their CloudTrail names; files outside
-/// the layout are read and filtered by event time) and builds the report.
-pub fn run(args: &ReviewArgs) -> Result<Report> {
+/// the layout are read and filtered by event time) and builds the report, with the
+/// baseline after this month (what the monthly-review Lambda saves).
+pub fn run(args: &ReviewArgs) -> Result<(Report, Baseline)> {
     if args.aws {
         // Before reading any log: the month's files can take a while.
         check_aws_support()?;
@@ -93,16 +97,19 @@ pub fn run(args: &ReviewArgs) -> Result<Report> {
     } else {
         (None, None)
     };
-    Ok(build(&ReviewInput {
+    let baseline = args.baseline.as_deref();
+    let report = build(&ReviewInput {
         month,
         usage: &usage,
         coverage,
         keys,
         trails,
-        baseline: None,
+        baseline,
         settings: &ReviewSettings::default(),
         generated_at: Utc::now(),
-    }))
+    });
+    let next = updated_baseline(baseline, month, &usage, &report);
+    Ok((report, next))
 }
 
 type Sources = (Option<Vec<KeyInfo>>, Option<Vec<TrailInfo>>);

@@ -44,6 +44,16 @@ fn search_lines(args: &[&str]) -> Vec<Value> {
         .collect()
 }
 
+fn metric(report: &Value, name: &str) -> u64 {
+    report["metrics"]
+        .as_array()
+        .expect("metrics")
+        .iter()
+        .filter(|m| m["name"] == name && m["dimensions"].as_object().is_some_and(|d| d.is_empty()))
+        .map(|m| m["value"].as_u64().expect("value"))
+        .sum()
+}
+
 /// The sample tree's records are all on 2026-10-04 (UTC).
 #[test]
 fn a_date_is_midnight_utc_in_every_time_argument() {
@@ -317,4 +327,95 @@ fn negative_lag_minutes_get_a_clear_message() {
         "--json",
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn review_writes_the_baseline_that_scan_and_enrich_read() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("baseline.json");
+    let baseline = path.to_str().expect("utf8");
+    let out = keytrail(&[
+        "review",
+        "events/logs",
+        "--month",
+        "2026-10",
+        "--format",
+        "json",
+        "--baseline-out",
+        baseline,
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).expect("report");
+    assert_eq!(report["baseline_available"], false);
+    let b: Value = serde_json::from_slice(&std::fs::read(&path).expect("baseline written"))
+        .expect("baseline JSON");
+    assert_eq!(b["updated_for"], "2026-10");
+    assert!(b["version"].as_u64().is_some_and(|v| v >= 1));
+    let pipeline = &b["principals"]["arn:aws:iam::111122223333:role/data-pipeline"];
+    assert!(
+        pipeline["ips"]
+            .as_array()
+            .expect("ips")
+            .iter()
+            .any(|ip| ip == "203.0.113.50"),
+        "{pipeline}"
+    );
+    assert_eq!(pipeline["first_seen_month"], "2026-10");
+    assert!(
+        b["months"]["2026-10"]["kms_calls"]
+            .as_u64()
+            .is_some_and(|n| n > 0)
+    );
+    assert!(
+        b["keys_last_used"]
+            .as_object()
+            .is_some_and(|k| !k.is_empty())
+    );
+
+    // scan and enrich read it: every source of the month is known, so nothing is unfamiliar.
+    let r = ok_json(&["scan", "events/logs", "--json", "--baseline", baseline]);
+    assert_eq!(metric(&r, "KMSUnfamiliarSourceIp"), 0);
+    let out = keytrail(&[
+        "enrich",
+        "--alarm",
+        "events/alarms/sns-decrypt-failures.json",
+        "events/logs",
+        "--json",
+        "--baseline",
+        baseline,
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    // Next month's review reads it (and writes the one after).
+    let next = dir.path().join("next.json");
+    let out = keytrail(&[
+        "review",
+        "events/logs",
+        "--month",
+        "2026-11",
+        "--format",
+        "json",
+        "--baseline",
+        baseline,
+        "--baseline-out",
+        next.to_str().expect("utf8"),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).expect("report");
+    assert_eq!(report["baseline_available"], true);
+    let n: Value = serde_json::from_slice(&std::fs::read(&next).expect("written")).expect("JSON");
+    assert_eq!(n["updated_for"], "2026-11");
+    assert_eq!(n["principals"], b["principals"], "carried over");
+    assert!(n["months"]["2026-10"].is_object() && n["months"]["2026-11"].is_object());
+
+    let out = keytrail(&[
+        "review",
+        "events/logs",
+        "--month",
+        "2026-10",
+        "--baseline",
+        "nope.json",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("nope.json"));
 }
