@@ -419,3 +419,18 @@ fn review_writes_the_baseline_that_scan_and_enrich_read() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("nope.json"));
 }
+
+#[cfg(not(feature = "aws"))]
+#[test]
+fn review_aws_without_the_feature_says_how_to_rebuild() {
+    let out = keytrail(&["review", "events/logs", "--month", "2026-10", "--aws"]);
+    assert_eq!(out.status.code(), Some(2));
+    let e = stderr(&out);
+    assert!(
+        e.contains("built without AWS support") && e.contains("--features aws"),
+        "{e}"
+    );
+    assert!(out.stdout.is_empty());
+    let help = keytrail(&["review", "--help"]);
+    assert!(String::from_utf8_lossy(&help.stdout).contains("--aws"));
+}
