@@ -32,7 +32,7 @@ pub fn collect_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
 pub fn warn_no_logs(paths: &[PathBuf], why: &str) {
     let shown: Vec<String> = paths.iter().map(|p| display(p)).collect();
     eprintln!(
-        "warning: no CloudTrail log files (.json.gz, .json, .jsonl){why} under {}",
+        "warning: no CloudTrail log files (.json, .jsonl, .json.gz, .jsonl.gz){why} under {}",
         shown.join(", ")
     );
 }
