@@ -55,7 +55,7 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         baseline: Option<PathBuf>,
         /// Worker threads (default: one per core).
-        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+        #[arg(long, value_name = "N", value_parser = parse_threads, allow_negative_numbers = true)]
         threads: Option<u16>,
     },
     /// Turn a CloudWatch alarm into an investigation from a local log tree: the
@@ -218,6 +218,15 @@ fn parse_source_ip(s: &str) -> Result<String, String> {
         Err(format!(
             "{s:?} is not a valid IP address (IPv4 such as 203.0.113.7 or IPv6 such as 2001:db8::1; no CIDR ranges), nor an AWS service source such as kms.amazonaws.com"
         ))
+    }
+}
+
+/// `scan --threads`: negative numbers reach here (not clap's "unexpected argument").
+fn parse_threads(s: &str) -> Result<u16, String> {
+    match s.parse::<i64>() {
+        Ok(n) if (1..=i64::from(u16::MAX)).contains(&n) => Ok(n as u16),
+        Ok(n) => Err(format!("must be between 1 and {}, got {n}", u16::MAX)),
+        Err(_) => Err(format!("{s:?} is not a number of threads")),
     }
 }
 

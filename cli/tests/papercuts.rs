@@ -317,6 +317,15 @@ fn negative_lag_minutes_get_a_clear_message() {
         "{e}"
     );
     assert!(!e.contains("unexpected argument"), "{e}");
+    for bad in ["-1", "0"] {
+        let out = keytrail(&["scan", "events/logs", "--threads", bad]);
+        assert_eq!(out.status.code(), Some(2));
+        let e = stderr(&out);
+        assert!(
+            e.contains("must be between 1 and 65535") && !e.contains("unexpected argument"),
+            "{e}"
+        );
+    }
     let out = keytrail(&[
         "enrich",
         "--alarm",
