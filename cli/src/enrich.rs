@@ -14,7 +14,7 @@ use keytrail::{Payload, parse_payload};
 use keytrail::{non_log_reason, parse_log_key};
 use rayon::prelude::*;
 
-use crate::files::{collect_files, display, progress};
+use crate::files::{collect_files, display, progress, warn_no_logs};
 
 pub struct EnrichArgs {
     pub alarm: PathBuf,
@@ -61,6 +61,9 @@ pub fn run(args: &EnrichArgs) -> Result<Investigation> {
             .into_iter()
             .filter(|p| non_log_reason(&display(p)).is_none())
             .collect();
+        if files.is_empty() {
+            warn_no_logs(&args.paths, "");
+        }
         gather.files_listed = files.len() as u64;
         // Files named in the CloudTrail layout are chosen by delivery time; others are read.
         let selected: Vec<&PathBuf> = files

@@ -26,6 +26,17 @@ pub fn collect_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
+/// Warns on stderr that `paths` hold no CloudTrail log file (`why` ends the sentence:
+/// "" or, say, " for 2026-10"). The command still runs: an empty tree is an empty
+/// report, and exits 0, so that scripts over trees that may be empty keep working.
+pub fn warn_no_logs(paths: &[PathBuf], why: &str) {
+    let shown: Vec<String> = paths.iter().map(|p| display(p)).collect();
+    eprintln!(
+        "warning: no CloudTrail log files (.json, .jsonl, .json.gz, .jsonl.gz){why} under {}",
+        shown.join(", ")
+    );
+}
+
 /// A path as shown in reports (forward slashes, so the S3 layout parser reads it).
 pub fn display(p: &Path) -> String {
     p.to_string_lossy().replace('\\', "/")

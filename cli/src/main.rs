@@ -37,10 +37,12 @@ enum Command {
         /// Print the machine-readable report (schema in the README) instead of tables.
         #[arg(long)]
         json: bool,
-        /// Only events at or after this RFC 3339 time.
+        /// Only events at or after this time: RFC 3339 (2026-10-04T03:00:00Z) or a
+        /// date (2026-10-04, midnight UTC).
         #[arg(long, value_parser = parse_time)]
         since: Option<DateTime<Utc>>,
-        /// Only events before this RFC 3339 time.
+        /// Only events before this time: RFC 3339 or a date (midnight UTC, so
+        /// `--until 2026-10-05` ends with October 4).
         #[arg(long, value_parser = parse_time)]
         until: Option<DateTime<Utc>>,
         /// Also count calls per key of each trail's own account (KMSApiCallsByKey).
@@ -53,7 +55,7 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         baseline: Option<PathBuf>,
         /// Worker threads (default: one per core).
-        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+        #[arg(long, value_name = "N", value_parser = parse_threads, allow_negative_numbers = true)]
         threads: Option<u16>,
     },
     /// Turn a CloudWatch alarm into an investigation from a local log tree: the
@@ -69,17 +71,22 @@ enum Command {
         #[arg(long)]
         json: bool,
         /// The metric namespace the alarms watch.
-        #[arg(long, default_value = "KMSAudit")]
+        #[arg(long, default_value = keytrail::DEFAULT_NAMESPACE)]
         namespace: String,
-        /// Minutes CloudTrail may take to deliver (widens the window).
-        #[arg(long, default_value_t = 15)]
+        /// Minutes CloudTrail may take to deliver (widens the window), 0 to 1440.
+        #[arg(
+            long,
+            default_value_t = keytrail::DEFAULT_DELIVERY_LAG_MINUTES as i64,
+            value_name = "MINUTES",
+            allow_negative_numbers = true
+        )]
         lag_minutes: i64,
         /// Table name for the prepared Athena query.
-        #[arg(long, default_value = "cloudtrail_logs")]
+        #[arg(long, default_value = keytrail::DEFAULT_ATHENA_TABLE)]
         athena_table: String,
         /// The table's yyyy/MM/dd partition column, which limits the days the query
         /// reads (`none` for a table without one).
-        #[arg(long, default_value = "logdate", value_name = "COLUMN")]
+        #[arg(long, default_value = keytrail::DEFAULT_DATE_PARTITION, value_name = "COLUMN")]
         athena_date_partition: String,
         /// The review's baseline (keytrail/state/baseline.json): enables unfamiliar_source_ip.
         #[arg(long, value_name = "FILE")]
@@ -101,7 +108,17 @@ enum Command {
         /// Write to FILE instead of standard output.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
+        /// The previous month's baseline (as written by --baseline-out, or the
+        /// Lambda's keytrail/state/baseline.json): new principals and trends.
+        #[arg(long, value_name = "FILE")]
+        baseline: Option<PathBuf>,
+        /// Write the updated baseline, as the monthly-review Lambda saves it, to FILE
+        /// (for `scan --baseline`, `enrich --baseline` and next month's review).
+        #[arg(long, value_name = "FILE")]
+        baseline_out: Option<PathBuf>,
         /// Add the live KMS inventory and CloudTrail checks (default credential chain).
+        /// Needs a keytrail built with the `aws` feature
+        /// (`cargo install --path cli --features aws`).
         #[arg(long)]
         aws: bool,
     },
@@ -119,18 +136,24 @@ enum Command {
         /// A principal: role ARN (matches all its sessions), user ARN, session ARN or account:<id>.
         #[arg(long)]
         principal: Option<String>,
-        /// Exact source IP address.
-        #[arg(long)]
+        /// Exact source IP address (IPv4 or IPv6), or the AWS service a call came
+        /// through as CloudTrail records it (kms.amazonaws.com, AWS Internal).
+        #[arg(long, value_parser = parse_source_ip)]
         ip: Option<String>,
         /// Exact event name, e.g. Decrypt.
         #[arg(long)]
         event_name: Option<String>,
-        /// Only events at or after this RFC 3339 time.
+        /// Only events at or after this time: RFC 3339 (2026-10-04T03:00:00Z) or a
+        /// date (2026-10-04, midnight UTC).
         #[arg(long, value_parser = parse_time)]
         since: Option<DateTime<Utc>>,
-        /// Only events before this RFC 3339 time.
+        /// Only events before this time: RFC 3339 or a date (midnight UTC, so
+        /// `--until 2026-10-05` ends with October 4).
         #[arg(long, value_parser = parse_time)]
         until: Option<DateTime<Utc>>,
+        /// Every KMS event, unfiltered (search otherwise needs at least one filter).
+        #[arg(long, conflicts_with_all = ["context", "key", "principal", "ip", "event_name", "since", "until"])]
+        all: bool,
         /// One JSON object per line instead of a table.
         #[arg(long)]
         json: bool,
@@ -186,6 +209,27 @@ enum Format {
     Html,
 }
 
+/// `search --ip`: what CloudTrail writes in `sourceIPAddress`, an address or a service.
+fn parse_source_ip(s: &str) -> Result<String, String> {
+    let v = s.trim();
+    if v.parse::<std::net::IpAddr>().is_ok() || keytrail::is_service_source(v) {
+        Ok(v.to_owned())
+    } else {
+        Err(format!(
+            "{s:?} is not a valid IP address (IPv4 such as 203.0.113.7 or IPv6 such as 2001:db8::1; no CIDR ranges), nor an AWS service source such as kms.amazonaws.com"
+        ))
+    }
+}
+
+/// `scan --threads`: negative numbers reach here (not clap's "unexpected argument").
+fn parse_threads(s: &str) -> Result<u16, String> {
+    match s.parse::<i64>() {
+        Ok(n) if (1..=i64::from(u16::MAX)).contains(&n) => Ok(n as u16),
+        Ok(n) => Err(format!("must be between 1 and {}, got {n}", u16::MAX)),
+        Err(_) => Err(format!("{s:?} is not a number of threads")),
+    }
+}
+
 fn parse_month(s: &str) -> Result<keytrail::Month, String> {
     keytrail::Month::parse(s).ok_or_else(|| format!("{s:?} is not a month such as 2026-10"))
 }
@@ -202,10 +246,17 @@ fn load_baseline(
     Ok(Some(std::sync::Arc::new(b)))
 }
 
+/// A time argument: RFC 3339, or a date (YYYY-MM-DD) meaning midnight UTC.
 fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
-    DateTime::parse_from_rfc3339(s)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| format!("{s:?} is not an RFC 3339 time such as 2026-10-04T03:00:00Z: {e}"))
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return Ok(d.and_time(chrono::NaiveTime::MIN).and_utc());
+    }
+    Err(format!(
+        "{s:?} is neither an RFC 3339 time such as 2026-10-04T03:00:00Z nor a date such as 2026-10-04 (midnight UTC)"
+    ))
 }
 
 fn main() -> ExitCode {
@@ -271,7 +322,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             baseline,
         } => {
             if !(0..=24 * 60).contains(&lag_minutes) {
-                anyhow::bail!("--lag-minutes must be between 0 and 1440");
+                anyhow::bail!(
+                    "--lag-minutes must be between 0 and 1440 minutes, got {lag_minutes}"
+                );
             }
             let inv = enrich::run(&enrich::EnrichArgs {
                 alarm,
@@ -279,8 +332,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 namespace,
                 lag: chrono::Duration::minutes(lag_minutes),
                 athena_table,
-                athena_date_partition: keytrail::date_partition(Some(athena_date_partition))
-                    .map_err(|e| anyhow::anyhow!("--athena-date-partition: {e}"))?,
+                athena_date_partition: keytrail::date_partition(Some(
+                    athena_date_partition,
+                ))
+                .map_err(|e| anyhow::anyhow!("--athena-date-partition: {e}"))?,
                 progress: !json,
                 baseline: load_baseline(baseline.as_deref())?,
             })?;
@@ -297,14 +352,22 @@ fn run(cli: Cli) -> Result<ExitCode> {
             month,
             format,
             out,
+            baseline,
+            baseline_out,
             aws,
         } => {
-            let report = review::run(&review::ReviewArgs {
+            let (report, next) = review::run(&review::ReviewArgs {
                 paths,
                 month,
                 aws,
                 progress: true,
+                baseline: load_baseline(baseline.as_deref())?,
             })?;
+            if let Some(path) = &baseline_out {
+                let state = serde_json::to_vec_pretty(&next)?;
+                std::fs::write(path, state)
+                    .map_err(|e| anyhow::anyhow!("{}: cannot write: {e}", path.display()))?;
+            }
             let text = match format {
                 Format::Json => serde_json::to_string_pretty(&report)?,
                 Format::Md => keytrail::render_markdown(&report),
@@ -326,8 +389,26 @@ fn run(cli: Cli) -> Result<ExitCode> {
             event_name,
             since,
             until,
+            all,
             json,
         } => {
+            let filtered = !context.is_empty()
+                || key.is_some()
+                || principal.is_some()
+                || ip.is_some()
+                || event_name.is_some()
+                || since.is_some()
+                || until.is_some();
+            if !filtered && !all {
+                anyhow::bail!(
+                    "search needs at least one filter: --context K=V, --key, --principal, --ip, --event-name, --since or --until (or --all for every KMS event)"
+                );
+            }
+            if let (Some(s), Some(u)) = (since, until)
+                && s >= u
+            {
+                anyhow::bail!("--since ({s}) must be before --until ({u})");
+            }
             let filter = keytrail::SearchFilter {
                 context,
                 key,

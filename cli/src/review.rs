@@ -4,32 +4,44 @@ use std::fs::File;
 use std::io::BufReader;
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use chrono::Utc;
-use keytrail::Summary;
 use keytrail::{AnalysisOptions, analyse};
 use keytrail::{
-    KeyInfo, Month, Report, ReviewInput, ReviewSettings, TrailInfo, build_report, delivery_coverage,
+    Baseline, KeyInfo, Month, Report, ReviewInput, ReviewSettings, TrailInfo, build_report,
+    delivery_coverage, updated_baseline,
 };
 use keytrail::{non_log_reason, parse_log_key};
+use keytrail::Summary;
 use rayon::prelude::*;
 
-use crate::files::{collect_files, display, progress};
+use crate::files::{collect_files, display, progress, warn_no_logs};
 
 pub struct ReviewArgs {
     pub paths: Vec<PathBuf>,
     pub month: Month,
     pub aws: bool,
     pub progress: bool,
+    /// The previous baseline (new principals, trends), as the Lambda loads it.
+    pub baseline: Option<std::sync::Arc<Baseline>>,
 }
 
 /// Reads the month's log files (by the date in their CloudTrail names; files outside
-/// the layout are read and filtered by event time) and builds the report.
-pub fn run(args: &ReviewArgs) -> Result<Report> {
+/// the layout are read and filtered by event time) and builds the report, with the
+/// baseline after this month (what the monthly-review Lambda saves).
+pub fn run(args: &ReviewArgs) -> Result<(Report, Baseline)> {
+    if args.aws {
+        // Before reading any log: the month's files can take a while.
+        check_aws_support()?;
+    }
     let month = args.month;
-    let files: Vec<PathBuf> = collect_files(&args.paths)?
+    let logs: Vec<PathBuf> = collect_files(&args.paths)?
         .into_iter()
         .filter(|p| non_log_reason(&display(p)).is_none())
+        .collect();
+    let any_logs = !logs.is_empty();
+    let files: Vec<PathBuf> = logs
+        .into_iter()
         .filter(|p| {
             parse_log_key(&display(p)).is_none_or(|k| {
                 let d = k.date;
@@ -37,6 +49,11 @@ pub fn run(args: &ReviewArgs) -> Result<Report> {
             })
         })
         .collect();
+    if !any_logs {
+        warn_no_logs(&args.paths, "");
+    } else if files.is_empty() {
+        warn_no_logs(&args.paths, &format!(" for {month}"));
+    }
     let deliveries: Vec<_> = files
         .iter()
         .filter_map(|p| parse_log_key(&display(p)))
@@ -80,22 +97,46 @@ pub fn run(args: &ReviewArgs) -> Result<Report> {
     } else {
         (None, None)
     };
-    Ok(build_report(&ReviewInput {
+    let baseline = args.baseline.as_deref();
+    let report = build_report(&ReviewInput {
         month,
         usage: &usage,
         coverage,
         keys,
         trails,
-        baseline: None,
+        baseline,
         settings: &ReviewSettings::default(),
         generated_at: Utc::now(),
-    }))
+    });
+    let next = updated_baseline(baseline, month, &usage, &report);
+    Ok((report, next))
 }
 
 type Sources = (Option<Vec<KeyInfo>>, Option<Vec<TrailInfo>>);
 
-/// KMS and CloudTrail through the default credential chain.
+/// The message of `review --aws` in a binary built without the `aws` feature.
+const NO_AWS_SUPPORT: &str = "--aws: this keytrail was built without AWS support \
+(the keytrail-cli feature `aws`, off by default). Rebuild with it: \
+`cargo install --path cli --features aws`, or run from the repository with \
+`cargo run --release -p keytrail-cli --features aws -- review ... --aws`";
+
+fn check_aws_support() -> Result<()> {
+    if cfg!(feature = "aws") {
+        Ok(())
+    } else {
+        anyhow::bail!("{NO_AWS_SUPPORT}")
+    }
+}
+
+#[cfg(not(feature = "aws"))]
 fn live_sources() -> Result<Sources> {
+    anyhow::bail!("{NO_AWS_SUPPORT}")
+}
+
+/// KMS and CloudTrail through the default credential chain.
+#[cfg(feature = "aws")]
+fn live_sources() -> Result<Sources> {
+    use anyhow::Context;
     use keytrail::{
         AwsReviewSources, ReviewSources, cloudtrail_client, kms_client, load_sdk_config,
     };

@@ -4,7 +4,7 @@ use std::fs::File;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
-use crate::files::{cells, collect_files, display, progress};
+use crate::files::{cells, collect_files, display, progress, warn_no_logs};
 
 use anyhow::Result;
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -53,9 +53,19 @@ pub struct MetricValue {
     pub value: u64,
 }
 
+/// The `--json` document's schema name and version, first in the document, named
+/// as the review's (`keytrail.review`) and the investigation's
+/// (`keytrail.investigation`) are.
+pub const SCHEMA: &str = "keytrail.scan";
+pub const SCHEMA_VERSION: u32 = 1;
+
 /// The `--json` document (a public interface, documented in the README).
 #[derive(Debug, Serialize)]
 pub struct ScanReport {
+    /// [`SCHEMA`].
+    pub schema: &'static str,
+    /// [`SCHEMA_VERSION`].
+    pub version: u32,
     pub files: FileCounts,
     pub records: u64,
     pub kms_records: u64,
@@ -189,6 +199,11 @@ pub fn run(args: &ScanArgs) -> Result<ScanReport> {
     for w in &totals.warnings {
         eprintln!("{w}");
     }
+    // Every file skipped (none at all, or digests, other files, non-log JSON): a tree
+    // without logs. Files that failed are logs, reported as failed.
+    if totals.counts.read == 0 && totals.counts.failed.is_empty() {
+        warn_no_logs(&args.paths, "");
+    }
     let Totals {
         counts,
         metrics,
@@ -216,6 +231,8 @@ pub fn run(args: &ScanArgs) -> Result<ScanReport> {
         })
         .collect();
     Ok(ScanReport {
+        schema: SCHEMA,
+        version: SCHEMA_VERSION,
         files: counts,
         records,
         kms_records: kms,

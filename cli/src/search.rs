@@ -11,7 +11,7 @@ use keytrail::non_log_reason;
 use keytrail::{SearchFilter, SearchMatch};
 use rayon::prelude::*;
 
-use crate::files::{cells, collect_files, display, progress};
+use crate::files::{cells, collect_files, display, progress, warn_no_logs};
 
 pub struct SearchOutput {
     pub matches: Vec<SearchMatch>,
@@ -25,6 +25,9 @@ pub fn run(paths: &[PathBuf], filter: &SearchFilter, show_progress: bool) -> Res
         .into_iter()
         .filter(|p| non_log_reason(&display(p)).is_none())
         .collect();
+    if files.is_empty() {
+        warn_no_logs(paths, "");
+    }
     let bar = progress(files.len(), show_progress);
     let per_file: Vec<(Vec<SearchMatch>, Option<String>)> = files
         .par_iter()
