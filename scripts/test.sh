@@ -70,6 +70,9 @@ echo "    CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}"
 step fmt cargo fmt --all --check
 step clippy cargo clippy --workspace --all-targets --all-features -- -D warnings
 step test cargo test --workspace --all-features
+# The CLI as users build it by default: without the AWS SDK (feature aws off).
+step cli-lean cargo clippy -p keytrail-cli --all-targets -- -D warnings
+step cli-lean-test cargo test -p keytrail-cli --test papercuts
 
 if [[ -f template.yaml ]]; then
     step cfn-lint cfn-lint template.yaml
