@@ -100,7 +100,7 @@ pub fn run(args: &EnrichArgs) -> Result<Investigation> {
     let mut inv = build_investigation(
         InvestigationInputs {
             alarm: &alarm,
-            plan: plan.as_ref().map_err(Clone::clone),
+            plan: plan.as_ref(),
             gather,
             athena_table: &args.athena_table,
             athena_date_partition: args.athena_date_partition.as_deref(),

@@ -55,11 +55,10 @@ pub use defaults::{
 // CloudTrail in.
 pub use cloudtrail::framing::{Facts, Scan, Source, kind_of, scan_value, string_end};
 pub use cloudtrail::layout::{
-    BASELINE_KEY, KEYTRAIL_PREFIX, LogKey, MARKER_PREFIX, ObjectKind, SUMMARIES_PREFIX,
-    log_account_prefix, log_day_prefix, log_month_prefix, logs_root, SummaryKey,
-    classify_key, decode_event_key, has_log_extension, investigation_key, marker_key,
-    non_log_reason, parse_log_key, parse_summary_key, review_prefix, summaries_month_prefix,
-    unreadable_baseline_key,
+    BASELINE_KEY, KEYTRAIL_PREFIX, LogKey, MARKER_PREFIX, ObjectKind, SUMMARIES_PREFIX, SummaryKey,
+    classify_key, decode_event_key, has_log_extension, investigation_key, log_account_prefix,
+    log_day_prefix, log_month_prefix, logs_root, marker_key, non_log_reason, parse_log_key,
+    parse_summary_key, review_prefix, summaries_month_prefix, unreadable_baseline_key,
 };
 pub use cloudtrail::reader::{
     Item, ReadError, ReadSummary, Select, read_kms_records, read_records,
@@ -102,8 +101,8 @@ pub use investigate::alarm::{
 };
 pub use investigate::investigation::{
     AlarmInfo, Count, ErrorRow, Evidence, FailedObject, FileEvidence, GatherInfo, Investigation,
-    InvestigationInputs, IpRow, KeyEvidenceRow, MetricSelector, Plan, PrincipalRow, RuleInfo,
-    Window, athena_query, build_investigation, date_partition, day_prefixes, gather_file,
+    InvestigationInputs, IpRow, KeyEvidenceRow, MetricSelector, Plan, PlanError, PrincipalRow,
+    RuleInfo, Window, athena_query, build_investigation, date_partition, day_prefixes, gather_file,
     is_column_name, notification_body, notification_subject, plan_for,
 };
 pub use investigate::sanitize::clean;
@@ -130,9 +129,16 @@ pub use aws::log_processor::{
 #[cfg(feature = "aws")]
 pub use aws::monthly_review::{ReviewConfig, ReviewError, Reviewer, requested_month, sns_summary};
 #[cfg(feature = "aws")]
-pub use aws::services::{
-    AwsError, AwsReviewSources, BodyReader, CloudWatchSink, KeyDirectory, KeyMeta, KmsDirectory,
-    Listing, MetricSink, Notifier, ObjectStore, PutOutcome, ReviewSources, S3Store, SnsNotifier,
-    cloudtrail_client, cloudwatch_client, discover_accounts, discover_regions, kms_client,
-    load_sdk_config, s3_client, sns_client,
+pub use aws::{
+    cloudwatch::{CloudWatchSink, cloudwatch_client},
+    discover::{discover_accounts, discover_regions},
+    inventory::{AwsReviewSources, cloudtrail_client},
+    kms::{KmsDirectory, kms_client},
+    ports::{
+        AwsError, BodyReader, KeyDirectory, KeyMeta, Listing, MetricSink, Notifier, ObjectStore,
+        PutOutcome, ReviewSources,
+    },
+    s3::{S3Store, s3_client},
+    sdk::load_sdk_config,
+    sns::{SnsNotifier, sns_client},
 };

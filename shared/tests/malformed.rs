@@ -234,7 +234,7 @@ fn check_alarm(c: &Value, problems: &mut Vec<String>) {
                 ));
             }
         }
-        (Ok(Err(e)), Some("error")) => check_reasons(name, Some(&e), expect, problems),
+        (Ok(Err(e)), Some("error")) => check_reasons(name, Some(&e.to_string()), expect, problems),
         (Ok(other), want) => problems.push(format!(
             "{name}: plan_for gave {other:?}, expected {want:?}"
         )),

@@ -693,7 +693,7 @@ proptest! {
         let inv = build_investigation(
             InvestigationInputs {
                 alarm: &alarm,
-                plan: plan.as_ref().map_err(Clone::clone),
+                plan: plan.as_ref(),
                 gather: GatherInfo::default(),
                 athena_table: "cloudtrail_logs",
                 athena_date_partition: Some("logdate"),
@@ -757,7 +757,7 @@ proptest! {
         let inv = build_investigation(
             InvestigationInputs {
                 alarm: &alarm,
-                plan: plan.as_ref().map_err(Clone::clone),
+                plan: plan.as_ref(),
                 gather: GatherInfo::default(),
                 athena_table: "cloudtrail_logs",
                 athena_date_partition: Some("logdate"),

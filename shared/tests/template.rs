@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use keytrail::RULES;
+use keytrail::{DEFAULT_ATHENA_TABLE, DEFAULT_DATE_PARTITION, DEFAULT_NAMESPACE, RULES};
 use serde_yaml::{Mapping, Value};
 
 /// The environment variables each function's code reads, by crate folder.
@@ -55,6 +55,37 @@ fn catalog_alarms_tolerate_the_delivery_delay() {
             DELIVERY_DELAY_SECS
         );
     }
+}
+
+/// The template starts from the library's defaults: the metric namespace, the Athena
+/// table, and the table's day partition the enricher's prepared query restricts.
+#[test]
+fn template_defaults_are_the_librarys() {
+    let t = template();
+    let default = |param: &str| {
+        get(&t, "Parameters")
+            .and_then(|p| get(p, param))
+            .and_then(|p| get(p, "Default"))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    assert_eq!(
+        default("MetricNamespace").as_deref(),
+        Some(DEFAULT_NAMESPACE)
+    );
+    assert_eq!(
+        default("AthenaTableName").as_deref(),
+        Some(DEFAULT_ATHENA_TABLE)
+    );
+    let text = fs::read_to_string(repo_root().join("template.yaml")).expect("template");
+    assert!(
+        text.contains(&format!(
+            "KEYTRAIL_ATHENA_DATE_PARTITION: {DEFAULT_DATE_PARTITION}"
+        )) && text.contains(&format!(
+            "projection.{DEFAULT_DATE_PARTITION}.format: yyyy/MM/dd"
+        )),
+        "the template's table must be partitioned by {DEFAULT_DATE_PARTITION} (yyyy/MM/dd)"
+    );
 }
 
 fn repo_root() -> PathBuf {
@@ -245,63 +276,44 @@ fn every_rule_has_its_alarm() {
     );
 }
 
-/// The string array after `key =` in a TOML file (enough for `members = [...]`).
-fn toml_string_array(text: &str, key: &str) -> Vec<String> {
-    let start = text
-        .lines()
-        .position(|l| {
-            l.trim_start()
-                .strip_prefix(key)
-                .is_some_and(|rest| rest.trim_start().starts_with('='))
-        })
-        .unwrap_or_else(|| panic!("no `{key} =` in the manifest"));
-    let rest: String = text.lines().skip(start).collect::<Vec<_>>().join("\n");
-    let open = rest.find('[').expect("array opens");
-    let close = rest[open..].find(']').expect("array closes") + open;
-    rest[open + 1..close]
-        .split(',')
-        .map(|s| {
-            s.split('#')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .trim_matches('"')
-                .to_owned()
-        })
-        .filter(|s| !s.is_empty())
-        .collect()
+/// A TOML manifest, parsed.
+fn manifest(path: &Path) -> toml::Table {
+    let text =
+        fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    text.parse()
+        .unwrap_or_else(|e| panic!("{} is not valid TOML: {e}", path.display()))
 }
 
-/// The `name = "..."` values of the given TOML table headers (`[package]`, `[[bin]]`).
-fn toml_names(text: &str, header: &str) -> Vec<String> {
-    let mut names = Vec::new();
-    let mut inside = false;
-    for line in text.lines() {
-        let l = line.trim();
-        if l.starts_with('[') {
-            inside = l == header;
-            continue;
-        }
-        if inside
-            && let Some(rest) = l.strip_prefix("name")
-            && let Some(value) = rest.trim_start().strip_prefix('=')
-        {
-            names.push(value.trim().trim_matches('"').to_owned());
-        }
-    }
-    names
+/// The workspace members of the root manifest.
+fn workspace_members() -> Vec<String> {
+    let root = manifest(&repo_root().join("Cargo.toml"));
+    root.get("workspace")
+        .and_then(|w| w.get("members"))
+        .and_then(toml::Value::as_array)
+        .expect("[workspace] members")
+        .iter()
+        .map(|m| m.as_str().expect("member is a string").to_owned())
+        .collect()
 }
 
 /// Package name and binary names of a workspace member.
 fn member_binaries(member: &str) -> (String, Vec<String>) {
     let dir = repo_root().join(member);
-    let manifest = fs::read_to_string(dir.join("Cargo.toml"))
-        .unwrap_or_else(|e| panic!("cannot read {member}/Cargo.toml: {e}"));
-    let package = toml_names(&manifest, "[package]")
+    let m = manifest(&dir.join("Cargo.toml"));
+    let package = m
+        .get("package")
+        .and_then(|p| p.get("name"))
+        .and_then(toml::Value::as_str)
+        .unwrap_or_else(|| panic!("{member}/Cargo.toml has no package name"))
+        .to_owned();
+    let mut bins: Vec<String> = m
+        .get("bin")
+        .and_then(toml::Value::as_array)
         .into_iter()
-        .next()
-        .unwrap_or_else(|| panic!("{member}/Cargo.toml has no package name"));
-    let mut bins = toml_names(&manifest, "[[bin]]");
+        .flatten()
+        .filter_map(|b| b.get("name").and_then(toml::Value::as_str))
+        .map(str::to_owned)
+        .collect();
     if dir.join("src/main.rs").is_file() && !bins.contains(&package) {
         bins.push(package.clone());
     }
@@ -352,9 +364,7 @@ fn global_function_property<'a>(t: &'a Value, key: &str) -> Option<&'a Value> {
 #[test]
 fn every_function_is_a_workspace_binary() {
     let t = template();
-    let root_manifest =
-        fs::read_to_string(repo_root().join("Cargo.toml")).expect("root Cargo.toml");
-    let members = toml_string_array(&root_manifest, "members");
+    let members = workspace_members();
 
     // Binary names are unique across the workspace, and none is `bootstrap` (cargo
     // lambda puts each binary in target/lambda/<name>/bootstrap).

@@ -11,9 +11,8 @@ use tokio_util::io::SyncIoBridge;
 use tracing::{info, warn};
 
 use crate::aws::config::{ConfigError, Env};
-use crate::aws::services::{
-    AwsError, KeyDirectory, Notifier, ObjectStore, discover_accounts, discover_regions,
-};
+use crate::aws::discover::{discover_accounts, discover_regions};
+use crate::aws::ports::{AwsError, KeyDirectory, Notifier, ObjectStore};
 use crate::cloudtrail::layout::{investigation_key, parse_log_key};
 use crate::defaults::{DEFAULT_ATHENA_TABLE, DEFAULT_DELIVERY_LAG_MINUTES, DEFAULT_NAMESPACE};
 use crate::investigate::alarm::{Alarm, Payload, parse_payload};
@@ -128,8 +127,8 @@ impl EnricherConfig {
 pub enum EnrichError {
     #[error(transparent)]
     Aws(#[from] AwsError),
-    #[error("internal error: {0}")]
-    Internal(String),
+    #[error("cannot serialise the investigation: {0}")]
+    Json(#[from] serde_json::Error),
 }
 
 /// The handler with its dependencies.
@@ -176,8 +175,7 @@ impl<S: ObjectStore + 'static, K: KeyDirectory, N: Notifier> Enricher<S, K, N> {
             .unwrap_or_else(|| self.config.log_bucket.clone());
         let key = investigation_key(&alarm.name, alarm.state_change_time);
         inv.record_location = Some(format!("s3://{bucket}/{key}"));
-        let record =
-            serde_json::to_vec_pretty(&inv).map_err(|e| EnrichError::Internal(e.to_string()))?;
+        let record = serde_json::to_vec_pretty(&inv)?;
         self.store
             .put(&bucket, &key, record, "application/json", false)
             .await?;
@@ -233,7 +231,7 @@ impl<S: ObjectStore + 'static, K: KeyDirectory, N: Notifier> Enricher<S, K, N> {
         let mut inv = build_investigation(
             InvestigationInputs {
                 alarm,
-                plan: plan.as_ref().map_err(Clone::clone),
+                plan: plan.as_ref(),
                 gather,
                 athena_table: &self.config.athena_table,
                 athena_date_partition: self.config.athena_date_partition.as_deref(),

@@ -20,7 +20,7 @@ use tokio_util::io::SyncIoBridge;
 use tracing::{info, warn};
 
 use crate::aws::config::{ConfigError, Env};
-use crate::aws::services::{AwsError, MetricSink, ObjectStore, PutOutcome};
+use crate::aws::ports::{AwsError, BodyReader, MetricSink, ObjectStore, PutOutcome};
 use crate::cloudtrail::layout::{LogKey, ObjectKind, classify_key, decode_event_key, marker_key};
 use crate::defaults::DEFAULT_NAMESPACE;
 use crate::detect::analysis::{AnalysisOptions, FileAnalysis, analyse};
@@ -241,8 +241,10 @@ pub enum ProcessError {
         key: String,
         until: DateTime<Utc>,
     },
-    #[error("internal error: {0}")]
-    Internal(String),
+    #[error("the analysis task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+    #[error("cannot serialise: {0}")]
+    Json(#[from] serde_json::Error),
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -404,7 +406,7 @@ impl<S: ObjectStore, M: MetricSink> Processor<S, M> {
         obj: &ObjectRef,
         key: &str,
         log_key: &LogKey,
-        body: crate::aws::services::BodyReader,
+        body: BodyReader,
         marker: &MarkerRef,
         resume: usize,
         sent: &mut usize,
@@ -425,9 +427,7 @@ impl<S: ObjectStore, M: MetricSink> Processor<S, M> {
         let name = format!("s3://{}/{}", obj.bucket, key);
         let task_name = name.clone();
         let mut analysis: FileAnalysis =
-            tokio::task::spawn_blocking(move || analyse(&task_name, reader, &opts))
-                .await
-                .map_err(|e| ProcessError::Internal(e.to_string()))?;
+            tokio::task::spawn_blocking(move || analyse(&task_name, reader, &opts)).await?;
         if io_failed.load(Ordering::SeqCst) {
             return Err(ProcessError::Body {
                 bucket: obj.bucket.clone(),

@@ -12,9 +12,8 @@ use tokio_util::io::SyncIoBridge;
 use tracing::{info, warn};
 
 use crate::aws::config::{ConfigError, Env};
-use crate::aws::services::{
-    AwsError, Notifier, ObjectStore, ReviewSources, discover_accounts, discover_regions,
-};
+use crate::aws::discover::{discover_accounts, discover_regions};
+use crate::aws::ports::{AwsError, Notifier, ObjectStore, ReviewSources};
 use crate::cloudtrail::layout::{
     BASELINE_KEY, log_month_prefix, parse_log_key, parse_summary_key, review_prefix,
     summaries_month_prefix, unreadable_baseline_key,
@@ -94,8 +93,10 @@ pub enum ReviewError {
     Aws(#[from] AwsError),
     #[error("invalid review request: {0}")]
     Request(String),
-    #[error("internal error: {0}")]
-    Internal(String),
+    #[error("a backfill task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+    #[error("cannot serialise: {0}")]
+    Json(#[from] serde_json::Error),
 }
 
 /// The month an invocation reviews: `detail.month` when given, else the previous month.
@@ -155,8 +156,7 @@ impl<S: ObjectStore + 'static, R: ReviewSources, N: Notifier> Reviewer<S, R, N> 
             .clone()
             .unwrap_or_else(|| self.config.log_bucket.clone());
         let prefix = review_prefix(&month.to_string());
-        let json =
-            serde_json::to_vec_pretty(&report).map_err(|e| ReviewError::Internal(e.to_string()))?;
+        let json = serde_json::to_vec_pretty(&report)?;
         self.store
             .put(
                 &bucket,
@@ -184,8 +184,7 @@ impl<S: ObjectStore + 'static, R: ReviewSources, N: Notifier> Reviewer<S, R, N> 
                 false,
             )
             .await?;
-        let state = serde_json::to_vec_pretty(&baseline)
-            .map_err(|e| ReviewError::Internal(e.to_string()))?;
+        let state = serde_json::to_vec_pretty(&baseline)?;
         self.store
             .put(
                 self.summary_bucket(),
@@ -414,8 +413,7 @@ impl<S: ObjectStore + 'static, R: ReviewSources, N: Notifier> Reviewer<S, R, N> 
                     let reader = SyncIoBridge::new(body);
                     let name = format!("s3://{bucket}/{key}");
                     let a = tokio::task::spawn_blocking(move || analyse(&name, reader, &AnalysisOptions::default()))
-                        .await
-                        .map_err(|e| ReviewError::Internal(e.to_string()))?;
+                        .await?;
                     if let Some(e) = &a.error {
                         warn!(key = %key, error = %e, "damaged log file during backfill; its readable events are counted");
                     }

@@ -158,15 +158,23 @@ impl Window {
     }
 }
 
+/// Why an alarm cannot be enriched.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PlanError {
+    #[error("composite alarm ({0}): enrich its child alarms instead")]
+    Composite(String),
+    #[error("the alarm names no metric keytrail can read")]
+    NoMetric,
+    /// The alarm's metrics (`namespace/name`), none of them keytrail's.
+    #[error("no keytrail rule owns metric {}", .0.join(", "))]
+    NotOurs(Vec<String>),
+}
+
 /// Why an alarm cannot be enriched, or the plan to enrich it.
-pub fn plan_for(alarm: &Alarm, namespace: &str, lag: Duration) -> Result<Plan, String> {
+pub fn plan_for(alarm: &Alarm, namespace: &str, lag: Duration) -> Result<Plan, PlanError> {
     let selectors: Vec<MetricSelector> = match &alarm.kind {
-        AlarmKind::Composite { rule } => {
-            return Err(format!(
-                "composite alarm ({rule}): enrich its child alarms instead"
-            ));
-        }
-        AlarmKind::Unknown => return Err("the alarm names no metric keytrail can read".into()),
+        AlarmKind::Composite { rule } => return Err(PlanError::Composite(rule.clone())),
+        AlarmKind::Unknown => return Err(PlanError::NoMetric),
         _ => alarm
             .metrics()
             .into_iter()
@@ -174,7 +182,7 @@ pub fn plan_for(alarm: &Alarm, namespace: &str, lag: Duration) -> Result<Plan, S
             .collect(),
     };
     if selectors.is_empty() && alarm.metrics().is_empty() {
-        return Err("the alarm names no metric keytrail can read".into());
+        return Err(PlanError::NoMetric);
     }
     if selectors.is_empty() {
         let names: Vec<String> = alarm
@@ -182,7 +190,7 @@ pub fn plan_for(alarm: &Alarm, namespace: &str, lag: Duration) -> Result<Plan, S
             .iter()
             .map(|m| format!("{}/{}", m.namespace.as_deref().unwrap_or("?"), m.name))
             .collect();
-        return Err(format!("no keytrail rule owns metric {}", names.join(", ")));
+        return Err(PlanError::NotOurs(names));
     }
     Ok(Plan {
         selectors,
@@ -498,7 +506,7 @@ fn top(map: HashMap<String, u64>) -> Vec<Count> {
 /// Everything the investigation needs besides the evidence.
 pub struct InvestigationInputs<'a> {
     pub alarm: &'a Alarm,
-    pub plan: Result<&'a Plan, String>,
+    pub plan: Result<&'a Plan, &'a PlanError>,
     pub gather: GatherInfo,
     pub athena_table: &'a str,
     /// The table's day partition column (`yyyy/MM/dd`, as the template's table and
@@ -603,7 +611,7 @@ pub fn build_investigation(ctx: InvestigationInputs, ev: Evidence) -> Investigat
                 .collect(),
         },
         enriched: plan.is_some(),
-        not_enriched_reason: reason.map(|r| clean(&r, 1024)),
+        not_enriched_reason: reason.map(|r| clean(&r.to_string(), 1024)),
         rule: rule.map(|r| RuleInfo {
             id: r.id.into(),
             title: r.title.into(),
@@ -1186,6 +1194,7 @@ mod tests {
         assert!(
             plan_for(&unowned, ns, lag)
                 .expect_err("unowned")
+                .to_string()
                 .contains("no keytrail rule owns")
         );
     }
@@ -1278,7 +1287,7 @@ mod tests {
         let inv = build_investigation(
             InvestigationInputs {
                 alarm: &a,
-                plan: Err("no keytrail rule owns metric KMSAudit/Whatever".into()),
+                plan: Err(&PlanError::NotOurs(vec!["KMSAudit/Whatever".into()])),
                 gather: GatherInfo::default(),
                 athena_table: "t",
                 athena_date_partition: None,

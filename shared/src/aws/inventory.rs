@@ -1,0 +1,218 @@
+//! KMS and CloudTrail through the SDK: the monthly review's key inventory (keys,
+//! aliases, tags, rotation, last use) and trail configuration.
+
+use crate::aws::kms::KmsDirectory;
+use crate::aws::ports::{AwsError, KeyDirectory, ReviewSources};
+
+/// KMS and CloudTrail through the SDK.
+#[derive(Clone, Debug)]
+pub struct AwsReviewSources {
+    pub kms: aws_sdk_kms::Client,
+    pub cloudtrail: aws_sdk_cloudtrail::Client,
+}
+
+fn smithy_time(t: &aws_sdk_kms::primitives::DateTime) -> Option<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::from_timestamp(t.secs(), t.subsec_nanos())
+}
+
+impl ReviewSources for AwsReviewSources {
+    async fn keys(&self) -> Result<Vec<crate::review::report::KeyInfo>, AwsError> {
+        use crate::review::report::KeyInfo;
+        let mut ids = Vec::new();
+        let mut pages = self.kms.list_keys().into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| AwsError::from_sdk("ListKeys", "kms".into(), e))?;
+            ids.extend(
+                page.keys()
+                    .iter()
+                    .filter_map(|k| k.key_arn().map(str::to_owned)),
+            );
+        }
+        // One ListAliases for all keys.
+        let mut aliases: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+        let mut alias_error = None;
+        let mut pages = self.kms.list_aliases().into_paginator().send();
+        while let Some(page) = pages.next().await {
+            match page {
+                Ok(page) => {
+                    for a in page.aliases() {
+                        if let (Some(target), Some(name)) = (a.target_key_id(), a.alias_name()) {
+                            aliases
+                                .entry(target.to_owned())
+                                .or_default()
+                                .push(name.to_owned());
+                        }
+                    }
+                }
+                Err(e) => {
+                    alias_error = Some(format!(
+                        "ListAliases: {}",
+                        AwsError::from_sdk("ListAliases", "kms".into(), e)
+                            .code
+                            .unwrap_or_default()
+                    ));
+                    break;
+                }
+            }
+        }
+        let dir = KmsDirectory {
+            client: self.kms.clone(),
+        };
+        let mut out = Vec::new();
+        for arn in ids {
+            let mut k = KeyInfo {
+                arn: arn.clone(),
+                ..KeyInfo::default()
+            };
+            match self.kms.describe_key().key_id(&arn).send().await {
+                Ok(d) => {
+                    if let Some(m) = d.key_metadata() {
+                        k.state = m.key_state().map(|s| s.as_str().to_owned());
+                        k.spec = m.key_spec().map(|s| s.as_str().to_owned());
+                        k.usage = m.key_usage().map(|s| s.as_str().to_owned());
+                        k.manager = m.key_manager().map(|s| s.as_str().to_owned());
+                        k.created = m.creation_date().and_then(smithy_time);
+                        k.deletion_date = m.deletion_date().and_then(smithy_time);
+                        let imported = m.origin().is_some_and(|o| o.as_str() != "AWS_KMS");
+                        if imported {
+                            k.unavailable.push(
+                                "rotation: not applicable (imported or external key material)"
+                                    .into(),
+                            );
+                        }
+                    }
+                }
+                Err(e) => k.unavailable.push(format!(
+                    "DescribeKey: {}",
+                    AwsError::from_sdk("DescribeKey", arn.clone(), e)
+                        .code
+                        .unwrap_or_default()
+                )),
+            }
+            let key_id = arn.rsplit('/').next().unwrap_or(&arn).to_owned();
+            k.aliases = aliases.get(&key_id).cloned().unwrap_or_default();
+            if let Some(e) = &alias_error {
+                k.unavailable.push(e.clone());
+            }
+            if k.is_customer_managed() {
+                match dir.tags(&arn).await {
+                    Ok(t) => k.tags = t.into_iter().collect(),
+                    Err(e) => k
+                        .unavailable
+                        .push(format!("ListResourceTags: {}", e.code.unwrap_or(e.message))),
+                }
+                if k.rotation_applies() && k.state.as_deref() == Some("Enabled") {
+                    match self.kms.get_key_rotation_status().key_id(&arn).send().await {
+                        Ok(r) => k.rotation_enabled = Some(r.key_rotation_enabled()),
+                        Err(e) => k.unavailable.push(format!(
+                            "GetKeyRotationStatus: {}",
+                            AwsError::from_sdk("GetKeyRotationStatus", arn.clone(), e)
+                                .code
+                                .unwrap_or_default()
+                        )),
+                    }
+                }
+                match self.kms.get_key_last_usage().key_id(&arn).send().await {
+                    Ok(u) => {
+                        k.kms_tracking_start = u.tracking_start_date().and_then(smithy_time);
+                        k.kms_last_used = u
+                            .key_last_usage()
+                            .and_then(|l| l.timestamp())
+                            .and_then(smithy_time);
+                    }
+                    Err(e) => {
+                        let e = AwsError::from_sdk("GetKeyLastUsage", arn.clone(), e);
+                        k.unavailable.push(format!(
+                            "GetKeyLastUsage: {}",
+                            e.code.unwrap_or_else(|| "not available".into())
+                        ));
+                    }
+                }
+            }
+            out.push(k);
+        }
+        Ok(out)
+    }
+
+    async fn trails(&self) -> Result<Vec<crate::review::report::TrailInfo>, AwsError> {
+        use crate::review::report::{BasicSelector, FieldSelector, TrailInfo};
+        let described = self
+            .cloudtrail
+            .describe_trails()
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("DescribeTrails", "cloudtrail".into(), e))?;
+        let mut out = Vec::new();
+        for t in described.trail_list() {
+            let name = t.name().unwrap_or_default().to_owned();
+            let id = t.trail_arn().unwrap_or(&name).to_owned();
+            let mut info = TrailInfo {
+                name: name.clone(),
+                arn: t.trail_arn().map(str::to_owned),
+                kms_key_id: t.kms_key_id().filter(|k| !k.is_empty()).map(str::to_owned),
+                log_file_validation: t.log_file_validation_enabled().unwrap_or(false),
+                multi_region: t.is_multi_region_trail().unwrap_or(false),
+                ..TrailInfo::default()
+            };
+            match self.cloudtrail.get_trail_status().name(&id).send().await {
+                Ok(s) => info.is_logging = s.is_logging(),
+                Err(e) => info.unavailable.push(format!(
+                    "GetTrailStatus: {}",
+                    AwsError::from_sdk("GetTrailStatus", id.clone(), e)
+                        .code
+                        .unwrap_or_default()
+                )),
+            }
+            match self
+                .cloudtrail
+                .get_event_selectors()
+                .trail_name(&id)
+                .send()
+                .await
+            {
+                Ok(sel) => {
+                    info.basic_selectors = sel
+                        .event_selectors()
+                        .iter()
+                        .map(|s| BasicSelector {
+                            read_write_type: s.read_write_type().map(|r| r.as_str().to_owned()),
+                            include_management_events: s.include_management_events(),
+                            exclude_management_event_sources: s
+                                .exclude_management_event_sources()
+                                .to_vec(),
+                        })
+                        .collect();
+                    info.advanced_selectors = sel
+                        .advanced_event_selectors()
+                        .iter()
+                        .map(|a| {
+                            a.field_selectors()
+                                .iter()
+                                .map(|f| FieldSelector {
+                                    field: f.field().to_owned(),
+                                    equals: f.equals().to_vec(),
+                                    not_equals: f.not_equals().to_vec(),
+                                    starts_with: f.starts_with().to_vec(),
+                                    not_starts_with: f.not_starts_with().to_vec(),
+                                })
+                                .collect()
+                        })
+                        .collect();
+                }
+                Err(e) => info.unavailable.push(format!(
+                    "GetEventSelectors: {}",
+                    AwsError::from_sdk("GetEventSelectors", id.clone(), e)
+                        .code
+                        .unwrap_or_default()
+                )),
+            }
+            out.push(info);
+        }
+        Ok(out)
+    }
+}
+
+/// Builds a CloudTrail client.
+pub fn cloudtrail_client(sdk: &aws_config::SdkConfig) -> aws_sdk_cloudtrail::Client {
+    aws_sdk_cloudtrail::Client::new(sdk)
+}

@@ -1,0 +1,149 @@
+//! The small traits the handlers use for what they need from AWS (objects, metrics,
+//! keys, notifications, the review's inventory) and the error of a failed call. The
+//! SDK adapters implement them; tests and the core depend only on these.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use aws_sdk_s3::error::ProvideErrorMetadata;
+use tokio::io::AsyncRead;
+
+use crate::detect::metrics::Datum;
+
+/// An AWS call that failed; the invocation fails so Lambda retries it.
+#[derive(Debug, thiserror::Error)]
+#[error("{operation} {target}: {message}")]
+pub struct AwsError {
+    pub operation: &'static str,
+    pub target: String,
+    pub message: String,
+    /// The service's error code, when it sent one (e.g. `NoSuchKey`).
+    pub code: Option<String>,
+}
+
+impl AwsError {
+    pub(crate) fn from_sdk<E, R>(
+        operation: &'static str,
+        target: String,
+        err: aws_sdk_s3::error::SdkError<E, R>,
+    ) -> AwsError
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
+        let code = err.code().map(str::to_owned);
+        let message = match err.message() {
+            Some(m) => format!("{}: {m}", code.as_deref().unwrap_or("error")),
+            None => aws_sdk_s3::error::DisplayErrorContext(&err).to_string(),
+        };
+        AwsError {
+            operation,
+            target,
+            message,
+            code,
+        }
+    }
+}
+
+/// The body of an object, as a stream.
+pub type BodyReader = Pin<Box<dyn AsyncRead + Send>>;
+
+/// Result of a conditional put.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PutOutcome {
+    Written,
+    /// `if_absent` was set and the object already exists (HTTP 412).
+    AlreadyExists,
+}
+
+/// What keytrail needs from S3.
+pub trait ObjectStore: Send + Sync {
+    /// Streams an object; also returns its ETag.
+    fn get(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<(BodyReader, Option<String>), AwsError>> + Send;
+    /// Reads a small object whole; `None` when it does not exist.
+    fn get_small(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<Vec<u8>>, AwsError>> + Send;
+    /// Lists every key under `prefix` (all pages), grouping by `delimiter` when given.
+    fn list(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        delimiter: Option<&str>,
+    ) -> impl Future<Output = Result<Listing, AwsError>> + Send;
+    /// Writes an object; with `if_absent`, only when no object has that key.
+    fn put(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Vec<u8>,
+        content_type: &str,
+        if_absent: bool,
+    ) -> impl Future<Output = Result<PutOutcome, AwsError>> + Send;
+}
+
+/// One page-complete listing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Listing {
+    pub keys: Vec<String>,
+    /// Common prefixes, when a delimiter was given.
+    pub prefixes: Vec<String>,
+}
+
+/// What keytrail needs from CloudWatch.
+pub trait MetricSink: Send + Sync {
+    /// Publishes one batch (at most [`crate::detect::metrics::MAX_DATUMS_PER_CALL`] datums).
+    fn put_metric_data(
+        &self,
+        namespace: &str,
+        datums: &[Datum],
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+}
+
+/// What KMS says about a key.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyMeta {
+    pub arn: Option<String>,
+    pub state: Option<String>,
+    pub deletion_date: Option<String>,
+    pub description: Option<String>,
+    pub manager: Option<String>,
+}
+
+/// What keytrail needs from KMS (read-only).
+pub trait KeyDirectory: Send + Sync {
+    fn describe(&self, key: &str) -> impl Future<Output = Result<KeyMeta, AwsError>> + Send;
+    fn aliases(&self, key: &str) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
+    fn tags(
+        &self,
+        key: &str,
+    ) -> impl Future<Output = Result<Vec<(String, String)>, AwsError>> + Send;
+}
+
+/// What keytrail needs from SNS.
+pub trait Notifier: Send + Sync {
+    /// Publishes a message with string attributes.
+    fn publish(
+        &self,
+        topic_arn: &str,
+        subject: &str,
+        body: &str,
+        attributes: &[(&str, &str)],
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+}
+
+/// Where the monthly review's key inventory and trail checks come from.
+pub trait ReviewSources: Send + Sync {
+    fn keys(
+        &self,
+    ) -> impl Future<Output = Result<Vec<crate::review::report::KeyInfo>, AwsError>> + Send;
+    fn trails(
+        &self,
+    ) -> impl Future<Output = Result<Vec<crate::review::report::TrailInfo>, AwsError>> + Send;
+}
