@@ -74,9 +74,10 @@ pub use detect::analysis::{
 };
 pub use detect::baseline::{Baseline, KnownSources, MonthTotals, ip_prefix};
 pub use detect::catalog::{
-    Comparison, ErrorClass, GroupBy, KmsEvent, RULES, Rule, RuleSet, Severity, policy_is_public,
-    rule, rule_for_metric, rules_table_markdown,
+    Comparison, GroupBy, RULES, Rule, RuleSet, Severity, policy_is_public, rule, rule_for_metric,
+    rules_table_markdown,
 };
+pub use detect::event::{ErrorClass, KmsEvent};
 pub use detect::findings::{Finding, Hit, Hits, MAX_EVENT_IDS, MAX_VALUES, evaluate_findings};
 pub use detect::keys::{KeyRef, KeyRole, arn_account, partition_for_region, resolve_keys};
 pub use detect::metrics::{
@@ -99,11 +100,15 @@ pub use detect::summary::{
 pub use investigate::alarm::{
     Alarm, AlarmKind, MetricRef, Payload, parse_payload, parse_state_change_time,
 };
-pub use investigate::investigation::{
-    AlarmInfo, Count, ErrorRow, Evidence, FailedObject, FileEvidence, GatherInfo, Investigation,
-    InvestigationInputs, IpRow, KeyEvidenceRow, MetricSelector, Plan, PlanError, PrincipalRow,
-    RuleInfo, Window, athena_query, build_investigation, date_partition, day_prefixes, gather_file,
-    is_column_name, notification_body, notification_subject, plan_for,
+pub use investigate::athena::{athena_query, date_partition, is_column_name};
+pub use investigate::evidence::{
+    Count, ErrorRow, Evidence, FailedObject, FileEvidence, IpRow, KeyEvidenceRow, PrincipalRow,
+    gather_file,
+};
+pub use investigate::notification::{notification_body, notification_subject};
+pub use investigate::plan::{MetricSelector, Plan, PlanError, Window, day_prefixes, plan_for};
+pub use investigate::record::{
+    AlarmInfo, GatherInfo, Investigation, InvestigationInputs, RuleInfo, build_investigation,
 };
 pub use investigate::sanitize::clean;
 pub use investigate::search::{SearchFilter, SearchMatch, parse_pair};

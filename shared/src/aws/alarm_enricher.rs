@@ -16,10 +16,12 @@ use crate::aws::ports::{AwsError, KeyDirectory, Notifier, ObjectStore};
 use crate::cloudtrail::layout::{investigation_key, parse_log_key};
 use crate::defaults::{DEFAULT_ATHENA_TABLE, DEFAULT_DELIVERY_LAG_MINUTES, DEFAULT_NAMESPACE};
 use crate::investigate::alarm::{Alarm, Payload, parse_payload};
-use crate::investigate::investigation::{
-    Evidence, FailedObject, FileEvidence, GatherInfo, Investigation, InvestigationInputs, Plan,
-    build_investigation, day_prefixes, gather_file, notification_body, notification_subject,
-    plan_for,
+use crate::investigate::athena::date_partition;
+use crate::investigate::evidence::{Evidence, FailedObject, FileEvidence, gather_file};
+use crate::investigate::notification::{notification_body, notification_subject};
+use crate::investigate::plan::{Plan, day_prefixes, plan_for};
+use crate::investigate::record::{
+    GatherInfo, Investigation, InvestigationInputs, build_investigation,
 };
 use crate::investigate::sanitize::clean;
 
@@ -114,10 +116,8 @@ impl EnricherConfig {
             namespace: get("KEYTRAIL_METRIC_NAMESPACE").unwrap_or_else(|| DEFAULT_NAMESPACE.into()),
             athena_table: get("KEYTRAIL_ATHENA_TABLE")
                 .unwrap_or_else(|| DEFAULT_ATHENA_TABLE.into()),
-            athena_date_partition: crate::investigate::investigation::date_partition(get(
-                "KEYTRAIL_ATHENA_DATE_PARTITION",
-            ))
-            .map_err(|e| ConfigError(format!("KEYTRAIL_ATHENA_DATE_PARTITION: {e}")))?,
+            athena_date_partition: date_partition(get("KEYTRAIL_ATHENA_DATE_PARTITION"))
+                .map_err(|e| ConfigError(format!("KEYTRAIL_ATHENA_DATE_PARTITION: {e}")))?,
             summary_bucket: get("KEYTRAIL_SUMMARY_BUCKET"),
         })
     }

@@ -6,7 +6,8 @@ use std::io::Read;
 use chrono::{DateTime, Utc};
 
 use crate::cloudtrail::reader::{Item, ReadError, read_kms_records};
-use crate::detect::catalog::{KmsEvent, RuleSet};
+use crate::detect::catalog::RuleSet;
+use crate::detect::event::KmsEvent;
 use crate::detect::findings::{Hit, Hits};
 use crate::detect::metrics::{MetricOptions, Metrics};
 use crate::detect::summary::Summary;

@@ -12,7 +12,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::detect::catalog::{GroupBy, KmsEvent, RULES, Rule, Severity};
+use crate::detect::catalog::{GroupBy, RULES, Rule, Severity};
+
+use crate::detect::event::KmsEvent;
 
 /// Event ids kept per finding (the earliest).
 pub const MAX_EVENT_IDS: usize = 20;

@@ -9,7 +9,9 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::detect::catalog::{KmsEvent, RuleSet};
+use crate::detect::catalog::RuleSet;
+
+use crate::detect::event::KmsEvent;
 
 /// Calls per operation, dimension `EventName`.
 pub const KMS_API_CALLS: &str = "KMSApiCalls";
@@ -24,7 +26,7 @@ pub const MAX_DATUMS_PER_CALL: usize = 1000;
 
 /// The dimension of `KMSApiCalls`: the operation ([`operation_dimension`]).
 pub const EVENT_NAME_DIMENSION: &str = "EventName";
-/// The dimension of `KMSFailures`: the [`ErrorClass`](crate::detect::catalog::ErrorClass).
+/// The dimension of `KMSFailures`: the [`ErrorClass`](crate::detect::event::ErrorClass).
 pub const ERROR_CLASS_DIMENSION: &str = "ErrorClass";
 /// The dimension of `KMSApiCallsByKey`: the key's ARN.
 pub const KEY_ARN_DIMENSION: &str = "KeyArn";
@@ -430,7 +432,7 @@ mod tests {
     #[test]
     fn attacker_controlled_values_never_become_datums() {
         use crate::detect::analysis::{AnalysisOptions, analyse};
-        use crate::detect::catalog::ErrorClass;
+        use crate::detect::event::ErrorClass;
 
         const RECORDS: usize = 20_000;
         const MINUTES: usize = 10;

@@ -5,6 +5,7 @@
 pub mod analysis;
 pub mod baseline;
 pub mod catalog;
+pub mod event;
 pub mod findings;
 pub mod keys;
 pub mod metrics;

@@ -14,7 +14,9 @@ use flate2::read::MultiGzDecoder;
 use flate2::write::GzEncoder;
 use serde::{Deserialize, Serialize};
 
-use crate::detect::catalog::{ErrorClass, KmsEvent, RuleSet};
+use crate::detect::catalog::RuleSet;
+
+use crate::detect::event::{ErrorClass, KmsEvent};
 
 /// The summary format version written in every summary (2: usage times in epoch
 /// seconds and per-day counts).

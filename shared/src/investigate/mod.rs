@@ -3,6 +3,13 @@
 //! text; also the offline event search.
 
 pub mod alarm;
-pub mod investigation;
+pub mod athena;
+pub mod evidence;
+pub mod notification;
+pub mod plan;
+pub mod record;
 pub mod sanitize;
 pub mod search;
+
+#[cfg(test)]
+mod tests;

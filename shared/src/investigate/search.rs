@@ -9,7 +9,7 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
-use crate::detect::catalog::KmsEvent;
+use crate::detect::event::KmsEvent;
 use crate::investigate::sanitize::clean;
 
 /// What to match; every given criterion must hold.

@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::cloudtrail::record::is_account_id;
 use crate::detect::baseline::{Baseline, MonthTotals, ip_prefix};
-use crate::detect::catalog::{ErrorClass, RULES, Rule, rule};
+use crate::detect::catalog::{RULES, Rule, rule};
+use crate::detect::event::ErrorClass;
 use crate::detect::keys::arn_account;
 use crate::detect::operations::{Operation, operation};
 use crate::detect::summary::{NO_KEY, Summary};
@@ -1042,7 +1043,7 @@ pub fn ts(t: DateTime<Utc>) -> String {
 mod tests {
     use super::*;
     use crate::cloudtrail::record::Record;
-    use crate::detect::catalog::KmsEvent;
+    use crate::detect::event::KmsEvent;
     use serde_json::json;
 
     const K1: &str = "arn:aws:kms:us-east-1:111122223333:key/k1";

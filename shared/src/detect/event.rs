@@ -1,0 +1,156 @@
+//! A KMS event: one CloudTrail record of a KMS call with its keys, operation,
+//! principal and failure class worked out once, for the catalog's predicates, the
+//! metrics, the summary and the investigation.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::cloudtrail::record::{Record, is_account_id};
+use crate::detect::keys::{KeyRef, resolve_keys};
+use crate::detect::operations::{OTHER_OPERATION, Operation, operation};
+use crate::detect::principal::{Principal, principal_of};
+
+/// A KMS record with its keys, principal and failure class worked out once.
+#[derive(Debug, Clone)]
+pub struct KmsEvent<'a> {
+    pub record: &'a Record,
+    pub time: DateTime<Utc>,
+    /// The known operation (`None`: an `eventName` keytrail does not know).
+    pub operation: Option<&'static Operation>,
+    pub keys: Vec<KeyRef>,
+    pub principal: Principal,
+    pub error_class: Option<ErrorClass>,
+    /// Set by the analysis when a baseline is loaded: the call came from a public IP
+    /// outside the principal's known sources (see `unfamiliar_source_ip`).
+    pub unfamiliar_source: bool,
+}
+
+impl<'a> KmsEvent<'a> {
+    /// Analyses a KMS record; `None` for other services or records with no usable time.
+    pub fn analyse(record: &'a Record) -> Option<KmsEvent<'a>> {
+        if !record.is_kms() {
+            return None;
+        }
+        Some(KmsEvent {
+            record,
+            time: record.event_time?,
+            operation: operation(record.name()),
+            keys: resolve_keys(record),
+            principal: principal_of(record),
+            error_class: ErrorClass::of(record),
+            unfamiliar_source: false,
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        self.record.name()
+    }
+
+    /// The `EventName` dimension value of `KMSApiCalls`.
+    pub fn operation_dimension(&self) -> &'static str {
+        self.operation.map_or(OTHER_OPERATION, Operation::dimension)
+    }
+
+    /// A successful call of the named operation.
+    pub fn succeeded(&self, name: &str) -> bool {
+        self.name() == name && !self.failed()
+    }
+
+    pub fn failed(&self) -> bool {
+        self.error_class.is_some()
+    }
+
+    /// The account owning the (first) key, from its ARN.
+    pub fn key_account(&self) -> Option<&str> {
+        self.keys.iter().find_map(KeyRef::account)
+    }
+
+    /// True when the caller's account differs from the key's account.
+    pub fn is_cross_account(&self) -> bool {
+        match (self.principal.account.as_deref(), self.key_account()) {
+            (Some(caller), Some(key)) => {
+                is_account_id(caller) && is_account_id(key) && caller != key
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The bounded set of failure classes used as the `ErrorClass` metric dimension.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
+)]
+pub enum ErrorClass {
+    AccessDenied,
+    IncorrectKey,
+    InvalidCiphertext,
+    Disabled,
+    PendingDeletion,
+    InvalidState,
+    NotFound,
+    Throttled,
+    Other,
+}
+
+impl ErrorClass {
+    pub const ALL: [ErrorClass; 9] = [
+        ErrorClass::AccessDenied,
+        ErrorClass::IncorrectKey,
+        ErrorClass::InvalidCiphertext,
+        ErrorClass::Disabled,
+        ErrorClass::PendingDeletion,
+        ErrorClass::InvalidState,
+        ErrorClass::NotFound,
+        ErrorClass::Throttled,
+        ErrorClass::Other,
+    ];
+
+    /// Classifies a failed call; `None` when the call succeeded.
+    pub fn of(r: &Record) -> Option<ErrorClass> {
+        let code = r.error_code.as_deref().filter(|c| !c.is_empty())?;
+        let msg = r
+            .error_message
+            .as_deref()
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        // The message is checked first: KMS reports a key pending deletion with
+        // KMSInvalidStateException or DisabledException depending on the API.
+        if msg.contains("pending deletion") {
+            return Some(ErrorClass::PendingDeletion);
+        }
+        Some(match code {
+            "AccessDenied"
+            | "AccessDeniedException"
+            | "UnauthorizedOperation"
+            | "Client.UnauthorizedOperation" => ErrorClass::AccessDenied,
+            "IncorrectKeyException" => ErrorClass::IncorrectKey,
+            "InvalidCiphertextException" => ErrorClass::InvalidCiphertext,
+            "DisabledException" => ErrorClass::Disabled,
+            "KMSInvalidStateException" if msg.contains("is disabled") => ErrorClass::Disabled,
+            "KMSInvalidStateException" | "InvalidStateException" => ErrorClass::InvalidState,
+            "NotFoundException" => ErrorClass::NotFound,
+            "ThrottlingException" | "LimitExceededException" | "RequestLimitExceeded" => {
+                ErrorClass::Throttled
+            }
+            _ => ErrorClass::Other,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorClass::AccessDenied => "AccessDenied",
+            ErrorClass::IncorrectKey => "IncorrectKey",
+            ErrorClass::InvalidCiphertext => "InvalidCiphertext",
+            ErrorClass::Disabled => "Disabled",
+            ErrorClass::PendingDeletion => "PendingDeletion",
+            ErrorClass::InvalidState => "InvalidState",
+            ErrorClass::NotFound => "NotFound",
+            ErrorClass::Throttled => "Throttled",
+            ErrorClass::Other => "Other",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ErrorClass> {
+        ErrorClass::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+}
