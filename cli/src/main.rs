@@ -34,7 +34,7 @@ enum Command {
         /// Log files or directories (walked recursively): .json.gz, .json, .jsonl.
         #[arg(required = true)]
         paths: Vec<PathBuf>,
-        /// Print the machine-readable report (schema in the README) instead of tables.
+        /// Print the machine-readable report (schema in docs/json.md) instead of tables.
         #[arg(long)]
         json: bool,
         /// Only events at or after this time: RFC 3339 (2026-10-04T03:00:00Z) or a

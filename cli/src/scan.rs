@@ -59,7 +59,7 @@ pub struct MetricValue {
 pub const SCHEMA: &str = "keytrail.scan";
 pub const SCHEMA_VERSION: u32 = 1;
 
-/// The `--json` document (a public interface, documented in the README).
+/// The `--json` document (a public interface, documented in docs/json.md).
 #[derive(Debug, Serialize)]
 pub struct ScanReport {
     /// [`SCHEMA`].

@@ -1,7 +1,7 @@
 //! The log-processor handler: CloudTrail log file in S3 -> CloudWatch metrics and a
 //! per-file summary, exactly once per object version.
 //!
-//! Idempotency (see ARCHITECTURE.md): a marker object keyed by a hash of bucket, key
+//! Idempotency (see docs/architecture.md): a marker object keyed by a hash of bucket, key
 //! and ETag is created with `If-None-Match: *`, so of several deliveries of the same
 //! event only one claims the file. The marker doubles as a checkpoint: it records how
 //! many PutMetricData batches were sent, so a retry after a failure resumes after the
@@ -71,7 +71,7 @@ impl ProcessorConfig {
         "KEYTRAIL_BASELINE_TTL_SECONDS",
     ];
 
-    /// Reads the environment variables documented in the README.
+    /// Reads the environment variables documented in docs/deploy.md.
     pub fn from_env() -> Result<ProcessorConfig, ConfigError> {
         ProcessorConfig::from_lookup(|k| std::env::var(k).ok())
     }

@@ -380,26 +380,15 @@ mod tests {
     fn per_key_metrics_only_for_own_account() {
         let r = event_record("Encrypt", "2026-10-04T03:00:01Z", None);
         let e = KmsEvent::analyse(&r).expect("event");
-        let mut m = Metrics::default();
-        m.observe(
-            &e,
-            RuleSet::of(&e),
-            &MetricOptions {
+        for (own, counted) in [("111122223333", true), ("444455556666", false)] {
+            let mut m = Metrics::default();
+            let opts = MetricOptions {
                 per_key: true,
-                own_account: Some("111122223333".into()),
-            },
-        );
-        assert!(m.totals().keys().any(|k| k.name == KMS_KEY_CALLS));
-        let mut m = Metrics::default();
-        m.observe(
-            &e,
-            RuleSet::of(&e),
-            &MetricOptions {
-                per_key: true,
-                own_account: Some("444455556666".into()),
-            },
-        );
-        assert!(!m.totals().keys().any(|k| k.name == KMS_KEY_CALLS));
+                own_account: Some(own.into()),
+            };
+            m.observe(&e, RuleSet::of(&e), &opts);
+            assert_eq!(m.totals().keys().any(|k| k.name == KMS_KEY_CALLS), counted, "{own}");
+        }
     }
 
     #[test]
