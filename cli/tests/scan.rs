@@ -121,7 +121,11 @@ fn sample_tree_summary(r: &Value) -> String {
             last
         );
     }
-    out.lines().map(str::trim_end).collect::<Vec<_>>().join("\n") + "\n"
+    out.lines()
+        .map(str::trim_end)
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
 }
 
 #[test]
