@@ -21,7 +21,8 @@
 #                    installs moto_server as scripts/test.sh does)
 #   --search         `keytrail search --context` over a generated month tree
 #   --big-log        `keytrail scan` of a ~200 MB multi-member gzip log
-#                    (scripts/gen-big-log.py; --size-mb N, --log PATH)
+#                    (`keytrail generate w1 --size-mb N --gzip-member-mb 32`;
+#                    --size-mb N, --log PATH)
 #   --parsers        the validating floor: serde_json, sonic-rs and simd-json
 #                    checking W1 in memory (bench/parsers, a separate crate)
 #   --all            all of the above, and the table
@@ -466,19 +467,20 @@ fi
 
 # ---------------------------------------------------------------- big log
 if ((RUN_BIG_LOG)); then
-    command -v python3 >/dev/null 2>&1 || die "python3 is needed to generate the synthetic log"
+    build_cli
     if [[ -z "$LOG" ]]; then
-        LOG="$BENCH_ROOT/cloudtrail-${SIZE_MB}mb-seed1.json.gz"
-        if [[ -s "$LOG" ]]; then
+        BIG_DIR="$BENCH_ROOT/big-${SIZE_MB}mb-seed1"
+        LOG="$(find "$BIG_DIR" -name '*.json.gz' -print -quit 2>/dev/null || true)"
+        if [[ -n "$LOG" && -s "$LOG" ]]; then
             section "synthetic log: reusing $LOG"
         else
-            section "synthetic log: generating ${SIZE_MB} MB (uncompressed) -> $LOG"
-            mkdir -p "$BENCH_ROOT"
-            python3 scripts/gen-big-log.py --size-mb "$SIZE_MB" --seed 1 "$LOG" >/dev/null
+            section "synthetic log: keytrail generate w1 --size-mb ${SIZE_MB} --gzip-member-mb 32 --seed 1 --out $BIG_DIR"
+            rm -rf "$BIG_DIR"
+            "$BIN" generate w1 --size-mb "$SIZE_MB" --gzip-member-mb 32 --seed 1 --out "$BIG_DIR" >/dev/null
+            LOG="$(find "$BIG_DIR" -name '*.json.gz' -print -quit)"
         fi
     fi
     [[ -s "$LOG" ]] || die "log file '$LOG' is missing or empty"
-    build_cli
     COMPRESSED_BYTES="$(stat -c %s "$LOG")"
     UNCOMPRESSED_BYTES="$(gzip -dc "$LOG" | wc -c)"
     section "CLI: keytrail scan $LOG --json > /dev/null"
@@ -505,15 +507,24 @@ fi
 
 # ---------------------------------------------------------------- search
 if ((RUN_SEARCH)); then
-    command -v python3 >/dev/null 2>&1 || die "python3 is needed to generate the month tree"
-    MONTH_DIR="$BENCH_ROOT/month"
-    SEARCH_CONTEXT="customerId=cust-1234"
-    section "month tree: scripts/gen-month-tree.py --days 30 --files-per-day 96 --records 60 --out $MONTH_DIR"
-    python3 scripts/gen-month-tree.py --days 30 --files-per-day 96 --records 60 --out "$MONTH_DIR"
-    MANIFEST="$MONTH_DIR/manifest"
-    [[ -s "$MANIFEST" ]] || die "the generator wrote no manifest ($MANIFEST)"
-    MONTH_U="$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["uncompressed_bytes"])' "$MANIFEST")"
+    command -v python3 >/dev/null 2>&1 || die "python3 is needed to read the month tree's manifest"
     build_cli
+    MONTH_DIR="$BENCH_ROOT/month-w2-seed1"
+    SEARCH_CONTEXT="customerId=cust-1234"
+    # W2, the reference month (30 days x 48 deliveries x 60 records, with digests);
+    # `keytrail generate` prints what it wrote, kept as the manifest (not named *.json,
+    # so that `keytrail search` does not read it as a log).
+    MANIFEST="$MONTH_DIR/manifest"
+    if [[ -s "$MANIFEST" ]]; then
+        section "month tree: reusing $MONTH_DIR"
+    else
+        section "month tree: keytrail generate w2 --seed 1 --out $MONTH_DIR"
+        rm -rf "$MONTH_DIR"
+        mkdir -p "$MONTH_DIR"
+        "$BIN" generate w2 --seed 1 --out "$MONTH_DIR" >"$MANIFEST.tmp"
+        mv "$MANIFEST.tmp" "$MANIFEST"
+    fi
+    MONTH_U="$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["uncompressed_bytes"])' "$MANIFEST")"
     section "search: keytrail search $MONTH_DIR --context $SEARCH_CONTEXT --json > /dev/null"
     timed "$BIN" search "$MONTH_DIR" --context "$SEARCH_CONTEXT" --json
     MATCHES="$(wc -l <"$WORK/stdout")"

@@ -11,13 +11,24 @@ The alarm windows line up with the sample CloudTrail tree (events/EXPECTED-sampl
 the Decrypt-failure burst 02:41:09-02:44:44Z lies in the 02:40 datapoint, the
 pending-deletion Decrypts 03:45:31-03:49:57Z in the 03:45 datapoint.
 Signatures, certificate URLs and tokens are placeholders: they do not verify.
+
+The alarms name keytrail's metrics (KMSAudit/KMSDecryptFailures, ...), as CloudWatch
+would; the rule ids in their AlarmDescription are not written here but asked of the
+detection catalog through the CLI (`keytrail enrich --alarm` on the alarm names the
+rule that owns its metric), so a renamed rule or metric fails this script instead of
+drifting. The CLI is $KEYTRAIL_BIN, else `keytrail` on PATH, else `cargo run -p
+keytrail-cli`.
 """
 from __future__ import annotations
 
 import base64
 import hashlib
 import json
+import os
+import shutil
+import subprocess
 import sys
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -146,11 +157,41 @@ def compact(obj) -> str:
     return json.dumps(obj, separators=(",", ":"))
 
 
+SAMPLE_LOGS = Path(__file__).resolve().parent.parent / "events" / "logs"
+
+
+def keytrail_cli() -> list[str]:
+    if os.environ.get("KEYTRAIL_BIN"):
+        return [os.environ["KEYTRAIL_BIN"]]
+    if shutil.which("keytrail"):
+        return ["keytrail"]
+    return ["cargo", "run", "--quiet", "-p", "keytrail-cli", "--"]
+
+
+def described(alarm: dict, what: str) -> dict:
+    """Sets AlarmDescription to "keytrail rule <id>: <what> (<namespace>/<metric>)",
+    the rule being the one the catalog gives the alarm's metric (through the CLI)."""
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "alarm.json"
+        path.write_text(json.dumps(alarm))
+        run = subprocess.run(keytrail_cli() + ["enrich", "--alarm", str(path), str(SAMPLE_LOGS), "--json"],
+                             cwd=Path(__file__).resolve().parent.parent, capture_output=True, text=True)
+    trigger = alarm["Trigger"]
+    metric = f"{trigger['Namespace']}/{trigger['MetricName']}"
+    if run.returncode != 0:
+        sys.exit(f"gen-alarm-fixtures: keytrail enrich failed for {metric}: {run.stderr.strip()}")
+    rule = (json.loads(run.stdout).get("rule") or {}).get("id")
+    if not rule:
+        sys.exit(f"gen-alarm-fixtures: no keytrail rule owns {metric}")
+    alarm["AlarmDescription"] = f"keytrail rule {rule}: {what} ({metric})"
+    return alarm
+
+
 # ---------------------------------------------------------------- the alarms
 
 DECRYPT = single_metric_alarm(
     name="keytrail-decrypt-failures",
-    description="keytrail rule decrypt_failures: Decrypt calls with an errorCode (KMSAudit/KMSDecryptFailures)",
+    description=None,  # from the catalog, below
     new="ALARM",
     old="OK",
     reason=reason_threshold(14.0, "04/10/26 02:40:00", "greater than or equal to", 10.0, "OK -> ALARM"),
@@ -167,6 +208,7 @@ DECRYPT = single_metric_alarm(
     ok_actions=[TOPIC],
     alarm_actions=[TOPIC],
 )
+described(DECRYPT, "Decrypt calls with an errorCode")
 
 DECRYPT_OK = dict(
     DECRYPT,
@@ -181,7 +223,7 @@ DECRYPT_OK = dict(
 
 PENDING = single_metric_alarm(
     name="keytrail-pending-deletion-key-use",
-    description="keytrail rule pending_deletion_use: calls on a KMS key that is pending deletion (KMSAudit/KMSPendingDeletionKeyUse)",
+    description=None,  # from the catalog, below
     new="ALARM",
     old="OK",
     # 3.0, not 5.0: at 03:55 only the 0350Z delivery (03:45:31, 03:45:49, 03:46:10) has been
@@ -200,6 +242,7 @@ PENDING = single_metric_alarm(
     ok_actions=[],
     alarm_actions=[TOPIC],
 )
+described(PENDING, "calls on a KMS key that is pending deletion")
 
 UNOWNED = single_metric_alarm(
     name="kms-imported-key-material-expiring",

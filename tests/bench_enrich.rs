@@ -1,7 +1,8 @@
 //! Wall time of one alarm enrichment against moto_server: a `KMSDecryptFailures`
 //! alarm (Period 300 x 3, StateChangeTime 2026-10-04T12:00Z, default 15-minute
 //! delivery lag: events 11:30-12:00, files delivered 11:30-12:15) over a bucket that
-//! holds a whole day of deliveries (288 files, one every 5 minutes, ~100 records each).
+//! holds a whole day of deliveries (288 files, one every 5 minutes, 100 records each,
+//! from the workspace's one generator, `testkit`, on the key created in moto).
 //!
 //! `cargo bench -p keytrail-tests --bench enrich` (or scripts/bench.sh): 1 warm-up and
 //! 10 measured runs of `Enricher::handle`. Without `--bench` (e.g. `cargo test
@@ -15,57 +16,37 @@ use chrono::{DateTime, Duration, Utc};
 use keytrail::Investigation;
 use keytrail::{Enricher, EnricherConfig};
 use keytrail::{KmsDirectory, S3Store, SnsNotifier, kms_client, s3_client, sns_client};
-use keytrail_tests::{Moto, decrypt_record, delivery_key, gz_log, repo_root};
+use keytrail_testkit::{Generator, Mix};
+use keytrail_tests::{Moto, delivery_key, gz_log, repo_root};
 use serde_json::{Value, json};
 
 const BUCKET: &str = "keytrail-bench-trail";
 const DELIVERIES: i64 = 288;
-const RECORDS_PER_FILE: i64 = 100;
+const RECORDS_PER_FILE: usize = 100;
 const MEASURED_RUNS: usize = 10;
-const ROLES: [&str; 4] = ["app-server", "batch-reader", "report-builder", "etl-worker"];
-const IPS: [&str; 4] = ["10.0.7.118", "10.0.9.21", "198.51.100.23", "10.0.12.4"];
 
 fn t(s: &str) -> DateTime<Utc> {
     s.parse().expect("time")
 }
 
-/// One delivery's records: events in the 10 to 5 minutes before delivery; mostly
-/// Decrypt (every 20th one failed), some GenerateDataKey, a few non-KMS calls.
-fn delivery_records(i: i64, at: DateTime<Utc>, key_arn: &str) -> Vec<Value> {
-    (0..RECORDS_PER_FILE)
-        .map(|j| {
-            let when = at - Duration::minutes(10) + Duration::milliseconds(j * 3_000);
-            let n = (i * RECORDS_PER_FILE + j) as usize;
-            let error = (j % 20 == 7).then_some((
-                "InvalidCiphertextException",
-                "The ciphertext is invalid or was encrypted under a different key or context.",
-            ));
-            let mut r = decrypt_record(
-                when,
-                &format!("ev-{i:03}-{j:03}"),
-                ROLES[n % ROLES.len()],
-                IPS[(n / 3) % IPS.len()],
-                key_arn,
-                error,
-            );
-            match j % 10 {
-                3 | 8 if error.is_none() => {
-                    r["eventName"] = json!("GenerateDataKey");
-                    r["readOnly"] = json!(false);
-                    r["requestParameters"] = json!({"keyId": key_arn, "keySpec": "AES_256",
-                        "encryptionContext": {"dataset": "payroll-2026"}});
-                }
-                5 => {
-                    r["eventSource"] = json!("sts.amazonaws.com");
-                    r["eventName"] = json!("AssumeRole");
-                    r["requestParameters"] = json!({"roleSessionName": "worker-1"});
-                    r["resources"] = json!([]);
-                }
-                _ => {}
-            }
-            r
-        })
-        .collect()
+/// The day's generator: nine in ten records are KMS calls (mostly Decrypt and
+/// GenerateDataKey), one in five of a principal's own KMS calls fails; every call
+/// is on `key_arn`.
+fn generator(key_arn: &str) -> Generator {
+    let mut g = Generator::with_mix(
+        1,
+        Mix {
+            kms_permille: 900,
+            failure_permille: 200,
+        },
+    );
+    g.use_keys(&[key_arn.to_owned()]);
+    g
+}
+
+/// One delivery's records: events in the 10 to 5 minutes before delivery.
+fn delivery_records(g: &mut Generator, at: DateTime<Utc>) -> Vec<Value> {
+    g.records(at - Duration::minutes(10), 300, RECORDS_PER_FILE)
 }
 
 /// The SNS-delivered alarm of `events/alarms/sns-decrypt-failures.json` with the
@@ -128,12 +109,13 @@ async fn main() {
         .expect("alias");
 
     let day = t("2026-10-04T00:00:00Z");
+    let mut g = generator(&key_arn);
     let mut uploaded_bytes = 0usize;
     for chunk in (0..DELIVERIES).collect::<Vec<_>>().chunks(16) {
         let mut tasks = tokio::task::JoinSet::new();
         for &i in chunk {
             let at = day + Duration::minutes(5 * i);
-            let body = gz_log(&delivery_records(i, at, &key_arn));
+            let body = gz_log(&delivery_records(&mut g, at));
             uploaded_bytes += body.len();
             let s3 = s3.clone();
             tasks.spawn(async move {

@@ -185,6 +185,14 @@ enum Command {
         /// Records per delivery (W1 default 60000, W2 default 60).
         #[arg(long)]
         records: Option<usize>,
+        /// W1 only: records until the JSON is at least this many MB (instead of
+        /// --records).
+        #[arg(long, value_name = "MB", value_parser = clap::value_parser!(u32).range(1..))]
+        size_mb: Option<u32>,
+        /// W1 only: gzip as concatenated members, a new one every MB of JSON (the
+        /// boundaries fall inside records).
+        #[arg(long, value_name = "MB", value_parser = clap::value_parser!(u32).range(1..))]
+        gzip_member_mb: Option<u32>,
         /// Days of deliveries (W2 only).
         #[arg(long, default_value_t = 30)]
         days: u32,
@@ -454,12 +462,25 @@ fn run(cli: Cli) -> Result<ExitCode> {
             workload,
             out,
             records,
+            size_mb,
+            gzip_member_mb,
             days,
             seed,
         } => {
             let written = match workload {
-                Workload::W1 => generate::single(&out, records.unwrap_or(60_000), seed)?,
-                Workload::W2 => generate::month(&out, days, records.unwrap_or(60), seed)?,
+                Workload::W1 => generate::single(
+                    &out,
+                    records,
+                    size_mb.map(|n| n as usize),
+                    gzip_member_mb.map(|n| n as usize),
+                    seed,
+                )?,
+                Workload::W2 => {
+                    if size_mb.is_some() || gzip_member_mb.is_some() {
+                        anyhow::bail!("--size-mb and --gzip-member-mb are for W1 only");
+                    }
+                    generate::month(&out, days, records.unwrap_or(60), seed)?
+                }
             };
             println!("{}", serde_json::to_string(&written)?);
             Ok(ExitCode::SUCCESS)

@@ -32,13 +32,6 @@ fn scan_json(args: &[&str]) -> Value {
     serde_json::from_slice(&out.stdout).expect("valid JSON")
 }
 
-fn expected() -> Value {
-    serde_json::from_slice(
-        &std::fs::read(root().join("events/expected-sample-logs.json")).expect("expected"),
-    )
-    .expect("json")
-}
-
 fn metric(report: &Value, name: &str, dims: &[(&str, &str)]) -> u64 {
     report["metrics"]
         .as_array()
@@ -62,11 +55,82 @@ fn findings<'a>(report: &'a Value, rule: &str) -> Vec<&'a Value> {
         .collect()
 }
 
+/// The reviewed summary of `keytrail scan events/logs --json`: totals, KMS calls by
+/// operation, and per rule of the catalog the matching records (the rule's metric),
+/// the findings, their events and their time span. Each planted case is described in
+/// events/EXPECTED-sample-logs.md; a difference fails (review it, then update
+/// cli/tests/snapshots/scan__sample_tree_summary.snap).
+fn sample_tree_summary(r: &Value) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let files = &r["files"];
+    let n = |v: &Value| v.as_array().map_or(0, Vec::len);
+    let _ = writeln!(
+        out,
+        "files read {}, skipped {}, failed {}",
+        files["read"],
+        n(&files["skipped"]),
+        n(&files["failed"])
+    );
+    let _ = writeln!(
+        out,
+        "records {}, KMS {}, bad {}, duplicates {}",
+        r["records"], r["kms_records"], r["bad_records"], r["duplicate_records"]
+    );
+    let mut ops: Vec<String> = r["metrics"]
+        .as_array()
+        .expect("metrics")
+        .iter()
+        .filter(|m| m["name"] == "KMSApiCalls")
+        .filter_map(|m| {
+            Some(format!(
+                "{} {}",
+                m["dimensions"]["EventName"].as_str()?,
+                m["value"]
+            ))
+        })
+        .collect();
+    ops.sort();
+    let _ = writeln!(out, "KMS calls: {}", ops.join(", "));
+    let _ = writeln!(
+        out,
+        "\n{:<26} {:>7} {:>8} {:>6}  {:<20}  {:<20}",
+        "rule", "records", "findings", "events", "first", "last"
+    );
+    for rule in keytrail::RULES {
+        let fs = findings(r, rule.id);
+        let events: u64 = fs.iter().filter_map(|f| f["count"].as_u64()).sum();
+        let first = fs
+            .iter()
+            .filter_map(|f| f["first_seen"].as_str())
+            .min()
+            .unwrap_or("-");
+        let last = fs
+            .iter()
+            .filter_map(|f| f["last_seen"].as_str())
+            .max()
+            .unwrap_or("-");
+        let _ = writeln!(
+            out,
+            "{:<26} {:>7} {:>8} {:>6}  {:<20}  {:<20}",
+            rule.id,
+            metric(r, rule.metric, &[]),
+            fs.len(),
+            events,
+            first,
+            last
+        );
+    }
+    out.lines()
+        .map(str::trim_end)
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
+}
+
 #[test]
-fn sample_tree_matches_what_the_generator_wrote() {
-    let exp = expected();
+fn sample_tree_summary_is_the_reviewed_one() {
     let r = scan_json(&["events/logs"]);
-    assert_eq!(r["files"]["read"], exp["files"]["log_files"]);
     let skipped = r["files"]["skipped"].as_array().expect("skipped");
     assert_eq!(skipped.len(), 1, "{skipped:?}");
     assert!(
@@ -76,32 +140,7 @@ fn sample_tree_matches_what_the_generator_wrote() {
             .contains("CloudTrail-Digest")
     );
     assert_eq!(skipped[0]["reason"], "CloudTrail digest file");
-    assert_eq!(r["files"]["failed"].as_array().expect("failed").len(), 0);
-    assert_eq!(r["records"], exp["records"]["unique_event_ids"]);
-    assert_eq!(r["kms_records"], exp["records"]["kms_unique"]);
-    assert_eq!(r["bad_records"], 0);
-    assert_eq!(r["duplicate_records"], exp["records"]["duplicates"]);
-
-    for (name, count) in exp["records"]["kms_by_eventName"]
-        .as_object()
-        .expect("by name")
-    {
-        assert_eq!(
-            metric(&r, "KMSApiCalls", &[("EventName", name)]),
-            count.as_u64().expect("n"),
-            "{name}"
-        );
-    }
-    for rule in keytrail::RULES {
-        let want = exp["rules"][rule.id]["records"].as_u64().unwrap_or(0);
-        assert_eq!(
-            metric(&r, rule.metric, &[]),
-            want,
-            "metric {} of rule {}",
-            rule.metric,
-            rule.id
-        );
-    }
+    insta::assert_snapshot!("sample_tree_summary", sample_tree_summary(&r));
 }
 
 #[test]
@@ -498,8 +537,8 @@ fn review_offline_from_the_sample_tree() {
     assert_eq!(r["month"], "2026-10");
     assert_eq!(r["inventory_source"], "logs (offline)");
     assert_eq!(r["trail_checks"][0]["status"], "not_checked");
-    let exp = expected();
-    assert_eq!(r["summary"]["kms_calls"], exp["records"]["kms_unique"]);
+    // The sample tree's KMS records, once each (sample_tree_summary_is_the_reviewed_one).
+    assert_eq!(r["summary"]["kms_calls"], 364);
     // The access inventory resolves Decrypt keys from resources[] and normalises roles.
     let inv = r["access_inventory"].as_array().expect("inventory");
     let row = inv

@@ -2,45 +2,31 @@
 //! month of 1440 deliveries (48 a day). Prints both times and the ratio.
 //! Run with `cargo bench -p keytrail --bench review` (or scripts/bench.sh).
 
-use std::io::Write;
 use std::time::{Duration, Instant};
 
-use flate2::Compression;
-use flate2::write::GzEncoder;
+use chrono::{Duration as Minutes, TimeZone, Utc};
 use keytrail::Summary;
 use keytrail::{AnalysisOptions, analyse};
 use keytrail::{Month, ReviewInput, ReviewSettings, build_report, delivery_coverage};
-use serde_json::json;
+use keytrail_testkit::{Generator, Mix, gzip};
 
 const DELIVERIES: usize = 1440;
 const RECORDS_PER_DELIVERY: usize = 400;
 
-fn delivery(n: usize) -> Vec<u8> {
-    let day = n / 48 + 1;
-    let minute = (n % 48) * 30;
-    let records: Vec<_> = (0..RECORDS_PER_DELIVERY)
-        .map(|i| {
-            let name = ["Decrypt", "Decrypt", "GenerateDataKey", "Encrypt"][i % 4];
-            json!({
-                "eventVersion": "1.10",
-                "userIdentity": {"type": "AssumedRole", "accountId": "111122223333",
-                    "arn": format!("arn:aws:sts::111122223333:assumed-role/app-{}/s{}", i % 9, i % 31),
-                    "sessionContext": {"sessionIssuer": {"type": "Role", "arn": format!("arn:aws:iam::111122223333:role/app-{}", i % 9)}}},
-                "eventTime": format!("2026-10-{day:02}T{:02}:{:02}:{:02}Z", minute / 60, minute % 60, i % 60),
-                "eventSource": "kms.amazonaws.com", "eventName": name, "awsRegion": "us-east-1",
-                "sourceIPAddress": format!("10.0.{}.{}", i % 7, i % 200), "userAgent": "aws-sdk-java/2.20.0",
-                "requestParameters": {"encryptionAlgorithm": "SYMMETRIC_DEFAULT", "encryptionContext": {"tenant": format!("t-{}", i % 50)}},
-                "responseElements": null,
-                "requestID": format!("r-{n}-{i}"), "eventID": format!("e-{n}-{i}"), "readOnly": true,
-                "resources": [{"accountId": "111122223333", "type": "AWS::KMS::Key", "ARN": format!("arn:aws:kms:us-east-1:111122223333:key/k{}", i % 12)}],
-                "eventType": "AwsApiCall", "managementEvent": true, "recipientAccountId": "111122223333"
-            })
+/// The month's deliveries, every 30 minutes from 2026-10-01, from the workspace's one
+/// generator (`testkit`), KMS calls only; gzipped.
+fn deliveries() -> Vec<Vec<u8>> {
+    let first = Utc
+        .with_ymd_and_hms(2026, 10, 1, 0, 0, 0)
+        .single()
+        .expect("start");
+    let mut g = Generator::with_mix(1, Mix::kms_only());
+    (0..DELIVERIES)
+        .map(|n| {
+            let start = first + Minutes::minutes(30 * n as i64);
+            gzip(&g.delivery(start, 1800, RECORDS_PER_DELIVERY))
         })
-        .collect();
-    let mut enc = GzEncoder::new(Vec::new(), Compression::default());
-    enc.write_all(json!({ "Records": records }).to_string().as_bytes())
-        .expect("gzip");
-    enc.finish().expect("gzip")
+        .collect()
 }
 
 fn review(month: Month, usage: &Summary) -> usize {
@@ -71,7 +57,7 @@ fn time<F: FnMut() -> usize>(runs: usize, mut f: F) -> (Duration, usize) {
 fn main() {
     let month = Month::parse("2026-10").expect("month");
     eprintln!("generating {DELIVERIES} deliveries x {RECORDS_PER_DELIVERY} records...");
-    let logs: Vec<Vec<u8>> = (0..DELIVERIES).map(delivery).collect();
+    let logs = deliveries();
     let summaries: Vec<Vec<u8>> = logs
         .iter()
         .map(|gz| {
