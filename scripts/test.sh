@@ -69,6 +69,8 @@ echo "    CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}"
 
 step fmt cargo fmt --all --check
 step clippy cargo clippy --workspace --all-targets --all-features -- -D warnings
+# Snapshots (insta) are compared, never written: a difference fails the run.
+export INSTA_UPDATE=no
 step test cargo test --workspace --all-features
 # The CLI as users build it by default: without the AWS SDK (feature aws off).
 step cli-lean cargo clippy -p keytrail-cli --all-targets -- -D warnings

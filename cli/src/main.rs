@@ -267,6 +267,20 @@ fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
     ))
 }
 
+/// Writes to standard output. A reader that went away (`keytrail scan ... | head`)
+/// ends the output quietly, as it does for other Unix tools, instead of a panic.
+fn emit(text: &str) -> Result<()> {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
@@ -309,9 +323,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 baseline: load_baseline(baseline.as_deref())?,
             })?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
+                emit(&(serde_json::to_string_pretty(&report)? + "\n"))?;
             } else {
-                print!("{}", scan::render(&report));
+                emit(&scan::render(&report))?;
             }
             Ok(if fail_on_findings && !report.findings.is_empty() {
                 ExitCode::from(3)
@@ -346,10 +360,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 baseline: load_baseline(baseline.as_deref())?,
             })?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&inv)?);
+                emit(&(serde_json::to_string_pretty(&inv)? + "\n"))?;
             } else {
-                println!("Subject: {}\n", keytrail::notification_subject(&inv));
-                print!("{}", keytrail::notification_body(&inv));
+                emit(&format!(
+                    "Subject: {}\n\n{}",
+                    keytrail::notification_subject(&inv),
+                    keytrail::notification_body(&inv)
+                ))?;
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -382,7 +399,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             match out {
                 Some(path) => std::fs::write(&path, text)
                     .map_err(|e| anyhow::anyhow!("{}: cannot write: {e}", path.display()))?,
-                None => print!("{text}"),
+                None => emit(&text)?,
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -439,7 +456,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     }
                 }
             } else {
-                print!("{}", search::render(&out));
+                emit(&search::render(&out))?;
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -455,7 +472,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             } else {
                 core::Mode::Core
             };
-            println!("{}", serde_json::to_string(&core::run(&file, mode)?)?);
+            emit(&(serde_json::to_string(&core::run(&file, mode)?)? + "\n"))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Generate {
@@ -482,7 +499,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     generate::month(&out, days, records.unwrap_or(60), seed)?
                 }
             };
-            println!("{}", serde_json::to_string(&written)?);
+            emit(&(serde_json::to_string(&written)? + "\n"))?;
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -7,52 +7,8 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("repo root")
-        .to_path_buf()
-}
-
-fn keytrail(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_keytrail"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .expect("run keytrail")
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn ok_json(args: &[&str]) -> Value {
-    let out = keytrail(args);
-    assert!(out.status.success(), "{args:?}: {}", stderr(&out));
-    serde_json::from_slice(&out.stdout).expect("valid JSON")
-}
-
-fn search_lines(args: &[&str]) -> Vec<Value> {
-    let mut all = vec!["search", "events/logs", "--json"];
-    all.extend_from_slice(args);
-    let out = keytrail(&all);
-    assert!(out.status.success(), "{all:?}: {}", stderr(&out));
-    String::from_utf8(out.stdout)
-        .expect("utf8")
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
-        .collect()
-}
-
-fn metric(report: &Value, name: &str) -> u64 {
-    report["metrics"]
-        .as_array()
-        .expect("metrics")
-        .iter()
-        .filter(|m| m["name"] == name && m["dimensions"].as_object().is_some_and(|d| d.is_empty()))
-        .map(|m| m["value"].as_u64().expect("value"))
-        .sum()
-}
+mod common;
+use common::{keytrail, metric, ok_json, root, search_lines, stderr};
 
 /// The sample tree's records are all on 2026-10-04 (UTC).
 #[test]
@@ -383,7 +339,7 @@ fn review_writes_the_baseline_that_scan_and_enrich_read() {
 
     // scan and enrich read it: every source of the month is known, so nothing is unfamiliar.
     let r = ok_json(&["scan", "events/logs", "--json", "--baseline", baseline]);
-    assert_eq!(metric(&r, "KMSUnfamiliarSourceIp"), 0);
+    assert_eq!(metric(&r, "KMSUnfamiliarSourceIp", &[]), 0);
     let out = keytrail(&[
         "enrich",
         "--alarm",
@@ -442,4 +398,28 @@ fn review_aws_without_the_feature_says_how_to_rebuild() {
     assert!(out.stdout.is_empty());
     let help = keytrail(&["review", "--help"]);
     assert!(String::from_utf8_lossy(&help.stdout).contains("--aws"));
+}
+
+/// A reader that goes away (`keytrail scan ... | head`) ends the output quietly: no
+/// panic, exit status 0.
+#[test]
+fn a_closed_pipe_is_not_a_panic() {
+    for args in [
+        &["scan", "events/logs"][..],
+        &["scan", "events/logs", "--json"][..],
+        &["search", "events/logs", "--all"][..],
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_keytrail"))
+            .args(args)
+            .current_dir(root())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run keytrail");
+        drop(child.stdout.take());
+        let out = child.wait_with_output().expect("wait");
+        let e = stderr(&out);
+        assert!(!e.contains("panicked"), "{args:?}: {e}");
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {e}");
+    }
 }

@@ -1,24 +1,9 @@
 //! `keytrail scan` through its real interface: the built binary on the sample tree.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
 use serde_json::Value;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("repo root")
-        .to_path_buf()
-}
-
-fn keytrail(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_keytrail"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .expect("run keytrail")
-}
+mod common;
+use common::{keytrail, metric, root, search_lines};
 
 fn scan_json(args: &[&str]) -> Value {
     let mut all = vec!["scan", "--json"];
@@ -30,20 +15,6 @@ fn scan_json(args: &[&str]) -> Value {
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).expect("valid JSON")
-}
-
-fn metric(report: &Value, name: &str, dims: &[(&str, &str)]) -> u64 {
-    report["metrics"]
-        .as_array()
-        .expect("metrics")
-        .iter()
-        .find(|m| {
-            m["name"] == name
-                && m["dimensions"].as_object().expect("dims").len() == dims.len()
-                && dims.iter().all(|(k, v)| m["dimensions"][*k] == *v)
-        })
-        .map(|m| m["value"].as_u64().expect("value"))
-        .unwrap_or(0)
 }
 
 fn findings<'a>(report: &'a Value, rule: &str) -> Vec<&'a Value> {
@@ -426,22 +397,6 @@ fn enrich_other_alarm_shapes() {
         assert_eq!(out.status.code(), Some(2), "{bad}");
         assert!(String::from_utf8_lossy(&out.stderr).contains(bad));
     }
-}
-
-fn search_lines(args: &[&str]) -> Vec<Value> {
-    let mut all = vec!["search", "events/logs", "--json"];
-    all.extend_from_slice(args);
-    let out = keytrail(&all);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .expect("utf8")
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
-        .collect()
 }
 
 #[test]

@@ -387,7 +387,11 @@ mod tests {
                 own_account: Some(own.into()),
             };
             m.observe(&e, RuleSet::of(&e), &opts);
-            assert_eq!(m.totals().keys().any(|k| k.name == KMS_KEY_CALLS), counted, "{own}");
+            assert_eq!(
+                m.totals().keys().any(|k| k.name == KMS_KEY_CALLS),
+                counted,
+                "{own}"
+            );
         }
     }
 
