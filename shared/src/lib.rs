@@ -64,8 +64,8 @@ pub use cloudtrail::reader::{
     Item, ReadError, ReadSummary, Select, read_kms_records, read_records,
 };
 pub use cloudtrail::record::{
-    KMS_EVENT_SOURCE, Record, Resource, SessionContext, SessionIssuer, UserIdentity, is_account_id,
-    parse_time,
+    KMS_EVENT_SOURCE, Record, RecordError, Resource, SessionContext, SessionIssuer, UserIdentity,
+    is_account_id, parse_time,
 };
 
 // Detection.

@@ -618,7 +618,7 @@ impl<F: FnMut(Item)> State<'_, F> {
         self.index += 1;
         match Record::from_value(value) {
             Ok(record) => self.record(record),
-            Err(reason) => self.bad(index, reason),
+            Err(reason) => self.bad(index, reason.to_string()),
         }
     }
 
@@ -686,7 +686,7 @@ fn parse_record(bytes: &[u8]) -> Result<Record, (usize, String)> {
         return Ok(r);
     }
     match serde_json::from_slice::<Value>(bytes) {
-        Ok(v) => Record::from_value(v).map_err(|reason| (0, reason)),
+        Ok(v) => Record::from_value(v).map_err(|reason| (0, reason.to_string())),
         Err(e) => Err((offset_in(bytes, e.line(), e.column()), strip_position(&e))),
     }
 }

@@ -120,10 +120,19 @@ pub struct Resource {
     pub resource_type: Option<String>,
 }
 
+/// Why a JSON value is not a record (the reason in the bad-record report).
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    #[error("record is a JSON {0}, not an object")]
+    NotAnObject(&'static str),
+    #[error(transparent)]
+    Fields(#[from] serde_json::Error),
+}
+
 impl Record {
     /// Reads a record from a parsed JSON value. Only a value that is not an object is
     /// rejected; the reason is returned for the bad-record report.
-    pub fn from_value(value: Value) -> Result<Record, String> {
+    pub fn from_value(value: Value) -> Result<Record, RecordError> {
         match value {
             Value::Object(mut map) => {
                 // Logstash-style exports replace eventTime with @timestamp.
@@ -132,12 +141,9 @@ impl Record {
                 {
                     map.insert("eventTime".into(), ts);
                 }
-                Record::deserialize(Value::Object(map)).map_err(|e| e.to_string())
+                Ok(Record::deserialize(Value::Object(map))?)
             }
-            other => Err(format!(
-                "record is a JSON {}, not an object",
-                json_kind(&other)
-            )),
+            other => Err(RecordError::NotAnObject(json_kind(&other))),
         }
     }
 
@@ -435,7 +441,7 @@ mod tests {
     #[test]
     fn non_objects_are_rejected_with_a_reason() {
         let err = Record::from_value(json!([1, 2])).expect_err("array is not a record");
-        assert!(err.contains("array"), "{err}");
+        assert!(err.to_string().contains("array"), "{err}");
     }
 
     #[test]
