@@ -1,12 +1,15 @@
-//! The three SVG charts of the HTML report.
+//! The three SVG charts of the HTML report, as maud templates (every label and
+//! tooltip is escaped like the rest of the page). SVG elements are written with an
+//! explicit end tag (`{}`): inside HTML, `<line ...>` without one would stay open.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
+
+use maud::{Markup, html};
 
 use crate::review::report::Report;
 
 use super::format::{key_label, tail};
-use super::html::esc;
+use super::html::Text;
 
 const PALETTE: [&str; 8] = [
     "#0072b2", "#e69f00", "#009e73", "#d55e00", "#cc79a7", "#56b4e9", "#8c6d31", "#7f7f7f",
@@ -30,6 +33,13 @@ pub(super) fn nice_scale(max: u64) -> (u64, u64) {
     (max.div_ceil(step).max(1) * step, step)
 }
 
+/// The tick values 0, step, ... up to `top`.
+fn ticks((top, step): (u64, u64)) -> Vec<u64> {
+    std::iter::successors(Some(0u64), |v| v.checked_add(step.max(1)))
+        .take_while(|v| *v <= top)
+        .collect()
+}
+
 fn f(v: f64) -> String {
     format!("{v:.1}")
 }
@@ -42,78 +52,65 @@ fn day_label(day: Option<&String>, i: usize) -> String {
     }
 }
 
-fn svg_open(out: &mut String, id: &str, h: f64, title: &str, desc: &str) {
-    let _ = write!(
-        out,
-        "<svg id=\"{id}\" class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {} {}\" width=\"{}\" height=\"{}\" role=\"img\" aria-labelledby=\"{id}-title {id}-desc\">\
-<title id=\"{id}-title\">{}</title><desc id=\"{id}-desc\">{}</desc>\
-<rect x=\"0\" y=\"0\" width=\"{}\" height=\"{}\" fill=\"#ffffff\"/>",
-        W,
-        f(h),
-        W,
-        f(h),
-        esc(title),
-        esc(desc),
-        W,
-        f(h),
-    );
+fn day_name(days: &[String], i: usize) -> String {
+    days.get(i)
+        .cloned()
+        .unwrap_or_else(|| format!("day {}", i + 1))
+}
+
+/// The `<svg>` element with its accessible title and description and a white
+/// background, around `body`.
+fn svg(id: &str, h: f64, title: &str, desc: &str, body: Markup) -> Markup {
+    html! {
+        svg id=(id) class="chart" xmlns="http://www.w3.org/2000/svg"
+            viewBox={ "0 0 " (W) " " (f(h)) } width=(W) height=(f(h)) role="img"
+            aria-labelledby={ (id) "-title " (id) "-desc" } {
+            title id={ (id) "-title" } { (Text(title)) }
+            desc id={ (id) "-desc" } { (Text(desc)) }
+            rect x="0" y="0" width=(W) height=(f(h)) fill="#ffffff" {}
+            (body)
+        }
+    }
 }
 
 /// Plot area: left, top, width, height.
 type Area = (f64, f64, f64, f64);
 
 /// Horizontal grid lines and the value axis of a vertical chart.
-fn y_axis(out: &mut String, (left, top, pw, ph): Area, (top_val, step): (u64, u64), label: &str) {
-    let mut v = 0;
-    while v <= top_val {
-        let y = top + ph - ph * v as f64 / top_val as f64;
-        let _ = write!(
-            out,
-            "<line class=\"grid\" x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\"/><text x=\"{}\" y=\"{}\" text-anchor=\"end\">{v}</text>",
-            f(left),
-            f(y),
-            f(left + pw),
-            f(y),
-            f(left - 6.0),
-            f(y + 4.0),
-        );
-        v += step;
+fn y_axis((left, top, pw, ph): Area, scale: (u64, u64), label: &str) -> Markup {
+    let top_val = scale.0 as f64;
+    let m = f(top + ph / 2.0);
+    html! {
+        @for v in ticks(scale) {
+            @let y = top + ph - ph * v as f64 / top_val;
+            line.grid x1=(f(left)) y1=(f(y)) x2=(f(left + pw)) y2=(f(y)) {}
+            text x=(f(left - 6.0)) y=(f(y + 4.0)) text-anchor="end" { (v) }
+        }
+        line.axis x1=(f(left)) y1=(f(top)) x2=(f(left)) y2=(f(top + ph)) {}
+        line.axis x1=(f(left)) y1=(f(top + ph)) x2=(f(left + pw)) y2=(f(top + ph)) {}
+        text x="14" y=(m) text-anchor="middle" transform={ "rotate(-90 14 " (m) ")" } { (Text(label)) }
     }
-    let _ = write!(
-        out,
-        "<line class=\"axis\" x1=\"{l}\" y1=\"{t}\" x2=\"{l}\" y2=\"{b}\"/><line class=\"axis\" x1=\"{l}\" y1=\"{b}\" x2=\"{r}\" y2=\"{b}\"/>\
-<text x=\"14\" y=\"{m}\" text-anchor=\"middle\" transform=\"rotate(-90 14 {m})\">{}</text>",
-        esc(label),
-        l = f(left),
-        t = f(top),
-        b = f(top + ph),
-        r = f(left + pw),
-        m = f(top + ph / 2.0),
-    );
 }
 
-fn x_label(out: &mut String, left: f64, pw: f64, y: f64, label: &str) {
-    let _ = write!(
-        out,
-        "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
-        f(left + pw / 2.0),
-        f(y),
-        esc(label)
-    );
+fn x_label(left: f64, pw: f64, y: f64, label: &str) -> Markup {
+    html! {
+        text x=(f(left + pw / 2.0)) y=(f(y)) text-anchor="middle" { (Text(label)) }
+    }
 }
 
-fn no_data(out: &mut String, x: f64, y: f64, msg: &str) {
-    let _ = write!(
-        out,
-        "<text class=\"none\" x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
-        f(x),
-        f(y),
-        esc(msg)
-    );
+fn no_data(x: f64, y: f64, msg: &str) -> Markup {
+    html! {
+        text.none x=(f(x)) y=(f(y)) text-anchor="middle" { (Text(msg)) }
+    }
+}
+
+/// Whether day `i` of `n` gets a label on the x axis.
+fn labelled(i: usize, n: usize) -> bool {
+    n <= 10 || i.is_multiple_of(5) || i + 1 == n
 }
 
 /// Daily calls of the top keys: one line per key, with a legend.
-pub(super) fn chart_calls_per_key(r: &Report) -> String {
+pub(super) fn chart_calls_per_key(r: &Report) -> Markup {
     let ch = &r.charts;
     let series = &ch.calls_per_key;
     let n = series
@@ -131,7 +128,7 @@ pub(super) fn chart_calls_per_key(r: &Report) -> String {
         .flat_map(|s| s.values.iter().copied())
         .max()
         .unwrap_or(0);
-    let (top_val, step) = nice_scale(max);
+    let scale = nice_scale(max);
     let x = |i: usize| {
         if n <= 1 {
             left + pw / 2.0
@@ -139,98 +136,53 @@ pub(super) fn chart_calls_per_key(r: &Report) -> String {
             left + pw * i as f64 / (n - 1) as f64
         }
     };
-    let y = |v: u64| top + ph - ph * v as f64 / top_val as f64;
-
-    let mut out = String::new();
-    svg_open(
-        &mut out,
+    let y = |v: u64| top + ph - ph * v as f64 / scale.0 as f64;
+    let body = html! {
+        (y_axis((left, top, pw, ph), scale, "calls per day"))
+        @for i in (0..n).filter(|i| labelled(*i, n)) {
+            text x=(f(x(i))) y=(f(top + ph + 16.0)) text-anchor="middle" {
+                (Text(&day_label(ch.days.get(i), i)))
+            }
+        }
+        (x_label(left, pw, top + ph + 36.0, &format!("day of {}", r.month)))
+        @if series.is_empty() || n == 0 {
+            (no_data(left + pw / 2.0, top + ph / 2.0, "no key was used this month"))
+        }
+        @for (si, s) in series.iter().enumerate() {
+            @let colour = PALETTE[si % PALETTE.len()];
+            @let label = key_label(r, &s.name);
+            @let total: u64 = s.values.iter().sum();
+            @let points: Vec<String> = s.values.iter().enumerate()
+                .map(|(i, v)| format!("{},{}", f(x(i)), f(y(*v))))
+                .collect();
+            @let ly = legend_top + si as f64 * 18.0;
+            g.series {
+                title { (Text(&label)) " (" (Text(&s.name)) "): " (total) " calls" }
+                polyline fill="none" stroke=(colour) stroke-width="2" points=(points.join(" ")) {}
+                @for (i, v) in s.values.iter().enumerate() {
+                    circle cx=(f(x(i))) cy=(f(y(*v))) r="2.5" fill=(colour) {
+                        title { (Text(&label)) ", " (Text(&day_name(&ch.days, i))) ": " (v) " calls" }
+                    }
+                }
+                rect x=(f(left)) y=(f(ly - 10.0)) width="12" height="12" fill=(colour) {}
+                text x=(f(left + 18.0)) y=(f(ly)) {
+                    (Text(&tail(&label, 60))) " — " (total) " calls"
+                    title { (Text(&s.name)) }
+                }
+            }
+        }
+    };
+    svg(
         "chart-calls-per-key",
         h,
         &format!("Daily KMS calls for the top keys, {}", r.month),
         "One line per key; hover a point for the day's count.",
-    );
-    y_axis(
-        &mut out,
-        (left, top, pw, ph),
-        (top_val, step),
-        "calls per day",
-    );
-    for i in 0..n {
-        if n <= 10 || i % 5 == 0 || i + 1 == n {
-            let _ = write!(
-                out,
-                "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
-                f(x(i)),
-                f(top + ph + 16.0),
-                esc(&day_label(ch.days.get(i), i))
-            );
-        }
-    }
-    x_label(
-        &mut out,
-        left,
-        pw,
-        top + ph + 36.0,
-        &format!("day of {}", r.month),
-    );
-    if series.is_empty() || n == 0 {
-        no_data(
-            &mut out,
-            left + pw / 2.0,
-            top + ph / 2.0,
-            "no key was used this month",
-        );
-    }
-    for (si, s) in series.iter().enumerate() {
-        let colour = PALETTE[si % PALETTE.len()];
-        let label = key_label(r, &s.name);
-        let total: u64 = s.values.iter().sum();
-        let points: Vec<String> = s
-            .values
-            .iter()
-            .enumerate()
-            .map(|(i, v)| format!("{},{}", f(x(i)), f(y(*v))))
-            .collect();
-        let _ = write!(
-            out,
-            "<g class=\"series\"><title>{} ({}): {total} calls</title><polyline fill=\"none\" stroke=\"{colour}\" stroke-width=\"2\" points=\"{}\"/>",
-            esc(&label),
-            esc(&s.name),
-            points.join(" ")
-        );
-        for (i, v) in s.values.iter().enumerate() {
-            let day = ch
-                .days
-                .get(i)
-                .cloned()
-                .unwrap_or_else(|| format!("day {}", i + 1));
-            let _ = write!(
-                out,
-                "<circle cx=\"{}\" cy=\"{}\" r=\"2.5\" fill=\"{colour}\"><title>{}, {}: {v} calls</title></circle>",
-                f(x(i)),
-                f(y(*v)),
-                esc(&label),
-                esc(&day)
-            );
-        }
-        let ly = legend_top + si as f64 * 18.0;
-        let _ = write!(
-            out,
-            "<rect x=\"{}\" y=\"{}\" width=\"12\" height=\"12\" fill=\"{colour}\"/><text x=\"{}\" y=\"{}\">{} — {total} calls<title>{}</title></text></g>",
-            f(left),
-            f(ly - 10.0),
-            f(left + 18.0),
-            f(ly),
-            esc(&tail(&label, 60)),
-            esc(&s.name)
-        );
-    }
-    out.push_str("</svg>");
-    out
+        body,
+    )
 }
 
 /// Failed calls per day, as bars.
-pub(super) fn chart_failures_per_day(r: &Report) -> String {
+pub(super) fn chart_failures_per_day(r: &Report) -> Markup {
     let ch = &r.charts;
     let vals = &ch.failures_per_day;
     let n = vals.len();
@@ -238,78 +190,42 @@ pub(super) fn chart_failures_per_day(r: &Report) -> String {
     let (pw, ph) = (W - left - right, 180.0);
     let h = top + ph + 48.0;
     let max = vals.iter().copied().max().unwrap_or(0);
-    let (top_val, step) = nice_scale(max);
+    let scale = nice_scale(max);
     let band = pw / n.max(1) as f64;
-    let mut out = String::new();
     let total: u64 = vals.iter().sum();
-    svg_open(
-        &mut out,
+    let body = html! {
+        (y_axis((left, top, pw, ph), scale, "failed calls"))
+        @for (i, v) in vals.iter().enumerate() {
+            @let bh = ph * *v as f64 / scale.0 as f64;
+            rect x=(f(left + band * i as f64 + band * 0.15)) y=(f(top + ph - bh))
+                width=(f(band * 0.7)) height=(f(bh)) fill="#d55e00" {
+                title { (Text(&day_name(&ch.days, i))) ": " (v) " failed calls" }
+            }
+            @if labelled(i, n) {
+                text x=(f(left + band * (i as f64 + 0.5))) y=(f(top + ph + 16.0)) text-anchor="middle" {
+                    (Text(&day_label(ch.days.get(i), i)))
+                }
+            }
+        }
+        @if n == 0 {
+            (no_data(left + pw / 2.0, top + ph / 2.0, "no data for this month"))
+        } @else if total == 0 {
+            (no_data(left + pw / 2.0, top + ph / 2.0, "no failed call this month"))
+        }
+        (x_label(left, pw, top + ph + 36.0, &format!("day of {}", r.month)))
+    };
+    svg(
         "chart-failures-per-day",
         h,
         &format!("Failed KMS calls per day, {}: {total} in all", r.month),
         "One bar per day; hover a bar for the day's count.",
-    );
-    y_axis(
-        &mut out,
-        (left, top, pw, ph),
-        (top_val, step),
-        "failed calls",
-    );
-    for (i, v) in vals.iter().enumerate() {
-        let bh = ph * *v as f64 / top_val as f64;
-        let day = ch
-            .days
-            .get(i)
-            .cloned()
-            .unwrap_or_else(|| format!("day {}", i + 1));
-        let _ = write!(
-            out,
-            "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"#d55e00\"><title>{}: {v} failed calls</title></rect>",
-            f(left + band * i as f64 + band * 0.15),
-            f(top + ph - bh),
-            f(band * 0.7),
-            f(bh),
-            esc(&day)
-        );
-        if n <= 10 || i % 5 == 0 || i + 1 == n {
-            let _ = write!(
-                out,
-                "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
-                f(left + band * (i as f64 + 0.5)),
-                f(top + ph + 16.0),
-                esc(&day_label(ch.days.get(i), i))
-            );
-        }
-    }
-    if n == 0 {
-        no_data(
-            &mut out,
-            left + pw / 2.0,
-            top + ph / 2.0,
-            "no data for this month",
-        );
-    } else if total == 0 {
-        no_data(
-            &mut out,
-            left + pw / 2.0,
-            top + ph / 2.0,
-            "no failed call this month",
-        );
-    }
-    x_label(
-        &mut out,
-        left,
-        pw,
-        top + ph + 36.0,
-        &format!("day of {}", r.month),
-    );
-    out.push_str("</svg>");
-    out
+        body,
+    )
 }
 
 /// Calls per principal, stacked by operation (the 7 most frequent operations get
 /// their own colour, the rest is "other").
-pub(super) fn chart_operations_per_principal(r: &Report) -> String {
+pub(super) fn chart_operations_per_principal(r: &Report) -> Markup {
     let rows = &r.charts.operations_per_principal;
     let mut op_totals: BTreeMap<&str, u64> = BTreeMap::new();
     for (_, ops) in rows {
@@ -340,101 +256,62 @@ pub(super) fn chart_operations_per_principal(r: &Report) -> String {
         .map(|(_, o)| o.iter().map(|x| x.1).sum::<u64>())
         .max()
         .unwrap_or(0);
-    let (top_val, step) = nice_scale(max);
-    let x = |v: u64| pw * v as f64 / top_val as f64;
-
-    let mut out = String::new();
-    svg_open(
-        &mut out,
-        "chart-operations-per-principal",
-        h,
-        &format!("KMS operations per principal, {}", r.month),
-        "One bar per principal, split by operation; hover a segment for its count.",
-    );
-    let mut v = 0;
-    while v <= top_val {
-        let gx = left + x(v);
-        let _ = write!(
-            out,
-            "<line class=\"grid\" x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\"/><text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{v}</text>",
-            f(gx),
-            f(top),
-            f(gx),
-            f(top + ph),
-            f(gx),
-            f(top + ph + 16.0)
-        );
-        v += step;
-    }
-    let _ = write!(
-        out,
-        "<line class=\"axis\" x1=\"{l}\" y1=\"{t}\" x2=\"{l}\" y2=\"{b}\"/><line class=\"axis\" x1=\"{l}\" y1=\"{b}\" x2=\"{r}\" y2=\"{b}\"/>",
-        l = f(left),
-        t = f(top),
-        b = f(top + ph),
-        r = f(left + pw),
-    );
-    x_label(&mut out, left, pw, top + ph + 36.0, "calls this month");
-    if rows.is_empty() {
-        no_data(
-            &mut out,
-            left + pw / 2.0,
-            top + ph / 2.0 + 4.0,
-            "no KMS call this month",
-        );
-    }
-    for (ri, (principal, pops)) in rows.iter().enumerate() {
-        let y = top + ri as f64 * row_h + 4.0;
-        let total: u64 = pops.iter().map(|o| o.1).sum();
-        let _ = write!(
-            out,
-            "<g class=\"principal\"><text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}<title>{}: {total} calls</title></text>",
-            f(left - 8.0),
-            f(y + 12.0),
-            esc(&tail(principal, 32)),
-            esc(principal)
-        );
-        let mut acc = 0u64;
-        for (op, v) in pops {
-            let _ = write!(
-                out,
-                "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"{}\"><title>{}: {} {v} calls</title></rect>",
-                f(left + x(acc)),
-                f(y),
-                f(x(*v)),
-                f(row_h - 8.0),
-                colour(op),
-                esc(principal),
-                esc(op)
-            );
-            acc += v;
-        }
-        let _ = write!(
-            out,
-            "<text x=\"{}\" y=\"{}\">{total}</text></g>",
-            f(left + x(acc) + 4.0),
-            f(y + 12.0)
-        );
-    }
+    let scale = nice_scale(max);
+    let x = |v: u64| pw * v as f64 / scale.0 as f64;
     let legend: Vec<(&str, &str)> = named
         .iter()
         .map(|o| (*o, colour(o)))
         .chain(has_other.then_some(("other operations", PALETTE[7])))
         .collect();
-    for (i, (op, col)) in legend.iter().enumerate() {
-        let lx = left + (i % per_line) as f64 * (pw / per_line as f64);
-        let ly = legend_top + (i / per_line) as f64 * 18.0;
-        let _ = write!(
-            out,
-            "<rect x=\"{}\" y=\"{}\" width=\"12\" height=\"12\" fill=\"{col}\"/><text x=\"{}\" y=\"{}\">{}<title>{}</title></text>",
-            f(lx),
-            f(ly - 10.0),
-            f(lx + 18.0),
-            f(ly),
-            esc(&tail(op, 30)),
-            esc(op)
-        );
-    }
-    out.push_str("</svg>");
-    out
+
+    let body = html! {
+        @for v in ticks(scale) {
+            @let gx = left + x(v);
+            line.grid x1=(f(gx)) y1=(f(top)) x2=(f(gx)) y2=(f(top + ph)) {}
+            text x=(f(gx)) y=(f(top + ph + 16.0)) text-anchor="middle" { (v) }
+        }
+        line.axis x1=(f(left)) y1=(f(top)) x2=(f(left)) y2=(f(top + ph)) {}
+        line.axis x1=(f(left)) y1=(f(top + ph)) x2=(f(left + pw)) y2=(f(top + ph)) {}
+        (x_label(left, pw, top + ph + 36.0, "calls this month"))
+        @if rows.is_empty() {
+            (no_data(left + pw / 2.0, top + ph / 2.0 + 4.0, "no KMS call this month"))
+        }
+        @for (ri, (principal, pops)) in rows.iter().enumerate() {
+            @let y = top + ri as f64 * row_h + 4.0;
+            @let total: u64 = pops.iter().map(|o| o.1).sum();
+            @let starts: Vec<u64> = pops.iter().scan(0u64, |acc, (_, v)| {
+                let s = *acc;
+                *acc += v;
+                Some(s)
+            }).collect();
+            g.principal {
+                text x=(f(left - 8.0)) y=(f(y + 12.0)) text-anchor="end" {
+                    (Text(&tail(principal, 32)))
+                    title { (Text(principal)) ": " (total) " calls" }
+                }
+                @for ((op, v), start) in pops.iter().zip(&starts) {
+                    rect x=(f(left + x(*start))) y=(f(y)) width=(f(x(*v))) height=(f(row_h - 8.0)) fill=(colour(op)) {
+                        title { (Text(principal)) ": " (Text(op)) " " (v) " calls" }
+                    }
+                }
+                text x=(f(left + x(total) + 4.0)) y=(f(y + 12.0)) { (total) }
+            }
+        }
+        @for (i, (op, col)) in legend.iter().enumerate() {
+            @let lx = left + (i % per_line) as f64 * (pw / per_line as f64);
+            @let ly = legend_top + (i / per_line) as f64 * 18.0;
+            rect x=(f(lx)) y=(f(ly - 10.0)) width="12" height="12" fill=(col) {}
+            text x=(f(lx + 18.0)) y=(f(ly)) {
+                (Text(&tail(op, 30)))
+                title { (Text(op)) }
+            }
+        }
+    };
+    svg(
+        "chart-operations-per-principal",
+        h,
+        &format!("KMS operations per principal, {}", r.month),
+        "One bar per principal, split by operation; hover a segment for its count.",
+        body,
+    )
 }

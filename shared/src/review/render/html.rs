@@ -1,137 +1,156 @@
-//! The HTML renderer.
+//! The HTML renderer: maud templates, which escape every interpolated value
+//! (`& < > "`; attributes are always double-quoted), so a string from the logs stays
+//! text. Only the stylesheet, a constant of this crate, is inserted as is.
 
-use std::fmt::Write as _;
+use std::borrow::Cow;
+
+use maud::{DOCTYPE, Markup, PreEscaped, Render, html};
 
 use crate::review::report::Report;
 
-use super::model::{Block, Inline, Table};
+use super::model::{Block, Cell, Inline, Table};
 use super::{meta, sections::sections, title};
 
-/// Escapes text for HTML element content and quoted attribute values (HTML and
-/// SVG alike). Control characters other than tab and line breaks, which are not
-/// allowed in documents, become U+FFFD.
-pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 8);
-    for ch in s.chars() {
-        match ch {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            '\t' | '\n' | '\r' => out.push(ch),
-            c if c.is_control() => out.push('\u{FFFD}'),
-            c => out.push(c),
-        }
+const STYLE: &str = include_str!("report.css");
+
+const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'";
+
+/// Text for the page: control characters other than tab and line breaks, which
+/// are not allowed in HTML documents, become U+FFFD; maud escapes the rest.
+pub(super) struct Text<'a>(pub(super) &'a str);
+
+impl Render for Text<'_> {
+    fn render_to(&self, buffer: &mut String) {
+        clean(self.0).as_ref().render_to(buffer);
     }
-    out
 }
 
-const STYLE: &str = include_str!("report.css");
+fn clean(s: &str) -> Cow<'_, str> {
+    let bad = |c: char| c.is_control() && !matches!(c, '\t' | '\n' | '\r');
+    if s.chars().any(bad) {
+        Cow::Owned(
+            s.chars()
+                .map(|c| if bad(c) { '\u{FFFD}' } else { c })
+                .collect(),
+        )
+    } else {
+        Cow::Borrowed(s)
+    }
+}
 
 /// The report as one self-contained HTML5 page.
 pub fn render_html(r: &Report) -> String {
     let secs = sections(r, true);
-    let mut out = String::with_capacity(64 * 1024);
-    let t = esc(&title(r));
-    let _ = write!(
-        out,
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'\">\n\
-<meta name=\"referrer\" content=\"no-referrer\">\n\
-<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-<meta name=\"generator\" content=\"keytrail {}\">\n\
-<title>{t}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<header>\n<h1>{t}</h1>\n<p class=\"meta\">{}</p>\n<nav><ul>",
-        esc(env!("CARGO_PKG_VERSION")),
-        esc(&meta(r)),
-    );
-    for s in &secs {
-        let _ = write!(out, "<li><a href=\"#{}\">{}</a></li>", s.id, esc(s.title));
-    }
-    out.push_str("</ul></nav>\n</header>\n<main>\n");
-    for s in &secs {
-        let _ = writeln!(out, "<section id=\"{}\">\n<h2>{}</h2>", s.id, esc(s.title));
-        for b in &s.blocks {
-            match b {
-                Block::Para(p) => {
-                    let _ = writeln!(out, "<p>{}</p>", html_inline(p));
-                }
-                Block::Warn(p) => {
-                    let _ = writeln!(out, "<p class=\"warn\">{}</p>", html_inline(p));
-                }
-                Block::List(id, items) => {
-                    let _ = write!(out, "<ul id=\"{id}\">");
-                    for i in items {
-                        let _ = write!(out, "<li>{}</li>", esc(i));
+    let t = title(r);
+    let page = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta http-equiv="Content-Security-Policy" content=(CSP);
+                meta name="referrer" content="no-referrer";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                meta name="generator" content={ "keytrail " (env!("CARGO_PKG_VERSION")) };
+                title { (Text(&t)) }
+                style { (PreEscaped(STYLE)) }
+            }
+            body {
+                header {
+                    h1 { (Text(&t)) }
+                    p.meta { (Text(&meta(r))) }
+                    nav {
+                        ul {
+                            @for s in &secs {
+                                li { a href={ "#" (s.id) } { (s.title) } }
+                            }
+                        }
                     }
-                    out.push_str("</ul>\n");
                 }
-                Block::Table(tb) => html_table(&mut out, tb),
-                Block::Sub(h) => {
-                    let _ = writeln!(out, "<h3>{}</h3>", esc(h));
-                }
-                Block::Chart(svg) => {
-                    let _ = writeln!(out, "<figure>{svg}</figure>");
+                main {
+                    @for s in &secs {
+                        section id=(s.id) {
+                            h2 { (s.title) }
+                            @for b in &s.blocks {
+                                (block(b))
+                            }
+                        }
+                    }
                 }
             }
         }
-        out.push_str("</section>\n");
-    }
-    out.push_str("</main>\n</body>\n</html>\n");
+    };
+    let mut out = page.into_string();
+    out.push('\n');
     out
 }
 
-fn html_inline(parts: &Inline) -> String {
-    parts
-        .iter()
-        .map(|(b, t)| {
-            if *b {
-                format!("<strong>{}</strong>", esc(t))
-            } else {
-                esc(t)
-            }
-        })
-        .collect()
+fn block(b: &Block) -> Markup {
+    html! {
+        @match b {
+            Block::Para(p) => p { (inline(p)) },
+            Block::Warn(p) => p.warn { (inline(p)) },
+            Block::List(id, items) => ul id=(id) {
+                @for i in items {
+                    li { (Text(i)) }
+                }
+            },
+            Block::Table(t) => (table(t)),
+            Block::Sub(h) => h3 { (Text(h)) },
+            Block::Chart(svg) => figure { (svg) },
+        }
+    }
 }
 
-fn html_table(out: &mut String, t: &Table) {
-    let _ = write!(
-        out,
-        "<div class=\"scroll\"><table id=\"{}\" class=\"data\">\n<thead><tr>",
-        t.id
-    );
-    for (h, num) in &t.head {
-        let _ = write!(
-            out,
-            "<th scope=\"col\"{}>{}</th>",
-            if *num { " class=\"num\"" } else { "" },
-            esc(h)
-        );
-    }
-    out.push_str("</tr></thead>\n<tbody>\n");
-    if t.rows.is_empty() {
-        let _ = writeln!(
-            out,
-            "<tr><td class=\"empty\" colspan=\"{}\">{}</td></tr>",
-            t.head.len().max(1),
-            esc(&t.empty)
-        );
-    }
-    for row in &t.rows {
-        out.push_str("<tr>");
-        for cell in row {
-            let class = cell
-                .class
-                .map(|c| format!(" class=\"{c}\""))
-                .unwrap_or_default();
-            let text = esc(&cell.text);
-            if cell.strong {
-                let _ = write!(out, "<td{class}><strong>{text}</strong></td>");
-            } else {
-                let _ = write!(out, "<td{class}>{text}</td>");
+fn inline(parts: &Inline) -> Markup {
+    html! {
+        @for (bold, t) in parts {
+            @if *bold {
+                strong { (Text(t)) }
+            } @else {
+                (Text(t))
             }
         }
-        out.push_str("</tr>\n");
     }
-    out.push_str("</tbody>\n</table></div>\n");
+}
+
+fn table(t: &Table) -> Markup {
+    html! {
+        div.scroll {
+            table id=(t.id) class="data" {
+                thead {
+                    tr {
+                        @for (h, num) in &t.head {
+                            th scope="col" class=[num.then_some("num")] { (Text(h)) }
+                        }
+                    }
+                }
+                tbody {
+                    @if t.rows.is_empty() {
+                        tr {
+                            td.empty colspan=(t.head.len().max(1)) { (Text(&t.empty)) }
+                        }
+                    }
+                    @for row in &t.rows {
+                        tr {
+                            @for c in row {
+                                (cell(c))
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn cell(c: &Cell) -> Markup {
+    html! {
+        td class=[c.class] {
+            @if c.strong {
+                strong { (Text(&c.text)) }
+            } @else {
+                (Text(&c.text))
+            }
+        }
+    }
 }

@@ -61,7 +61,7 @@ pub(super) enum Block {
     Table(Table),
     Sub(String),
     /// HTML only.
-    Chart(String),
+    Chart(maud::Markup),
 }
 
 pub(super) struct Section {

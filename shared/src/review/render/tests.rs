@@ -1,6 +1,5 @@
 use super::charts::nice_scale;
 use super::format::{day_ranges, delta, tail};
-use super::html::esc;
 use super::markdown::md_escape;
 use super::*;
 use crate::detect::baseline::MonthTotals;
@@ -366,9 +365,18 @@ fn html_escapes_hostile_strings() {
         .expect("chart present");
     assert!(chart.contains("&lt;script&gt;"));
     assert!(page.contains("<td>alias/payments-db</td>") || page.contains("alias/payments-db"));
-    // Quotes cannot leave an attribute.
-    assert_eq!(esc("a\"b'c&<>"), "a&quot;b&#39;c&amp;&lt;&gt;");
-    assert_eq!(esc("x\u{0}y"), "x\u{FFFD}y");
+    // Quotes cannot leave an attribute; control characters do not reach the page.
+    let mut r = fixture();
+    r.new_principals = vec!["a\"b'c&<>".into(), "x\u{0}y".into()];
+    let page = render_html(&r);
+    assert!(
+        page.contains("<li>a&quot;b'c&amp;&lt;&gt;</li>"),
+        "escaped text"
+    );
+    assert!(page.contains("<li>x\u{FFFD}y</li>"), "NUL replaced");
+    r.charts.calls_per_key[0].name = "k\"><script>".into();
+    let page = render_html(&r);
+    assert!(page.contains("k&quot;&gt;&lt;script&gt;"), "escaped in SVG");
 }
 
 #[test]
