@@ -67,9 +67,14 @@ impl Drop for TempDir {
 }
 
 fn report() -> Report {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/review/report.json");
+    // The insta snapshot of the library's report fixture: a `---` header, then the JSON.
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/review/report.json.snap");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).expect("report.json is a keytrail.review report")
+    let json = text
+        .splitn(3, "---\n")
+        .nth(2)
+        .unwrap_or_else(|| panic!("{}: no insta header", path.display()));
+    serde_json::from_str(json).expect("report.json.snap holds a keytrail.review report")
 }
 
 /// Runs Chromium headless with the isolation flags plus `extra`; returns stdout.

@@ -314,40 +314,18 @@ pub(crate) fn fixture() -> Report {
     }
 }
 
-fn fixture_path(name: &str) -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/review")
-        .join(name)
-}
-
-/// Compares with a checked-in snapshot; `KEYTRAIL_UPDATE_SNAPSHOTS=1` rewrites it.
+/// Compares with the checked-in insta snapshot `shared/tests/fixtures/review/<name>.snap`
+/// (the browser test reads `report.json.snap` too). A difference fails the test and
+/// writes nothing (`.config/insta.yaml`: `update: no`); review the change and rerun
+/// with `INSTA_UPDATE=always` to accept it.
 fn snapshot(name: &str, actual: &str) {
-    let path = fixture_path(name);
-    if std::env::var_os("KEYTRAIL_UPDATE_SNAPSHOTS").is_some_and(|v| v == "1") {
-        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-        std::fs::write(&path, actual).expect("write snapshot");
-        return;
-    }
-    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e}; review the output and create it with KEYTRAIL_UPDATE_SNAPSHOTS=1",
-            path.display()
-        )
+    insta::with_settings!({
+        snapshot_path => "../../../tests/fixtures/review",
+        prepend_module_to_snapshot => false,
+        omit_expression => true,
+    }, {
+        insta::assert_snapshot!(name, actual);
     });
-    if expected != actual {
-        let line = expected
-            .lines()
-            .zip(actual.lines())
-            .position(|(a, b)| a != b)
-            .unwrap_or_else(|| expected.lines().count().min(actual.lines().count()));
-        panic!(
-            "{} differs from the rendered output (first difference at line {}):\n  expected: {:?}\n  actual:   {:?}\nIf the change is intended, review it and rerun with KEYTRAIL_UPDATE_SNAPSHOTS=1.",
-            path.display(),
-            line + 1,
-            expected.lines().nth(line),
-            actual.lines().nth(line)
-        );
-    }
 }
 
 #[test]
@@ -487,7 +465,7 @@ fn markdown_snapshot() {
 
 #[test]
 fn json_snapshot() {
-    let json = serde_json::to_string_pretty(&fixture()).expect("json") + "\n";
+    let json = serde_json::to_string_pretty(&fixture()).expect("json");
     snapshot("report.json", &json);
     // The snapshot reads back as the same report (the browser test uses it).
     let back: Report = serde_json::from_str(&json).expect("parse");
