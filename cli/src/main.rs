@@ -332,10 +332,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 namespace,
                 lag: chrono::Duration::minutes(lag_minutes),
                 athena_table,
-                athena_date_partition: keytrail::date_partition(Some(
-                    athena_date_partition,
-                ))
-                .map_err(|e| anyhow::anyhow!("--athena-date-partition: {e}"))?,
+                athena_date_partition: keytrail::date_partition(Some(athena_date_partition))
+                    .map_err(|e| anyhow::anyhow!("--athena-date-partition: {e}"))?,
                 progress: !json,
                 baseline: load_baseline(baseline.as_deref())?,
             })?;

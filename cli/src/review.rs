@@ -6,13 +6,13 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use chrono::Utc;
+use keytrail::Summary;
 use keytrail::{AnalysisOptions, analyse};
 use keytrail::{
     Baseline, KeyInfo, Month, Report, ReviewInput, ReviewSettings, TrailInfo, build_report,
     delivery_coverage, updated_baseline,
 };
 use keytrail::{non_log_reason, parse_log_key};
-use keytrail::Summary;
 use rayon::prelude::*;
 
 use crate::files::{collect_files, display, progress, warn_no_logs};

@@ -55,11 +55,10 @@ pub use defaults::{
 // CloudTrail in.
 pub use cloudtrail::framing::{Facts, Scan, Source, kind_of, scan_value, string_end};
 pub use cloudtrail::layout::{
-    BASELINE_KEY, KEYTRAIL_PREFIX, LogKey, MARKER_PREFIX, ObjectKind, SUMMARIES_PREFIX,
-    log_account_prefix, log_day_prefix, log_month_prefix, logs_root, SummaryKey,
-    classify_key, decode_event_key, has_log_extension, investigation_key, marker_key,
-    non_log_reason, parse_log_key, parse_summary_key, review_prefix, summaries_month_prefix,
-    unreadable_baseline_key,
+    BASELINE_KEY, KEYTRAIL_PREFIX, LogKey, MARKER_PREFIX, ObjectKind, SUMMARIES_PREFIX, SummaryKey,
+    classify_key, decode_event_key, has_log_extension, investigation_key, log_account_prefix,
+    log_day_prefix, log_month_prefix, logs_root, marker_key, non_log_reason, parse_log_key,
+    parse_summary_key, review_prefix, summaries_month_prefix, unreadable_baseline_key,
 };
 pub use cloudtrail::reader::{
     Item, ReadError, ReadSummary, Select, read_kms_records, read_records,
