@@ -109,6 +109,48 @@ fn labelled(i: usize, n: usize) -> bool {
     n <= 10 || i.is_multiple_of(5) || i + 1 == n
 }
 
+/// A generous estimate of the width in pixels of `s` in the charts' 11px
+/// sans-serif (DejaVu Sans, system-ui): wide enough for the real text, so that
+/// entries laid out with it do not overlap.
+pub(super) fn text_width(s: &str) -> f64 {
+    s.chars()
+        .map(|c| match c {
+            'i' | 'j' | 'l' | 'f' | 't' | 'r' | 'I' | '.' | ',' | ':' | ';' | '|' | '!' | '\''
+            | ' ' => 4.5,
+            'm' | 'w' | 'M' | 'W' | '@' | '%' => 11.0,
+            c if c.is_ascii_uppercase() => 8.5,
+            c if c.is_ascii() => 7.0,
+            _ => 11.5,
+        })
+        .sum()
+}
+
+/// Legend entries (a 12px swatch, then the label) laid out left to right, in rows
+/// no wider than `width`: each entry's x offset and row. An entry wider than a row
+/// gets a row of its own.
+pub(super) fn legend_layout(labels: &[String], width: f64) -> Vec<(f64, usize)> {
+    let mut out = Vec::with_capacity(labels.len());
+    let (mut x, mut row) = (0.0, 0);
+    for l in labels {
+        let w = legend_entry_width(l);
+        if x > 0.0 && x + w > width {
+            x = 0.0;
+            row += 1;
+        }
+        out.push((x, row));
+        x += w + LEGEND_GAP;
+    }
+    out
+}
+
+/// Swatch, gap, label.
+pub(super) fn legend_entry_width(label: &str) -> f64 {
+    18.0 + text_width(label)
+}
+
+/// Space between two legend entries on a row.
+pub(super) const LEGEND_GAP: f64 = 20.0;
+
 /// Daily calls of the top keys: one line per key, with a legend.
 pub(super) fn chart_calls_per_key(r: &Report) -> Markup {
     let ch = &r.charts;
@@ -247,10 +289,16 @@ pub(super) fn chart_operations_per_principal(r: &Report) -> Markup {
     let (left, top, right, row_h) = (230.0, 16.0, 24.0, 24.0);
     let pw = W - left - right;
     let ph = row_h * rows.len().max(1) as f64;
-    let legend_items = named.len() + usize::from(has_other);
-    let per_line = 4;
+    let legend: Vec<(&str, &str)> = named
+        .iter()
+        .map(|o| (*o, colour(o)))
+        .chain(has_other.then_some(("other operations", PALETTE[7])))
+        .collect();
+    let labels: Vec<String> = legend.iter().map(|(op, _)| tail(op, 30)).collect();
+    let places = legend_layout(&labels, pw);
+    let legend_rows = places.last().map_or(1, |p| p.1 + 1);
     let legend_top = top + ph + 50.0;
-    let h = legend_top + legend_items.div_ceil(per_line).max(1) as f64 * 18.0 + 6.0;
+    let h = legend_top + legend_rows as f64 * 18.0 + 6.0;
     let max = rows
         .iter()
         .map(|(_, o)| o.iter().map(|x| x.1).sum::<u64>())
@@ -258,11 +306,6 @@ pub(super) fn chart_operations_per_principal(r: &Report) -> Markup {
         .unwrap_or(0);
     let scale = nice_scale(max);
     let x = |v: u64| pw * v as f64 / scale.0 as f64;
-    let legend: Vec<(&str, &str)> = named
-        .iter()
-        .map(|o| (*o, colour(o)))
-        .chain(has_other.then_some(("other operations", PALETTE[7])))
-        .collect();
 
     let body = html! {
         @for v in ticks(scale) {
@@ -297,13 +340,15 @@ pub(super) fn chart_operations_per_principal(r: &Report) -> Markup {
                 text x=(f(left + x(total) + 4.0)) y=(f(y + 12.0)) { (total) }
             }
         }
-        @for (i, (op, col)) in legend.iter().enumerate() {
-            @let lx = left + (i % per_line) as f64 * (pw / per_line as f64);
-            @let ly = legend_top + (i / per_line) as f64 * 18.0;
-            rect x=(f(lx)) y=(f(ly - 10.0)) width="12" height="12" fill=(col) {}
-            text x=(f(lx + 18.0)) y=(f(ly)) {
-                (Text(&tail(op, 30)))
-                title { (Text(op)) }
+        @for (((op, col), label), (dx, row)) in legend.iter().zip(&labels).zip(&places) {
+            @let lx = left + dx;
+            @let ly = legend_top + *row as f64 * 18.0;
+            g.legend {
+                rect x=(f(lx)) y=(f(ly - 10.0)) width="12" height="12" fill=(col) {}
+                text x=(f(lx + 18.0)) y=(f(ly)) {
+                    (Text(label))
+                    title { (Text(op)) }
+                }
             }
         }
     };

@@ -129,6 +129,35 @@ pub(super) fn key_label(r: &Report, key: &str) -> String {
     )
 }
 
+/// The first `max` characters of `s`, with a trailing ellipsis when cut.
+pub(super) fn head(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_owned();
+    }
+    let kept: String = s.chars().take(max).collect();
+    format!("{kept}…")
+}
+
+/// A short form of an ARN for a narrow cell: its resource part (`role/app-backend`,
+/// `assumed-role/Admin/alice`, `key/1111aaaa…`), after the account when that is not
+/// `home`. Anything else (a service, `-`) as it is.
+pub(super) fn short_arn(s: &str, home: Option<&str>) -> String {
+    let mut p = s.splitn(6, ':');
+    let (Some("arn"), Some(_), Some(service), Some(_), Some(account), Some(resource)) =
+        (p.next(), p.next(), p.next(), p.next(), p.next(), p.next())
+    else {
+        return s.to_owned();
+    };
+    let resource = match resource.strip_prefix("key/") {
+        Some(id) if service == "kms" => format!("key/{}", head(id, 8)),
+        _ => resource.to_owned(),
+    };
+    match home {
+        Some(h) if !account.is_empty() && account != h => format!("{account}:{resource}"),
+        _ => resource,
+    }
+}
+
 /// The last `max` characters of `s`, with a leading ellipsis when cut.
 pub(super) fn tail(s: &str, max: usize) -> String {
     let count = s.chars().count();

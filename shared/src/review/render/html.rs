@@ -145,7 +145,7 @@ fn table(t: &Table) -> Markup {
 
 fn cell(c: &Cell) -> Markup {
     html! {
-        td class=[c.class] {
+        td class=[c.class] title=[c.full.as_deref().map(Text)] {
             @if c.strong {
                 strong { (Text(&c.text)) }
             } @else {

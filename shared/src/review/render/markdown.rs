@@ -54,7 +54,7 @@ fn md_inline(parts: &Inline) -> String {
 }
 
 fn md_cell(cell: &Cell) -> String {
-    let t = md_escape(&cell.text);
+    let t = md_escape(cell.full.as_deref().unwrap_or(&cell.text));
     if cell.strong && !t.is_empty() {
         format!("**{t}**")
     } else {

@@ -16,7 +16,7 @@ mod markdown;
 mod model;
 mod sections;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use html::render_html;
 pub use markdown::render_markdown;

@@ -7,6 +7,9 @@ pub(super) struct Cell {
     pub(super) text: String,
     pub(super) strong: bool,
     pub(super) class: Option<&'static str>,
+    /// The full text when `text` is a short form (an ARN): HTML shows `text` with
+    /// this as its tooltip, Markdown shows this.
+    pub(super) full: Option<String>,
 }
 
 pub(super) fn c(text: impl Into<String>) -> Cell {
@@ -30,6 +33,7 @@ pub(super) fn n_alert(v: u64) -> Cell {
         text: v.to_string(),
         strong: v > 0,
         class: Some(if v > 0 { "num alert" } else { "num" }),
+        full: None,
     }
 }
 
@@ -38,6 +42,39 @@ pub(super) fn strong(text: impl Into<String>, class: &'static str) -> Cell {
         text: text.into(),
         strong: true,
         class: Some(class),
+        full: None,
+    }
+}
+
+/// A date or time, kept on one line.
+pub(super) fn time(text: impl Into<String>) -> Cell {
+    Cell {
+        text: text.into(),
+        class: Some("time"),
+        ..Cell::default()
+    }
+}
+
+/// An identifier such as a key ARN: the one kind of cell that may wrap anywhere.
+pub(super) fn id(text: impl Into<String>) -> Cell {
+    Cell {
+        text: text.into(),
+        class: Some("id"),
+        ..Cell::default()
+    }
+}
+
+/// An ARN shown as `short` (kept on one line), the full ARN as its tooltip (HTML)
+/// or in place of it (Markdown).
+pub(super) fn arn(full: &str, short: String) -> Cell {
+    if short == full {
+        return id(short);
+    }
+    Cell {
+        text: short,
+        class: Some("arn"),
+        full: Some(full.to_owned()),
+        ..Cell::default()
     }
 }
 

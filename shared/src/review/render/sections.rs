@@ -3,6 +3,7 @@
 
 use crate::detect::baseline::MonthTotals;
 use crate::detect::catalog::Rule;
+use crate::detect::keys::arn_account;
 use crate::review::report::{CheckStatus, InventoryRow, Report, ts};
 
 use super::charts::{chart_calls_per_key, chart_failures_per_day, chart_operations_per_principal};
@@ -20,6 +21,7 @@ pub(super) fn sections(r: &Report, charts: bool) -> Vec<Section> {
     out.push(trail_checks(r));
     out.push(pending_deletion(r));
     out.push(unused_keys(r));
+    out.push(key_rotation(r));
     out.push(missing_tags(r));
     out.push(key_inventory(r));
     out.push(access_inventory(r));
@@ -35,6 +37,14 @@ pub(super) fn sections(r: &Report, charts: bool) -> Vec<Section> {
 fn summary(r: &Report) -> Section {
     let s = &r.summary;
     let rows = vec![
+        vec![
+            c("accounts reviewed"),
+            c(list_or(&r.scope.accounts, "unknown")),
+        ],
+        vec![
+            c("regions reviewed"),
+            c(list_or(&r.scope.regions, "unknown")),
+        ],
         vec![c("KMS calls"), n(s.kms_calls)],
         vec![c("failed calls"), n(s.failures)],
         vec![c("principals"), n(s.principals)],
@@ -56,6 +66,14 @@ fn summary(r: &Report) -> Section {
         vec![c("customer-managed keys used"), n(s.keys_used)],
         vec![c("unused keys"), n_alert(s.unused_keys)],
         vec![c("keys pending deletion"), n_alert(s.keys_pending_deletion)],
+        vec![
+            c("customer-managed keys with rotation off"),
+            if r.inventory_source == "kms" {
+                n_alert(s.rotation_disabled)
+            } else {
+                c("not checked (offline)")
+            },
+        ],
         vec![
             c("keys pending deletion and used this month"),
             n_alert(s.pending_deletion_used),
@@ -171,12 +189,14 @@ fn trail_checks(r: &Report) -> Section {
                         text: "pass".into(),
                         class: Some("pass"),
                         strong: false,
+                        full: None,
                     },
                     CheckStatus::Fail => strong("FAIL", "fail"),
                     CheckStatus::NotChecked => Cell {
                         text: "not checked".into(),
                         class: Some("skip"),
                         strong: false,
+                        full: None,
                     },
                 },
                 c(&t.detail),
@@ -214,9 +234,9 @@ fn pending_deletion(r: &Report) -> Section {
         .iter()
         .map(|p| {
             vec![
-                c(&p.key),
+                id(&p.key),
                 c(list_or(&p.aliases, "-")),
-                c(when(p.deletion_date, "unknown")),
+                time(when(p.deletion_date, "unknown")),
                 n_alert(p.uses),
                 if p.used_in_period || p.severity == "critical" {
                     strong(p.severity.to_uppercase(), "critical")
@@ -261,15 +281,16 @@ fn unused_keys(r: &Report) -> Section {
         .iter()
         .map(|u| {
             vec![
-                c(&u.key),
+                id(&u.key),
                 c(list_or(&u.aliases, "-")),
-                c(when(u.last_used, "never recorded")),
+                time(when(u.last_used, "never recorded")),
                 u.days_unused.map_or_else(
                     || c("-"),
                     |d| Cell {
                         text: d.to_string(),
                         class: Some("num"),
                         strong: false,
+                        full: None,
                     },
                 ),
                 c(&u.basis),
@@ -294,12 +315,49 @@ fn unused_keys(r: &Report) -> Section {
     }
 }
 
+/// Customer-managed keys whose automatic rotation is off.
+fn key_rotation(r: &Report) -> Section {
+    let rows: Vec<Vec<Cell>> = r
+        .keys_rotation_disabled
+        .iter()
+        .map(|k| {
+            vec![
+                id(&k.key),
+                c(list_or(&k.aliases, "-")),
+                c(k.state.clone().unwrap_or_else(|| "unknown".into())),
+            ]
+        })
+        .collect();
+    let mut blocks = Vec::new();
+    if r.inventory_source != "kms" {
+        blocks.push(Block::Para(plain(
+            "Not checked: the rotation status needs KMS API access (keytrail review --aws); the inventory comes from the logs.",
+        )));
+    } else {
+        blocks.push(Block::Para(plain(format!(
+            "{} with automatic rotation off (symmetric keys with KMS key material, not pending deletion). Enable it: aws kms enable-key-rotation --key-id <key>.",
+            plural(r.keys_rotation_disabled.len(), "customer-managed key")
+        ))));
+        blocks.push(Block::Table(Table {
+            id: "rotation-disabled",
+            head: cols(&[("key", false), ("aliases", false), ("state", false)]),
+            rows,
+            empty: "Every customer-managed key that can be rotated has rotation on.".into(),
+        }));
+    }
+    Section {
+        id: "s-rotation",
+        title: "Key rotation",
+        blocks,
+    }
+}
+
 /// Customer-managed keys without the required tags.
 fn missing_tags(r: &Report) -> Section {
     let rows = r
         .keys_missing_tags
         .iter()
-        .map(|m| vec![c(&m.key), c(m.missing.join(", "))])
+        .map(|m| vec![id(&m.key), c(m.missing.join(", "))])
         .collect();
     Section {
         id: "s-missing-tags",
@@ -323,7 +381,7 @@ fn key_inventory(r: &Report) -> Section {
         keys.iter()
             .map(|k| {
                 vec![
-                    c(&k.key),
+                    id(&k.key),
                     c(list_or(&k.aliases, "-")),
                     match k.state.as_deref() {
                         Some(st @ ("PendingDeletion" | "PendingReplicaDeletion" | "Disabled")) => {
@@ -335,7 +393,7 @@ fn key_inventory(r: &Report) -> Section {
                     rotation(k.rotation_enabled),
                     c(tags(&k.tags)),
                     n(k.calls_in_period),
-                    c(when(k.last_used, "never recorded")),
+                    time(when(k.last_used, "never recorded")),
                     c(k.unavailable.join("; ")),
                 ]
             })
@@ -384,13 +442,19 @@ fn access_inventory(r: &Report) -> Section {
         .iter()
         .map(|a| {
             vec![
-                c(&a.key),
-                c(&a.principal),
+                arn(&a.key, short_arn(&a.key, None)),
+                arn(
+                    &a.principal,
+                    short_arn(
+                        &a.principal,
+                        arn_account(&a.key).or(r.scope.accounts.first().map(String::as_str)),
+                    ),
+                ),
                 c(&a.event_name),
                 n(a.count),
                 n_alert(a.failures),
-                c(ts(a.first_seen)),
-                c(ts(a.last_seen)),
+                time(ts(a.first_seen)),
+                time(ts(a.last_seen)),
             ]
         })
         .collect();
@@ -399,7 +463,7 @@ fn access_inventory(r: &Report) -> Section {
         title: "Access inventory",
         blocks: vec![
             Block::Para(plain(
-                "Who used which key for what (\"-\" is a call without a key, such as ListKeys).",
+                "Who used which key for what (\"-\" is a call without a key, such as ListKeys). In the HTML report, keys and principals are shown by the last part of their ARN (after the account when it is not the key's), with the full ARN as a tooltip.",
             )),
             Block::Table(Table {
                 id: "access-inventory",
@@ -422,9 +486,11 @@ fn access_inventory(r: &Report) -> Section {
 /// Principals not in the baseline.
 fn new_principals(r: &Report) -> Section {
     let blocks = if !r.baseline_available {
-        vec![Block::Para(plain(
-            "No baseline yet: this is the first reviewed month, so there is nothing to compare with. The baseline saved with this review is used next month.",
-        ))]
+        vec![Block::Para(plain(if r.baseline_saved {
+            "No baseline yet: this is the first reviewed month, so there is nothing to compare with. The baseline saved with this review is used next month."
+        } else {
+            "No baseline yet, so there is nothing to compare with, and none is saved with this review: run keytrail review --baseline-out FILE to save one, and pass it next month with --baseline FILE."
+        }))]
     } else if r.new_principals.is_empty() {
         vec![Block::Para(plain(
             "No new principal: every principal was seen in earlier months.",
@@ -449,9 +515,9 @@ fn cross_account(r: &Report) -> Section {
         .iter()
         .map(|x| {
             vec![
-                c(&x.principal),
+                id(&x.principal),
                 c(&x.account),
-                c(x.keys.join(", ")),
+                id(x.keys.join(", ")),
                 n(x.count),
             ]
         })
@@ -574,6 +640,7 @@ fn trend(r: &Report) -> Section {
                                 text: delta(cur[i], prev[i]),
                                 class: Some("num"),
                                 strong: false,
+                                full: None,
                             },
                         ]
                     })

@@ -1,4 +1,6 @@
 use super::charts::nice_scale;
+use super::charts::{LEGEND_GAP, legend_entry_width, legend_layout};
+use super::format::short_arn;
 use super::format::{day_ranges, delta, tail};
 use super::markdown::md_escape;
 use super::*;
@@ -7,7 +9,7 @@ use crate::review::report::{
     AccessRow, Charts, Coverage, CrossAccount, FailingPrincipal, MissingTags, Numbers, PendingKey,
     Series, TrailCheck, Trend, UnusedKey, WeeklyFindings,
 };
-use crate::review::report::{CheckStatus, InventoryRow};
+use crate::review::report::{CheckStatus, InventoryRow, RotationOff, Scope};
 use chrono::TimeZone;
 use chrono::{DateTime, Utc};
 
@@ -114,6 +116,10 @@ pub(crate) fn fixture() -> Report {
             .expect("time"),
         month: "2026-09".into(),
         inventory_source: "kms".into(),
+        scope: Scope {
+            accounts: vec!["111122223333".into()],
+            regions: vec!["eu-west-1".into()],
+        },
         coverage: Coverage {
             days_in_month: 30,
             days_from_summaries: days[..27]
@@ -145,6 +151,7 @@ pub(crate) fn fixture() -> Report {
             new_principals: 1,
             cross_account_principals: 1,
             trail_checks_failed: 2,
+            rotation_disabled: 1,
         },
         trail_checks: vec![
             TrailCheck {
@@ -220,6 +227,12 @@ pub(crate) fn fixture() -> Report {
         }],
         new_principals: vec![XSS.into()],
         baseline_available: true,
+        baseline_saved: true,
+        keys_rotation_disabled: vec![RotationOff {
+            key: K2.into(),
+            aliases: vec!["alias/reports".into()],
+            state: Some("Enabled".into()),
+        }],
         cross_account_principals: vec![CrossAccount {
             principal: EXT.into(),
             account: "999988887777".into(),
@@ -443,6 +456,123 @@ fn markdown_escapes_cells() {
             }
         }
     }
+}
+
+#[test]
+fn access_inventory_shows_short_arns_with_the_full_one_as_tooltip() {
+    let page = render_html(&fixture());
+    let access = &page[page.find("id=\"access-inventory\"").expect("table")..];
+    let access = &access[..access.find("</table>").expect("end")];
+    assert!(access.contains(&format!(
+        "<td class=\"arn\" title=\"{APP}\">role/app-backend</td>"
+    )));
+    assert!(access.contains(&format!(
+        "<td class=\"arn\" title=\"{K1}\">key/1111aaaa…</td>"
+    )));
+    // Another account's principal keeps its account.
+    assert!(access.contains("999988887777:role/partner|reader</td>"));
+    assert!(!access.contains(">arn:aws:"), "no full ARN as cell text");
+    // Markdown keeps the full ARNs.
+    let md = render_markdown(&fixture());
+    assert!(md.contains(&format!(
+        "| {K1} | arn:aws:iam::111122223333:role/app-backend | Decrypt |"
+    )));
+    assert_eq!(
+        short_arn(
+            "arn:aws:sts::111122223333:assumed-role/Admin/alice",
+            Some("111122223333")
+        ),
+        "assumed-role/Admin/alice"
+    );
+    assert_eq!(short_arn("ec2.amazonaws.com", None), "ec2.amazonaws.com");
+    assert_eq!(short_arn("-", Some("1")), "-");
+}
+
+#[test]
+fn scope_is_shown_in_markdown_and_html() {
+    let md = render_markdown(&fixture());
+    assert!(md.contains("| accounts reviewed | 111122223333 |"), "{md}");
+    assert!(md.contains("| regions reviewed | eu-west-1 |"));
+    let page = render_html(&fixture());
+    assert!(page.contains("<td>accounts reviewed</td><td>111122223333</td>"));
+    let mut r = fixture();
+    r.scope = Scope::default();
+    assert!(render_markdown(&r).contains("| accounts reviewed | unknown |"));
+}
+
+#[test]
+fn rotation_section_lists_the_keys_with_rotation_off() {
+    let md = render_markdown(&fixture());
+    assert!(md.contains("## Key rotation"));
+    assert!(md.contains("1 customer-managed key with automatic rotation off"));
+    assert!(md.contains(&format!("| {K2} | alias/reports | Enabled |")));
+    assert!(md.contains("| customer-managed keys with rotation off | **1** |"));
+    let page = render_html(&fixture());
+    assert_eq!(page.matches("id=\"rotation-disabled\"").count(), 1);
+    assert!(page.contains("href=\"#s-rotation\""));
+    let mut r = fixture();
+    r.keys_rotation_disabled.clear();
+    r.summary.rotation_disabled = 0;
+    assert!(
+        render_markdown(&r)
+            .contains("Every customer-managed key that can be rotated has rotation on.")
+    );
+    r.inventory_source = "logs (offline)".into();
+    let md = render_markdown(&r);
+    assert!(md.contains("Not checked: the rotation status needs KMS API access"));
+    assert!(md.contains("| customer-managed keys with rotation off | not checked (offline) |"));
+}
+
+#[test]
+fn first_month_text_says_whether_a_baseline_is_saved() {
+    let mut r = fixture();
+    r.baseline_available = false;
+    r.baseline_saved = true;
+    assert!(
+        render_markdown(&r).contains("The baseline saved with this review is used next month.")
+    );
+    r.baseline_saved = false;
+    let md = render_markdown(&r);
+    assert!(!md.contains("saved with this review is used"), "{md}");
+    assert!(md.contains("keytrail review --baseline-out FILE"));
+    assert!(render_html(&r).contains("keytrail review --baseline-out FILE"));
+}
+
+#[test]
+fn legend_entries_do_not_overlap() {
+    let labels: Vec<String> = [
+        "GenerateDataKeyWithoutPlaintext",
+        "Decrypt",
+        "…airWithoutPlaintextAndMore",
+        "WWWWWWWWWWWWWWWWWWWWWWWWWWWWWW",
+        "ReEncrypt",
+        "GetPublicKey",
+        "Sign",
+        "other operations",
+    ]
+    .map(String::from)
+    .to_vec();
+    let width = 706.0;
+    let places = legend_layout(&labels, width);
+    for (i, (l, (x, row))) in labels.iter().zip(&places).enumerate() {
+        let end = x + legend_entry_width(l);
+        assert!(end <= width || *x == 0.0, "{l} leaves the row");
+        if let Some((nx, nrow)) = places.get(i + 1)
+            && nrow == row
+        {
+            assert!(
+                end + LEGEND_GAP <= *nx + 0.001,
+                "{l} overlaps the next entry"
+            );
+        }
+    }
+    assert!(places.last().expect("places").1 >= 2, "wrapped over rows");
+    // The page: the legend is taller when it needs more rows, never cut off.
+    let mut r = fixture();
+    r.charts.operations_per_principal =
+        vec![(APP.into(), labels.iter().map(|l| (l.clone(), 5)).collect())];
+    let page = render_html(&r);
+    assert_eq!(page.matches("<g class=\"legend\">").count(), 8);
 }
 
 #[test]
