@@ -514,7 +514,25 @@ pub struct PendingKey {
     pub deletion_date: Option<DateTime<Utc>>,
     pub used_in_period: bool,
     pub uses: u64,
-    pub severity: String,
+    pub severity: PendingSeverity,
+}
+
+/// How serious a key pending deletion is: critical when it was still used this
+/// month (serialised `critical` / `info`, as the strings it replaced).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PendingSeverity {
+    Critical,
+    Info,
+}
+
+impl PendingSeverity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PendingSeverity::Critical => "critical",
+            PendingSeverity::Info => "info",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -794,9 +812,9 @@ pub fn build_report(input: &ReviewInput) -> Report {
                 used_in_period: uses > 0,
                 uses,
                 severity: if uses > 0 {
-                    "critical".into()
+                    PendingSeverity::Critical
                 } else {
-                    "info".into()
+                    PendingSeverity::Info
                 },
             });
             continue;
@@ -1220,7 +1238,7 @@ mod tests {
         assert_eq!(r.keys_pending_deletion.len(), 1);
         let p = &r.keys_pending_deletion[0];
         assert!(
-            p.used_in_period && p.uses == 1 && p.severity == "critical",
+            p.used_in_period && p.uses == 1 && p.severity == PendingSeverity::Critical,
             "{p:?}"
         );
         assert_eq!(r.summary.pending_deletion_used, 1);

@@ -4,7 +4,7 @@
 use crate::detect::baseline::MonthTotals;
 use crate::detect::catalog::Rule;
 use crate::detect::keys::arn_account;
-use crate::review::report::{CheckStatus, InventoryRow, Report, ts};
+use crate::review::report::{CheckStatus, InventoryRow, PendingSeverity, Report, ts};
 
 use super::charts::{chart_calls_per_key, chart_failures_per_day, chart_operations_per_principal};
 use super::format::*;
@@ -238,10 +238,10 @@ fn pending_deletion(r: &Report) -> Section {
                 c(list_or(&p.aliases, "-")),
                 time(when(p.deletion_date, "unknown")),
                 n_alert(p.uses),
-                if p.used_in_period || p.severity == "critical" {
-                    strong(p.severity.to_uppercase(), "critical")
+                if p.used_in_period || p.severity == PendingSeverity::Critical {
+                    strong(p.severity.as_str().to_uppercase(), "critical")
                 } else {
-                    c(&p.severity)
+                    c(p.severity.as_str())
                 },
             ]
         })

@@ -219,7 +219,7 @@ pub(crate) fn fixture() -> Report {
             ),
             used_in_period: true,
             uses: 6,
-            severity: "critical".into(),
+            severity: crate::review::report::PendingSeverity::Critical,
         }],
         keys_missing_tags: vec![MissingTags {
             key: K2.into(),
