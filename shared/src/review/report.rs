@@ -526,6 +526,13 @@ pub enum PendingSeverity {
     Info,
 }
 
+/// Code that compared the former string (`severity == "critical"`) still works.
+impl PartialEq<&str> for PendingSeverity {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 impl PendingSeverity {
     pub fn as_str(self) -> &'static str {
         match self {
