@@ -385,6 +385,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 aws,
                 progress: true,
                 baseline: load_baseline(baseline.as_deref())?,
+                save_baseline: baseline_out.is_some(),
             })?;
             if let Some(path) = &baseline_out {
                 let state = serde_json::to_vec_pretty(&next)?;

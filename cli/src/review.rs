@@ -9,7 +9,7 @@ use chrono::Utc;
 use keytrail::Summary;
 use keytrail::{AnalysisOptions, analyse};
 use keytrail::{
-    Baseline, KeyInfo, Month, Report, ReviewInput, ReviewSettings, TrailInfo, build_report,
+    Baseline, KeyInfo, Month, Report, ReviewInput, ReviewSettings, Scope, TrailInfo, build_report,
     delivery_coverage, updated_baseline,
 };
 use keytrail::{non_log_reason, parse_log_key};
@@ -24,6 +24,8 @@ pub struct ReviewArgs {
     pub progress: bool,
     /// The previous baseline (new principals, trends), as the Lambda loads it.
     pub baseline: Option<std::sync::Arc<Baseline>>,
+    /// Whether the baseline after this month is saved (`--baseline-out`).
+    pub save_baseline: bool,
 }
 
 /// Reads the month's log files (by the date in their CloudTrail names; files outside
@@ -54,11 +56,16 @@ pub fn run(args: &ReviewArgs) -> Result<(Report, Baseline)> {
     } else if files.is_empty() {
         warn_no_logs(&args.paths, &format!(" for {month}"));
     }
-    let deliveries: Vec<_> = files
+    let log_keys: Vec<_> = files
         .iter()
         .filter_map(|p| parse_log_key(&display(p)))
-        .map(|k| k.delivered)
         .collect();
+    let deliveries: Vec<_> = log_keys.iter().map(|k| k.delivered).collect();
+    let scope = Scope::from_pairs(
+        log_keys
+            .iter()
+            .map(|k| (k.account.as_str(), k.region.as_str())),
+    );
     let bar = progress(files.len(), args.progress);
     let opts = AnalysisOptions {
         since: Some(month.start()),
@@ -107,6 +114,8 @@ pub fn run(args: &ReviewArgs) -> Result<(Report, Baseline)> {
         baseline,
         settings: &ReviewSettings::default(),
         generated_at: Utc::now(),
+        scope,
+        baseline_saved: args.save_baseline,
     });
     let next = updated_baseline(baseline, month, &usage, &report);
     Ok((report, next))

@@ -39,6 +39,8 @@ fn review(month: Month, usage: &Summary) -> usize {
         baseline: None,
         settings: &ReviewSettings::default(),
         generated_at: month.end(),
+        scope: Default::default(),
+        baseline_saved: false,
     });
     r.access_inventory.len()
 }

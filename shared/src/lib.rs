@@ -117,9 +117,9 @@ pub use investigate::search::{SearchFilter, SearchMatch, parse_pair};
 pub use review::render::{render_html, render_markdown};
 pub use review::report::{
     AccessRow, BasicSelector, CheckStatus, Coverage, CrossAccount, FieldSelector, InventoryRow,
-    KeyInfo, MissingTags, Month, PendingKey, REPORT_SCHEMA, REPORT_VERSION, Report, ReviewInput,
-    ReviewSettings, TrailCheck, TrailInfo, UnusedKey, build_report, delivery_coverage,
-    trail_checks, updated_baseline,
+    KeyInfo, MissingTags, Month, PendingKey, PendingSeverity, REPORT_SCHEMA, REPORT_VERSION,
+    Report, ReviewInput, ReviewSettings, RotationOff, Scope, TrailCheck, TrailInfo, UnusedKey,
+    build_report, delivery_coverage, trail_checks, updated_baseline,
 };
 
 // The AWS side.

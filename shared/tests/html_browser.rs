@@ -67,9 +67,14 @@ impl Drop for TempDir {
 }
 
 fn report() -> Report {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/review/report.json");
+    // The insta snapshot of the library's report fixture: a `---` header, then the JSON.
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/review/report.json.snap");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).expect("report.json is a keytrail.review report")
+    let json = text
+        .splitn(3, "---\n")
+        .nth(2)
+        .unwrap_or_else(|| panic!("{}: no insta header", path.display()));
+    serde_json::from_str(json).expect("report.json.snap holds a keytrail.review report")
 }
 
 /// Runs Chromium headless with the isolation flags plus `extra`; returns stdout.
@@ -210,6 +215,112 @@ fn html_report_renders_in_chromium() {
         share * 100.0
     );
 }
+
+/// Measured by Chromium's own layout, at a laptop's width: no word broken inside
+/// in the key inventories (only ARNs may wrap), times on one line, the short ARNs of the access
+/// inventory on one line with the full ARN as a tooltip, and legend entries of the
+/// operations chart that do not overlap (with operation names as long as KMS has).
+/// The page's CSP forbids scripts, so this copy of it drops the CSP and adds one
+/// that writes what it found into the DOM, which `--dump-dom` then prints.
+#[test]
+fn html_report_layout_in_chromium() {
+    let browser = chromium();
+    let tmp = TempDir::new();
+    let mut r = report();
+    let ops = [
+        "GenerateDataKeyWithoutPlaintext",
+        "GenerateDataKeyPairWithoutPlaintext",
+        "Decrypt",
+        "ReEncrypt",
+        "GetParametersForImport",
+        "DescribeKey",
+        "ListResourceTags",
+        "Sign",
+        "Verify",
+    ];
+    r.charts.operations_per_principal[0]
+        .1
+        .extend(ops.iter().map(|o| ((*o).to_owned(), 50)));
+    let page = render_html(&r);
+    let csp = page
+        .find("<meta http-equiv=\"Content-Security-Policy\"")
+        .expect("CSP");
+    let csp_end = csp + page[csp..].find('>').expect("end of meta") + 1;
+    let page = format!(
+        "{}{}",
+        &page[..csp_end].replace(&page[csp..csp_end], ""),
+        page[csp_end..].replace("</body>", &format!("<script>{MEASURE}</script></body>"))
+    );
+    let file = tmp.0.join("layout.html");
+    std::fs::write(&file, &page).expect("write html");
+    let dom = run_chromium(
+        &browser,
+        &tmp.0.join("profile-layout"),
+        &[
+            "--window-size=1280,2000".into(),
+            "--dump-dom".into(),
+            format!("file://{}", file.display()),
+        ],
+    );
+    let start = dom
+        .find("<pre id=\"layout-result\">")
+        .expect("the measuring script ran")
+        + "<pre id=\"layout-result\">".len();
+    let result = &dom[start..start + dom[start..].find("</pre>").expect("end")];
+    assert_eq!(result, "ok", "layout problems:\n{result}");
+}
+
+/// Appends `<pre id="layout-result">` with "ok" or one problem per line.
+const MEASURE: &str = r##"
+(function () {
+  const problems = [];
+  const lines = (node, from, to) => {
+    const r = document.createRange();
+    r.setStart(node, from);
+    r.setEnd(node, to);
+    return new Set([...r.getClientRects()].filter(x => x.width > 0).map(x => Math.round(x.top))).size;
+  };
+  for (const table of ["keys", "aws-managed-keys", "access-inventory", "rotation-disabled"]) {
+    for (const td of document.querySelectorAll("#" + table + " td")) {
+      if (td.classList.contains("id")) continue;
+      const walk = document.createTreeWalker(td, NodeFilter.SHOW_TEXT);
+      let node;
+      while ((node = walk.nextNode())) {
+        for (const m of node.data.matchAll(/[\p{L}\p{N}]+/gu)) {
+          if (lines(node, m.index, m.index + m[0].length) > 1) {
+            problems.push("#" + table + ": word broken: " + m[0]);
+          }
+        }
+      }
+    }
+  }
+  for (const td of document.querySelectorAll("td.time")) {
+    const node = td.firstChild;
+    if (node && lines(node, 0, node.data.length) > 1) problems.push("time on several lines: " + node.data);
+  }
+  for (const td of document.querySelectorAll("#access-inventory td.arn")) {
+    const node = td.firstChild;
+    if (lines(node, 0, node.data.length) > 1) problems.push("ARN on several lines: " + node.data);
+    if (!(td.title || "").startsWith("arn:")) problems.push("no full ARN tooltip: " + node.data);
+  }
+  const boxes = [...document.querySelectorAll("#chart-operations-per-principal g.legend")]
+    .map(g => g.getBoundingClientRect());
+  if (boxes.length < 8) problems.push("only " + boxes.length + " legend entries");
+  const svg = document.getElementById("chart-operations-per-principal").getBoundingClientRect();
+  boxes.forEach((a, i) => {
+    if (a.right > svg.right + 0.5 || a.bottom > svg.bottom + 0.5) problems.push("legend entry " + i + " outside the chart");
+    boxes.slice(i + 1).forEach((b, j) => {
+      if (a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom) {
+        problems.push("legend entries " + i + " and " + (i + 1 + j) + " overlap");
+      }
+    });
+  });
+  const pre = document.createElement("pre");
+  pre.id = "layout-result";
+  pre.textContent = problems.length ? problems.join("\n") : "ok";
+  document.body.appendChild(pre);
+})();
+"##;
 
 /// Width, height, and the share of pixels that differ from the most common colour.
 fn non_background_share(path: &Path) -> (u32, u32, f64) {

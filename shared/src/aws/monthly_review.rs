@@ -219,12 +219,14 @@ impl<S: ObjectStore + 'static, R: ReviewSources, N: Notifier> Reviewer<S, R, N> 
         let c = &self.config;
         let store = self.store.as_ref();
         let mut days: BTreeMap<String, DayFiles> = BTreeMap::new();
+        let mut scanned: Vec<(String, String)> = Vec::new();
         for (root, account) in
             discover_accounts(store, &c.log_bucket, c.log_prefix.as_deref(), &c.accounts).await?
         {
             for region in
                 discover_regions(store, &c.log_bucket, &root, &account, &c.regions).await?
             {
+                scanned.push((account.clone(), region.clone()));
                 let logs = store
                     .list(
                         &c.log_bucket,
@@ -322,6 +324,11 @@ impl<S: ObjectStore + 'static, R: ReviewSources, N: Notifier> Reviewer<S, R, N> 
             baseline: baseline.as_ref(),
             settings: &c.settings,
             generated_at: Utc::now(),
+            scope: crate::review::report::Scope::from_pairs(
+                scanned.iter().map(|(a, r)| (a.as_str(), r.as_str())),
+            ),
+            // The reviewer always writes the next baseline (run() above).
+            baseline_saved: true,
         });
         let next = updated_baseline(baseline.as_ref(), month, &usage, &report);
         Ok((report, next))
@@ -481,6 +488,31 @@ pub fn sns_summary(r: &Report, uris: &[String]) -> String {
     for u in r.unused_keys.iter().take(10) {
         let _ = writeln!(b, "unused: {} {}", u.key, u.aliases.join(", "));
     }
+    if !r.keys_rotation_disabled.is_empty() {
+        let keys: Vec<&str> = r
+            .keys_rotation_disabled
+            .iter()
+            .take(10)
+            .map(|k| k.aliases.first().unwrap_or(&k.key).as_str())
+            .collect();
+        let more = r.keys_rotation_disabled.len().saturating_sub(keys.len());
+        let _ = writeln!(
+            b,
+            "rotation off: {} customer-managed key{}: {}{}",
+            r.keys_rotation_disabled.len(),
+            if r.keys_rotation_disabled.len() == 1 {
+                ""
+            } else {
+                "s"
+            },
+            keys.join(", "),
+            if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            }
+        );
+    }
     if !r.coverage.days_without_deliveries.is_empty() {
         let _ = writeln!(
             b,
@@ -498,6 +530,30 @@ pub fn sns_summary(r: &Report, uris: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sns_summary_names_the_keys_with_rotation_off() {
+        let mut r = crate::review::render::tests::fixture();
+        let text = sns_summary(&r, &["s3://b/report.html".into()]);
+        assert!(
+            text.contains("rotation off: 1 customer-managed key: alias/reports\n"),
+            "{text}"
+        );
+        r.keys_rotation_disabled = (0..12)
+            .map(|i| crate::review::report::RotationOff {
+                key: format!("arn:aws:kms:eu-west-1:111122223333:key/k{i}"),
+                aliases: vec![],
+                state: None,
+            })
+            .collect();
+        let text = sns_summary(&r, &[]);
+        assert!(text.contains(
+            "rotation off: 12 customer-managed keys: arn:aws:kms:eu-west-1:111122223333:key/k0,"
+        ));
+        assert!(text.contains("key/k9 and 2 more\n"), "{text}");
+        r.keys_rotation_disabled.clear();
+        assert!(!sns_summary(&r, &[]).contains("rotation off"));
+    }
 
     #[test]
     fn month_from_event_or_schedule() {

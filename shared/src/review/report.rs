@@ -428,6 +428,47 @@ pub struct ReviewInput<'a> {
     pub baseline: Option<&'a Baseline>,
     pub settings: &'a ReviewSettings,
     pub generated_at: DateTime<Utc>,
+    /// The accounts and regions whose logs were read (from the log locations);
+    /// empty when unknown, then the report takes them from the key ARNs in the usage.
+    pub scope: Scope,
+    /// Whether the caller saves the baseline after this review (the Lambda always
+    /// does; the CLI with `--baseline-out`).
+    pub baseline_saved: bool,
+}
+
+/// The accounts and regions a review covers.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Scope {
+    pub accounts: Vec<String>,
+    pub regions: Vec<String>,
+}
+
+impl Scope {
+    /// Sorted, without duplicates or empty names.
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Scope {
+        let mut accounts = BTreeSet::new();
+        let mut regions = BTreeSet::new();
+        for (a, r) in pairs {
+            if !a.is_empty() {
+                accounts.insert(a.to_owned());
+            }
+            if !r.is_empty() {
+                regions.insert(r.to_owned());
+            }
+        }
+        Scope {
+            accounts: accounts.into_iter().collect(),
+            regions: regions.into_iter().collect(),
+        }
+    }
+}
+
+/// A customer-managed key whose automatic rotation is off.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RotationOff {
+    pub key: String,
+    pub aliases: Vec<String>,
+    pub state: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -474,7 +515,32 @@ pub struct PendingKey {
     pub deletion_date: Option<DateTime<Utc>>,
     pub used_in_period: bool,
     pub uses: u64,
-    pub severity: String,
+    pub severity: PendingSeverity,
+}
+
+/// How serious a key pending deletion is: critical when it was still used this
+/// month (serialised `critical` / `info`, as the strings it replaced).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PendingSeverity {
+    Critical,
+    Info,
+}
+
+/// Code that compared the former string (`severity == "critical"`) still works.
+impl PartialEq<&str> for PendingSeverity {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl PendingSeverity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PendingSeverity::Critical => "critical",
+            PendingSeverity::Info => "info",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -545,6 +611,10 @@ pub struct Numbers {
     pub new_principals: u64,
     pub cross_account_principals: u64,
     pub trail_checks_failed: u64,
+    /// Customer-managed keys (not pending deletion) whose automatic rotation is off;
+    /// 0 also when rotation was not checked (offline).
+    #[serde(default)]
+    pub rotation_disabled: u64,
 }
 
 /// The report (schema `keytrail.review`, version 1).
@@ -555,6 +625,9 @@ pub struct Report {
     pub generated_at: DateTime<Utc>,
     pub month: String,
     pub inventory_source: String,
+    /// The accounts and regions reviewed.
+    #[serde(default)]
+    pub scope: Scope,
     pub coverage: Coverage,
     pub summary: Numbers,
     pub trail_checks: Vec<TrailCheck>,
@@ -566,6 +639,12 @@ pub struct Report {
     pub keys_missing_tags: Vec<MissingTags>,
     pub new_principals: Vec<String>,
     pub baseline_available: bool,
+    /// Whether the baseline after this review is saved (and so used next month).
+    #[serde(default)]
+    pub baseline_saved: bool,
+    /// Customer-managed keys whose rotation is off (not checked offline: empty).
+    #[serde(default)]
+    pub keys_rotation_disabled: Vec<RotationOff>,
     pub cross_account_principals: Vec<CrossAccount>,
     pub findings_per_week: Vec<WeeklyFindings>,
     pub top_failing_principals: Vec<FailingPrincipal>,
@@ -595,6 +674,14 @@ fn state_from_logs(u: &Summary, key: &str) -> Option<String> {
         .filter_map(|(k, s)| state(&k.event_name).map(|st| (s.last_seen, st)))
         .max_by_key(|(t, _)| *t)
         .map(|(_, st)| st.to_owned())
+}
+
+/// `(account, region)` of a KMS key ARN (`arn:aws:kms:REGION:ACCOUNT:key/...`).
+fn kms_arn_account_region(arn: &str) -> Option<(&str, &str)> {
+    let mut p = arn.splitn(6, ':');
+    let (_, _, service, region, account) = (p.next()?, p.next()?, p.next()?, p.next()?, p.next()?);
+    p.next()?;
+    (service == "kms" && is_account_id(account) && !region.is_empty()).then_some((account, region))
 }
 
 /// Builds the report.
@@ -721,6 +808,7 @@ pub fn build_report(input: &ReviewInput) -> Report {
     let mut unused = Vec::new();
     let mut pending = Vec::new();
     let mut missing_tags = Vec::new();
+    let mut rotation_off = Vec::new();
     for k in &customer {
         let state = k.state.as_deref().unwrap_or("Enabled");
         if state == "PendingDeletion" || state == "PendingReplicaDeletion" {
@@ -732,9 +820,9 @@ pub fn build_report(input: &ReviewInput) -> Report {
                 used_in_period: uses > 0,
                 uses,
                 severity: if uses > 0 {
-                    "critical".into()
+                    PendingSeverity::Critical
                 } else {
-                    "info".into()
+                    PendingSeverity::Info
                 },
             });
             continue;
@@ -763,6 +851,13 @@ pub fn build_report(input: &ReviewInput) -> Report {
                     },
                 });
             }
+        }
+        if input.keys.is_some() && k.rotation_applies() && k.rotation_enabled == Some(false) {
+            rotation_off.push(RotationOff {
+                key: k.arn.clone(),
+                aliases: k.aliases.clone(),
+                state: k.state.clone(),
+            });
         }
         if input.keys.is_some() {
             let missing: Vec<String> = input
@@ -941,6 +1036,17 @@ pub fn build_report(input: &ReviewInput) -> Report {
             .iter()
             .filter(|c| c.status == CheckStatus::Fail)
             .count() as u64,
+        rotation_disabled: rotation_off.len() as u64,
+    };
+    // The log locations say what was read; without them, the key ARNs in the usage.
+    let scope = if input.scope.accounts.is_empty() && input.scope.regions.is_empty() {
+        Scope::from_pairs(
+            u.usage
+                .keys()
+                .filter_map(|k| kms_arn_account_region(&k.key)),
+        )
+    } else {
+        input.scope.clone()
     };
     let mut access_inventory: Vec<AccessRow> = access.into_values().collect();
     access_inventory.sort_by(|a, b| {
@@ -956,6 +1062,7 @@ pub fn build_report(input: &ReviewInput) -> Report {
         generated_at: input.generated_at,
         month: month.to_string(),
         inventory_source: inventory_source.into(),
+        scope,
         coverage: input.coverage.clone(),
         summary,
         trail_checks,
@@ -967,6 +1074,8 @@ pub fn build_report(input: &ReviewInput) -> Report {
         keys_missing_tags: missing_tags,
         new_principals,
         baseline_available: input.baseline.is_some(),
+        baseline_saved: input.baseline_saved,
+        keys_rotation_disabled: rotation_off,
         cross_account_principals: cross_account,
         findings_per_week,
         top_failing_principals: top_failing,
@@ -1095,6 +1204,8 @@ mod tests {
             baseline,
             settings: &ReviewSettings::default(),
             generated_at: "2026-11-01T06:00:00Z".parse().expect("t"),
+            scope: Scope::default(),
+            baseline_saved: false,
         })
     }
 
@@ -1135,7 +1246,7 @@ mod tests {
         assert_eq!(r.keys_pending_deletion.len(), 1);
         let p = &r.keys_pending_deletion[0];
         assert!(
-            p.used_in_period && p.uses == 1 && p.severity == "critical",
+            p.used_in_period && p.uses == 1 && p.severity == PendingSeverity::Critical,
             "{p:?}"
         );
         assert_eq!(r.summary.pending_deletion_used, 1);
@@ -1358,6 +1469,83 @@ mod tests {
             .find(|c| c.check == "kms_events_recorded")
             .expect("check");
         assert_eq!(c.status, CheckStatus::NotChecked);
+    }
+
+    #[test]
+    fn rotation_off_and_scope() {
+        let u = usage(&[("2026-10-03T10:00:00Z", "Decrypt", K1, ALICE, None)]);
+        let mut off = key(K2, "Enabled", "2025-01-01T00:00:00Z");
+        off.rotation_enabled = Some(false);
+        off.aliases = vec!["alias/reports".into()];
+        let mut asymmetric = key(K3, "Enabled", "2025-01-01T00:00:00Z");
+        asymmetric.rotation_enabled = Some(false);
+        asymmetric.spec = Some("RSA_2048".into());
+        let mut pending = key(
+            "arn:aws:kms:us-east-1:111122223333:key/k4",
+            "PendingDeletion",
+            "2025-01-01T00:00:00Z",
+        );
+        pending.rotation_enabled = Some(false);
+        let r = report(
+            "2026-10",
+            &u,
+            vec![
+                key(K1, "Enabled", "2025-01-01T00:00:00Z"),
+                off,
+                asymmetric,
+                pending,
+            ],
+            None,
+        );
+        let keys: Vec<&str> = r
+            .keys_rotation_disabled
+            .iter()
+            .map(|k| k.key.as_str())
+            .collect();
+        assert_eq!(
+            keys,
+            [K2],
+            "asymmetric and pending-deletion keys do not count"
+        );
+        assert_eq!(r.keys_rotation_disabled[0].aliases, ["alias/reports"]);
+        assert_eq!(r.summary.rotation_disabled, 1);
+        // Without log locations, the scope comes from the key ARNs in the usage.
+        assert_eq!(r.scope.accounts, ["111122223333"]);
+        assert_eq!(r.scope.regions, ["us-east-1"]);
+        let given = build_report(&ReviewInput {
+            month: Month::parse("2026-10").expect("month"),
+            usage: &u,
+            coverage: Coverage::default(),
+            keys: None,
+            trails: None,
+            baseline: None,
+            settings: &ReviewSettings::default(),
+            generated_at: "2026-11-01T06:00:00Z".parse().expect("t"),
+            scope: Scope::from_pairs([
+                ("222233334444", "eu-west-1"),
+                ("111122223333", "eu-west-1"),
+                ("111122223333", "us-east-1"),
+            ]),
+            baseline_saved: true,
+        });
+        assert_eq!(given.scope.accounts, ["111122223333", "222233334444"]);
+        assert_eq!(given.scope.regions, ["eu-west-1", "us-east-1"]);
+        assert!(given.baseline_saved && !r.baseline_saved);
+        assert!(
+            given.keys_rotation_disabled.is_empty(),
+            "offline: not checked"
+        );
+        // A report written before these fields reads back with their defaults.
+        let mut old = serde_json::to_value(&r).expect("json");
+        for f in ["scope", "baseline_saved", "keys_rotation_disabled"] {
+            old.as_object_mut().expect("object").remove(f);
+        }
+        old["summary"]
+            .as_object_mut()
+            .expect("summary")
+            .remove("rotation_disabled");
+        let back: Report = serde_json::from_value(old).expect("old report");
+        assert_eq!(back.scope, Scope::default());
     }
 
     #[test]
