@@ -416,23 +416,6 @@ fn run(cli: Cli) -> Result<ExitCode> {
             all,
             json,
         } => {
-            let filtered = !context.is_empty()
-                || key.is_some()
-                || principal.is_some()
-                || ip.is_some()
-                || event_name.is_some()
-                || since.is_some()
-                || until.is_some();
-            if !filtered && !all {
-                anyhow::bail!(
-                    "search needs at least one filter: --context K=V, --key, --principal, --ip, --event-name, --since or --until (or --all for every KMS event)"
-                );
-            }
-            if let (Some(s), Some(u)) = (since, until)
-                && s >= u
-            {
-                anyhow::bail!("--since ({s}) must be before --until ({u})");
-            }
             let filter = keytrail::SearchFilter {
                 context,
                 key,
@@ -442,6 +425,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 since,
                 until,
             };
+            if filter.is_empty() && !all {
+                anyhow::bail!(
+                    "search needs at least one filter: --context K=V, --key, --principal, --ip, --event-name, --since or --until (or --all for every KMS event)"
+                );
+            }
+            if let (Some(s), Some(u)) = (filter.since, filter.until)
+                && s >= u
+            {
+                anyhow::bail!("--since ({s}) must be before --until ({u})");
+            }
             let out = search::run(&paths, &filter, !json)?;
             for p in &out.problems {
                 eprintln!("warning: {p}");

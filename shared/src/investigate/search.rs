@@ -27,6 +27,19 @@ pub struct SearchFilter {
     pub until: Option<DateTime<Utc>>,
 }
 
+impl SearchFilter {
+    /// True when no criterion is given: the filter selects every KMS event.
+    pub fn is_empty(&self) -> bool {
+        self.context.is_empty()
+            && self.key.is_none()
+            && self.principal.is_none()
+            && self.ip.is_none()
+            && self.event_name.is_none()
+            && self.since.is_none()
+            && self.until.is_none()
+    }
+}
+
 /// Parses `K=V` (the value may contain `=`).
 pub fn parse_pair(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {
