@@ -114,12 +114,16 @@ pub use investigate::sanitize::clean;
 pub use investigate::search::{SearchFilter, SearchMatch, parse_pair};
 
 // Review.
+pub use review::inventory::KeyInfo;
+pub use review::month::{Coverage, Month, delivery_coverage};
 pub use review::render::{render_html, render_markdown};
 pub use review::report::{
-    AccessRow, BasicSelector, CheckStatus, Coverage, CrossAccount, FieldSelector, InventoryRow,
-    KeyInfo, MissingTags, Month, PendingKey, PendingSeverity, REPORT_SCHEMA, REPORT_VERSION,
-    Report, ReviewInput, ReviewSettings, RotationOff, Scope, TrailCheck, TrailInfo, UnusedKey,
-    build_report, delivery_coverage, trail_checks, updated_baseline,
+    AccessRow, CrossAccount, InventoryRow, MissingTags, PendingKey, PendingSeverity, REPORT_SCHEMA,
+    REPORT_VERSION, Report, ReviewInput, ReviewSettings, RotationOff, Scope, UnusedKey,
+    build_report, updated_baseline,
+};
+pub use review::trail::{
+    BasicSelector, CheckStatus, FieldSelector, TrailCheck, TrailInfo, trail_checks,
 };
 
 // The AWS side.

@@ -16,8 +16,8 @@ fn smithy_time(t: &aws_sdk_kms::primitives::DateTime) -> Option<chrono::DateTime
 }
 
 impl ReviewSources for AwsReviewSources {
-    async fn keys(&self) -> Result<Vec<crate::review::report::KeyInfo>, AwsError> {
-        use crate::review::report::KeyInfo;
+    async fn keys(&self) -> Result<Vec<crate::review::inventory::KeyInfo>, AwsError> {
+        use crate::review::inventory::KeyInfo;
         let mut ids = Vec::new();
         let mut pages = self.kms.list_keys().into_paginator().send();
         while let Some(page) = pages.next().await {
@@ -134,8 +134,8 @@ impl ReviewSources for AwsReviewSources {
         Ok(out)
     }
 
-    async fn trails(&self) -> Result<Vec<crate::review::report::TrailInfo>, AwsError> {
-        use crate::review::report::{BasicSelector, FieldSelector, TrailInfo};
+    async fn trails(&self) -> Result<Vec<crate::review::trail::TrailInfo>, AwsError> {
+        use crate::review::trail::{BasicSelector, FieldSelector, TrailInfo};
         let described = self
             .cloudtrail
             .describe_trails()

@@ -21,9 +21,8 @@ use crate::cloudtrail::layout::{
 use crate::detect::analysis::{AnalysisOptions, analyse};
 use crate::detect::baseline::Baseline;
 use crate::detect::summary::Summary;
-use crate::review::report::{
-    Month, Report, ReviewInput, ReviewSettings, build_report, updated_baseline,
-};
+use crate::review::month::Month;
+use crate::review::report::{Report, ReviewInput, ReviewSettings, build_report, updated_baseline};
 
 /// Review configuration, read once at cold start.
 #[derive(Debug, Clone)]
@@ -256,7 +255,7 @@ impl<S: ObjectStore + 'static, R: ReviewSources, N: Notifier> Reviewer<S, R, N> 
                 }
             }
         }
-        let mut coverage = crate::review::report::delivery_coverage(
+        let mut coverage = crate::review::month::delivery_coverage(
             month,
             days.values()
                 .flat_map(|f| f.logs.iter())
@@ -481,7 +480,7 @@ pub fn sns_summary(r: &Report, uris: &[String]) -> String {
     for c in r
         .trail_checks
         .iter()
-        .filter(|c| c.status == crate::review::report::CheckStatus::Fail)
+        .filter(|c| c.status == crate::review::trail::CheckStatus::Fail)
     {
         let _ = writeln!(b, "FAIL {} {}: {}", c.trail, c.check, c.detail);
     }

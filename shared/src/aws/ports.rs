@@ -142,8 +142,8 @@ pub trait Notifier: Send + Sync {
 pub trait ReviewSources: Send + Sync {
     fn keys(
         &self,
-    ) -> impl Future<Output = Result<Vec<crate::review::report::KeyInfo>, AwsError>> + Send;
+    ) -> impl Future<Output = Result<Vec<crate::review::inventory::KeyInfo>, AwsError>> + Send;
     fn trails(
         &self,
-    ) -> impl Future<Output = Result<Vec<crate::review::report::TrailInfo>, AwsError>> + Send;
+    ) -> impl Future<Output = Result<Vec<crate::review::trail::TrailInfo>, AwsError>> + Send;
 }

@@ -1,5 +1,9 @@
-//! The monthly review: the report built from a month of summaries, the key inventory
-//! and the trail checks, and its rendering as Markdown and HTML.
+//! The monthly review: the month and its coverage, the key inventory, the trail checks,
+//! the report built from them and a month of summaries, and its rendering as Markdown
+//! and HTML.
 
+pub mod inventory;
+pub mod month;
 pub mod render;
 pub mod report;
+pub mod trail;

@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, SecondsFormat, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::cloudtrail::record::is_account_id;
@@ -15,338 +15,21 @@ use crate::detect::baseline::{Baseline, MonthTotals, ip_prefix};
 use crate::detect::catalog::{RULES, Rule, rule};
 use crate::detect::event::ErrorClass;
 use crate::detect::keys::arn_account;
-use crate::detect::operations::{Operation, operation};
 use crate::detect::summary::{NO_KEY, Summary};
+use crate::review::inventory::{
+    KeyInfo, is_cryptographic, kms_arn_account_region, state_from_logs,
+};
+use crate::review::month::{Coverage, Month};
+use crate::review::trail::{CheckStatus, TrailCheck, TrailInfo, trail_checks};
 
 pub const REPORT_SCHEMA: &str = "keytrail.review";
+
 pub const REPORT_VERSION: u32 = 1;
+
 pub const BASELINE_VERSION: u32 = 1;
+
 /// Known IPs and prefixes kept per principal in the baseline.
 pub const MAX_BASELINE_IPS: usize = 50;
-
-/// Whether a usage cell's operation uses the key's material: what "used" means for
-/// the unused-key checks and the baseline's last use.
-fn is_cryptographic(event_name: &str) -> bool {
-    operation(event_name).is_some_and(Operation::is_cryptographic)
-}
-
-/// A calendar month, `YYYY-MM`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Month {
-    pub year: i32,
-    pub month: u32,
-}
-
-impl Month {
-    pub fn parse(s: &str) -> Option<Month> {
-        let (y, m) = s.trim().split_once('-')?;
-        let (year, month) = (y.parse().ok()?, m.parse().ok()?);
-        (y.len() == 4 && m.len() == 2 && (1..=12).contains(&month)).then_some(Month { year, month })
-    }
-    /// The month before the one holding `now` (what the schedule reviews).
-    pub fn previous_of(now: DateTime<Utc>) -> Month {
-        Month {
-            year: now.year(),
-            month: now.month(),
-        }
-        .prev()
-    }
-    pub fn prev(self) -> Month {
-        if self.month == 1 {
-            Month {
-                year: self.year - 1,
-                month: 12,
-            }
-        } else {
-            Month {
-                year: self.year,
-                month: self.month - 1,
-            }
-        }
-    }
-    pub fn next(self) -> Month {
-        if self.month == 12 {
-            Month {
-                year: self.year + 1,
-                month: 1,
-            }
-        } else {
-            Month {
-                year: self.year,
-                month: self.month + 1,
-            }
-        }
-    }
-    pub fn first_day(self) -> NaiveDate {
-        NaiveDate::from_ymd_opt(self.year, self.month, 1).unwrap_or_default()
-    }
-    pub fn days(self) -> Vec<NaiveDate> {
-        let end = self.next().first_day();
-        let mut d = self.first_day();
-        let mut out = Vec::new();
-        while d < end {
-            out.push(d);
-            d = d.succ_opt().unwrap_or(end);
-        }
-        out
-    }
-    pub fn start(self) -> DateTime<Utc> {
-        Utc.from_utc_datetime(&self.first_day().and_hms_opt(0, 0, 0).unwrap_or_default())
-    }
-    pub fn end(self) -> DateTime<Utc> {
-        self.next().start()
-    }
-}
-
-impl std::fmt::Display for Month {
-    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        write!(f, "{:04}-{:02}", self.year, self.month)
-    }
-}
-
-/// What KMS says about a key (or, offline, what the logs say).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct KeyInfo {
-    pub arn: String,
-    pub aliases: Vec<String>,
-    pub state: Option<String>,
-    pub spec: Option<String>,
-    pub usage: Option<String>,
-    /// `CUSTOMER` or `AWS`.
-    pub manager: Option<String>,
-    pub created: Option<DateTime<Utc>>,
-    pub deletion_date: Option<DateTime<Utc>>,
-    /// `None` when not applicable (asymmetric, HMAC, imported) or not known.
-    pub rotation_enabled: Option<bool>,
-    pub tags: BTreeMap<String, String>,
-    /// KMS's own last-use tracking (GetKeyLastUsage), when available.
-    pub kms_last_used: Option<DateTime<Utc>>,
-    pub kms_tracking_start: Option<DateTime<Utc>>,
-    /// Lookups that failed or were not made, with the reason.
-    pub unavailable: Vec<String>,
-}
-
-impl KeyInfo {
-    pub fn is_customer_managed(&self) -> bool {
-        self.manager.as_deref() != Some("AWS")
-    }
-    /// Rotation applies to symmetric encryption keys with KMS-generated material.
-    pub fn rotation_applies(&self) -> bool {
-        self.spec
-            .as_deref()
-            .is_none_or(|s| s == "SYMMETRIC_DEFAULT")
-            && self.usage.as_deref().is_none_or(|u| u == "ENCRYPT_DECRYPT")
-    }
-}
-
-/// A basic event selector.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct BasicSelector {
-    /// `All`, `ReadOnly` or `WriteOnly`.
-    pub read_write_type: Option<String>,
-    pub include_management_events: Option<bool>,
-    pub exclude_management_event_sources: Vec<String>,
-}
-
-/// One field condition of an advanced event selector.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct FieldSelector {
-    pub field: String,
-    pub equals: Vec<String>,
-    pub not_equals: Vec<String>,
-    pub starts_with: Vec<String>,
-    pub not_starts_with: Vec<String>,
-}
-
-/// What CloudTrail says about a trail.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct TrailInfo {
-    pub name: String,
-    pub arn: Option<String>,
-    pub kms_key_id: Option<String>,
-    pub log_file_validation: bool,
-    pub multi_region: bool,
-    pub is_logging: Option<bool>,
-    pub basic_selectors: Vec<BasicSelector>,
-    pub advanced_selectors: Vec<Vec<FieldSelector>>,
-    pub unavailable: Vec<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CheckStatus {
-    Pass,
-    Fail,
-    NotChecked,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TrailCheck {
-    pub trail: String,
-    pub check: String,
-    pub status: CheckStatus,
-    pub detail: String,
-    pub remediation: String,
-}
-
-const KMS: &str = "kms.amazonaws.com";
-
-/// Whether the trail records KMS management events, and why not.
-pub fn kms_events_logged(t: &TrailInfo) -> Result<(), String> {
-    if !t.advanced_selectors.is_empty() {
-        let mut reasons = Vec::new();
-        for sel in &t.advanced_selectors {
-            let field = |name: &str| sel.iter().find(|f| f.field.eq_ignore_ascii_case(name));
-            let management =
-                field("eventCategory").is_some_and(|f| f.equals.iter().any(|v| v == "Management"));
-            if !management {
-                continue;
-            }
-            if let Some(src) = field("eventSource") {
-                if src.not_equals.iter().any(|v| v == KMS) {
-                    reasons.push(
-                        "an advanced selector excludes eventSource kms.amazonaws.com".to_owned(),
-                    );
-                    continue;
-                }
-                if !src.equals.is_empty() && !src.equals.iter().any(|v| v == KMS) {
-                    reasons.push("an advanced selector keeps only other event sources".to_owned());
-                    continue;
-                }
-                if src
-                    .not_starts_with
-                    .iter()
-                    .any(|p| KMS.starts_with(p.as_str()))
-                {
-                    reasons.push(
-                        "an advanced selector excludes event sources starting like kms".to_owned(),
-                    );
-                    continue;
-                }
-            }
-            if field("readOnly").is_some_and(|f| f.equals.iter().any(|v| v == "false")) {
-                reasons.push("an advanced selector keeps write events only: Decrypt, Encrypt and GenerateDataKey are read-only events".to_owned());
-                continue;
-            }
-            return Ok(());
-        }
-        if reasons.is_empty() {
-            reasons.push("no advanced selector includes management events".into());
-        }
-        return Err(reasons.join("; "));
-    }
-    if t.basic_selectors.is_empty() {
-        // A trail with no selectors logs all management events.
-        return Ok(());
-    }
-    let mut reasons = Vec::new();
-    for sel in &t.basic_selectors {
-        if sel.include_management_events == Some(false) {
-            reasons.push("management events are not included".to_owned());
-            continue;
-        }
-        if sel
-            .exclude_management_event_sources
-            .iter()
-            .any(|s| s == KMS)
-        {
-            reasons.push("ExcludeManagementEventSources lists kms.amazonaws.com".to_owned());
-            continue;
-        }
-        if sel.read_write_type.as_deref() == Some("WriteOnly") {
-            reasons.push("ReadWriteType is WriteOnly: Decrypt, Encrypt and GenerateDataKey are read-only events".to_owned());
-            continue;
-        }
-        return Ok(());
-    }
-    Err(reasons.join("; "))
-}
-
-/// The trail checks (seed 002, CIS 3.x).
-pub fn trail_checks(trails: &[TrailInfo]) -> Vec<TrailCheck> {
-    let mut out = Vec::new();
-    for t in trails {
-        let name = t.name.clone();
-        let check =
-            |check: &str, ok: Result<(), String>, pass: &str, remediation: String| TrailCheck {
-                trail: name.clone(),
-                check: check.into(),
-                status: if ok.is_ok() {
-                    CheckStatus::Pass
-                } else {
-                    CheckStatus::Fail
-                },
-                detail: ok.err().unwrap_or_else(|| pass.into()),
-                remediation: remediation.clone(),
-            };
-        out.push(check(
-            "kms_encryption",
-            match &t.kms_key_id {
-                Some(_) => Ok(()),
-                None => Err("log files are encrypted with SSE-S3 only, not a customer-managed KMS key".into()),
-            },
-            &format!("SSE-KMS with {}", t.kms_key_id.as_deref().unwrap_or_default()),
-            format!("Create a customer-managed key whose policy lets cloudtrail.amazonaws.com call kms:GenerateDataKey* (condition kms:EncryptionContext:aws:cloudtrail:arn and aws:SourceArn) and kms:DescribeKey, grant kms:Decrypt to the log readers, then: aws cloudtrail update-trail --name {} --kms-key-id <key ARN>", t.name),
-        ));
-        out.push(check(
-            "log_file_validation",
-            if t.log_file_validation {
-                Ok(())
-            } else {
-                Err("log file integrity validation is off".into())
-            },
-            "digest files are delivered",
-            format!(
-                "aws cloudtrail update-trail --name {} --enable-log-file-validation",
-                t.name
-            ),
-        ));
-        out.push(check(
-            "multi_region",
-            if t.multi_region {
-                Ok(())
-            } else {
-                Err("the trail records one region only".into())
-            },
-            "all regions are recorded",
-            format!(
-                "aws cloudtrail update-trail --name {} --is-multi-region-trail",
-                t.name
-            ),
-        ));
-        let logging = match t.is_logging {
-            Some(true) => Ok(()),
-            Some(false) => Err("the trail is not logging".into()),
-            None => Err("GetTrailStatus was not available".into()),
-        };
-        out.push(check(
-            "logging",
-            logging,
-            "the trail is logging",
-            format!("aws cloudtrail start-logging --name {}", t.name),
-        ));
-        let mut recorded = check(
-            "kms_events_recorded",
-            kms_events_logged(t),
-            "management events, including kms.amazonaws.com, are recorded",
-            format!(
-                "Remove kms.amazonaws.com from ExcludeManagementEventSources (basic selectors) or from the eventSource NotEquals of the advanced selectors, and record read and write management events: aws cloudtrail put-event-selectors --trail-name {} ...",
-                t.name
-            ),
-        );
-        if let Some(u) = t
-            .unavailable
-            .iter()
-            .find(|u| u.starts_with("GetEventSelectors"))
-        {
-            // Unknown selectors must not pass for "no selectors".
-            recorded.status = CheckStatus::NotChecked;
-            recorded.detail = format!("event selectors not available ({u})");
-        }
-        out.push(recorded);
-    }
-    out
-}
 
 /// Review settings.
 #[derive(Debug, Clone)]
@@ -362,58 +45,6 @@ impl Default for ReviewSettings {
             required_tags: vec!["purpose".into(), "owner".into(), "classification".into()],
         }
     }
-}
-
-/// Where the usage data came from.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Coverage {
-    pub days_in_month: u32,
-    pub days_from_summaries: Vec<String>,
-    pub days_backfilled: Vec<String>,
-    pub days_without_deliveries: Vec<String>,
-    /// Hours (`YYYY-MM-DDTHH`) with no log delivery at all, on days that had some.
-    pub hours_without_deliveries: Vec<String>,
-    pub log_files: u64,
-    pub summaries: u64,
-}
-
-/// Delivery coverage of a month from the delivery times of its log files: days with
-/// no delivery at all, and on days with deliveries, hours with none (possible gaps:
-/// a trail that stopped logging is itself a finding).
-pub fn delivery_coverage(
-    month: Month,
-    deliveries: impl IntoIterator<Item = DateTime<Utc>>,
-) -> Coverage {
-    let mut hours: BTreeSet<String> = BTreeSet::new();
-    let mut days: BTreeSet<String> = BTreeSet::new();
-    let mut files = 0;
-    for t in deliveries {
-        if t < month.start() || t >= month.end() {
-            continue;
-        }
-        files += 1;
-        days.insert(t.format("%Y-%m-%d").to_string());
-        hours.insert(t.format("%Y-%m-%dT%H").to_string());
-    }
-    let mut c = Coverage {
-        days_in_month: month.days().len() as u32,
-        log_files: files,
-        ..Coverage::default()
-    };
-    for d in month.days() {
-        let day = d.to_string();
-        if !days.contains(&day) {
-            c.days_without_deliveries.push(day);
-            continue;
-        }
-        for h in 0..24 {
-            let hour = format!("{day}T{h:02}");
-            if !hours.contains(&hour) {
-                c.hours_without_deliveries.push(hour);
-            }
-        }
-    }
-    c
 }
 
 /// Everything the review needs.
@@ -657,31 +288,6 @@ fn principal_account(p: &str) -> Option<String> {
         .map(str::to_owned)
         .or_else(|| arn_account(p).map(str::to_owned))
         .filter(|a| is_account_id(a))
-}
-
-/// A key's state from the last successful lifecycle call seen in the logs.
-fn state_from_logs(u: &Summary, key: &str) -> Option<String> {
-    let state = |op: &str| match op {
-        "ScheduleKeyDeletion" => Some("PendingDeletion"),
-        "DisableKey" => Some("Disabled"),
-        "EnableKey" | "CreateKey" => Some("Enabled"),
-        "CancelKeyDeletion" => Some("Disabled"),
-        _ => None,
-    };
-    u.usage
-        .iter()
-        .filter(|(k, _)| k.key == key && k.error_class.is_none())
-        .filter_map(|(k, s)| state(&k.event_name).map(|st| (s.last_seen, st)))
-        .max_by_key(|(t, _)| *t)
-        .map(|(_, st)| st.to_owned())
-}
-
-/// `(account, region)` of a KMS key ARN (`arn:aws:kms:REGION:ACCOUNT:key/...`).
-fn kms_arn_account_region(arn: &str) -> Option<(&str, &str)> {
-    let mut p = arn.splitn(6, ':');
-    let (_, _, service, region, account) = (p.next()?, p.next()?, p.next()?, p.next()?, p.next()?);
-    p.next()?;
-    (service == "kms" && is_account_id(account) && !region.is_empty()).then_some((account, region))
 }
 
 /// Builds the report.
@@ -1153,6 +759,9 @@ mod tests {
     use super::*;
     use crate::cloudtrail::record::Record;
     use crate::detect::event::KmsEvent;
+    use crate::review::inventory::*;
+    use crate::review::month::*;
+    use crate::review::trail::*;
     use serde_json::json;
 
     const K1: &str = "arn:aws:kms:us-east-1:111122223333:key/k1";

@@ -4,7 +4,8 @@
 use crate::detect::baseline::MonthTotals;
 use crate::detect::catalog::Rule;
 use crate::detect::keys::arn_account;
-use crate::review::report::{CheckStatus, InventoryRow, PendingSeverity, Report, ts};
+use crate::review::report::{InventoryRow, PendingSeverity, Report, ts};
+use crate::review::trail::CheckStatus;
 
 use super::charts::{chart_calls_per_key, chart_failures_per_day, chart_operations_per_principal};
 use super::format::*;

@@ -5,11 +5,14 @@ use super::format::{day_ranges, delta, tail};
 use super::markdown::md_escape;
 use super::*;
 use crate::detect::baseline::MonthTotals;
+use crate::review::month::Coverage;
 use crate::review::report::{
-    AccessRow, Charts, Coverage, CrossAccount, FailingPrincipal, MissingTags, Numbers, PendingKey,
-    Series, TrailCheck, Trend, UnusedKey, WeeklyFindings,
+    AccessRow, Charts, CrossAccount, FailingPrincipal, MissingTags, Numbers, PendingKey, Series,
+    Trend, UnusedKey, WeeklyFindings,
 };
-use crate::review::report::{CheckStatus, InventoryRow, RotationOff, Scope};
+use crate::review::report::{InventoryRow, RotationOff, Scope};
+use crate::review::trail::CheckStatus;
+use crate::review::trail::TrailCheck;
 use chrono::TimeZone;
 use chrono::{DateTime, Utc};
 

@@ -1,0 +1,213 @@
+//! The trail checks: does the trail record KMS events, log file validation, multi-region,
+//! and is it logging.
+
+use serde::{Deserialize, Serialize};
+
+use crate::cloudtrail::record::KMS_EVENT_SOURCE;
+
+/// A basic event selector.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct BasicSelector {
+    /// `All`, `ReadOnly` or `WriteOnly`.
+    pub read_write_type: Option<String>,
+    pub include_management_events: Option<bool>,
+    pub exclude_management_event_sources: Vec<String>,
+}
+
+/// One field condition of an advanced event selector.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FieldSelector {
+    pub field: String,
+    pub equals: Vec<String>,
+    pub not_equals: Vec<String>,
+    pub starts_with: Vec<String>,
+    pub not_starts_with: Vec<String>,
+}
+
+/// What CloudTrail says about a trail.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TrailInfo {
+    pub name: String,
+    pub arn: Option<String>,
+    pub kms_key_id: Option<String>,
+    pub log_file_validation: bool,
+    pub multi_region: bool,
+    pub is_logging: Option<bool>,
+    pub basic_selectors: Vec<BasicSelector>,
+    pub advanced_selectors: Vec<Vec<FieldSelector>>,
+    pub unavailable: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckStatus {
+    Pass,
+    Fail,
+    NotChecked,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrailCheck {
+    pub trail: String,
+    pub check: String,
+    pub status: CheckStatus,
+    pub detail: String,
+    pub remediation: String,
+}
+
+/// Whether the trail records KMS management events, and why not.
+pub fn kms_events_logged(t: &TrailInfo) -> Result<(), String> {
+    if !t.advanced_selectors.is_empty() {
+        let mut reasons = Vec::new();
+        for sel in &t.advanced_selectors {
+            let field = |name: &str| sel.iter().find(|f| f.field.eq_ignore_ascii_case(name));
+            let management =
+                field("eventCategory").is_some_and(|f| f.equals.iter().any(|v| v == "Management"));
+            if !management {
+                continue;
+            }
+            if let Some(src) = field("eventSource") {
+                if src.not_equals.iter().any(|v| v == KMS_EVENT_SOURCE) {
+                    reasons.push(
+                        "an advanced selector excludes eventSource kms.amazonaws.com".to_owned(),
+                    );
+                    continue;
+                }
+                if !src.equals.is_empty() && !src.equals.iter().any(|v| v == KMS_EVENT_SOURCE) {
+                    reasons.push("an advanced selector keeps only other event sources".to_owned());
+                    continue;
+                }
+                if src
+                    .not_starts_with
+                    .iter()
+                    .any(|p| KMS_EVENT_SOURCE.starts_with(p.as_str()))
+                {
+                    reasons.push(
+                        "an advanced selector excludes event sources starting like kms".to_owned(),
+                    );
+                    continue;
+                }
+            }
+            if field("readOnly").is_some_and(|f| f.equals.iter().any(|v| v == "false")) {
+                reasons.push("an advanced selector keeps write events only: Decrypt, Encrypt and GenerateDataKey are read-only events".to_owned());
+                continue;
+            }
+            return Ok(());
+        }
+        if reasons.is_empty() {
+            reasons.push("no advanced selector includes management events".into());
+        }
+        return Err(reasons.join("; "));
+    }
+    if t.basic_selectors.is_empty() {
+        // A trail with no selectors logs all management events.
+        return Ok(());
+    }
+    let mut reasons = Vec::new();
+    for sel in &t.basic_selectors {
+        if sel.include_management_events == Some(false) {
+            reasons.push("management events are not included".to_owned());
+            continue;
+        }
+        if sel
+            .exclude_management_event_sources
+            .iter()
+            .any(|s| s == KMS_EVENT_SOURCE)
+        {
+            reasons.push("ExcludeManagementEventSources lists kms.amazonaws.com".to_owned());
+            continue;
+        }
+        if sel.read_write_type.as_deref() == Some("WriteOnly") {
+            reasons.push("ReadWriteType is WriteOnly: Decrypt, Encrypt and GenerateDataKey are read-only events".to_owned());
+            continue;
+        }
+        return Ok(());
+    }
+    Err(reasons.join("; "))
+}
+
+/// The trail checks (seed 002, CIS 3.x).
+pub fn trail_checks(trails: &[TrailInfo]) -> Vec<TrailCheck> {
+    let mut out = Vec::new();
+    for t in trails {
+        let name = t.name.clone();
+        let check =
+            |check: &str, ok: Result<(), String>, pass: &str, remediation: String| TrailCheck {
+                trail: name.clone(),
+                check: check.into(),
+                status: if ok.is_ok() {
+                    CheckStatus::Pass
+                } else {
+                    CheckStatus::Fail
+                },
+                detail: ok.err().unwrap_or_else(|| pass.into()),
+                remediation: remediation.clone(),
+            };
+        out.push(check(
+            "kms_encryption",
+            match &t.kms_key_id {
+                Some(_) => Ok(()),
+                None => Err("log files are encrypted with SSE-S3 only, not a customer-managed KMS key".into()),
+            },
+            &format!("SSE-KMS with {}", t.kms_key_id.as_deref().unwrap_or_default()),
+            format!("Create a customer-managed key whose policy lets cloudtrail.amazonaws.com call kms:GenerateDataKey* (condition kms:EncryptionContext:aws:cloudtrail:arn and aws:SourceArn) and kms:DescribeKey, grant kms:Decrypt to the log readers, then: aws cloudtrail update-trail --name {} --kms-key-id <key ARN>", t.name),
+        ));
+        out.push(check(
+            "log_file_validation",
+            if t.log_file_validation {
+                Ok(())
+            } else {
+                Err("log file integrity validation is off".into())
+            },
+            "digest files are delivered",
+            format!(
+                "aws cloudtrail update-trail --name {} --enable-log-file-validation",
+                t.name
+            ),
+        ));
+        out.push(check(
+            "multi_region",
+            if t.multi_region {
+                Ok(())
+            } else {
+                Err("the trail records one region only".into())
+            },
+            "all regions are recorded",
+            format!(
+                "aws cloudtrail update-trail --name {} --is-multi-region-trail",
+                t.name
+            ),
+        ));
+        let logging = match t.is_logging {
+            Some(true) => Ok(()),
+            Some(false) => Err("the trail is not logging".into()),
+            None => Err("GetTrailStatus was not available".into()),
+        };
+        out.push(check(
+            "logging",
+            logging,
+            "the trail is logging",
+            format!("aws cloudtrail start-logging --name {}", t.name),
+        ));
+        let mut recorded = check(
+            "kms_events_recorded",
+            kms_events_logged(t),
+            "management events, including kms.amazonaws.com, are recorded",
+            format!(
+                "Remove kms.amazonaws.com from ExcludeManagementEventSources (basic selectors) or from the eventSource NotEquals of the advanced selectors, and record read and write management events: aws cloudtrail put-event-selectors --trail-name {} ...",
+                t.name
+            ),
+        );
+        if let Some(u) = t
+            .unavailable
+            .iter()
+            .find(|u| u.starts_with("GetEventSelectors"))
+        {
+            // Unknown selectors must not pass for "no selectors".
+            recorded.status = CheckStatus::NotChecked;
+            recorded.detail = format!("event selectors not available ({u})");
+        }
+        out.push(recorded);
+    }
+    out
+}
