@@ -114,7 +114,7 @@ pub use investigate::sanitize::clean;
 pub use investigate::search::{SearchFilter, SearchMatch, parse_pair};
 
 // Review.
-pub use review::inventory::KeyInfo;
+pub use review::inventory::{KeyInfo, KeyState, state_name};
 pub use review::month::{Coverage, Month, delivery_coverage};
 pub use review::render::{render_html, render_markdown};
 pub use review::report::{

@@ -3,6 +3,7 @@
 
 use crate::aws::kms::KmsDirectory;
 use crate::aws::ports::{AwsError, KeyDirectory, ReviewSources};
+use crate::review::inventory::KeyState;
 
 /// KMS and CloudTrail through the SDK.
 #[derive(Clone, Debug)]
@@ -67,7 +68,7 @@ impl ReviewSources for AwsReviewSources {
             match self.kms.describe_key().key_id(&arn).send().await {
                 Ok(d) => {
                     if let Some(m) = d.key_metadata() {
-                        k.state = m.key_state().map(|s| s.as_str().to_owned());
+                        k.state = m.key_state().map(|s| KeyState::parse(s.as_str()));
                         k.spec = m.key_spec().map(|s| s.as_str().to_owned());
                         k.usage = m.key_usage().map(|s| s.as_str().to_owned());
                         k.manager = m.key_manager().map(|s| s.as_str().to_owned());
@@ -101,7 +102,7 @@ impl ReviewSources for AwsReviewSources {
                         .unavailable
                         .push(format!("ListResourceTags: {}", e.code.unwrap_or(e.message))),
                 }
-                if k.rotation_applies() && k.state.as_deref() == Some("Enabled") {
+                if k.rotation_applies() && k.state == Some(KeyState::Enabled) {
                     match self.kms.get_key_rotation_status().key_id(&arn).send().await {
                         Ok(r) => k.rotation_enabled = Some(r.key_rotation_enabled()),
                         Err(e) => k.unavailable.push(format!(

@@ -9,12 +9,77 @@ use crate::cloudtrail::record::is_account_id;
 use crate::detect::operations::{Operation, operation};
 use crate::detect::summary::Summary;
 
+/// A key's state, as KMS names it (`KeyState`); written as that name in the report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum KeyState {
+    Creating,
+    Enabled,
+    Disabled,
+    PendingDeletion,
+    PendingImport,
+    PendingReplicaDeletion,
+    Unavailable,
+    Updating,
+    /// A state this version does not know, kept as KMS wrote it.
+    #[serde(untagged)]
+    Other(String),
+}
+
+impl KeyState {
+    pub fn parse(s: &str) -> KeyState {
+        match s {
+            "Creating" => KeyState::Creating,
+            "Enabled" => KeyState::Enabled,
+            "Disabled" => KeyState::Disabled,
+            "PendingDeletion" => KeyState::PendingDeletion,
+            "PendingImport" => KeyState::PendingImport,
+            "PendingReplicaDeletion" => KeyState::PendingReplicaDeletion,
+            "Unavailable" => KeyState::Unavailable,
+            "Updating" => KeyState::Updating,
+            other => KeyState::Other(other.to_owned()),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            KeyState::Creating => "Creating",
+            KeyState::Enabled => "Enabled",
+            KeyState::Disabled => "Disabled",
+            KeyState::PendingDeletion => "PendingDeletion",
+            KeyState::PendingImport => "PendingImport",
+            KeyState::PendingReplicaDeletion => "PendingReplicaDeletion",
+            KeyState::Unavailable => "Unavailable",
+            KeyState::Updating => "Updating",
+            KeyState::Other(s) => s,
+        }
+    }
+
+    /// Scheduled for deletion (a key, or a multi-Region replica).
+    pub fn is_pending_deletion(&self) -> bool {
+        matches!(
+            self,
+            KeyState::PendingDeletion | KeyState::PendingReplicaDeletion
+        )
+    }
+}
+
+impl From<&str> for KeyState {
+    fn from(s: &str) -> KeyState {
+        KeyState::parse(s)
+    }
+}
+
+/// The state's name, `unknown` when not known.
+pub fn state_name(s: &Option<KeyState>) -> &str {
+    s.as_ref().map_or("unknown", KeyState::as_str)
+}
+
 /// What KMS says about a key (or, offline, what the logs say).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct KeyInfo {
     pub arn: String,
     pub aliases: Vec<String>,
-    pub state: Option<String>,
+    pub state: Option<KeyState>,
     pub spec: Option<String>,
     pub usage: Option<String>,
     /// `CUSTOMER` or `AWS`.
@@ -45,12 +110,12 @@ impl KeyInfo {
 }
 
 /// A key's state from the last successful lifecycle call seen in the logs.
-pub(crate) fn state_from_logs(u: &Summary, key: &str) -> Option<String> {
+pub(crate) fn state_from_logs(u: &Summary, key: &str) -> Option<KeyState> {
     let state = |op: &str| match op {
-        "ScheduleKeyDeletion" => Some("PendingDeletion"),
-        "DisableKey" => Some("Disabled"),
-        "EnableKey" | "CreateKey" => Some("Enabled"),
-        "CancelKeyDeletion" => Some("Disabled"),
+        "ScheduleKeyDeletion" => Some(KeyState::PendingDeletion),
+        "DisableKey" => Some(KeyState::Disabled),
+        "EnableKey" | "CreateKey" => Some(KeyState::Enabled),
+        "CancelKeyDeletion" => Some(KeyState::Disabled),
         _ => None,
     };
     u.usage
@@ -58,7 +123,7 @@ pub(crate) fn state_from_logs(u: &Summary, key: &str) -> Option<String> {
         .filter(|(k, _)| k.key == key && k.error_class.is_none())
         .filter_map(|(k, s)| state(&k.event_name).map(|st| (s.last_seen, st)))
         .max_by_key(|(t, _)| *t)
-        .map(|(_, st)| st.to_owned())
+        .map(|(_, st)| st)
 }
 
 /// `(account, region)` of a KMS key ARN (`arn:aws:kms:REGION:ACCOUNT:key/...`).
@@ -73,4 +138,37 @@ pub(crate) fn kms_arn_account_region(arn: &str) -> Option<(&str, &str)> {
 /// the unused-key checks and the baseline's last use.
 pub(crate) fn is_cryptographic(event_name: &str) -> bool {
     operation(event_name).is_some_and(Operation::is_cryptographic)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_states_read_and_write_as_kms_names_them() {
+        for name in [
+            "Creating",
+            "Enabled",
+            "Disabled",
+            "PendingDeletion",
+            "PendingImport",
+            "PendingReplicaDeletion",
+            "Unavailable",
+            "Updating",
+            "SomethingNew",
+        ] {
+            let st = KeyState::parse(name);
+            assert_eq!(st.as_str(), name);
+            let json = serde_json::to_string(&st).expect("serialise");
+            assert_eq!(json, format!("\"{name}\""));
+            assert_eq!(serde_json::from_str::<KeyState>(&json).expect("parse"), st);
+        }
+        assert_eq!(
+            KeyState::parse("SomethingNew"),
+            KeyState::Other("SomethingNew".into())
+        );
+        assert!(KeyState::PendingReplicaDeletion.is_pending_deletion());
+        assert!(!KeyState::Disabled.is_pending_deletion());
+        assert_eq!(state_name(&None), "unknown");
+    }
 }

@@ -17,7 +17,7 @@ use crate::detect::event::ErrorClass;
 use crate::detect::keys::arn_account;
 use crate::detect::summary::{NO_KEY, Summary};
 use crate::review::inventory::{
-    KeyInfo, is_cryptographic, kms_arn_account_region, state_from_logs,
+    KeyInfo, KeyState, is_cryptographic, kms_arn_account_region, state_from_logs,
 };
 use crate::review::month::{Coverage, Month};
 use crate::review::trail::{CheckStatus, TrailCheck, TrailInfo, trail_checks};
@@ -99,7 +99,7 @@ impl Scope {
 pub struct RotationOff {
     pub key: String,
     pub aliases: Vec<String>,
-    pub state: Option<String>,
+    pub state: Option<KeyState>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -117,7 +117,7 @@ pub struct AccessRow {
 pub struct InventoryRow {
     pub key: String,
     pub aliases: Vec<String>,
-    pub state: Option<String>,
+    pub state: Option<KeyState>,
     pub spec: Option<String>,
     pub usage: Option<String>,
     pub manager: Option<String>,
@@ -416,8 +416,8 @@ pub fn build_report(input: &ReviewInput) -> Report {
     let mut missing_tags = Vec::new();
     let mut rotation_off = Vec::new();
     for k in &customer {
-        let state = k.state.as_deref().unwrap_or("Enabled");
-        if state == "PendingDeletion" || state == "PendingReplicaDeletion" {
+        let state = k.state.clone().unwrap_or(KeyState::Enabled);
+        if state.is_pending_deletion() {
             let uses = crypto_calls.get(&k.arn).copied().unwrap_or(0);
             pending.push(PendingKey {
                 key: k.arn.clone(),
@@ -433,7 +433,7 @@ pub fn build_report(input: &ReviewInput) -> Report {
             });
             continue;
         }
-        if state == "Enabled" {
+        if state == KeyState::Enabled {
             let last = last_used(k);
             let too_young = k.created.is_some_and(|c| c > cutoff);
             let is_unused = last.is_none_or(|t| t < cutoff) && !too_young;

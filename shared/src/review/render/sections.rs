@@ -4,6 +4,7 @@
 use crate::detect::baseline::MonthTotals;
 use crate::detect::catalog::Rule;
 use crate::detect::keys::arn_account;
+use crate::review::inventory::{KeyState, state_name};
 use crate::review::report::{InventoryRow, PendingSeverity, Report, ts};
 use crate::review::trail::CheckStatus;
 
@@ -325,7 +326,7 @@ fn key_rotation(r: &Report) -> Section {
             vec![
                 id(&k.key),
                 c(list_or(&k.aliases, "-")),
-                c(k.state.clone().unwrap_or_else(|| "unknown".into())),
+                c(state_name(&k.state)),
             ]
         })
         .collect();
@@ -384,11 +385,11 @@ fn key_inventory(r: &Report) -> Section {
                 vec![
                     id(&k.key),
                     c(list_or(&k.aliases, "-")),
-                    match k.state.as_deref() {
-                        Some(st @ ("PendingDeletion" | "PendingReplicaDeletion" | "Disabled")) => {
-                            strong(st, "warn")
+                    match &k.state {
+                        Some(st) if st.is_pending_deletion() || *st == KeyState::Disabled => {
+                            strong(st.as_str(), "warn")
                         }
-                        _ => c(opt(&k.state)),
+                        _ => c(state_name(&k.state)),
                     },
                     c(opt(&k.spec)),
                     rotation(k.rotation_enabled),
