@@ -109,6 +109,7 @@ fn scan_file(path: &Path, args: &ScanArgs) -> FileResult {
         since: args.since,
         until: args.until,
         baseline: args.baseline.clone(),
+        limits: Default::default(),
     };
     let analysis = analyse(&shown, BufReader::new(file), &opts);
     if let Some(reason) = &analysis.not_a_log {

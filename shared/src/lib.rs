@@ -61,7 +61,8 @@ pub use cloudtrail::layout::{
     parse_summary_key, review_prefix, summaries_month_prefix, unreadable_baseline_key,
 };
 pub use cloudtrail::reader::{
-    Item, ReadError, ReadSummary, Select, read_kms_records, read_records,
+    DEFAULT_MAX_RECORD_BYTES, Item, ReadError, ReadLimits, ReadSummary, Select, read_kms_records,
+    read_records, read_with,
 };
 pub use cloudtrail::record::{
     KMS_EVENT_SOURCE, Record, RecordError, Resource, SessionContext, SessionIssuer, UserIdentity,
@@ -70,7 +71,8 @@ pub use cloudtrail::record::{
 
 // Detection.
 pub use detect::analysis::{
-    AnalysisOptions, FileAnalysis, MAX_BAD_SAMPLES, analyse, for_each_kms_event, mark_unfamiliar,
+    AnalysisOptions, FileAnalysis, MAX_BAD_SAMPLES, analyse, for_each_kms_event,
+    for_each_kms_event_with, mark_unfamiliar,
 };
 pub use detect::baseline::{Baseline, KnownSources, MonthTotals, ip_prefix};
 pub use detect::catalog::{

@@ -12,11 +12,9 @@
 //! those records are parsed in full) and whether it has an `eventID` (records
 //! without one are never treated as duplicates).
 //!
-//! What it does not check: escape sequences, control characters and UTF-8 inside
-//! strings, and the exact form of numbers. Records that are parsed in full get
-//! those checks from serde_json.
-
-use memchr::memchr2;
+//! What it does not check: escape sequences and UTF-8 inside strings, and the exact
+//! form of numbers. It notes escapes, raw control characters and unusual numbers
+//! (`Facts::needs_parse`), so that those records are parsed in full, and checked.
 
 /// The `eventSource` of a record, as far as the scan can tell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -41,8 +39,9 @@ pub struct Facts {
     pub newlines: u64,
     /// Position just after the last line break, if any.
     pub line_start: Option<usize>,
-    /// Something only a full parse can check: an escape sequence in a string, or a
-    /// number that is not a plain integer or decimal of ordinary size.
+    /// Something only a full parse can check: an escape sequence or a raw control
+    /// character in a string, or a number that is not a plain integer or decimal of
+    /// ordinary size.
     pub needs_parse: bool,
 }
 
@@ -81,18 +80,19 @@ enum Field {
 const KMS: &[u8] = b"kms.amazonaws.com";
 
 /// The end of the string whose opening quote is at `at` (just past its closing
-/// quote) and whether it holds escape sequences, or `None` when the bytes run out
-/// first.
+/// quote) and whether only a full parse can check it (it holds an escape sequence
+/// or a raw control character, which JSON forbids), or `None` when the bytes run
+/// out first.
 #[inline]
 pub fn string_end(b: &[u8], at: usize) -> Option<(usize, bool)> {
     let mut i = at + 1;
-    let mut escaped = false;
+    let mut odd = false;
     loop {
-        // 32 bytes at a time (two 16-byte SIMD compares and a bit mask): most
-        // strings of a record end within the first block, at a predictable branch.
+        // 32 bytes at a time (SIMD compares and a bit mask): most strings of a
+        // record end within the first block, at a predictable branch.
         let j = match b.get(i..i + 32) {
             Some(block) => {
-                let m = quote_or_backslash(block);
+                let m = special(block);
                 if m == 0 {
                     i += 32;
                     continue;
@@ -100,29 +100,39 @@ pub fn string_end(b: &[u8], at: usize) -> Option<(usize, bool)> {
                 i + m.trailing_zeros() as usize
             }
             // The last bytes of the window.
-            None => i + memchr2(b'"', b'\\', b.get(i..)?)?,
+            None => {
+                i + b
+                    .get(i..)?
+                    .iter()
+                    .position(|&c| c == b'"' || c == b'\\' || c < 0x20)?
+            }
         };
-        if b[j] == b'"' {
-            return Some((j + 1, escaped));
+        match b[j] {
+            b'"' => return Some((j + 1, odd)),
+            // A backslash escapes the next byte, whatever it is.
+            b'\\' => {
+                i = j + 2;
+                if i > b.len() {
+                    return None;
+                }
+            }
+            // A raw control character: not JSON, left to the parser to report.
+            _ => i = j + 1,
         }
-        // A backslash escapes the next byte, whatever it is.
-        escaped = true;
-        i = j + 2;
-        if i > b.len() {
-            return None;
-        }
+        odd = true;
     }
 }
 
-/// Bit `k` set when `block[k]` (of 32) is `"` or `\`.
+/// Bit `k` set when `block[k]` (of 32) is `"`, `\` or a control character.
 #[inline(always)]
-fn quote_or_backslash(block: &[u8]) -> u32 {
+fn special(block: &[u8]) -> u32 {
     use wide::u8x16;
     let half = |o: usize| {
         let mut lanes = [0u8; 16];
         lanes.copy_from_slice(&block[o..o + 16]);
         let v = u8x16::new(lanes);
-        (v.simd_eq(u8x16::splat(b'"')) | v.simd_eq(u8x16::splat(b'\\'))).to_bitmask()
+        let control = v.min(u8x16::splat(0x1f)).simd_eq(v);
+        (v.simd_eq(u8x16::splat(b'"')) | v.simd_eq(u8x16::splat(b'\\')) | control).to_bitmask()
     };
     half(0) | half(16) << 16
 }

@@ -2,6 +2,8 @@
 //! key layouts (CloudTrail's own and keytrail's outputs).
 
 pub mod framing;
+pub mod gunzip;
 pub mod layout;
+pub mod lenient;
 pub mod reader;
 pub mod record;

@@ -18,14 +18,15 @@ use std::hash::{Hash, Hasher};
 use std::io::{self, BufRead, BufReader, Read};
 use std::rc::Rc;
 
-use flate2::bufread::MultiGzDecoder;
 use serde::de::{DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
 use xxhash_rust::xxh3::xxh3_64;
 
-use crate::cloudtrail::framing::{Facts, Scan, Source, kind_of, scan_value};
-use crate::cloudtrail::record::Record;
+use crate::cloudtrail::framing::{Facts, Scan, Source, kind_of, scan_value, string_end};
+use crate::cloudtrail::gunzip::Gunzip;
+use crate::cloudtrail::lenient;
+use crate::cloudtrail::record::{Record, RecordError};
 
 /// What the reader hands to the callback.
 #[derive(Debug)]
@@ -98,16 +99,47 @@ pub enum Select {
     Kms,
 }
 
+/// The largest record the reader keeps by default: 4 MiB. CloudTrail's own events
+/// are far smaller (it omits request and response elements larger than 100 KB).
+pub const DEFAULT_MAX_RECORD_BYTES: usize = 4 << 20;
+
+/// Bounds on what one file may make the reader hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadLimits {
+    /// A record larger than this is counted as bad ("record larger than N MiB") and
+    /// stepped over without being held.
+    pub max_record_bytes: usize,
+}
+
+impl Default for ReadLimits {
+    fn default() -> Self {
+        ReadLimits {
+            max_record_bytes: DEFAULT_MAX_RECORD_BYTES,
+        }
+    }
+}
+
 /// Reads CloudTrail records from `input`, gzip or plain (detected from the magic
 /// bytes, not the name), calling `sink` for each. `file` names the input in errors.
 pub fn read_records<R: Read>(file: &str, input: R, sink: impl FnMut(Item)) -> ReadSummary {
-    read_selected(file, input, Select::All, sink)
+    read_selected(file, input, Select::All, ReadLimits::default(), sink)
 }
 
 /// Like [`read_records`], but only KMS records reach `sink` (and only they are
 /// parsed): what every keytrail analysis needs, at close to the speed of gunzip.
 pub fn read_kms_records<R: Read>(file: &str, input: R, sink: impl FnMut(Item)) -> ReadSummary {
-    read_selected(file, input, Select::Kms, sink)
+    read_selected(file, input, Select::Kms, ReadLimits::default(), sink)
+}
+
+/// [`read_records`] or [`read_kms_records`] with explicit limits.
+pub fn read_with<R: Read>(
+    file: &str,
+    input: R,
+    select: Select,
+    limits: ReadLimits,
+    sink: impl FnMut(Item),
+) -> ReadSummary {
+    read_selected(file, input, select, limits, sink)
 }
 
 /// The decompressed stream, held in one reusable window. Records are found and
@@ -177,17 +209,75 @@ impl<R: Read> Window<R> {
         }
     }
 
-    /// Scans the value at `pos` (reading more as needed); `None` when the stream
-    /// ends inside it.
-    fn scan(&mut self) -> io::Result<Option<Scan>> {
+    /// Frames the value at `pos`, reading more as needed, but never holding more
+    /// than `limit` bytes of it.
+    fn frame(&mut self, limit: usize) -> io::Result<Framed> {
         loop {
             match scan_value(&self.buf[..self.end], self.pos) {
                 Scan::NeedMore => {
+                    if self.end - self.pos > limit {
+                        return Ok(Framed::TooLarge);
+                    }
                     if !self.more()? {
-                        return Ok(None);
+                        return Ok(Framed::Eof);
                     }
                 }
-                other => return Ok(Some(other)),
+                Scan::Done { end, facts } => return Ok(Framed::Done { end, facts }),
+                Scan::Invalid { at, message, facts } => {
+                    return Ok(Framed::Invalid { at, message, facts });
+                }
+            }
+        }
+    }
+
+    /// Steps over the value at `pos` without keeping it (brackets and strings are
+    /// followed, nothing else is checked): for a value too large to frame.
+    /// `Ok(false)` when the stream ends inside it.
+    fn skip_value(&mut self, lines: &mut Lines) -> io::Result<bool> {
+        let (mut depth, mut in_string, mut escape, mut started) = (0u64, false, false, false);
+        loop {
+            while self.pos < self.end {
+                let c = self.buf[self.pos];
+                self.pos += 1;
+                if in_string {
+                    if escape {
+                        escape = false;
+                    } else if c == b'\\' {
+                        escape = true;
+                    } else if c == b'"' {
+                        in_string = false;
+                        if depth == 0 {
+                            return Ok(true);
+                        }
+                    }
+                    continue;
+                }
+                match c {
+                    b'"' => in_string = true,
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' if depth > 0 => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Ok(true);
+                        }
+                    }
+                    b'\n' => {
+                        lines.newline(self.base + self.pos as u64);
+                        if depth == 0 && started {
+                            return Ok(true);
+                        }
+                    }
+                    // The end of a bare number or literal.
+                    b',' | b'}' | b']' | b' ' | b'\t' | b'\r' if depth == 0 && started => {
+                        self.pos -= 1;
+                        return Ok(true);
+                    }
+                    _ => {}
+                }
+                started = true;
+            }
+            if !self.more()? {
+                return Ok(false);
             }
         }
     }
@@ -232,7 +322,24 @@ impl Lines {
     }
 }
 
-/// How the fast path ended.
+/// A value found by [`Window::frame`].
+enum Framed {
+    Done {
+        end: usize,
+        facts: Facts,
+    },
+    Invalid {
+        at: usize,
+        message: &'static str,
+        facts: Facts,
+    },
+    /// The stream ended inside it.
+    Eof,
+    /// Larger than the limit for one record.
+    TooLarge,
+}
+
+/// How the framed reader ended.
 enum Fast {
     /// The stream ended after whole documents.
     Done,
@@ -245,16 +352,11 @@ fn read_selected<R: Read>(
     file: &str,
     input: R,
     select: Select,
+    limits: ReadLimits,
     mut sink: impl FnMut(Item),
 ) -> ReadSummary {
     let compressed = Rc::new(Cell::new(0u64));
-    let mut raw = BufReader::with_capacity(
-        64 * 1024,
-        Counting {
-            inner: input,
-            count: compressed.clone(),
-        },
-    );
+    let mut raw = BufReader::with_capacity(64 * 1024, input);
     let gz = match raw.fill_buf() {
         Ok(buf) => buf.starts_with(&[0x1f, 0x8b]),
         Err(source) => {
@@ -269,7 +371,7 @@ fn read_selected<R: Read>(
         }
     };
     let body: Box<dyn Read + '_> = if gz {
-        Box::new(MultiGzDecoder::new(raw))
+        Box::new(Gunzip::new(raw, compressed.clone()))
     } else {
         Box::new(raw)
     };
@@ -322,20 +424,29 @@ fn read_selected<R: Read>(
     if w.buf[..w.end].starts_with(&[0xef, 0xbb, 0xbf]) {
         w.pos = 3;
     }
-    let mut documents = 0u64;
-    let fast = fast_path(file, &mut w, &mut state, &mut documents, &stream_error);
-    let (mut values, mut not_a_log, mut stray) = (documents, None, 0u64);
+    let mut tally = Tally::default();
+    let mut fast = Framer {
+        file,
+        w: &mut w,
+        st: &mut state,
+        lines: Lines::default(),
+        tally: &mut tally,
+        limit: limits.max_record_bytes.max(1),
+        stream_error: &stream_error,
+    };
     let mut error = None;
-    match fast {
+    match fast.run() {
         Fast::Done => {}
         Fast::Failed(e) => error = Some(e),
         Fast::Fallback => {
             let base = w.base + w.pos as u64;
             let rest = io::Cursor::new(w.buf[w.pos..w.end].to_vec()).chain(w.src);
             let slow = serde_path(file, rest, base, &mut state, &stream_error);
-            values += slow.values;
-            not_a_log = slow.not_a_log;
-            stray = slow.stray;
+            tally.values += slow.values;
+            if tally.not_a_log.is_none() {
+                tally.not_a_log = slow.not_a_log;
+            }
+            tally.stray += slow.stray;
             error = slow.error;
             w.base = slow.end;
             w.pos = 0;
@@ -345,170 +456,452 @@ fn read_selected<R: Read>(
     summary.bytes = w.base + w.pos as u64;
     if error.is_some() {
         summary.error = error;
-    } else if values == 0 {
+    } else if tally.values == 0 {
         summary.not_a_log = Some("empty file".into());
     } else if summary.records == 0 {
-        summary.not_a_log = not_a_log;
+        summary.not_a_log = tally.not_a_log;
     }
-    if summary.records > 0 && stray > 0 {
+    if summary.records > 0 && tally.stray > 0 {
         // A non-record value among records (JSON Lines): count it, never drop it silently.
-        summary.bad_records += stray;
-        summary.records += stray;
+        summary.bad_records += tally.stray;
+        summary.records += tally.stray;
     }
     summary
 }
 
-/// Reads `{"Records":[...]}` documents with [`scan_value`], parsing only the
-/// records that [`Select`] asks for.
-fn fast_path<R: Read, F: FnMut(Item)>(
-    file: &str,
-    w: &mut Window<R>,
-    st: &mut State<'_, F>,
-    documents: &mut u64,
-    stream_error: &dyn Fn(u64, io::Error) -> ReadError,
-) -> Fast {
-    let mut lines = Lines::default();
-    let json_error = |lines: &Lines, offset: u64, message: &str| {
+/// Top-level values seen, and those that were not records.
+#[derive(Default)]
+struct Tally {
+    values: u64,
+    /// Why the first value that was not a log was not one.
+    not_a_log: Option<String>,
+    /// Top-level values that were neither records nor logs.
+    stray: u64,
+}
+
+impl Tally {
+    fn stray(&mut self, reason: String) {
+        self.not_a_log.get_or_insert(reason);
+        self.stray += 1;
+    }
+}
+
+/// The framed reader: `{"Records":[...]}` documents, bare arrays of records,
+/// JSON Lines and single records, each record found with [`scan_value`] and only
+/// the ones [`Select`] asks for parsed. A record that does not parse is a bad
+/// record and reading goes on; only damage that loses the framing stops the file.
+struct Framer<'a, 'b, R, F> {
+    file: &'a str,
+    w: &'a mut Window<R>,
+    st: &'a mut State<'b, F>,
+    lines: Lines,
+    tally: &'a mut Tally,
+    limit: usize,
+    stream_error: &'a dyn Fn(u64, io::Error) -> ReadError,
+}
+
+/// `?` for the framed reader: the error ends the file.
+macro_rules! ok {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(stop) => return stop,
+        }
+    };
+}
+
+impl<R: Read, F: FnMut(Item)> Framer<'_, '_, R, F> {
+    fn json_error(&self, offset: u64, message: &str) -> Fast {
         Fast::Failed(ReadError::Json {
-            file: file.to_owned(),
+            file: self.file.to_owned(),
             offset,
-            line: (lines.count + 1) as usize,
-            column: (offset.saturating_sub(lines.start) + 1) as usize,
+            line: (self.lines.count + 1) as usize,
+            column: (offset.saturating_sub(self.lines.start) + 1) as usize,
             message: message.to_owned(),
         })
-    };
-    macro_rules! io {
-        ($e:expr) => {
-            match $e {
-                Ok(v) => v,
-                Err(source) => return Fast::Failed(stream_error(w.base + w.end as u64, source)),
+    }
+
+    fn io<T>(&self, r: io::Result<T>) -> Result<T, Fast> {
+        r.map_err(|source| {
+            Fast::Failed((self.stream_error)(self.w.base + self.w.end as u64, source))
+        })
+    }
+
+    fn eof(&self, what: &str) -> Fast {
+        self.json_error(
+            self.w.base + self.w.end as u64,
+            &format!("EOF while parsing {what}"),
+        )
+    }
+
+    fn peek(&mut self) -> Result<Option<u8>, Fast> {
+        let r = self.w.peek(&mut self.lines);
+        self.io(r)
+    }
+
+    fn frame(&mut self) -> Result<Framed, Fast> {
+        let r = self.w.frame(self.limit);
+        self.io(r)
+    }
+
+    fn too_large(&self) -> String {
+        format!(
+            "record larger than {} (the reader's limit for one record), skipped",
+            mib(self.limit)
+        )
+    }
+
+    /// Steps over an oversized value at `pos` without keeping it.
+    fn skip(&mut self, what: &str) -> Result<(), Fast> {
+        let r = self.w.skip_value(&mut self.lines);
+        if self.io(r)? {
+            Ok(())
+        } else {
+            Err(self.eof(what))
+        }
+    }
+
+    fn run(&mut self) -> Fast {
+        loop {
+            let c = match ok!(self.peek()) {
+                None => return Fast::Done,
+                Some(c) => c,
+            };
+            self.tally.values += 1;
+            let prefix = c == b'{' && {
+                let r = self.w.records_prefix();
+                ok!(self.io(r))
+            };
+            match c {
+                b'{' if prefix => {
+                    ok!(self.elements());
+                    ok!(self.rest_of_document());
+                }
+                b'{' => {
+                    if let Some(stop) = ok!(self.top_object()) {
+                        return stop;
+                    }
+                }
+                b'[' => {
+                    self.w.pos += 1;
+                    ok!(self.elements());
+                }
+                _ => match ok!(self.frame()) {
+                    Framed::Eof => return self.eof("a value"),
+                    Framed::Invalid { at, message, facts } => {
+                        self.lines.add(&facts, self.w.base);
+                        return self.json_error(self.w.base + at as u64, message);
+                    }
+                    Framed::TooLarge => {
+                        let kind = kind_of(c);
+                        self.tally
+                            .stray(format!("top-level JSON {kind}, not CloudTrail"));
+                        ok!(self.skip("a value"));
+                    }
+                    Framed::Done { end, facts } => {
+                        let kind = kind_of(c);
+                        self.tally
+                            .stray(format!("top-level JSON {kind}, not CloudTrail"));
+                        self.lines.add(&facts, self.w.base);
+                        self.w.pos = end;
+                    }
+                },
             }
-        };
-    }
-    macro_rules! eof {
-        ($what:expr) => {
-            return json_error(
-                &lines,
-                w.base + w.end as u64,
-                concat!("EOF while parsing ", $what),
-            )
-        };
-    }
-    loop {
-        match io!(w.peek(&mut lines)) {
-            None => return Fast::Done,
-            Some(b'{') => {}
-            Some(_) => return Fast::Fallback,
         }
-        if !io!(w.records_prefix()) {
-            return Fast::Fallback;
+    }
+
+    /// The elements of an array of records, from just after its `[` to just after
+    /// its `]`.
+    fn elements(&mut self) -> Result<(), Fast> {
+        let mut first = true;
+        loop {
+            let Some(c) = self.peek()? else {
+                return Err(self.eof("a list"));
+            };
+            if first && c == b']' {
+                self.w.pos += 1;
+                return Ok(());
+            }
+            match self.frame()? {
+                Framed::Eof => return Err(self.eof("a value")),
+                Framed::Done { end, facts } => {
+                    self.element(end, &facts);
+                    self.lines.add(&facts, self.w.base);
+                    self.w.pos = end;
+                }
+                Framed::Invalid { at, message, facts } => {
+                    self.lines.add(&facts, self.w.base);
+                    return Err(self.json_error(self.w.base + at as u64, message));
+                }
+                Framed::TooLarge => {
+                    let index = self.st.next_index();
+                    let reason = self.too_large();
+                    self.st.bad(index, reason);
+                    self.skip("a value")?;
+                }
+            }
+            first = false;
+            match self.peek()? {
+                Some(b',') => self.w.pos += 1,
+                Some(b']') => {
+                    self.w.pos += 1;
+                    return Ok(());
+                }
+                Some(_) => {
+                    return Err(self.json_error(
+                        self.w.base + self.w.pos as u64,
+                        "expected `,` or `]` after a record",
+                    ));
+                }
+                None => return Err(self.eof("a list")),
+            }
         }
-        *documents += 1;
-        // Each pass reads one Records array; a document may (oddly) hold several.
-        'arrays: loop {
-            let mut first = true;
-            loop {
-                let Some(c) = io!(w.peek(&mut lines)) else {
-                    eof!("a list")
-                };
-                if first && c == b']' {
-                    w.pos += 1;
-                    break;
+    }
+
+    /// Hands the framed element `pos..end` to the state; one that does not parse is
+    /// a bad record whose reason gives its position in the file.
+    fn element(&mut self, end: usize, facts: &Facts) {
+        let at = self.w.pos;
+        let index = self.st.next_index();
+        if let Err((offset, message)) = self.st.element(index, &self.w.buf[at..end], facts) {
+            let before = &self.w.buf[at..at + offset];
+            let mut line = self.lines.count + 1;
+            let mut start = self.lines.start;
+            line += memchr::memchr_iter(b'\n', before).count() as u64;
+            if let Some(nl) = memchr::memrchr(b'\n', before) {
+                start = self.w.base + (at + nl + 1) as u64;
+            }
+            let offset = self.w.base + (at + offset) as u64;
+            let column = offset.saturating_sub(start) + 1;
+            self.st.bad(
+                index,
+                format!(
+                    "malformed JSON at decompressed byte {offset} (line {line}, column {column}): {message}"
+                ),
+            );
+        }
+    }
+
+    /// The rest of a document after its Records array: `}`, or more members.
+    /// Another Records array is read like the first; anything else is checked and
+    /// ignored.
+    fn rest_of_document(&mut self) -> Result<(), Fast> {
+        loop {
+            match self.peek()? {
+                Some(b'}') => {
+                    self.w.pos += 1;
+                    return Ok(());
                 }
-                match io!(w.scan()) {
-                    None | Some(Scan::NeedMore) => eof!("a value"),
-                    Some(Scan::Done { end, facts }) => {
-                        let at = w.pos;
-                        if let Err((offset, message)) = st.element(&w.buf[at..end], &facts) {
-                            // Lines of the record before the damage, for its line and column.
-                            let before = &w.buf[at..at + offset];
-                            lines.count += memchr::memchr_iter(b'\n', before).count() as u64;
-                            if let Some(nl) = memchr::memrchr(b'\n', before) {
-                                lines.start = w.base + (at + nl + 1) as u64;
-                            }
-                            let offset = w.base + (at + offset) as u64;
-                            return json_error(&lines, offset, &message);
-                        }
-                        lines.add(&facts, w.base);
-                        w.pos = end;
-                    }
-                    Some(Scan::Invalid { at, message, facts }) => {
-                        lines.add(&facts, w.base);
-                        return json_error(&lines, w.base + at as u64, message);
-                    }
+                Some(b',') => self.w.pos += 1,
+                Some(_) => {
+                    return Err(
+                        self.json_error(self.w.base + self.w.pos as u64, "expected `,` or `}`")
+                    );
                 }
-                first = false;
-                match io!(w.peek(&mut lines)) {
-                    Some(b',') => w.pos += 1,
-                    Some(b']') => {
-                        w.pos += 1;
-                        break;
+                None => return Err(self.eof("an object")),
+            }
+            let mut is_records = false;
+            for part in ["key", "value"] {
+                match self.peek()? {
+                    None => return Err(self.eof("an object")),
+                    Some(b'"') => {}
+                    Some(_) if part == "key" => {
+                        return Err(self
+                            .json_error(self.w.base + self.w.pos as u64, "key must be a string"));
                     }
-                    Some(_) => {
-                        return json_error(
-                            &lines,
-                            w.base + w.pos as u64,
-                            "expected `,` or `]` after a record",
+                    Some(b'[') if is_records => {
+                        self.w.pos += 1;
+                        self.elements()?;
+                        continue;
+                    }
+                    Some(_) => {}
+                }
+                match self.frame()? {
+                    Framed::Eof => return Err(self.eof("an object")),
+                    Framed::Done { end, facts } => {
+                        is_records =
+                            part == "key" && &self.w.buf[self.w.pos..end] == b"\"Records\"";
+                        self.lines.add(&facts, self.w.base);
+                        self.w.pos = end;
+                    }
+                    Framed::Invalid { at, message, facts } => {
+                        self.lines.add(&facts, self.w.base);
+                        return Err(self.json_error(self.w.base + at as u64, message));
+                    }
+                    // A member that is not records, too large to keep: step over it.
+                    Framed::TooLarge => self.skip("an object")?,
+                }
+                if part == "key" {
+                    if self.peek()? != Some(b':') {
+                        return Err(
+                            self.json_error(self.w.base + self.w.pos as u64, "expected `:`")
                         );
                     }
-                    None => eof!("a list"),
-                }
-            }
-            // The rest of the document: `}`, or more members. Another Records array
-            // is read like the first; anything else is checked and ignored.
-            loop {
-                match io!(w.peek(&mut lines)) {
-                    Some(b'}') => {
-                        w.pos += 1;
-                        break 'arrays;
-                    }
-                    Some(b',') => w.pos += 1,
-                    Some(_) => {
-                        return json_error(&lines, w.base + w.pos as u64, "expected `,` or `}`");
-                    }
-                    None => eof!("an object"),
-                }
-                let mut is_records = false;
-                for part in ["key", "value"] {
-                    match io!(w.peek(&mut lines)) {
-                        None => eof!("an object"),
-                        Some(b'"') => {}
-                        Some(_) if part == "key" => {
-                            return json_error(
-                                &lines,
-                                w.base + w.pos as u64,
-                                "key must be a string",
-                            );
-                        }
-                        Some(b'[') if is_records => {
-                            w.pos += 1;
-                            continue 'arrays;
-                        }
-                        Some(_) => {}
-                    }
-                    let at = w.pos;
-                    match io!(w.scan()) {
-                        None | Some(Scan::NeedMore) => eof!("an object"),
-                        Some(Scan::Done { end, facts }) => {
-                            is_records = part == "key" && &w.buf[at..end] == b"\"Records\"";
-                            lines.add(&facts, w.base);
-                            w.pos = end;
-                        }
-                        Some(Scan::Invalid { at, message, facts }) => {
-                            lines.add(&facts, w.base);
-                            return json_error(&lines, w.base + at as u64, message);
-                        }
-                    }
-                    if part == "key" {
-                        if io!(w.peek(&mut lines)) != Some(b':') {
-                            return json_error(&lines, w.base + w.pos as u64, "expected `:`");
-                        }
-                        w.pos += 1;
-                    }
+                    self.w.pos += 1;
                 }
             }
         }
     }
+
+    /// A top-level object that does not start `{"Records":[`: a record (JSON Lines),
+    /// a document with its members in another order, a digest, or something else.
+    /// `Some(Fast::Fallback)` hands the rest of the stream to the serde path.
+    fn top_object(&mut self) -> Result<Option<Fast>, Fast> {
+        let (end, facts) = match self.frame()? {
+            Framed::Eof => {
+                let end = self.w.end;
+                if self.resync(end, "EOF while parsing an object") {
+                    return Ok(None);
+                }
+                return Err(self.eof("an object"));
+            }
+            Framed::Invalid { at, message, facts } => {
+                if self.resync(at, message) {
+                    return Ok(None);
+                }
+                self.lines.add(&facts, self.w.base);
+                return Err(self.json_error(self.w.base + at as u64, message));
+            }
+            Framed::TooLarge => {
+                // A document with its Records after other members streams through
+                // the serde path; anything else this large is one oversized record.
+                if has_records_key(&self.w.buf[self.w.pos..self.w.end]) {
+                    return Ok(Some(Fast::Fallback));
+                }
+                let index = self.st.next_index();
+                let reason = self.too_large();
+                self.st.bad(index, reason);
+                self.skip("an object")?;
+                return Ok(None);
+            }
+            Framed::Done { end, facts } => (end, facts),
+        };
+        let bytes = &self.w.buf[self.w.pos..end];
+        let parsed = serde_json::from_slice::<Value>(bytes).or_else(|_| lenient::parse(bytes));
+        match parsed {
+            Ok(Value::Object(mut map)) if map.contains_key("Records") => {
+                match map.remove("Records") {
+                    Some(Value::Array(items)) => items.into_iter().for_each(|v| self.st.value(v)),
+                    Some(Value::Null) | None => {}
+                    Some(other) => {
+                        let kind = kind_name(&other);
+                        self.tally
+                            .stray(format!("\"Records\" is a JSON {kind}, not an array"));
+                    }
+                }
+            }
+            Ok(Value::Object(map))
+                if map.contains_key("digestStartTime") || map.contains_key("logFiles") =>
+            {
+                self.tally
+                    .stray("CloudTrail digest file (no Records)".into());
+            }
+            Ok(Value::Object(map))
+                if ["eventName", "eventSource", "eventVersion", "eventID"]
+                    .iter()
+                    .any(|k| map.contains_key(*k)) =>
+            {
+                self.element(end, &facts);
+            }
+            Ok(_) => self
+                .tally
+                .stray("JSON object without a Records array".into()),
+            // Framed as one object but not JSON inside: a bad record, like any other.
+            Err(_) => self.element(end, &facts),
+        }
+        self.lines.add(&facts, self.w.base);
+        self.w.pos = end;
+        Ok(None)
+    }
+}
+
+impl<R: Read, F: FnMut(Item)> Framer<'_, '_, R, F> {
+    /// JSON Lines: a line that is not a whole record (cut short, say) costs that
+    /// line only. When the damage at `at` lies past the end of the line the object
+    /// at `pos` started on, and the next line starts another object, the broken
+    /// line is a bad record and reading resumes at the next line. Returns whether
+    /// it did.
+    fn resync(&mut self, at: usize, message: &str) -> bool {
+        let from = self.w.pos;
+        let Some(nl) = memchr::memchr(b'\n', &self.w.buf[from..at.min(self.w.end)]) else {
+            return false;
+        };
+        let next = from + nl + 1;
+        let starts_object = self.w.buf[next..self.w.end]
+            .iter()
+            .find(|c| !matches!(c, b' ' | b'\t' | b'\r'))
+            == Some(&b'{');
+        if !starts_object {
+            return false;
+        }
+        let offset = self.w.base + at as u64;
+        let (line, column) = (
+            self.lines.count + 1,
+            self.w.base + from as u64 - self.lines.start + 1,
+        );
+        let index = self.st.next_index();
+        self.st.bad(
+            index,
+            format!(
+                "malformed JSON in the line starting at decompressed byte {} (line {line}, column {column}), \
+                 damage at byte {offset}: {message}; reading resumes at the next line",
+                self.w.base + from as u64
+            ),
+        );
+        self.lines.newline(self.w.base + next as u64);
+        self.w.pos = next;
+        true
+    }
+}
+
+fn kind_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+fn mib(bytes: usize) -> String {
+    if bytes % (1 << 20) == 0 {
+        format!("{} MiB", bytes >> 20)
+    } else {
+        format!("{bytes} bytes")
+    }
+}
+
+/// Whether the object starting at `b[0]` has a top-level `"Records"` key among the
+/// bytes given (which may end inside it).
+fn has_records_key(b: &[u8]) -> bool {
+    let (mut depth, mut key_next, mut i) = (0usize, false, 0usize);
+    while i < b.len() {
+        match b[i] {
+            b'"' => {
+                let Some((end, _)) = string_end(b, i) else {
+                    return false;
+                };
+                if depth == 1 && key_next && &b[i..end] == b"\"Records\"" {
+                    return true;
+                }
+                key_next = false;
+                i = end;
+                continue;
+            }
+            b'{' => {
+                depth += 1;
+                key_next = depth == 1;
+            }
+            b'[' => depth += 1,
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            b',' => key_next = depth == 1,
+            _ => {}
+        }
+        i += 1;
+    }
+    false
 }
 
 /// What the serde path saw.
@@ -639,11 +1032,16 @@ impl<F: FnMut(Item)> State<'_, F> {
         }
     }
 
-    /// An element found by the scanner (fast path): `bytes` is the whole value.
-    /// `Err` holds the offset in `bytes` and the reason when it is not valid JSON.
-    fn element(&mut self, bytes: &[u8], facts: &Facts) -> Result<(), (usize, String)> {
-        let index = self.index;
+    /// The position of the next element.
+    fn next_index(&mut self) -> u64 {
         self.index += 1;
+        self.index - 1
+    }
+
+    /// An element found by the framer, at position `index`: `bytes` is the whole
+    /// value. `Err` holds the offset in `bytes` and the reason when it is not JSON;
+    /// the caller counts it as a bad record.
+    fn element(&mut self, index: u64, bytes: &[u8], facts: &Facts) -> Result<(), (usize, String)> {
         if bytes.first() != Some(&b'{') {
             let kind = kind_of(bytes.first().copied().unwrap_or(b'n'));
             self.bad(index, format!("record is a JSON {kind}, not an object"));
@@ -655,9 +1053,9 @@ impl<F: FnMut(Item)> State<'_, F> {
             && simdutf8::basic::from_utf8(bytes).is_ok()
         {
             // Not KMS: checked by the scan (and for UTF-8), never parsed. Records
-            // with escapes or unusual numbers are parsed, so that serde_json checks
-            // them. A re-delivered record is byte-for-byte the same, so its bytes
-            // are its identity.
+            // with escapes, control characters or unusual numbers are parsed, so
+            // that they are checked. A re-delivered record is byte-for-byte the
+            // same, so its bytes are its identity.
             if facts.has_event_id && !self.seen.insert(xxh3_64(bytes)) {
                 self.summary.duplicates += 1;
             } else {
@@ -665,15 +1063,20 @@ impl<F: FnMut(Item)> State<'_, F> {
             }
             return Ok(());
         }
-        let record = parse_record(bytes)?;
-        self.record(record);
+        match parse_record(bytes)? {
+            Ok(record) => self.record(record),
+            Err(reason) => self.bad(index, reason.to_string()),
+        }
         Ok(())
     }
 }
 
-/// Parses one record object straight into the typed model; the general path (via
-/// a `Value`) handles what the typed one refuses: duplicate fields, `@timestamp`.
-fn parse_record(bytes: &[u8]) -> Result<Record, (usize, String)> {
+/// Parses one record object straight into the typed model. The general path (via
+/// a `Value`) handles what the typed one refuses: duplicate fields, `@timestamp`,
+/// and, through [`lenient`], the valid JSON serde_json refuses (`1e400`, deep
+/// nesting, lone surrogates). The outer `Err` is bytes that are not JSON (offset in
+/// `bytes`, reason); the inner one a JSON value that is not a record.
+fn parse_record(bytes: &[u8]) -> Result<Result<Record, RecordError>, (usize, String)> {
     // Valid UTF-8 as a whole (checked at SIMD speed) lets serde_json read it as a
     // `str`, without checking every string again.
     let typed = match simdutf8::basic::from_utf8(bytes) {
@@ -683,24 +1086,13 @@ fn parse_record(bytes: &[u8]) -> Result<Record, (usize, String)> {
     if let Ok(r) = typed
         && (r.event_time.is_some() || memchr::memmem::find(bytes, b"\"@timestamp\"").is_none())
     {
-        return Ok(r);
+        return Ok(Ok(r));
     }
-    match serde_json::from_slice::<Value>(bytes) {
-        Ok(v) => Record::from_value(v).map_err(|reason| (0, reason.to_string())),
-        Err(e) => Err((offset_in(bytes, e.line(), e.column()), strip_position(&e))),
-    }
-}
-
-/// The byte offset of serde_json's 1-based line and column in `bytes`.
-fn offset_in(bytes: &[u8], line: usize, column: usize) -> usize {
-    let mut start = 0;
-    for _ in 1..line {
-        match memchr::memchr(b'\n', &bytes[start..]) {
-            Some(i) => start += i + 1,
-            None => break,
-        }
-    }
-    (start + column.saturating_sub(1)).min(bytes.len())
+    let value = match serde_json::from_slice::<Value>(bytes) {
+        Ok(v) => v,
+        Err(_) => lenient::parse(bytes)?,
+    };
+    Ok(Record::from_value(value))
 }
 
 /// What makes a delivery a duplicate: CloudTrail re-delivers the same event with the
@@ -1046,17 +1438,179 @@ mod tests {
 
     #[test]
     fn damage_inside_a_multi_line_record_has_its_line_and_column() {
-        let data = "{\"Records\":[\n{\"eventSource\":\"kms.amazonaws.com\",\n \"eventName\":\"Decrypt\",\n \"userAgent\":\"a\\qb\"}]}";
-        let (_, _, s) = collect("m.json", data.as_bytes());
-        let err = s.error.expect("a bad escape is damage").to_string();
-        assert!(err.contains("(line 4, column "), "{err}");
-        let column: usize = err
+        let data = "{\"Records\":[\n{\"eventSource\":\"kms.amazonaws.com\",\n \"eventName\":\"Decrypt\",\n \"userAgent\":\"a\\qb\"},\n{\"eventID\":\"after\"}]}";
+        let (good, bad, s) = collect("m.json", data.as_bytes());
+        assert!(s.error.is_none(), "{:?}", s.error);
+        assert_eq!(
+            (good.len(), bad.len()),
+            (1, 1),
+            "the record after it is kept"
+        );
+        assert!(bad[0].contains("(line 4, column "), "{}", bad[0]);
+        let column: usize = bad[0]
             .split("column ")
             .nth(1)
             .and_then(|t| t.split(')').next())
             .and_then(|n| n.parse().ok())
-            .expect("column in the message");
-        assert!((14..=18).contains(&column), "{err}");
+            .expect("column in the reason");
+        assert!((14..=18).contains(&column), "{}", bad[0]);
+    }
+
+    /// Three KMS records, the second with `odd` as its requestParameters.
+    fn three_with(odd: &str) -> String {
+        let rec = |i: u32, extra: &str| {
+            format!(
+                r#"{{"eventTime":"2026-10-04T04:21:0{i}Z","eventSource":"kms.amazonaws.com","eventName":"Decrypt","eventID":"e-{i}"{extra}}}"#
+            )
+        };
+        format!(
+            r#"{{"Records":[{},{},{}]}}"#,
+            rec(1, ""),
+            rec(2, &format!(r#","requestParameters":{odd}"#)),
+            rec(3, "")
+        )
+    }
+
+    #[test]
+    fn valid_json_serde_refuses_keeps_its_record() {
+        let deep = format!(r#"{{"a":{}1{}}}"#, "[".repeat(300), "]".repeat(300));
+        for odd in [
+            r#"{"numberOfBytes":1e400}"#,
+            r#"{"keyId":"k","note":"\ud800"}"#,
+            deep.as_str(),
+        ] {
+            let text = three_with(odd);
+            for data in [text.clone().into_bytes(), gz(text.as_bytes())] {
+                let (good, bad, s) = collect("odd.json", &data);
+                assert_eq!((good.len(), bad.len()), (3, 0), "{odd}: {bad:?}");
+                assert!(s.error.is_none(), "{odd}: {:?}", s.error);
+            }
+        }
+        let (good, _, _) = collect(
+            "odd.json",
+            three_with(r#"{"keyId":"k","n":1e400}"#).as_bytes(),
+        );
+        let p = good[1].request_parameters.as_ref().expect("kept");
+        assert_eq!(p["keyId"], "k");
+        assert_eq!(p["n"], "1e400", "kept as its text");
+    }
+
+    #[test]
+    fn a_raw_line_break_in_a_string_is_one_bad_record_everywhere() {
+        let kms = "{\"eventSource\":\"kms.amazonaws.com\",\"eventName\":\"Decrypt\",\"userAgent\":\"a\nb\"}";
+        let other = "{\"eventSource\":\"s3.amazonaws.com\",\"eventName\":\"GetObject\",\"userAgent\":\"a\r\nb\"}";
+        let good = r#"{"eventSource":"kms.amazonaws.com","eventName":"Encrypt","eventID":"g"}"#;
+        for odd in [kms, other] {
+            let records = format!("{{\"Records\":[{good},{odd},{good}]}}");
+            let lines = format!("{good}\n{odd}\n{good}\n");
+            for data in [records, lines] {
+                let (kept, bad, s) = collect("cr.json", data.as_bytes());
+                assert!(s.error.is_none(), "{data}: {:?}", s.error);
+                assert_eq!(bad.len(), 1, "{data}");
+                assert!(bad[0].contains("control character"), "{}", bad[0]);
+                assert_eq!(kept.len(), 1, "the duplicate good record is dropped, once");
+                assert_eq!((s.records, s.duplicates), (2, 1));
+            }
+        }
+    }
+
+    #[test]
+    fn records_that_is_not_an_array_is_not_a_log() {
+        let (_, _, s) = collect("r.json", br#"{"Records":{"eventName":"Decrypt"}}"#);
+        assert!(s.error.is_none(), "{:?}", s.error);
+        assert_eq!(
+            s.not_a_log.as_deref(),
+            Some("\"Records\" is a JSON object, not an array")
+        );
+        let (_, _, s) = collect("r.json", br#"{"Records":"x"}"#);
+        assert_eq!(
+            s.not_a_log.as_deref(),
+            Some("\"Records\" is a JSON string, not an array")
+        );
+    }
+
+    fn read_limited(data: &[u8], limit: usize) -> (Vec<Record>, Vec<String>, ReadSummary) {
+        let (mut good, mut bad) = (Vec::new(), Vec::new());
+        let limits = ReadLimits {
+            max_record_bytes: limit,
+        };
+        let s = read_with("big.json", data, Select::All, limits, |item| match item {
+            Item::Record(r) => good.push(*r),
+            Item::Bad { reason, .. } => bad.push(reason),
+        });
+        (good, bad, s)
+    }
+
+    #[test]
+    fn a_record_over_the_limit_is_bad_and_skipped_without_being_held() {
+        let huge = "x".repeat(3 << 20);
+        let rec = |id: &str, ua: &str| {
+            format!(
+                r#"{{"eventSource":"kms.amazonaws.com","eventName":"Decrypt","eventID":"{id}","userAgent":"{ua}"}}"#
+            )
+        };
+        let doc = format!(
+            "{{\"Records\":[{},{},{},{}]}}",
+            rec("1", "a"),
+            rec("2", &huge),
+            rec("3", "b"),
+            rec("4", "c")
+        );
+        let lines = format!(
+            "{}\n{}\n{}\n",
+            rec("1", "a"),
+            rec("2", &huge),
+            rec("3", "b")
+        );
+        for (data, kept) in [(doc, 3), (lines, 2)] {
+            for data in [data.clone().into_bytes(), gz(data.as_bytes())] {
+                let (good, bad, s) = read_limited(&data, 1 << 20);
+                assert!(s.error.is_none(), "{:?}", s.error);
+                assert_eq!(good.len(), kept);
+                assert_eq!(bad.len(), 1, "{bad:?}");
+                assert!(bad[0].contains("record larger than 1 MiB"), "{}", bad[0]);
+                // Under the default limit the same record is kept.
+                let (good, _, _) = read_limited(&data, DEFAULT_MAX_RECORD_BYTES);
+                assert_eq!(good.len(), kept + 1);
+            }
+        }
+        // An array nested far beyond the limit, never closed: the error is at the end.
+        let mut open = String::from(r#"{"Records":[{"eventID":"1"},"#);
+        open.push_str(&"[".repeat(2 << 20));
+        let (good, bad, s) = read_limited(open.as_bytes(), 1 << 20);
+        assert_eq!((good.len(), bad.len()), (1, 1));
+        let err = s.error.expect("unclosed").to_string();
+        assert!(err.contains("EOF while parsing"), "{err}");
+    }
+
+    #[test]
+    fn gzip_damage_after_a_flush_keeps_what_was_decoded() {
+        let mut e = GzEncoder::new(Vec::new(), Compression::default());
+        e.write_all(three_with("{}").trim_end_matches("]}").as_bytes())
+            .expect("write");
+        e.flush().expect("flush");
+        let mut data = e.get_ref().clone();
+        let flushed = data.len();
+        data.extend_from_slice(&[0xa5; 200]);
+        let (good, _, s) = collect("g.json.gz", &data);
+        assert_eq!(good.len(), 3);
+        let err = s.error.expect("damage").to_string();
+        let decoded = three_with("{}").len() - 2;
+        assert!(
+            err.contains(&format!("after {decoded} decompressed bytes")),
+            "{err}"
+        );
+        let near: usize = err
+            .split("compressed byte ")
+            .nth(1)
+            .and_then(|t| t.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .expect("position");
+        assert!(
+            near >= flushed && near < data.len(),
+            "{near} of {}: {err}",
+            data.len()
+        );
     }
 
     #[test]

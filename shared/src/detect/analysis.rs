@@ -5,7 +5,7 @@ use std::io::Read;
 
 use chrono::{DateTime, Utc};
 
-use crate::cloudtrail::reader::{Item, ReadError, read_kms_records};
+use crate::cloudtrail::reader::{Item, ReadError, ReadLimits, Select, read_with};
 use crate::detect::catalog::RuleSet;
 use crate::detect::event::KmsEvent;
 use crate::detect::findings::{Hit, Hits};
@@ -24,6 +24,8 @@ pub struct AnalysisOptions {
     pub until: Option<DateTime<Utc>>,
     /// Known sources per principal; enables `unfamiliar_source_ip`.
     pub baseline: Option<std::sync::Arc<crate::detect::baseline::Baseline>>,
+    /// What one file may make the reader hold.
+    pub limits: ReadLimits,
 }
 
 /// Marks a call from a public IP outside the principal's known sources. Calls made
@@ -75,7 +77,7 @@ impl FileAnalysis {
 pub fn analyse<R: Read>(name: &str, input: R, opts: &AnalysisOptions) -> FileAnalysis {
     let mut out = FileAnalysis::default();
     let mut no_time = 0u64;
-    let read = read_kms_records(name, input, |item| match item {
+    let read = read_with(name, input, Select::Kms, opts.limits, |item| match item {
         Item::Record(r) => {
             if !r.is_kms() {
                 return;
@@ -130,9 +132,19 @@ pub fn analyse<R: Read>(name: &str, input: R, opts: &AnalysisOptions) -> FileAna
 pub fn for_each_kms_event<R: Read>(
     name: &str,
     input: R,
+    f: impl FnMut(&mut KmsEvent),
+) -> crate::cloudtrail::reader::ReadSummary {
+    for_each_kms_event_with(name, input, ReadLimits::default(), f)
+}
+
+/// [`for_each_kms_event`] with explicit reader limits.
+pub fn for_each_kms_event_with<R: Read>(
+    name: &str,
+    input: R,
+    limits: ReadLimits,
     mut f: impl FnMut(&mut KmsEvent),
 ) -> crate::cloudtrail::reader::ReadSummary {
-    read_kms_records(name, input, |item| {
+    read_with(name, input, Select::Kms, limits, |item| {
         if let Item::Record(r) = item
             && let Some(mut e) = KmsEvent::analyse(&r)
         {
