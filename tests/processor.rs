@@ -850,3 +850,42 @@ async fn put_metric_data_calls_are_ceil_datums_over_1000() {
     .await;
     assert_eq!(one, minutes as f64);
 }
+
+/// Issue 17: one record larger than the reader's limit (4 MiB by default) is a bad
+/// record, stepped over unheld; the good records on both sides are published.
+#[tokio::test]
+async fn an_oversized_record_costs_only_itself() {
+    let env = env().await;
+    let payload = event("s3-put.json");
+    let key = event_key(&payload);
+    let rec = |i: u32, agent: &str| {
+        json!({
+            "eventVersion": "1.08", "eventTime": format!("2026-10-04T03:00:0{i}Z"),
+            "eventSource": "kms.amazonaws.com", "eventName": "Decrypt", "awsRegion": "us-east-1",
+            "eventID": format!("00000000-0000-4000-8000-00000000000{i}"),
+            "recipientAccountId": "111122223333", "userAgent": agent,
+            "userIdentity": {"type": "IAMUser", "accountId": "111122223333",
+                "arn": "arn:aws:iam::111122223333:user/ops"},
+            "resources": [{"ARN": "arn:aws:kms:us-east-1:111122223333:key/k1", "type": "AWS::KMS::Key"}]
+        })
+    };
+    let huge = "x".repeat(5 << 20);
+    let text = json!({"Records": [rec(1, "a"), rec(2, &huge), rec(3, "b")]}).to_string();
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut enc, text.as_bytes()).expect("gzip");
+    upload(&env, &key, enc.finish().expect("gzip")).await;
+
+    let r = env.processor.handle(&payload, None).await.expect("handler");
+    let result = &r["objects"][0]["result"];
+    assert_eq!(result["outcome"], "processed", "{r}");
+    assert_eq!(result["kms_records"], 2, "{r}");
+    assert_eq!(result["bad_records"], 1, "{r}");
+    assert!(
+        result.get("content_error").is_none_or(Value::is_null),
+        "{r}"
+    );
+    let start: DateTime<Utc> = "2026-10-04T03:00:00Z".parse().expect("t");
+    let end: DateTime<Utc> = "2026-10-04T04:00:00Z".parse().expect("t");
+    let got = metric_sum(&env, "KMSApiCalls", &[("EventName", "Decrypt")], start, end).await;
+    assert_eq!(got, 2.0, "both good records are published");
+}

@@ -17,7 +17,7 @@ use keytrail::{
     Evidence, GatherInfo, InvestigationInputs, build_investigation, notification_body,
     notification_subject, plan_for,
 };
-use keytrail::{Item, ReadSummary, read_kms_records, read_records};
+use keytrail::{Item, ReadLimits, ReadSummary, Select, read_kms_records, read_records, read_with};
 use keytrail::{ObjectKind, classify_key, decode_event_key, parse_log_key};
 use keytrail::{Payload, parse_payload, parse_state_change_time};
 use proptest::prelude::*;
@@ -338,6 +338,154 @@ proptest! {
             );
         }
     }
+}
+
+// ---------------------------------------------------------------- 1b. reader, issue 17
+
+/// The records of a valid log, each as its JSON text.
+fn valid_records() -> impl Strategy<Value = Vec<String>> {
+    prop::collection::btree_set("[a-zA-Z0-9-]{1,12}", 1..30)
+        .prop_flat_map(|ids| ids.into_iter().map(record_with_id).collect::<Vec<_>>())
+        .prop_map(|records| records.iter().map(Value::to_string).collect())
+}
+
+/// Valid JSON serde_json refuses.
+fn odd_value() -> impl Strategy<Value = String> {
+    prop_oneof![
+        (309u32..5000).prop_map(|e| format!("1e{e}")),
+        (309u32..5000).prop_map(|e| format!("-2.5E+{e}")),
+        Just(r#""\ud800""#.to_owned()),
+        Just(r#""x\udfff\ud800y""#.to_owned()),
+        (129usize..400).prop_map(|d| format!("{}7{}", "[".repeat(d), "]".repeat(d))),
+        (129usize..400).prop_map(|d| format!("{}7{}", r#"{"a":"#.repeat(d), "}".repeat(d))),
+    ]
+}
+
+static READER_FLUSH_DAMAGE: AtomicU64 = AtomicU64::new(0);
+static READER_ODD_VALUES: AtomicU64 = AtomicU64::new(0);
+static READER_HUGE_RECORD: AtomicU64 = AtomicU64::new(0);
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// Gzip good up to a flush point, then damaged (garbage appended, or one bit of
+    /// the rest flipped): every record before the flush point is kept.
+    fn p_reader_gzip_damage_after_flush(
+        records in valid_records(),
+        split in any::<prop::sample::Index>(),
+        garbage in prop::collection::vec(any::<u8>(), 1..64),
+        flip in any::<Option<(prop::sample::Index, u8)>>(),
+    ) {
+        tick(&READER_FLUSH_DAMAGE);
+        let k = 1 + split.index(records.len());
+        let mut e = GzEncoder::new(Vec::new(), Compression::default());
+        let head = format!(r#"{{"Records":[{},"#, records[..k].join(","));
+        e.write_all(head.as_bytes()).expect("write");
+        e.flush().expect("flush");
+        let flushed = e.get_ref().len();
+        let data = match flip {
+            None => {
+                let mut d = e.get_ref().clone();
+                d.extend_from_slice(&garbage);
+                d
+            }
+            Some((at, bit)) => {
+                let tail = format!("{}]}}", records[k..].join(","));
+                e.write_all(format!("{{\"eventID\":\"tail\"}}{}{tail}", if tail.len() > 2 { "," } else { "" }).as_bytes()).expect("write");
+                let mut d = e.finish().expect("finish");
+                let i = flushed + at.index(d.len() - flushed);
+                d[i] ^= 1 << (bit % 8);
+                d
+            }
+        };
+        let (s, good, bad) = read("AWSLogs/f.json.gz", &data);
+        check_summary_invariants(&s, good, bad)?;
+        prop_assert!(s.records >= k as u64, "kept {} of the {} records before the flush: {:?}", s.records, k, s.error);
+    }
+
+    /// One record holds a valid value serde_json refuses: no record is lost, none is
+    /// bad, and the file has no error.
+    fn p_reader_odd_values(
+        records in valid_records(),
+        which in any::<prop::sample::Index>(),
+        odd in odd_value(),
+        gzipped in any::<bool>(),
+    ) {
+        tick(&READER_ODD_VALUES);
+        let mut records = records;
+        let i = which.index(records.len());
+        let r = &records[i];
+        records[i] = format!(r#"{},"requestParameters":{{"v":{odd}}}}}"#, &r[..r.len() - 1])
+            .replace(r#""requestParameters":"#, r#""odd":"#)
+            .replacen(r#""odd":"#, r#""requestParameters":"#, 1);
+        let text = format!(r#"{{"Records":[{}]}}"#, records.join(","));
+        let data = if gzipped { gz(text.as_bytes()) } else { text.into_bytes() };
+        let (s, good, bad) = read("odd.json", &data);
+        prop_assert!(s.error.is_none(), "{:?}", s.error);
+        prop_assert_eq!((s.records, s.bad_records, bad), (records.len() as u64, 0, 0));
+        prop_assert_eq!(good, records.len() as u64);
+    }
+
+    /// One record is larger than the limit: it alone is bad, the rest are kept.
+    fn p_reader_huge_record(
+        records in valid_records(),
+        which in any::<prop::sample::Index>(),
+        size in 65_537usize..300_000,
+        lines in any::<bool>(),
+        gzipped in any::<bool>(),
+    ) {
+        tick(&READER_HUGE_RECORD);
+        let mut records = records;
+        let i = which.index(records.len());
+        let r = &records[i];
+        records[i] = format!(r#"{},"userAgent":"{}"}}"#, &r[..r.len() - 1], "u".repeat(size));
+        let text = if lines {
+            records.join("\n")
+        } else {
+            format!(r#"{{"Records":[{}]}}"#, records.join(","))
+        };
+        let data = if gzipped { gz(text.as_bytes()) } else { text.into_bytes() };
+        let limits = ReadLimits { max_record_bytes: 64 << 10 };
+        for select in [Select::All, Select::Kms] {
+            let mut bad = Vec::new();
+            let s = read_with("huge.json", &data[..], select, limits, |item| {
+                if let Item::Bad { reason, .. } = item {
+                    bad.push(reason);
+                }
+            });
+            prop_assert!(s.error.is_none(), "{:?}", s.error);
+            prop_assert_eq!(s.records, records.len() as u64);
+            prop_assert_eq!(bad.len(), 1, "{:?}", bad);
+            prop_assert!(bad[0].contains("record larger than 64 KiB") || bad[0].contains("record larger than 65536 bytes"), "{}", bad[0]);
+        }
+    }
+}
+
+#[test]
+fn reader_gzip_damage_after_a_flush_point() {
+    run(
+        "reader_gzip_damage_after_a_flush_point",
+        &READER_FLUSH_DAMAGE,
+        p_reader_gzip_damage_after_flush,
+    );
+}
+
+#[test]
+fn reader_valid_but_odd_values() {
+    run(
+        "reader_valid_but_odd_values",
+        &READER_ODD_VALUES,
+        p_reader_odd_values,
+    );
+}
+
+#[test]
+fn reader_huge_record() {
+    run(
+        "reader_huge_record",
+        &READER_HUGE_RECORD,
+        p_reader_huge_record,
+    );
 }
 
 #[test]

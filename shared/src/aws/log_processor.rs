@@ -22,6 +22,7 @@ use tracing::{info, warn};
 use crate::aws::config::{ConfigError, Env};
 use crate::aws::ports::{AwsError, BodyReader, MetricSink, ObjectStore, PutOutcome};
 use crate::cloudtrail::layout::{LogKey, ObjectKind, classify_key, decode_event_key, marker_key};
+use crate::cloudtrail::reader::ReadLimits;
 use crate::defaults::DEFAULT_NAMESPACE;
 use crate::detect::analysis::{AnalysisOptions, FileAnalysis, analyse};
 use crate::detect::metrics::{BAD_LOG_FILES, MAX_DATUMS_PER_CALL, MetricId, MetricOptions};
@@ -44,6 +45,10 @@ pub struct ProcessorConfig {
     /// `KEYTRAIL_BASELINE_TTL_SECONDS`, default 3600: how long a warm container keeps
     /// the review's baseline (known source IPs) before reading it again.
     pub baseline_ttl: Duration,
+    /// `KEYTRAIL_MAX_RECORD_MIB`, default 4: a record larger than this is counted as
+    /// bad and skipped without being held, so one crafted record cannot exhaust the
+    /// function's memory.
+    pub limits: ReadLimits,
 }
 
 impl Default for ProcessorConfig {
@@ -55,6 +60,7 @@ impl Default for ProcessorConfig {
             claim_lease: Duration::from_secs(900),
             max_metric_age: Duration::from_secs(336 * 3600),
             baseline_ttl: Duration::from_secs(3600),
+            limits: ReadLimits::default(),
         }
     }
 }
@@ -69,6 +75,7 @@ impl ProcessorConfig {
         "KEYTRAIL_CLAIM_LEASE_SECONDS",
         "KEYTRAIL_MAX_METRIC_AGE_HOURS",
         "KEYTRAIL_BASELINE_TTL_SECONDS",
+        "KEYTRAIL_MAX_RECORD_MIB",
     ];
 
     /// Reads the environment variables documented in docs/deploy.md.
@@ -93,6 +100,14 @@ impl ProcessorConfig {
             )?),
             max_metric_age: Duration::from_secs(3600 * secs("KEYTRAIL_MAX_METRIC_AGE_HOURS", 336)?),
             baseline_ttl: Duration::from_secs(secs("KEYTRAIL_BASELINE_TTL_SECONDS", 3600)?),
+            limits: ReadLimits {
+                max_record_bytes: (env.number(
+                    "KEYTRAIL_MAX_RECORD_MIB",
+                    (d.limits.max_record_bytes >> 20) as u64,
+                    1..=1024,
+                )? as usize)
+                    << 20,
+            },
         })
     }
 }
@@ -417,6 +432,7 @@ impl<S: ObjectStore, M: MetricSink> Processor<S, M> {
                 own_account: Some(log_key.account.clone()),
             },
             baseline: self.baseline(&marker.bucket).await,
+            limits: self.config.limits,
             ..AnalysisOptions::default()
         };
         let io_failed = Arc::new(AtomicBool::new(false));

@@ -153,6 +153,8 @@ struct Window<R> {
     /// Stream offset of `buf[0]`.
     base: u64,
     eof: bool,
+    /// A read error found while looking ahead, returned by the next [`Window::more`].
+    pending: Option<io::Error>,
 }
 
 const WINDOW: usize = 512 * 1024;
@@ -161,6 +163,9 @@ impl<R: Read> Window<R> {
     /// Reads more, first dropping the bytes before `pos` (which becomes 0).
     /// `Ok(false)` at the end of the stream.
     fn more(&mut self) -> io::Result<bool> {
+        if let Some(e) = self.pending.take() {
+            return Err(e);
+        }
         if self.eof {
             return Ok(false);
         }
@@ -209,8 +214,9 @@ impl<R: Read> Window<R> {
         }
     }
 
-    /// Frames the value at `pos`, reading more as needed, but never holding more
-    /// than `limit` bytes of it.
+    /// Frames the value at `pos`, reading more as needed; a value longer than
+    /// `limit` bytes is `TooLarge` (the window then holds at most about twice the
+    /// limit: it grows by doubling).
     fn frame(&mut self, limit: usize) -> io::Result<Framed> {
         loop {
             match scan_value(&self.buf[..self.end], self.pos) {
@@ -222,6 +228,9 @@ impl<R: Read> Window<R> {
                         return Ok(Framed::Eof);
                     }
                 }
+                // The last read may have brought in the whole of a value over the
+                // limit: it is as refused as one that is still arriving.
+                Scan::Done { end, .. } if end - self.pos > limit => return Ok(Framed::TooLarge),
                 Scan::Done { end, facts } => return Ok(Framed::Done { end, facts }),
                 Scan::Invalid { at, message, facts } => {
                     return Ok(Framed::Invalid { at, message, facts });
@@ -285,7 +294,18 @@ impl<R: Read> Window<R> {
     /// Checks for `{ "Records" : [` at `pos` and steps over it.
     fn records_prefix(&mut self) -> io::Result<bool> {
         const WANT: &[u8] = b"{\"Records\":[";
-        while self.end - self.pos < 256 && self.more()? {}
+        while self.end - self.pos < 256 {
+            match self.more() {
+                Ok(true) => {}
+                Ok(false) => break,
+                // Damage just ahead: look at what arrived before it; the next read
+                // reports it, after the records already here have been delivered.
+                Err(e) => {
+                    self.pending = Some(e);
+                    break;
+                }
+            }
+        }
         let mut i = self.pos;
         for &w in WANT {
             while i < self.end && matches!(self.buf[i], b' ' | b'\t' | b'\r' | b'\n') {
@@ -389,6 +409,7 @@ fn read_selected<R: Read>(
         end: 0,
         base: 0,
         eof: false,
+        pending: None,
     };
     let stream_error = |offset: u64, source: io::Error| {
         let file = file.to_owned();
@@ -866,8 +887,10 @@ fn kind_name(v: &Value) -> &'static str {
 }
 
 fn mib(bytes: usize) -> String {
-    if bytes % (1 << 20) == 0 {
+    if bytes.is_multiple_of(1 << 20) {
         format!("{} MiB", bytes >> 20)
+    } else if bytes.is_multiple_of(1 << 10) {
+        format!("{} KiB", bytes >> 10)
     } else {
         format!("{bytes} bytes")
     }
