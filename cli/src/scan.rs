@@ -1,10 +1,9 @@
 //! `keytrail scan`: the log processor's engine, offline, over a local log tree.
 
-use std::fs::File;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
-use crate::files::{cells, collect_files, display, progress, warn_no_logs};
+use crate::files::{Entry, OpenError, cells, display, open_log, progress, walk, warn_no_logs};
 
 use anyhow::Result;
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -83,6 +82,23 @@ enum FileResult {
     Unreadable(FailedFile),
 }
 
+fn scan_entry(entry: &Entry, args: &ScanArgs) -> FileResult {
+    match entry {
+        Entry::File(path) => scan_file(path, args),
+        Entry::NotRegular { path, reason } => FileResult::Skipped(SkippedFile {
+            path: display(path),
+            reason: reason.clone(),
+        }),
+        Entry::Broken { path, reason } => {
+            let shown = display(path);
+            FileResult::Unreadable(FailedFile {
+                error: format!("{shown}: {reason}"),
+                path: shown,
+            })
+        }
+    }
+}
+
 fn scan_file(path: &Path, args: &ScanArgs) -> FileResult {
     let shown = display(path);
     if let Some(reason) = non_log_reason(&shown) {
@@ -91,11 +107,17 @@ fn scan_file(path: &Path, args: &ScanArgs) -> FileResult {
             reason,
         });
     }
-    let file = match File::open(path) {
+    let file = match open_log(path) {
         Ok(f) => f,
-        Err(e) => {
+        Err(OpenError::NotRegular(reason)) => {
+            return FileResult::Skipped(SkippedFile {
+                path: shown,
+                reason,
+            });
+        }
+        Err(OpenError::Failed(reason)) => {
             return FileResult::Unreadable(FailedFile {
-                error: format!("{shown}: cannot open: {e}"),
+                error: format!("{shown}: {reason}"),
                 path: shown,
             });
         }
@@ -184,12 +206,12 @@ impl Totals {
 
 /// Runs the scan.
 pub fn run(args: &ScanArgs) -> Result<ScanReport> {
-    let files = collect_files(&args.paths)?;
-    let bar = progress(files.len(), args.progress);
-    let totals = files
+    let entries = walk(&args.paths)?;
+    let bar = progress(entries.len(), args.progress);
+    let totals = entries
         .par_iter()
-        .map(|p| {
-            let r = scan_file(p, args);
+        .map(|e| {
+            let r = scan_entry(e, args);
             bar.inc(1);
             r
         })

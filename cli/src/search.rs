@@ -1,6 +1,5 @@
 //! `keytrail search`: find KMS events by encryption context, key, principal, IP or name.
 
-use std::fs::File;
 use std::io::BufReader;
 use std::path::PathBuf;
 
@@ -11,7 +10,7 @@ use keytrail::non_log_reason;
 use keytrail::{SearchFilter, SearchMatch};
 use rayon::prelude::*;
 
-use crate::files::{cells, collect_files, display, progress, warn_no_logs};
+use crate::files::{Entry, OpenError, cells, display, open_log, progress, walk, warn_no_logs};
 
 pub struct SearchOutput {
     pub matches: Vec<SearchMatch>,
@@ -21,10 +20,22 @@ pub struct SearchOutput {
 }
 
 pub fn run(paths: &[PathBuf], filter: &SearchFilter, show_progress: bool) -> Result<SearchOutput> {
-    let files: Vec<PathBuf> = collect_files(paths)?
-        .into_iter()
-        .filter(|p| non_log_reason(&display(p)).is_none())
-        .collect();
+    // Odd entries (not regular files, dangling symlinks, loops) are reported on stderr
+    // with the files that could not be read; the rest of the tree is searched.
+    let mut problems = Vec::new();
+    let mut files = Vec::new();
+    for entry in walk(paths)? {
+        match entry {
+            Entry::File(p) if non_log_reason(&display(&p)).is_none() => files.push(p),
+            Entry::File(_) => {}
+            Entry::NotRegular { path, reason } => {
+                problems.push(format!("{}: skipped: {reason}", display(&path)))
+            }
+            Entry::Broken { path, reason } => {
+                problems.push(format!("{}: {reason}", display(&path)))
+            }
+        }
+    }
     if files.is_empty() {
         warn_no_logs(paths, "");
     }
@@ -33,7 +44,7 @@ pub fn run(paths: &[PathBuf], filter: &SearchFilter, show_progress: bool) -> Res
         .par_iter()
         .map(|p| {
             let shown = display(p);
-            let out = match File::open(p) {
+            let out = match open_log(p) {
                 Ok(f) => {
                     let mut found = Vec::new();
                     let read = for_each_kms_event(&shown, BufReader::new(f), |e| {
@@ -43,7 +54,10 @@ pub fn run(paths: &[PathBuf], filter: &SearchFilter, show_progress: bool) -> Res
                     });
                     (found, read.error.map(|e| e.to_string()))
                 }
-                Err(e) => (Vec::new(), Some(format!("{shown}: cannot open: {e}"))),
+                Err(OpenError::NotRegular(reason)) => {
+                    (Vec::new(), Some(format!("{shown}: skipped: {reason}")))
+                }
+                Err(OpenError::Failed(reason)) => (Vec::new(), Some(format!("{shown}: {reason}"))),
             };
             bar.inc(1);
             out
@@ -51,7 +65,6 @@ pub fn run(paths: &[PathBuf], filter: &SearchFilter, show_progress: bool) -> Res
         .collect();
     bar.finish_and_clear();
     let mut matches = Vec::new();
-    let mut problems = Vec::new();
     for (m, p) in per_file {
         matches.extend(m);
         problems.extend(p);
