@@ -199,6 +199,19 @@ pub fn progress(len: usize, wanted: bool) -> ProgressBar {
     bar
 }
 
+/// A count with thousands separators (12,345), for the notes under capped tables.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// Table cells for values that come from logs: ANSI escapes and control characters
 /// removed line by line (the tables' own line breaks are kept), length capped.
 pub fn cells(row: Vec<String>) -> Vec<String> {

@@ -3,7 +3,9 @@
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
-use crate::files::{Entry, OpenError, cells, display, open_log, progress, walk, warn_no_logs};
+use crate::files::{
+    Entry, OpenError, cells, display, open_log, progress, thousands, walk, warn_no_logs,
+};
 
 use anyhow::Result;
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -286,8 +288,21 @@ fn list(items: &[String], max: usize) -> String {
     s.join("\n")
 }
 
-/// Renders the report as readable tables.
-pub fn render(report: &ScanReport) -> String {
+/// The note under a table that shows `shown` of `total` rows of `what`, or nothing.
+fn left_out(total: usize, shown: usize, what: &str) -> String {
+    if total <= shown {
+        return String::new();
+    }
+    format!(
+        "... {} more {what} not shown; use --limit N to show more, or --json for all of them\n",
+        thousands((total - shown) as u64)
+    )
+}
+
+/// Renders the report as readable tables, each of at most `limit` rows (the skipped
+/// and the failed files at most `limit` each) with a note saying how many more there
+/// are. (The activity table is the busiest 25.)
+pub fn render(report: &ScanReport, limit: usize) -> String {
     let mut out = String::new();
     let mut totals = table(&["", "count"]);
     totals.add_row(cells(vec![
@@ -322,14 +337,14 @@ pub fn render(report: &ScanReport) -> String {
 
     if !report.files.skipped.is_empty() || !report.files.failed.is_empty() {
         let mut t = table(&["file", "status", "reason"]);
-        for s in &report.files.skipped {
+        for s in report.files.skipped.iter().take(limit) {
             t.add_row(cells(vec![
                 s.path.clone(),
                 "skipped".into(),
                 s.reason.clone(),
             ]));
         }
-        for f in &report.files.failed {
+        for f in report.files.failed.iter().take(limit) {
             t.add_row(cells(vec![
                 f.path.clone(),
                 "FAILED".into(),
@@ -337,6 +352,12 @@ pub fn render(report: &ScanReport) -> String {
             ]));
         }
         out.push_str(&format!("\nFiles not fully read\n{t}\n"));
+        out.push_str(&left_out(
+            report.files.skipped.len(),
+            limit,
+            "skipped files",
+        ));
+        out.push_str(&left_out(report.files.failed.len(), limit, "failed files"));
     }
 
     // KMS activity: key × principal × operation, busiest first.
@@ -381,7 +402,7 @@ pub fn render(report: &ScanReport) -> String {
     ));
 
     let mut t = table(&["metric", "dimensions", "value"]);
-    for m in &report.metrics {
+    for m in report.metrics.iter().take(limit) {
         let dims: Vec<String> = m
             .dimensions
             .iter()
@@ -394,6 +415,7 @@ pub fn render(report: &ScanReport) -> String {
         ]));
     }
     out.push_str(&format!("\nMetrics that would be emitted\n{t}\n"));
+    out.push_str(&left_out(report.metrics.len(), limit, "metrics"));
 
     if report.findings.is_empty() {
         out.push_str("\nFindings: none (no rule reached its alarm threshold)\n");
@@ -408,7 +430,7 @@ pub fn render(report: &ScanReport) -> String {
             "principals",
             "source IPs",
         ]);
-        for f in &report.findings {
+        for f in report.findings.iter().take(limit) {
             let mut rule = f.rule.to_string();
             for n in &f.notes {
                 rule.push_str(&format!("\n! {n}"));
@@ -425,6 +447,7 @@ pub fn render(report: &ScanReport) -> String {
             ]));
         }
         out.push_str(&format!("\nFindings ({})\n{t}\n", report.findings.len()));
+        out.push_str(&left_out(report.findings.len(), limit, "findings"));
     }
     out
 }
