@@ -2,7 +2,6 @@
 //! has the bytes (parse, catalog, metric datums, gzipped summary), with no network,
 //! so that benchmarks can time it against plain decompression.
 
-use std::fs::File;
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
@@ -41,7 +40,11 @@ pub enum Mode {
 
 pub fn run(path: &Path, mode: Mode) -> Result<CoreOutput> {
     let shown = crate::files::display(path);
-    let file = File::open(path).with_context(|| format!("{shown}: cannot open"))?;
+    let file = crate::files::open_log(path).map_err(|e| match e {
+        crate::files::OpenError::NotRegular(why) | crate::files::OpenError::Failed(why) => {
+            anyhow::anyhow!("{shown}: {why}")
+        }
+    })?;
     let mut out = CoreOutput {
         file: shown.clone(),
         decompressed_bytes: 0,

@@ -54,6 +54,10 @@ enum Command {
         /// The review's baseline (keytrail/state/baseline.json): enables unfamiliar_source_ip.
         #[arg(long, value_name = "FILE")]
         baseline: Option<PathBuf>,
+        /// Rows per table at most (table output only): a note under a longer table
+        /// says how many rows were left out. `--json` output is always complete.
+        #[arg(long, value_name = "N", default_value_t = DEFAULT_LIMIT, value_parser = clap::value_parser!(u32).range(1..), conflicts_with = "json")]
+        limit: u32,
         /// Worker threads (default: one per core).
         #[arg(long, value_name = "N", value_parser = parse_threads, allow_negative_numbers = true)]
         threads: Option<u16>,
@@ -157,6 +161,10 @@ enum Command {
         /// One JSON object per line instead of a table.
         #[arg(long)]
         json: bool,
+        /// Rows per table at most (table output only): a note under a longer table
+        /// says how many rows were left out. `--json` output is always complete.
+        #[arg(long, value_name = "N", default_value_t = DEFAULT_LIMIT, value_parser = clap::value_parser!(u32).range(1..), conflicts_with = "json")]
+        limit: u32,
     },
     /// The log processor's core on one file, without the network: parse, catalog,
     /// metric datums and the gzipped summary; prints counts as JSON (benchmarks).
@@ -200,6 +208,11 @@ enum Command {
         seed: u64,
     },
 }
+
+/// `--limit`'s default: the rows a table shows before its note says how many more
+/// there are. Tables are built in memory before they are printed (their columns are
+/// as wide as their widest cell), so the cap also bounds the memory of table output.
+const DEFAULT_LIMIT: u32 = 1000;
 
 /// The reference workloads of `keytrail generate`.
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -303,6 +316,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             fail_on_findings,
             baseline,
             threads,
+            limit,
         } => {
             if let Some(n) = threads {
                 rayon::ThreadPoolBuilder::new()
@@ -325,7 +339,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             if json {
                 emit(&(serde_json::to_string_pretty(&report)? + "\n"))?;
             } else {
-                emit(&scan::render(&report))?;
+                emit(&scan::render(&report, limit as usize))?;
             }
             Ok(if fail_on_findings && !report.findings.is_empty() {
                 ExitCode::from(3)
@@ -415,6 +429,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             until,
             all,
             json,
+            limit,
         } => {
             let filter = keytrail::SearchFilter {
                 context,
@@ -435,7 +450,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             {
                 anyhow::bail!("--since ({s}) must be before --until ({u})");
             }
-            let out = search::run(&paths, &filter, !json)?;
+            // The JSON lines hold every match; a table only the first `limit`.
+            let keep = (!json).then_some(limit as usize);
+            let out = search::run(&paths, &filter, !json, keep)?;
             for p in &out.problems {
                 eprintln!("warning: {p}");
             }

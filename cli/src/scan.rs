@@ -1,10 +1,11 @@
 //! `keytrail scan`: the log processor's engine, offline, over a local log tree.
 
-use std::fs::File;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
-use crate::files::{cells, collect_files, display, progress, warn_no_logs};
+use crate::files::{
+    Entry, OpenError, cells, display, open_log, progress, thousands, walk, warn_no_logs,
+};
 
 use anyhow::Result;
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -83,6 +84,23 @@ enum FileResult {
     Unreadable(FailedFile),
 }
 
+fn scan_entry(entry: &Entry, args: &ScanArgs) -> FileResult {
+    match entry {
+        Entry::File(path) => scan_file(path, args),
+        Entry::NotRegular { path, reason } => FileResult::Skipped(SkippedFile {
+            path: display(path),
+            reason: reason.clone(),
+        }),
+        Entry::Broken { path, reason } => {
+            let shown = display(path);
+            FileResult::Unreadable(FailedFile {
+                error: format!("{shown}: {reason}"),
+                path: shown,
+            })
+        }
+    }
+}
+
 fn scan_file(path: &Path, args: &ScanArgs) -> FileResult {
     let shown = display(path);
     if let Some(reason) = non_log_reason(&shown) {
@@ -91,11 +109,17 @@ fn scan_file(path: &Path, args: &ScanArgs) -> FileResult {
             reason,
         });
     }
-    let file = match File::open(path) {
+    let file = match open_log(path) {
         Ok(f) => f,
-        Err(e) => {
+        Err(OpenError::NotRegular(reason)) => {
+            return FileResult::Skipped(SkippedFile {
+                path: shown,
+                reason,
+            });
+        }
+        Err(OpenError::Failed(reason)) => {
             return FileResult::Unreadable(FailedFile {
-                error: format!("{shown}: cannot open: {e}"),
+                error: format!("{shown}: {reason}"),
                 path: shown,
             });
         }
@@ -185,12 +209,12 @@ impl Totals {
 
 /// Runs the scan.
 pub fn run(args: &ScanArgs) -> Result<ScanReport> {
-    let files = collect_files(&args.paths)?;
-    let bar = progress(files.len(), args.progress);
-    let totals = files
+    let entries = walk(&args.paths)?;
+    let bar = progress(entries.len(), args.progress);
+    let totals = entries
         .par_iter()
-        .map(|p| {
-            let r = scan_file(p, args);
+        .map(|e| {
+            let r = scan_entry(e, args);
             bar.inc(1);
             r
         })
@@ -265,8 +289,21 @@ fn list(items: &[String], max: usize) -> String {
     s.join("\n")
 }
 
-/// Renders the report as readable tables.
-pub fn render(report: &ScanReport) -> String {
+/// The note under a table that shows `shown` of `total` rows of `what`, or nothing.
+fn left_out(total: usize, shown: usize, what: &str) -> String {
+    if total <= shown {
+        return String::new();
+    }
+    format!(
+        "... {} more {what} not shown; use --limit N to show more, or --json for all of them\n",
+        thousands((total - shown) as u64)
+    )
+}
+
+/// Renders the report as readable tables, each of at most `limit` rows (the skipped
+/// and the failed files at most `limit` each) with a note saying how many more there
+/// are. (The activity table is the busiest 25.)
+pub fn render(report: &ScanReport, limit: usize) -> String {
     let mut out = String::new();
     let mut totals = table(&["", "count"]);
     totals.add_row(cells(vec![
@@ -301,14 +338,14 @@ pub fn render(report: &ScanReport) -> String {
 
     if !report.files.skipped.is_empty() || !report.files.failed.is_empty() {
         let mut t = table(&["file", "status", "reason"]);
-        for s in &report.files.skipped {
+        for s in report.files.skipped.iter().take(limit) {
             t.add_row(cells(vec![
                 s.path.clone(),
                 "skipped".into(),
                 s.reason.clone(),
             ]));
         }
-        for f in &report.files.failed {
+        for f in report.files.failed.iter().take(limit) {
             t.add_row(cells(vec![
                 f.path.clone(),
                 "FAILED".into(),
@@ -316,6 +353,12 @@ pub fn render(report: &ScanReport) -> String {
             ]));
         }
         out.push_str(&format!("\nFiles not fully read\n{t}\n"));
+        out.push_str(&left_out(
+            report.files.skipped.len(),
+            limit,
+            "skipped files",
+        ));
+        out.push_str(&left_out(report.files.failed.len(), limit, "failed files"));
     }
 
     // KMS activity: key × principal × operation, busiest first.
@@ -360,7 +403,7 @@ pub fn render(report: &ScanReport) -> String {
     ));
 
     let mut t = table(&["metric", "dimensions", "value"]);
-    for m in &report.metrics {
+    for m in report.metrics.iter().take(limit) {
         let dims: Vec<String> = m
             .dimensions
             .iter()
@@ -373,6 +416,7 @@ pub fn render(report: &ScanReport) -> String {
         ]));
     }
     out.push_str(&format!("\nMetrics that would be emitted\n{t}\n"));
+    out.push_str(&left_out(report.metrics.len(), limit, "metrics"));
 
     if report.findings.is_empty() {
         out.push_str("\nFindings: none (no rule reached its alarm threshold)\n");
@@ -387,7 +431,7 @@ pub fn render(report: &ScanReport) -> String {
             "principals",
             "source IPs",
         ]);
-        for f in &report.findings {
+        for f in report.findings.iter().take(limit) {
             let mut rule = f.rule.to_string();
             for n in &f.notes {
                 rule.push_str(&format!("\n! {n}"));
@@ -404,6 +448,7 @@ pub fn render(report: &ScanReport) -> String {
             ]));
         }
         out.push_str(&format!("\nFindings ({})\n{t}\n", report.findings.len()));
+        out.push_str(&left_out(report.findings.len(), limit, "findings"));
     }
     out
 }

@@ -1,6 +1,5 @@
 //! `keytrail search`: find KMS events by encryption context, key, principal, IP or name.
 
-use std::fs::File;
 use std::io::BufReader;
 use std::path::PathBuf;
 
@@ -11,54 +10,124 @@ use keytrail::non_log_reason;
 use keytrail::{SearchFilter, SearchMatch};
 use rayon::prelude::*;
 
-use crate::files::{cells, collect_files, display, progress, warn_no_logs};
+use crate::files::{
+    Entry, OpenError, cells, display, open_log, progress, thousands, walk, warn_no_logs,
+};
 
 pub struct SearchOutput {
+    /// The matches in time order: all of them, or the first `keep` given to [`run`].
     pub matches: Vec<SearchMatch>,
+    /// How many events matched (more than `matches` holds when they were capped).
+    pub total: u64,
     /// Files that could not be read completely, with the reason.
     pub problems: Vec<String>,
     pub files_read: usize,
 }
 
-pub fn run(paths: &[PathBuf], filter: &SearchFilter, show_progress: bool) -> Result<SearchOutput> {
-    let files: Vec<PathBuf> = collect_files(paths)?
-        .into_iter()
-        .filter(|p| non_log_reason(&display(p)).is_none())
-        .collect();
+/// The order of the output: by time, then event id; ties in file order (stable sorts).
+fn by_time(a: &SearchMatch, b: &SearchMatch) -> std::cmp::Ordering {
+    a.time.cmp(&b.time).then(a.event_id.cmp(&b.event_id))
+}
+
+/// The matches of the files folded so far, on one worker thread. With a cap, only the
+/// first `keep` in output order are kept (trimmed when twice that many have piled up),
+/// so memory is bounded by the cap, not by the number of matches. Partial results are
+/// combined in file order and sorted stably, so what is kept is exactly the head of
+/// the full sorted list.
+#[derive(Default)]
+struct Found {
+    matches: Vec<SearchMatch>,
+    total: u64,
+    problems: Vec<String>,
+}
+
+impl Found {
+    fn trim(&mut self, keep: Option<usize>) {
+        if let Some(k) = keep
+            && self.matches.len() > k.saturating_mul(2)
+        {
+            self.matches.sort_by(by_time);
+            self.matches.truncate(k);
+        }
+    }
+
+    fn combine(mut self, o: Found, keep: Option<usize>) -> Found {
+        self.matches.extend(o.matches);
+        self.total += o.total;
+        self.problems.extend(o.problems);
+        self.trim(keep);
+        self
+    }
+}
+
+/// Searches `paths`. `keep`: how many of the first matches (in output order) to return;
+/// `None` returns them all.
+pub fn run(
+    paths: &[PathBuf],
+    filter: &SearchFilter,
+    show_progress: bool,
+    keep: Option<usize>,
+) -> Result<SearchOutput> {
+    // Odd entries (not regular files, dangling symlinks, loops) are reported on stderr
+    // with the files that could not be read; the rest of the tree is searched.
+    let mut problems = Vec::new();
+    let mut files = Vec::new();
+    for entry in walk(paths)? {
+        match entry {
+            Entry::File(p) if non_log_reason(&display(&p)).is_none() => files.push(p),
+            Entry::File(_) => {}
+            Entry::NotRegular { path, reason } => {
+                problems.push(format!("{}: skipped: {reason}", display(&path)))
+            }
+            Entry::Broken { path, reason } => {
+                problems.push(format!("{}: {reason}", display(&path)))
+            }
+        }
+    }
     if files.is_empty() {
         warn_no_logs(paths, "");
     }
     let bar = progress(files.len(), show_progress);
-    let per_file: Vec<(Vec<SearchMatch>, Option<String>)> = files
+    let found = files
         .par_iter()
         .map(|p| {
             let shown = display(p);
-            let out = match File::open(p) {
+            let mut found = Found::default();
+            match open_log(p) {
                 Ok(f) => {
-                    let mut found = Vec::new();
                     let read = for_each_kms_event(&shown, BufReader::new(f), |e| {
                         if filter.matches(e) {
-                            found.push(SearchMatch::of(e, &shown));
+                            found.total += 1;
+                            found.matches.push(SearchMatch::of(e, &shown));
+                            found.trim(keep);
                         }
                     });
-                    (found, read.error.map(|e| e.to_string()))
+                    found.problems.extend(read.error.map(|e| e.to_string()));
                 }
-                Err(e) => (Vec::new(), Some(format!("{shown}: cannot open: {e}"))),
-            };
+                Err(OpenError::NotRegular(reason)) => {
+                    found.problems.push(format!("{shown}: skipped: {reason}"))
+                }
+                Err(OpenError::Failed(reason)) => found.problems.push(format!("{shown}: {reason}")),
+            }
             bar.inc(1);
-            out
+            found
         })
-        .collect();
+        .fold(Found::default, |a, b| a.combine(b, keep))
+        .reduce(Found::default, |a, b| a.combine(b, keep));
     bar.finish_and_clear();
-    let mut matches = Vec::new();
-    let mut problems = Vec::new();
-    for (m, p) in per_file {
-        matches.extend(m);
-        problems.extend(p);
+    let Found {
+        mut matches,
+        total,
+        problems: read_problems,
+    } = found;
+    problems.extend(read_problems);
+    matches.sort_by(by_time);
+    if let Some(k) = keep {
+        matches.truncate(k);
     }
-    matches.sort_by(|a, b| a.time.cmp(&b.time).then(a.event_id.cmp(&b.event_id)));
     Ok(SearchOutput {
         matches,
+        total,
         problems,
         files_read: files.len(),
     })
@@ -92,9 +161,17 @@ pub fn render(out: &SearchOutput) -> String {
             m.error_code.clone().unwrap_or_default(),
         ]));
     }
-    format!(
+    let mut text = format!(
         "{t}\n{} matching events in {} files\n",
-        out.matches.len(),
-        out.files_read
-    )
+        out.total, out.files_read
+    );
+    let shown = out.matches.len() as u64;
+    if out.total > shown {
+        text.push_str(&format!(
+            "... {} more matching events not shown (the table holds the first {} by time); use --limit N to show more, or --json for all of them\n",
+            thousands(out.total - shown),
+            thousands(shown)
+        ));
+    }
+    text
 }
