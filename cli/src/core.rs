@@ -38,7 +38,7 @@ pub enum Mode {
     ValidateOnly,
 }
 
-pub fn run(path: &Path, mode: Mode) -> Result<CoreOutput> {
+pub fn run(path: &Path, mode: Mode, limits: keytrail::ReadLimits) -> Result<CoreOutput> {
     let shown = crate::files::display(path);
     let file = crate::files::open_log(path).map_err(|e| match e {
         crate::files::OpenError::NotRegular(why) | crate::files::OpenError::Failed(why) => {
@@ -98,6 +98,7 @@ pub fn run(path: &Path, mode: Mode) -> Result<CoreOutput> {
             per_key: false,
             own_account: parse_log_key(&shown).map(|k| k.account),
         },
+        limits,
         ..AnalysisOptions::default()
     };
     let a = analyse(&shown, file, &opts);

@@ -24,6 +24,10 @@ use clap::{Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// A record larger than this many MiB is counted as bad and stepped over without
+    /// being held (1 to 1024).
+    #[arg(long, global = true, value_name = "MIB", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    max_record_mib: u32,
 }
 
 #[derive(Subcommand)]
@@ -306,6 +310,9 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
+    let limits = keytrail::ReadLimits {
+        max_record_bytes: (cli.max_record_mib as usize) << 20,
+    };
     match cli.command {
         Command::Scan {
             paths,
@@ -335,6 +342,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 per_key_metrics,
                 progress: !json,
                 baseline: load_baseline(baseline.as_deref())?,
+                limits,
             })?;
             if json {
                 emit(&(serde_json::to_string_pretty(&report)? + "\n"))?;
@@ -452,7 +460,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             // The JSON lines hold every match; a table only the first `limit`.
             let keep = (!json).then_some(limit as usize);
-            let out = search::run(&paths, &filter, !json, keep)?;
+            let out = search::run(&paths, &filter, !json, keep, limits)?;
             for p in &out.problems {
                 eprintln!("warning: {p}");
             }
@@ -483,7 +491,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             } else {
                 core::Mode::Core
             };
-            emit(&(serde_json::to_string(&core::run(&file, mode)?)? + "\n"))?;
+            emit(&(serde_json::to_string(&core::run(&file, mode, limits)?)? + "\n"))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Generate {

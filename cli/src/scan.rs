@@ -26,6 +26,7 @@ pub struct ScanArgs {
     pub per_key_metrics: bool,
     pub progress: bool,
     pub baseline: Option<std::sync::Arc<keytrail::Baseline>>,
+    pub limits: keytrail::ReadLimits,
 }
 
 #[derive(Debug, Serialize)]
@@ -133,7 +134,7 @@ fn scan_file(path: &Path, args: &ScanArgs) -> FileResult {
         since: args.since,
         until: args.until,
         baseline: args.baseline.clone(),
-        limits: Default::default(),
+        limits: args.limits,
     };
     let analysis = analyse(&shown, BufReader::new(file), &opts);
     if let Some(reason) = &analysis.not_a_log {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
-use keytrail::for_each_kms_event;
+use keytrail::for_each_kms_event_with;
 use keytrail::non_log_reason;
 use keytrail::{SearchFilter, SearchMatch};
 use rayon::prelude::*;
@@ -67,6 +67,7 @@ pub fn run(
     filter: &SearchFilter,
     show_progress: bool,
     keep: Option<usize>,
+    limits: keytrail::ReadLimits,
 ) -> Result<SearchOutput> {
     // Odd entries (not regular files, dangling symlinks, loops) are reported on stderr
     // with the files that could not be read; the rest of the tree is searched.
@@ -95,7 +96,7 @@ pub fn run(
             let mut found = Found::default();
             match open_log(p) {
                 Ok(f) => {
-                    let read = for_each_kms_event(&shown, BufReader::new(f), |e| {
+                    let read = for_each_kms_event_with(&shown, BufReader::new(f), limits, |e| {
                         if filter.matches(e) {
                             found.total += 1;
                             found.matches.push(SearchMatch::of(e, &shown));
