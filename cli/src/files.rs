@@ -1,5 +1,6 @@
 //! Walking a local log tree, shared by the subcommands.
 
+use std::fs::File;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
@@ -24,6 +25,24 @@ pub fn collect_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
         }
     }
     Ok(files)
+}
+
+/// A log file that cannot be opened: the message names it (as `display` shows it)
+/// and gives the reason.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}: cannot open: {source}")]
+pub struct OpenError {
+    pub file: String,
+    #[source]
+    pub source: std::io::Error,
+}
+
+/// Opens `path`, shown as `shown` in the error.
+pub fn open(path: &Path, shown: &str) -> Result<File, OpenError> {
+    File::open(path).map_err(|source| OpenError {
+        file: shown.to_owned(),
+        source,
+    })
 }
 
 /// Warns on stderr that `paths` hold no CloudTrail log file (`why` ends the sentence:

@@ -1,6 +1,5 @@
 //! `keytrail review`: the monthly review over a local log tree.
 
-use std::fs::File;
 use std::io::BufReader;
 use std::path::PathBuf;
 
@@ -15,7 +14,7 @@ use keytrail::{
 use keytrail::{non_log_reason, parse_log_key};
 use rayon::prelude::*;
 
-use crate::files::{collect_files, display, progress, warn_no_logs};
+use crate::files::{OpenError, collect_files, display, open, progress, warn_no_logs};
 
 pub struct ReviewArgs {
     pub paths: Vec<PathBuf>,
@@ -72,19 +71,17 @@ pub fn run(args: &ReviewArgs) -> Result<(Report, Baseline)> {
         until: Some(month.end()),
         ..AnalysisOptions::default()
     };
-    let summaries: Vec<Result<Summary, String>> = files
+    let summaries: Vec<Result<Summary, OpenError>> = files
         .par_iter()
         .map(|p| {
             let shown = display(p);
-            let r = File::open(p)
-                .map_err(|e| format!("{shown}: cannot open: {e}"))
-                .map(|f| {
-                    let a = analyse(&shown, BufReader::new(f), &opts);
-                    if let Some(e) = &a.error {
-                        eprintln!("warning: {e}");
-                    }
-                    a.summary
-                });
+            let r = open(p, &shown).map(|f| {
+                let a = analyse(&shown, BufReader::new(f), &opts);
+                if let Some(e) = &a.error {
+                    eprintln!("warning: {e}");
+                }
+                a.summary
+            });
             bar.inc(1);
             r
         })

@@ -1126,7 +1126,11 @@ mod tests {
             ..ok.clone()
         };
         let err = kms_events_logged(&trail(vec![excluded], vec![])).expect_err("excluded");
-        assert!(err.contains("ExcludeManagementEventSources"), "{err}");
+        assert_eq!(err.reasons, [SelectorGap::KmsSourceExcluded]);
+        assert!(
+            err.to_string().contains("ExcludeManagementEventSources"),
+            "{err}"
+        );
         let write_only = BasicSelector {
             read_write_type: Some("WriteOnly".into()),
             ..ok.clone()
@@ -1141,10 +1145,35 @@ mod tests {
         let mgmt = fs("eventCategory", &["Management"], &[]);
         assert!(kms_events_logged(&trail(vec![], vec![vec![mgmt.clone()]])).is_ok());
         let adv_excluded = vec![mgmt.clone(), fs("eventSource", &[], &["kms.amazonaws.com"])];
-        let err = kms_events_logged(&trail(vec![], vec![adv_excluded])).expect_err("excluded");
+        let err =
+            kms_events_logged(&trail(vec![], vec![adv_excluded.clone()])).expect_err("excluded");
         assert!(
-            err.contains("excludes eventSource kms.amazonaws.com"),
+            err.to_string()
+                .contains("excludes eventSource kms.amazonaws.com"),
             "{err}"
+        );
+        // Every selector's reason, in order, joined in the check's detail.
+        let two = vec![adv_excluded, vec![fs("eventCategory", &["Data"], &[])]];
+        let err = kms_events_logged(&trail(vec![], two.clone())).expect_err("excluded");
+        assert_eq!(err.reasons, [SelectorGap::AdvancedExcludesKms]);
+        let write_too = vec![
+            two[0].clone(),
+            vec![
+                fs("eventCategory", &["Management"], &[]),
+                fs("readOnly", &["false"], &[]),
+            ],
+        ];
+        let err = kms_events_logged(&trail(vec![], write_too)).expect_err("excluded");
+        assert_eq!(
+            err.reasons,
+            [
+                SelectorGap::AdvancedExcludesKms,
+                SelectorGap::AdvancedWriteOnly
+            ]
+        );
+        assert_eq!(
+            err.to_string(),
+            "an advanced selector excludes eventSource kms.amazonaws.com; an advanced selector keeps write events only: Decrypt, Encrypt and GenerateDataKey are read-only events"
         );
         let data_only = vec![fs("eventCategory", &["Data"], &[])];
         assert!(kms_events_logged(&trail(vec![], vec![data_only])).is_err());
