@@ -100,7 +100,7 @@ pub use detect::summary::{
 pub use investigate::alarm::{
     Alarm, AlarmKind, MetricRef, Payload, parse_payload, parse_state_change_time,
 };
-pub use investigate::athena::{athena_query, date_partition, is_column_name};
+pub use investigate::athena::{NotAColumnName, athena_query, date_partition, is_column_name};
 pub use investigate::evidence::{
     Count, ErrorRow, Evidence, FailedObject, FileEvidence, IpRow, KeyEvidenceRow, PrincipalRow,
     gather_file,
@@ -111,7 +111,7 @@ pub use investigate::record::{
     AlarmInfo, GatherInfo, Investigation, InvestigationInputs, RuleInfo, build_investigation,
 };
 pub use investigate::sanitize::clean;
-pub use investigate::search::{SearchFilter, SearchMatch, parse_pair};
+pub use investigate::search::{NotAPair, SearchFilter, SearchMatch, parse_pair};
 
 // Review.
 pub use review::inventory::{KeyInfo, KeyState, state_name};
