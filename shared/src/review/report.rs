@@ -17,7 +17,7 @@ use crate::detect::event::ErrorClass;
 use crate::detect::keys::arn_account;
 use crate::detect::summary::{NO_KEY, Summary};
 use crate::review::inventory::{
-    KeyInfo, KeyState, is_cryptographic, kms_arn_account_region, state_from_logs,
+    KeyInfo, KeyState, is_cryptographic, kms_arn_account_region, states_from_logs,
 };
 use crate::review::month::{Coverage, Month};
 use crate::review::trail::{CheckStatus, TrailCheck, TrailInfo, trail_checks};
@@ -399,23 +399,25 @@ fn month_totals(u: &Summary, principals: &BTreeSet<String>, key_use: &KeyUse) ->
 /// The key inventory and where it comes from: KMS, or (offline) the key ARNs in the
 /// logs with the state their lifecycle calls leave.
 fn key_inventory(input: &ReviewInput, key_use: &KeyUse) -> (&'static str, Vec<KeyInfo>) {
-    match &input.keys {
-        Some(k) => ("kms", k.clone()),
-        None => (
-            "logs (offline)",
-            key_use
-                .calls
-                .keys()
-                .filter(|k| k.contains(":key/"))
-                .map(|k| KeyInfo {
-                    arn: k.clone(),
-                    state: state_from_logs(input.usage, k),
-                    unavailable: vec!["state inferred from lifecycle events; rotation and tags: not checked (offline)".into()],
-                    ..KeyInfo::default()
-                })
-                .collect(),
-        ),
+    if let Some(k) = &input.keys {
+        return ("kms", k.clone());
     }
+    let states = states_from_logs(input.usage);
+    let infos = key_use
+        .calls
+        .keys()
+        .filter(|k| k.contains(":key/"))
+        .map(|k| KeyInfo {
+            arn: k.clone(),
+            state: states.get(k.as_str()).cloned(),
+            unavailable: vec![
+                "state inferred from lifecycle events; rotation and tags: not checked (offline)"
+                    .into(),
+            ],
+            ..KeyInfo::default()
+        })
+        .collect();
+    ("logs (offline)", infos)
 }
 
 fn inventory_row(k: &KeyInfo, key_use: &KeyUse, baseline: Option<&Baseline>) -> InventoryRow {
