@@ -79,7 +79,10 @@ pub use detect::catalog::{
 };
 pub use detect::event::{ErrorClass, KmsEvent};
 pub use detect::findings::{Finding, Hit, Hits, MAX_EVENT_IDS, MAX_VALUES, evaluate_findings};
-pub use detect::keys::{KeyRef, KeyRole, arn_account, partition_for_region, resolve_keys};
+pub use detect::keys::{
+    KeyRef, KeyRole, MAX_KEYS_PER_RECORD, ResolvedKeys, arn_account, partition_for_region,
+    resolve_keys,
+};
 pub use detect::metrics::{
     BAD_LOG_FILES, Datum, ERROR_CLASS_DIMENSION, EVENT_NAME_DIMENSION, KEY_ARN_DIMENSION,
     KMS_API_CALLS, KMS_FAILURES, KMS_KEY_CALLS, MAX_DATUMS_PER_CALL, MetricId, MetricOptions,

@@ -246,6 +246,14 @@ pub struct Numbers {
     /// 0 also when rotation was not checked (offline).
     #[serde(default)]
     pub rotation_disabled: u64,
+    /// Key ARNs that records listed past the per-record cap, not read (the summary's
+    /// `keys_beyond_cap`); absent when 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub keys_beyond_cap: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// The report (schema `keytrail.review`, version 1).
@@ -329,7 +337,7 @@ pub fn build_report(input: &ReviewInput) -> Report {
         ),
         charts: charts(month, u, &key_use),
     };
-    report.summary = numbers(&report, &key_use);
+    report.summary = numbers(&report, &key_use, u);
     report
 }
 
@@ -791,8 +799,8 @@ fn scope(input: &ReviewInput) -> Scope {
     }
 }
 
-/// The summary numbers: what the report's sections count.
-fn numbers(r: &Report, key_use: &KeyUse) -> Numbers {
+/// The summary numbers: what the report's sections count, and the keys not read.
+fn numbers(r: &Report, key_use: &KeyUse, u: &Summary) -> Numbers {
     Numbers {
         kms_calls: r.trend.current.kms_calls,
         failures: r.trend.current.failures,
@@ -820,6 +828,7 @@ fn numbers(r: &Report, key_use: &KeyUse) -> Numbers {
             .filter(|c| c.status == CheckStatus::Fail)
             .count() as u64,
         rotation_disabled: r.keys_rotation_disabled.len() as u64,
+        keys_beyond_cap: u.keys_beyond_cap,
     }
 }
 
