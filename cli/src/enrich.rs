@@ -1,6 +1,5 @@
 //! `keytrail enrich`: the alarm enricher's investigation, offline, over a local log tree.
 
-use std::fs::File;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
@@ -14,7 +13,7 @@ use keytrail::{Payload, parse_payload};
 use keytrail::{non_log_reason, parse_log_key};
 use rayon::prelude::*;
 
-use crate::files::{collect_files, display, progress, warn_no_logs};
+use crate::files::{CannotOpen, collect_files, display, open, progress, warn_no_logs};
 
 pub struct EnrichArgs {
     pub alarm: PathBuf,
@@ -25,6 +24,7 @@ pub struct EnrichArgs {
     pub athena_date_partition: Option<String>,
     pub progress: bool,
     pub baseline: Option<std::sync::Arc<keytrail::Baseline>>,
+    pub limits: keytrail::ReadLimits,
 }
 
 /// Builds the investigation for the alarm in `args.alarm` from the logs under `args.paths`.
@@ -74,10 +74,10 @@ pub fn run(args: &EnrichArgs) -> Result<Investigation> {
             .collect();
         gather.files_selected = selected.len() as u64;
         let bar = progress(selected.len(), args.progress);
-        let results: Vec<(String, Result<keytrail::FileEvidence, String>)> = selected
+        let results: Vec<(String, Result<keytrail::FileEvidence, CannotOpen>)> = selected
             .par_iter()
             .map(|p| {
-                let r = read(p, plan);
+                let r = read(p, plan, args.limits);
                 bar.inc(1);
                 (display(p), r)
             })
@@ -93,7 +93,10 @@ pub fn run(args: &EnrichArgs) -> Result<Investigation> {
                     }
                     evidence.merge(fe.evidence);
                 }
-                Err(error) => gather.files_failed.push(FailedObject { key: path, error }),
+                Err(error) => gather.files_failed.push(FailedObject {
+                    key: path,
+                    error: error.to_string(),
+                }),
             }
         }
     }
@@ -116,8 +119,12 @@ pub fn run(args: &EnrichArgs) -> Result<Investigation> {
     Ok(inv)
 }
 
-fn read(path: &Path, plan: &Plan) -> Result<keytrail::FileEvidence, String> {
+fn read(
+    path: &Path,
+    plan: &Plan,
+    limits: keytrail::ReadLimits,
+) -> Result<keytrail::FileEvidence, CannotOpen> {
     let shown = display(path);
-    let file = File::open(path).map_err(|e| format!("{shown}: cannot open: {e}"))?;
-    Ok(gather_file(&shown, BufReader::new(file), plan))
+    let file = open(path, &shown)?;
+    Ok(gather_file(&shown, BufReader::new(file), plan, limits))
 }

@@ -143,6 +143,27 @@ fn walk_error(e: &walkdir::Error, path: &Path) -> String {
 
 /// The reason `path` could not be opened or followed: a dangling symlink or a symlink
 /// loop said as such, other errors as the OS says them.
+/// A log file that cannot be opened: the message names it (as `display` shows it)
+/// and gives the reason.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}: {reason}")]
+pub struct CannotOpen {
+    pub file: String,
+    pub reason: String,
+}
+
+/// [`open_log`] for the commands that only report a file they could not open:
+/// `shown` names it in the error.
+pub fn open(path: &Path, shown: &str) -> std::result::Result<File, CannotOpen> {
+    open_log(path).map_err(|e| CannotOpen {
+        file: shown.to_owned(),
+        reason: match e {
+            OpenError::NotRegular(why) => format!("skipped: {why}"),
+            OpenError::Failed(why) => why,
+        },
+    })
+}
+
 fn open_error(path: &Path, e: &io::Error) -> String {
     if is_loop(e) {
         return "symlink loop".to_owned();

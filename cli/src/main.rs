@@ -380,6 +380,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     .map_err(|e| anyhow::anyhow!("--athena-date-partition: {e}"))?,
                 progress: !json,
                 baseline: load_baseline(baseline.as_deref())?,
+                limits,
             })?;
             if json {
                 emit(&(serde_json::to_string_pretty(&inv)? + "\n"))?;
@@ -408,6 +409,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 progress: true,
                 baseline: load_baseline(baseline.as_deref())?,
                 save_baseline: baseline_out.is_some(),
+                limits,
             })?;
             if let Some(path) = &baseline_out {
                 let state = serde_json::to_vec_pretty(&next)?;

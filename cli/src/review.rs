@@ -1,6 +1,5 @@
 //! `keytrail review`: the monthly review over a local log tree.
 
-use std::fs::File;
 use std::io::BufReader;
 use std::path::PathBuf;
 
@@ -15,7 +14,7 @@ use keytrail::{
 use keytrail::{non_log_reason, parse_log_key};
 use rayon::prelude::*;
 
-use crate::files::{collect_files, display, progress, warn_no_logs};
+use crate::files::{CannotOpen, collect_files, display, open, progress, warn_no_logs};
 
 pub struct ReviewArgs {
     pub paths: Vec<PathBuf>,
@@ -26,6 +25,7 @@ pub struct ReviewArgs {
     pub baseline: Option<std::sync::Arc<Baseline>>,
     /// Whether the baseline after this month is saved (`--baseline-out`).
     pub save_baseline: bool,
+    pub limits: keytrail::ReadLimits,
 }
 
 /// Reads the month's log files (by the date in their CloudTrail names; files outside
@@ -70,21 +70,20 @@ pub fn run(args: &ReviewArgs) -> Result<(Report, Baseline)> {
     let opts = AnalysisOptions {
         since: Some(month.start()),
         until: Some(month.end()),
+        limits: args.limits,
         ..AnalysisOptions::default()
     };
-    let summaries: Vec<Result<Summary, String>> = files
+    let summaries: Vec<Result<Summary, CannotOpen>> = files
         .par_iter()
         .map(|p| {
             let shown = display(p);
-            let r = File::open(p)
-                .map_err(|e| format!("{shown}: cannot open: {e}"))
-                .map(|f| {
-                    let a = analyse(&shown, BufReader::new(f), &opts);
-                    if let Some(e) = &a.error {
-                        eprintln!("warning: {e}");
-                    }
-                    a.summary
-                });
+            let r = open(p, &shown).map(|f| {
+                let a = analyse(&shown, BufReader::new(f), &opts);
+                if let Some(e) = &a.error {
+                    eprintln!("warning: {e}");
+                }
+                a.summary
+            });
             bar.inc(1);
             r
         })

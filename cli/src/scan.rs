@@ -73,10 +73,17 @@ pub struct ScanReport {
     pub kms_records: u64,
     pub bad_records: u64,
     pub duplicate_records: u64,
+    /// The library summary's `keys_beyond_cap`; absent when 0 (as in the review).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub keys_beyond_cap: u64,
     pub metrics: Vec<MetricValue>,
     pub findings: Vec<Finding>,
     #[serde(skip)]
     pub summary: Summary,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 enum FileResult {
@@ -264,6 +271,7 @@ pub fn run(args: &ScanArgs) -> Result<ScanReport> {
         kms_records: kms,
         bad_records: bad,
         duplicate_records: dups,
+        keys_beyond_cap: summary.keys_beyond_cap,
         metrics,
         findings,
         summary,

@@ -661,3 +661,72 @@ fn core_modes_agree_and_damage_fails_the_validating_floor() {
         "{err}"
     );
 }
+
+/// Issue 17 §4: one Decrypt whose `resources[]` lists more keys than
+/// `MAX_KEYS_PER_RECORD`. The keys past the cap are counted in `scan --json` and in
+/// the review (JSON and Markdown), which reads only the first ones and finishes.
+#[test]
+fn keys_past_the_per_record_cap_are_counted_not_read() {
+    use std::io::Write as _;
+    let cap = keytrail::MAX_KEYS_PER_RECORD;
+    let extra = 250;
+    let dir = tempfile::tempdir().expect("tmp");
+    let day = dir
+        .path()
+        .join("AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/05");
+    std::fs::create_dir_all(&day).expect("dirs");
+    let key = |i: usize| {
+        format!("arn:aws:kms:us-east-1:111122223333:key/{i:08x}-0000-0000-0000-000000000000")
+    };
+    let resources: Vec<Value> = (0..cap + extra)
+        .map(|i| serde_json::json!({"ARN": key(i), "type": "AWS::KMS::Key", "accountId": "111122223333"}))
+        .collect();
+    let record = serde_json::json!({
+        "eventVersion": "1.08", "eventSource": "kms.amazonaws.com", "eventName": "Decrypt",
+        "eventTime": "2026-11-05T10:00:00Z", "awsRegion": "us-east-1",
+        "sourceIPAddress": "203.0.113.5", "recipientAccountId": "111122223333",
+        "userIdentity": {"type": "IAMUser", "accountId": "111122223333",
+            "arn": "arn:aws:iam::111122223333:user/alice"},
+        "requestParameters": {"encryptionAlgorithm": "SYMMETRIC_DEFAULT"},
+        "resources": resources,
+    });
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&serde_json::to_vec(&serde_json::json!({"Records": [record]})).expect("json"))
+        .expect("gzip");
+    std::fs::write(day.join("x.json.gz"), gz.finish().expect("gzip")).expect("write");
+    let tree = dir.path().to_str().expect("utf8");
+
+    let scan = scan_json(&[tree]);
+    assert_eq!(scan["kms_records"], 1);
+    assert_eq!(scan["keys_beyond_cap"], extra as u64);
+
+    let review = common::ok_json(&["review", tree, "--month", "2026-11", "--format", "json"]);
+    assert_eq!(review["summary"]["keys_beyond_cap"], extra as u64);
+    assert_eq!(review["summary"]["keys_in_inventory"], cap as u64);
+    let listed: Vec<&str> = review["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .map(|k| k["key"].as_str().expect("key"))
+        .collect();
+    assert!(listed.contains(&key(cap - 1).as_str()) && !listed.contains(&key(cap).as_str()));
+
+    let out = keytrail(&["review", tree, "--month", "2026-11"]);
+    assert!(out.status.success());
+    let md = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        md.contains(&format!("{extra} key ARNs beyond the first {cap}")),
+        "{md}"
+    );
+    // Without keys past the cap, neither the scan nor the review has the field.
+    assert!(scan_json(&["events/logs"]).get("keys_beyond_cap").is_none());
+    let review = common::ok_json(&[
+        "review",
+        "events/logs",
+        "--month",
+        "2026-10",
+        "--format",
+        "json",
+    ]);
+    assert!(review["summary"].get("keys_beyond_cap").is_none());
+}

@@ -1,12 +1,22 @@
 //! The monthly review from per-file summaries versus from the raw logs, on a generated
 //! month of 1440 deliveries (48 a day). Prints both times and the ratio.
-//! Run with `cargo bench -p keytrail --bench review` (or scripts/bench.sh).
+//!
+//! Then keys per record (issue 17 §4): one Decrypt whose `resources[]` lists 5k, 20k
+//! and 40k keys. `record_keys_N` is the library's whole path (the file analysed, then
+//! the review), which reads at most `MAX_KEYS_PER_RECORD` keys and counts the rest;
+//! `uncapped_keys_N` gives the summary and the review one event carrying all N keys,
+//! as if the cap were raised, so that their own growth shows: the time per key must
+//! stay flat (it was quadratic: each key's state looked up by scanning the usage).
+//!
+//! Run with `cargo bench -p keytrail --bench review` (or scripts/bench.sh);
+//! `-- keys_per_record` runs the second part only.
 
 use std::time::{Duration, Instant};
 
 use chrono::{Duration as Minutes, TimeZone, Utc};
 use keytrail::Summary;
 use keytrail::{AnalysisOptions, analyse};
+use keytrail::{KeyRef, KeyRole, KmsEvent, MAX_KEYS_PER_RECORD, Record, RuleSet};
 use keytrail::{Month, ReviewInput, ReviewSettings, build_report, delivery_coverage};
 use keytrail_testkit::{Generator, Mix, gzip};
 
@@ -57,6 +67,13 @@ fn time<F: FnMut() -> usize>(runs: usize, mut f: F) -> (Duration, usize) {
 }
 
 fn main() {
+    if !std::env::args().any(|a| a == "keys_per_record") {
+        month_review();
+    }
+    keys_per_record();
+}
+
+fn month_review() {
     let month = Month::parse("2026-10").expect("month");
     eprintln!("generating {DELIVERIES} deliveries x {RECORDS_PER_DELIVERY} records...");
     let logs = deliveries();
@@ -102,4 +119,69 @@ fn main() {
         "review/speedup:        {:.0}x",
         from_logs.as_secs_f64() / from_summaries.as_secs_f64()
     );
+}
+
+const KEYS_PER_RECORD: [usize; 3] = [5_000, 20_000, 40_000];
+
+fn key_arn(i: usize) -> String {
+    format!("arn:aws:kms:us-east-1:111122223333:key/{i:08x}-0000-0000-0000-000000000000")
+}
+
+/// One Decrypt whose `resources[]` lists `n` keys.
+fn record_with_keys(n: usize) -> serde_json::Value {
+    let resources: Vec<serde_json::Value> = (0..n)
+        .map(|i| serde_json::json!({"ARN": key_arn(i), "type": "AWS::KMS::Key", "accountId": "111122223333"}))
+        .collect();
+    serde_json::json!({
+        "eventVersion": "1.08", "eventSource": "kms.amazonaws.com", "eventName": "Decrypt",
+        "eventTime": "2026-11-05T10:00:00Z", "awsRegion": "us-east-1",
+        "sourceIPAddress": "203.0.113.5", "recipientAccountId": "111122223333",
+        "userIdentity": {"type": "IAMUser", "accountId": "111122223333",
+            "arn": "arn:aws:iam::111122223333:user/alice"},
+        "requestParameters": {"encryptionAlgorithm": "SYMMETRIC_DEFAULT"},
+        "resources": resources,
+    })
+}
+
+fn keys_per_record() {
+    let month = Month::parse("2026-11").expect("month");
+    let mut per_key_first = None;
+    for n in KEYS_PER_RECORD {
+        let record = record_with_keys(n);
+        let log =
+            gzip(&serde_json::to_vec(&serde_json::json!({"Records": [&record]})).expect("json"));
+        let (whole, rows) = time(3, || {
+            let a = analyse("bench", &log[..], &AnalysisOptions::default());
+            assert_eq!(a.summary.keys_beyond_cap, (n - MAX_KEYS_PER_RECORD) as u64);
+            review(month, &a.summary)
+        });
+        assert_eq!(rows, MAX_KEYS_PER_RECORD);
+
+        let record = Record::from_value(record).expect("record");
+        let (uncapped, rows) = time(3, || {
+            let mut e = KmsEvent::analyse(&record).expect("event");
+            e.keys = (0..n)
+                .map(|i| KeyRef {
+                    id: key_arn(i),
+                    role: KeyRole::Key,
+                })
+                .collect();
+            e.keys_beyond_cap = 0;
+            let mut usage = Summary::default();
+            usage.observe(&e, RuleSet::of(&e));
+            review(month, &usage)
+        });
+        assert_eq!(rows, n);
+        let per_key = uncapped.as_secs_f64() * 1e6 / n as f64;
+        let first = *per_key_first.get_or_insert(per_key);
+        println!(
+            "review/record_keys_{n}: {:.1} ms (best of 3; {MAX_KEYS_PER_RECORD} keys read)",
+            whole.as_secs_f64() * 1e3
+        );
+        println!(
+            "review/uncapped_keys_{n}: {:.1} ms (best of 3), {per_key:.2} us per key ({:.2}x the 5k figure)",
+            uncapped.as_secs_f64() * 1e3,
+            per_key / first
+        );
+    }
 }

@@ -81,7 +81,10 @@ pub use detect::catalog::{
 };
 pub use detect::event::{ErrorClass, KmsEvent};
 pub use detect::findings::{Finding, Hit, Hits, MAX_EVENT_IDS, MAX_VALUES, evaluate_findings};
-pub use detect::keys::{KeyRef, KeyRole, arn_account, partition_for_region, resolve_keys};
+pub use detect::keys::{
+    KeyRef, KeyRole, MAX_KEYS_PER_RECORD, ResolvedKeys, arn_account, partition_for_region,
+    resolve_keys,
+};
 pub use detect::metrics::{
     BAD_LOG_FILES, Datum, ERROR_CLASS_DIMENSION, EVENT_NAME_DIMENSION, KEY_ARN_DIMENSION,
     KMS_API_CALLS, KMS_FAILURES, KMS_KEY_CALLS, MAX_DATUMS_PER_CALL, MetricId, MetricOptions,
@@ -102,7 +105,7 @@ pub use detect::summary::{
 pub use investigate::alarm::{
     Alarm, AlarmKind, MetricRef, Payload, parse_payload, parse_state_change_time,
 };
-pub use investigate::athena::{athena_query, date_partition, is_column_name};
+pub use investigate::athena::{NotAColumnName, athena_query, date_partition, is_column_name};
 pub use investigate::evidence::{
     Count, ErrorRow, Evidence, FailedObject, FileEvidence, IpRow, KeyEvidenceRow, PrincipalRow,
     gather_file,
@@ -113,7 +116,7 @@ pub use investigate::record::{
     AlarmInfo, GatherInfo, Investigation, InvestigationInputs, RuleInfo, build_investigation,
 };
 pub use investigate::sanitize::clean;
-pub use investigate::search::{SearchFilter, SearchMatch, parse_pair};
+pub use investigate::search::{NotAPair, SearchFilter, SearchMatch, parse_pair};
 
 // Review.
 pub use review::inventory::{KeyInfo, KeyState, state_name};

@@ -41,7 +41,7 @@ fn kms_fixture_records_all_read_and_resolve() {
         let keys = resolve_keys(r);
         if r.name() == "Decrypt"
             && r.request_str("keyId").is_none()
-            && keys.iter().any(|k| k.is_key_arn())
+            && keys.keys.iter().any(|k| k.is_key_arn())
         {
             decrypt_by_resources += 1;
         }
@@ -70,7 +70,10 @@ fn kms_fixture_real_shapes() {
             *by_name.entry(r.name().to_owned()).or_default() += 1;
             // Every CreateKey that succeeded names its new key.
             if r.name() == "CreateKey" && !r.failed() && r.response_elements.is_some() {
-                assert!(resolve_keys(&r).iter().any(|k| k.is_key_arn()), "{r:?}");
+                assert!(
+                    resolve_keys(&r).keys.iter().any(|k| k.is_key_arn()),
+                    "{r:?}"
+                );
             }
         }
     });

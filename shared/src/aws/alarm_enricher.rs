@@ -14,6 +14,7 @@ use crate::aws::config::{ConfigError, Env};
 use crate::aws::discover::{discover_accounts, discover_regions};
 use crate::aws::ports::{AwsError, KeyDirectory, Notifier, ObjectStore};
 use crate::cloudtrail::layout::{investigation_key, parse_log_key};
+use crate::cloudtrail::reader::ReadLimits;
 use crate::defaults::{DEFAULT_ATHENA_TABLE, DEFAULT_DELIVERY_LAG_MINUTES, DEFAULT_NAMESPACE};
 use crate::investigate::alarm::{Alarm, Payload, parse_payload};
 use crate::investigate::athena::date_partition;
@@ -263,7 +264,7 @@ impl<S: ObjectStore + 'static, K: KeyDirectory, N: Notifier> Enricher<S, K, N> {
             }
         }
         info.files_selected = keys.len() as u64;
-        let results: Vec<(String, Result<FileEvidence, String>)> = stream::iter(keys)
+        let results: Vec<(String, Result<FileEvidence, FetchError>)> = stream::iter(keys)
             .map(|key| {
                 let store = Arc::clone(&self.store);
                 let bucket = bucket.clone();
@@ -290,7 +291,10 @@ impl<S: ObjectStore + 'static, K: KeyDirectory, N: Notifier> Enricher<S, K, N> {
                 }
                 Err(error) => {
                     warn!(key = %key, error = %error, "log file not readable; the gather is partial");
-                    info.files_failed.push(FailedObject { key, error });
+                    info.files_failed.push(FailedObject {
+                        key,
+                        error: error.to_string(),
+                    });
                 }
             }
         }
@@ -358,18 +362,35 @@ fn unavailable(op: &str, e: &AwsError) -> String {
     )
 }
 
+/// A log file the gather could not read at all (a damaged one is read up to the
+/// damage, which its [`FileEvidence`] reports). Both messages name the object.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    /// GetObject failed (its message names the object).
+    #[error(transparent)]
+    Get(#[from] AwsError),
+    /// The blocking task reading the object panicked or was cancelled.
+    #[error("{name}: {source}")]
+    Read {
+        name: String,
+        #[source]
+        source: tokio::task::JoinError,
+    },
+}
+
 async fn fetch_and_read<S: ObjectStore>(
     store: &S,
     bucket: &str,
     key: &str,
     plan: Plan,
-) -> Result<FileEvidence, String> {
-    let (body, _) = store.get(bucket, key).await.map_err(|e| e.to_string())?;
+) -> Result<FileEvidence, FetchError> {
+    let (body, _) = store.get(bucket, key).await?;
     let reader = SyncIoBridge::new(body);
     let name = format!("s3://{bucket}/{key}");
-    tokio::task::spawn_blocking(move || gather_file(&name, reader, &plan))
+    let shown = name.clone();
+    tokio::task::spawn_blocking(move || gather_file(&shown, reader, &plan, ReadLimits::default()))
         .await
-        .map_err(|e| format!("s3://{bucket}/{key}: {e}"))
+        .map_err(|source| FetchError::Read { name, source })
 }
 
 #[cfg(test)]

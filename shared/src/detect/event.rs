@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::cloudtrail::record::{Record, is_account_id};
-use crate::detect::keys::{KeyRef, resolve_keys};
+use crate::detect::keys::{KeyRef, ResolvedKeys, resolve_keys};
 use crate::detect::operations::{OTHER_OPERATION, Operation, operation};
 use crate::detect::principal::{Principal, principal_of};
 
@@ -17,7 +17,10 @@ pub struct KmsEvent<'a> {
     pub time: DateTime<Utc>,
     /// The known operation (`None`: an `eventName` keytrail does not know).
     pub operation: Option<&'static Operation>,
+    /// At most [`MAX_KEYS_PER_RECORD`](crate::detect::keys::MAX_KEYS_PER_RECORD).
     pub keys: Vec<KeyRef>,
+    /// Key ARNs of `resources[]` past that cap, not in `keys`.
+    pub keys_beyond_cap: u64,
     pub principal: Principal,
     pub error_class: Option<ErrorClass>,
     /// Set by the analysis when a baseline is loaded: the call came from a public IP
@@ -31,11 +34,14 @@ impl<'a> KmsEvent<'a> {
         if !record.is_kms() {
             return None;
         }
+        let time = record.event_time?;
+        let ResolvedKeys { keys, beyond_cap } = resolve_keys(record);
         Some(KmsEvent {
             record,
-            time: record.event_time?,
+            time,
             operation: operation(record.name()),
-            keys: resolve_keys(record),
+            keys,
+            keys_beyond_cap: beyond_cap,
             principal: principal_of(record),
             error_class: ErrorClass::of(record),
             unfamiliar_source: false,

@@ -71,9 +71,31 @@ pub fn partition_for_region(region: &str) -> &'static str {
     }
 }
 
-/// Resolves the keys a record names. The order is stable: key, source, destination.
-pub fn resolve_keys(r: &Record) -> Vec<KeyRef> {
-    let resource_arns: Vec<&str> = r
+/// The most key ARNs read from one record's `resources[]`.
+///
+/// CloudTrail lists there the key a KMS call used (ReEncrypt: its two keys); no KMS
+/// operation acts on more. A record listing thousands is forged or broken, and every
+/// key it names costs a usage cell, a daily count and a row of the review. 1,000 is
+/// far above any real record and keeps one record's cost bounded; the ARNs past it
+/// are counted ([`ResolvedKeys::beyond_cap`], `keys_beyond_cap` in the summary, the
+/// scan and the review) instead of read.
+pub const MAX_KEYS_PER_RECORD: usize = 1_000;
+
+/// The keys a record names.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResolvedKeys {
+    /// In a stable order: key, source, destination.
+    pub keys: Vec<KeyRef>,
+    /// Key ARNs of `resources[]` past [`MAX_KEYS_PER_RECORD`], not read.
+    pub beyond_cap: u64,
+}
+
+/// Resolves the keys a record names, reading at most [`MAX_KEYS_PER_RECORD`] key
+/// ARNs of its `resources[]` and counting the others.
+pub fn resolve_keys(r: &Record) -> ResolvedKeys {
+    let mut resource_arns: Vec<&str> = Vec::new();
+    let mut beyond_cap = 0;
+    for arn in r
         .resources
         .iter()
         .filter(|res| {
@@ -83,7 +105,21 @@ pub fn resolve_keys(r: &Record) -> Vec<KeyRef> {
         })
         .filter_map(|res| res.arn.as_deref())
         .filter(|a| is_key_arn(a))
-        .collect();
+    {
+        if resource_arns.len() < MAX_KEYS_PER_RECORD {
+            resource_arns.push(arn);
+        } else {
+            beyond_cap += 1;
+        }
+    }
+    ResolvedKeys {
+        keys: keys_of(r, &resource_arns),
+        beyond_cap,
+    }
+}
+
+/// The keys of a record, given the key ARNs of its `resources[]`.
+fn keys_of(r: &Record, resource_arns: &[&str]) -> Vec<KeyRef> {
     let account = r
         .recipient_account_id
         .as_deref()
@@ -107,10 +143,8 @@ pub fn resolve_keys(r: &Record) -> Vec<KeyRef> {
             return raw.to_owned();
         }
         // A bare key id: find its ARN in resources, else build it.
-        if let Some(arn) = resource_arns
-            .iter()
-            .find(|a| a.ends_with(&format!("key/{raw}")))
-        {
+        let suffix = format!("key/{raw}");
+        if let Some(arn) = resource_arns.iter().find(|a| a.ends_with(&suffix)) {
             return (*arn).to_owned();
         }
         match (account, region) {
@@ -186,7 +220,7 @@ pub fn resolve_keys(r: &Record) -> Vec<KeyRef> {
             role: KeyRole::Key,
         }),
         None => {
-            for arn in &resource_arns {
+            for arn in resource_arns {
                 out.push(KeyRef {
                     id: (*arn).to_owned(),
                     role: KeyRole::Key,
@@ -223,7 +257,9 @@ mod tests {
     }
 
     fn ids(r: &Record) -> Vec<String> {
-        resolve_keys(r).into_iter().map(|k| k.id).collect()
+        let resolved = resolve_keys(r);
+        assert_eq!(resolved.beyond_cap, 0);
+        resolved.keys.into_iter().map(|k| k.id).collect()
     }
 
     #[test]
@@ -295,7 +331,7 @@ mod tests {
             json!({"eventName": "ReEncrypt", "requestParameters": {"destinationKeyId": "alias/new"},
             "resources": [{"ARN": ARN, "type": "AWS::KMS::Key"}, {"ARN": dst, "type": "AWS::KMS::Key"}]}),
         );
-        let keys = resolve_keys(&r);
+        let keys = resolve_keys(&r).keys;
         assert_eq!(
             keys[0],
             KeyRef {
@@ -314,6 +350,39 @@ mod tests {
             json!({"eventName": "ReEncrypt", "requestParameters": {"sourceKeyId": ARN, "destinationKeyId": dst}}),
         );
         assert_eq!(ids(&r), vec![ARN, dst]);
+    }
+
+    #[test]
+    fn resources_past_the_cap_are_counted_not_read() {
+        let arn = |i: usize| format!("arn:aws:kms:us-east-1:111122223333:key/k{i}");
+        let mut resources: Vec<serde_json::Value> = (0..MAX_KEYS_PER_RECORD + 3)
+            .map(|i| json!({"ARN": arn(i), "type": "AWS::KMS::Key"}))
+            .collect();
+        // Other resource types do not count.
+        resources.push(json!({"ARN": "arn:aws:s3:::bucket", "type": "AWS::S3::Bucket"}));
+        let r = rec(json!({"eventName": "Decrypt", "resources": resources.clone()}));
+        let resolved = resolve_keys(&r);
+        assert_eq!(resolved.keys.len(), MAX_KEYS_PER_RECORD);
+        assert_eq!(resolved.beyond_cap, 3);
+        assert_eq!(resolved.keys[0].id, arn(0));
+        assert_eq!(
+            resolved.keys[MAX_KEYS_PER_RECORD - 1].id,
+            arn(MAX_KEYS_PER_RECORD - 1)
+        );
+        // A record that names its key still resolves it; the list past the cap is counted.
+        let r = rec(
+            json!({"eventName": "Encrypt", "requestParameters": {"keyId": ARN}, "resources": resources}),
+        );
+        let resolved = resolve_keys(&r);
+        assert_eq!(
+            resolved
+                .keys
+                .iter()
+                .map(|k| k.id.as_str())
+                .collect::<Vec<_>>(),
+            [ARN]
+        );
+        assert_eq!(resolved.beyond_cap, 3);
     }
 
     #[test]

@@ -175,6 +175,15 @@ pub struct Summary {
     /// matches per rule, for the review's daily charts and weekly findings.
     #[serde(default)]
     pub days: BTreeMap<String, DayCounts>,
+    /// Key ARNs that records listed in `resources[]` past
+    /// [`MAX_KEYS_PER_RECORD`](crate::detect::keys::MAX_KEYS_PER_RECORD), counted, not
+    /// read (absent when 0, so summaries without it read back the same).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub keys_beyond_cap: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// One day's counts.
@@ -213,6 +222,7 @@ impl Default for Summary {
             principal_ips: BTreeMap::new(),
             key_context_keys: BTreeMap::new(),
             days: BTreeMap::new(),
+            keys_beyond_cap: 0,
         }
     }
 }
@@ -255,6 +265,7 @@ impl Summary {
         for rule in rules.iter() {
             *get_or_insert(&mut day.rules, rule.id) += 1;
         }
+        self.keys_beyond_cap += e.keys_beyond_cap;
         self.first_event = Some(self.first_event.map_or(e.time, |t| t.min(e.time)));
         self.last_event = Some(self.last_event.map_or(e.time, |t| t.max(e.time)));
         let stats = UsageStats {
@@ -312,6 +323,7 @@ impl Summary {
         self.records += o.records;
         self.kms_records += o.kms_records;
         self.bad_records += o.bad_records;
+        self.keys_beyond_cap += o.keys_beyond_cap;
         self.first_event = min_opt(self.first_event, o.first_event);
         self.last_event = max_opt(self.last_event, o.last_event);
         for (k, s) in &o.usage {
@@ -380,6 +392,7 @@ impl Summary {
         self.records += o.records;
         self.kms_records += o.kms_records;
         self.bad_records += o.bad_records;
+        self.keys_beyond_cap += o.keys_beyond_cap;
         self.first_event = min_opt(self.first_event, o.first_event);
         self.last_event = max_opt(self.last_event, o.last_event);
         merge_map(&mut self.usage, o.usage, |m, s| m.merge(&s));

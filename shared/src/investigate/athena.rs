@@ -21,16 +21,19 @@ pub fn is_column_name(s: &str) -> bool {
         && bytes.all(|c| c.is_ascii_alphanumeric() || c == b'_')
 }
 
+/// A day partition setting that is neither a plain column name nor `none`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a column name (letters, digits, _) or `none`")]
+pub struct NotAColumnName(pub String);
+
 /// The Athena table's day partition column from its setting: unset is the default,
 /// `none` is no column, anything else must be a plain column name.
-pub fn date_partition(setting: Option<String>) -> Result<Option<String>, String> {
+pub fn date_partition(setting: Option<String>) -> Result<Option<String>, NotAColumnName> {
     match setting.as_deref() {
         None => Ok(Some(DEFAULT_DATE_PARTITION.into())),
         Some(s) if s.eq_ignore_ascii_case("none") => Ok(None),
         Some(s) if is_column_name(s) => Ok(Some(s.to_owned())),
-        Some(s) => Err(format!(
-            "{s:?} is not a column name (letters, digits, _) or `none`"
-        )),
+        Some(s) => Err(NotAColumnName(s.to_owned())),
     }
 }
 

@@ -34,9 +34,15 @@ pub struct FileEvidence {
 }
 
 /// Reads one log file and keeps the events the plan selects.
-pub fn gather_file<R: std::io::Read>(name: &str, input: R, plan: &Plan) -> FileEvidence {
+/// `limits` bound what one file may make the reader hold.
+pub fn gather_file<R: std::io::Read>(
+    name: &str,
+    input: R,
+    plan: &Plan,
+    limits: crate::cloudtrail::reader::ReadLimits,
+) -> FileEvidence {
     let mut evidence = Evidence::default();
-    let read = crate::detect::analysis::for_each_kms_event(name, input, |e| {
+    let read = crate::detect::analysis::for_each_kms_event_with(name, input, limits, |e| {
         if let Some(b) = &plan.baseline {
             crate::detect::analysis::mark_unfamiliar(e, b);
         }

@@ -40,11 +40,16 @@ impl SearchFilter {
     }
 }
 
+/// An argument that is not `KEY=VALUE`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not KEY=VALUE")]
+pub struct NotAPair(pub String);
+
 /// Parses `K=V` (the value may contain `=`).
-pub fn parse_pair(s: &str) -> Result<(String, String), String> {
+pub fn parse_pair(s: &str) -> Result<(String, String), NotAPair> {
     match s.split_once('=') {
         Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
-        _ => Err(format!("{s:?} is not KEY=VALUE")),
+        _ => Err(NotAPair(s.to_owned())),
     }
 }
 
@@ -255,7 +260,10 @@ mod tests {
     #[test]
     fn pairs_parse() {
         assert_eq!(parse_pair("a=b=c"), Ok(("a".into(), "b=c".into())));
-        assert!(parse_pair("novalue").is_err());
+        assert_eq!(
+            parse_pair("novalue").map_err(|e| e.to_string()),
+            Err(r#""novalue" is not KEY=VALUE"#.to_owned())
+        );
         assert!(parse_pair("=x").is_err());
     }
 }

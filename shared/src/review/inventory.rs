@@ -109,8 +109,10 @@ impl KeyInfo {
     }
 }
 
-/// A key's state from the last successful lifecycle call seen in the logs.
-pub(crate) fn state_from_logs(u: &Summary, key: &str) -> Option<KeyState> {
+/// Each key's state from the last successful lifecycle call seen in the logs (keys
+/// with none are absent). One pass over the usage: looking each key up by scanning
+/// the usage made the offline review quadratic in the number of keys.
+pub(crate) fn states_from_logs(u: &Summary) -> BTreeMap<&str, KeyState> {
     let state = |op: &str| match op {
         "ScheduleKeyDeletion" => Some(KeyState::PendingDeletion),
         "DisableKey" => Some(KeyState::Disabled),
@@ -118,12 +120,21 @@ pub(crate) fn state_from_logs(u: &Summary, key: &str) -> Option<KeyState> {
         "CancelKeyDeletion" => Some(KeyState::Disabled),
         _ => None,
     };
-    u.usage
-        .iter()
-        .filter(|(k, _)| k.key == key && k.error_class.is_none())
-        .filter_map(|(k, s)| state(&k.event_name).map(|st| (s.last_seen, st)))
-        .max_by_key(|(t, _)| *t)
-        .map(|(_, st)| st)
+    let mut last: BTreeMap<&str, (DateTime<Utc>, KeyState)> = BTreeMap::new();
+    for (k, s) in u.usage.iter().filter(|(k, _)| k.error_class.is_none()) {
+        let Some(st) = state(&k.event_name) else {
+            continue;
+        };
+        // At equal times the later cell wins, in the usage's order.
+        match last.get_mut(k.key.as_str()) {
+            Some(e) if e.0 > s.last_seen => {}
+            Some(e) => *e = (s.last_seen, st),
+            None => {
+                last.insert(&k.key, (s.last_seen, st));
+            }
+        }
+    }
+    last.into_iter().map(|(k, (_, st))| (k, st)).collect()
 }
 
 /// `(account, region)` of a KMS key ARN (`arn:aws:kms:REGION:ACCOUNT:key/...`).

@@ -17,7 +17,7 @@ use crate::detect::event::ErrorClass;
 use crate::detect::keys::arn_account;
 use crate::detect::summary::{NO_KEY, Summary};
 use crate::review::inventory::{
-    KeyInfo, KeyState, is_cryptographic, kms_arn_account_region, state_from_logs,
+    KeyInfo, KeyState, is_cryptographic, kms_arn_account_region, states_from_logs,
 };
 use crate::review::month::{Coverage, Month};
 use crate::review::trail::{CheckStatus, TrailCheck, TrailInfo, trail_checks};
@@ -246,6 +246,14 @@ pub struct Numbers {
     /// 0 also when rotation was not checked (offline).
     #[serde(default)]
     pub rotation_disabled: u64,
+    /// Key ARNs that records listed past the per-record cap, not read (the summary's
+    /// `keys_beyond_cap`); absent when 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub keys_beyond_cap: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// The report (schema `keytrail.review`, version 1).
@@ -283,43 +291,269 @@ pub struct Report {
     pub charts: Charts,
 }
 
-fn principal_account(p: &str) -> Option<String> {
-    p.strip_prefix("account:")
-        .map(str::to_owned)
-        .or_else(|| arn_account(p).map(str::to_owned))
-        .filter(|a| is_account_id(a))
-}
-
-/// Builds the report.
+/// Builds the report: each section from the month's usage, the key inventory and the
+/// trail configuration, then the summary numbers that count them.
 pub fn build_report(input: &ReviewInput) -> Report {
     let u = input.usage;
     let month = input.month;
-    let as_of = month.end();
+    let key_use = KeyUse::of(u);
+    let principals = principals(u);
+    let (inventory_source, infos) = key_inventory(input, &key_use);
+    let (customer, aws): (Vec<&KeyInfo>, Vec<&KeyInfo>) =
+        infos.iter().partition(|k| k.is_customer_managed());
+    let (pending, active): (Vec<&KeyInfo>, Vec<&KeyInfo>) = customer
+        .iter()
+        .copied()
+        .partition(|k| is_pending_deletion(k));
+    let row = |k: &&KeyInfo| inventory_row(k, &key_use, input.baseline);
+    let mut report = Report {
+        schema: REPORT_SCHEMA.into(),
+        version: REPORT_VERSION,
+        generated_at: input.generated_at,
+        month: month.to_string(),
+        inventory_source: inventory_source.into(),
+        scope: scope(input),
+        coverage: input.coverage.clone(),
+        // Counted from the sections once they are built (below).
+        summary: Numbers::default(),
+        trail_checks: checks(input.trails.as_deref()),
+        keys: customer.iter().map(row).collect(),
+        aws_managed_keys: aws.iter().map(row).collect(),
+        access_inventory: access_inventory(u),
+        unused_keys: unused_keys(&active, input, &key_use),
+        keys_pending_deletion: keys_pending_deletion(&pending, &key_use),
+        keys_missing_tags: keys_missing_tags(&active, input),
+        new_principals: new_principals(&principals, input.baseline, month),
+        baseline_available: input.baseline.is_some(),
+        baseline_saved: input.baseline_saved,
+        keys_rotation_disabled: keys_rotation_disabled(&active, input),
+        cross_account_principals: cross_account_principals(u),
+        findings_per_week: findings_per_week(u),
+        top_failing_principals: top_failing_principals(u),
+        trend: trend(
+            month,
+            month_totals(u, &principals, &key_use),
+            input.baseline,
+        ),
+        charts: charts(month, u, &key_use),
+    };
+    report.summary = numbers(&report, &key_use, u);
+    report
+}
 
-    // Access inventory: key x principal x operation.
-    let mut access: BTreeMap<(String, String, String), AccessRow> = BTreeMap::new();
-    let mut last_crypto: BTreeMap<String, DateTime<Utc>> = BTreeMap::new();
-    let mut key_calls: BTreeMap<String, u64> = BTreeMap::new();
-    let mut crypto_calls: BTreeMap<String, u64> = BTreeMap::new();
-    let mut failing: BTreeMap<String, BTreeMap<ErrorClass, u64>> = BTreeMap::new();
-    let mut principals: BTreeSet<String> = BTreeSet::new();
-    let mut cross: BTreeMap<String, (String, BTreeSet<String>, u64)> = BTreeMap::new();
-    let mut ops_per_principal: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+/// What the month's usage says about each key.
+struct KeyUse {
+    /// Calls naming the key, of any operation.
+    calls: BTreeMap<String, u64>,
+    /// Cryptographic calls (successful or not).
+    crypto_calls: BTreeMap<String, u64>,
+    /// The last successful cryptographic call.
+    last_crypto: BTreeMap<String, DateTime<Utc>>,
+}
+
+impl KeyUse {
+    fn of(u: &Summary) -> KeyUse {
+        let mut k = KeyUse {
+            calls: BTreeMap::new(),
+            crypto_calls: BTreeMap::new(),
+            last_crypto: BTreeMap::new(),
+        };
+        for (c, s) in u.usage.iter().filter(|(c, _)| c.key != NO_KEY) {
+            *k.calls.entry(c.key.clone()).or_default() += s.count;
+            if is_cryptographic(&c.event_name) {
+                *k.crypto_calls.entry(c.key.clone()).or_default() += s.count;
+                if c.error_class.is_none() {
+                    let e = k.last_crypto.entry(c.key.clone()).or_insert(s.last_seen);
+                    *e = (*e).max(s.last_seen);
+                }
+            }
+        }
+        k
+    }
+
+    /// The key's last cryptographic use: this month's, the baseline's or KMS's own.
+    fn last_used(&self, key: &KeyInfo, baseline: Option<&Baseline>) -> Option<DateTime<Utc>> {
+        [
+            self.last_crypto.get(&key.arn).copied(),
+            baseline.and_then(|b| b.keys_last_used.get(&key.arn).copied()),
+            key.kms_last_used,
+        ]
+        .into_iter()
+        .flatten()
+        .max()
+    }
+}
+
+/// Every principal that made a call.
+fn principals(u: &Summary) -> BTreeSet<String> {
+    u.usage.keys().map(|k| k.principal.clone()).collect()
+}
+
+/// The month's calls and failures (per event: an event naming two keys is one call).
+fn month_totals(u: &Summary, principals: &BTreeSet<String>, key_use: &KeyUse) -> MonthTotals {
     let (mut calls, mut failures) = (0u64, 0u64);
-    // Calls and failures per event (an event naming two keys is one call).
     for d in u.days.values() {
         calls += d.calls;
         failures += d.failures;
     }
+    MonthTotals {
+        kms_calls: calls,
+        failures,
+        principals: principals.len() as u64,
+        keys_used: key_use.last_crypto.len() as u64,
+    }
+}
+
+/// The key inventory and where it comes from: KMS, or (offline) the key ARNs in the
+/// logs with the state their lifecycle calls leave.
+fn key_inventory(input: &ReviewInput, key_use: &KeyUse) -> (&'static str, Vec<KeyInfo>) {
+    if let Some(k) = &input.keys {
+        return ("kms", k.clone());
+    }
+    let states = states_from_logs(input.usage);
+    let infos = key_use
+        .calls
+        .keys()
+        .filter(|k| k.contains(":key/"))
+        .map(|k| KeyInfo {
+            arn: k.clone(),
+            state: states.get(k.as_str()).cloned(),
+            unavailable: vec![
+                "state inferred from lifecycle events; rotation and tags: not checked (offline)"
+                    .into(),
+            ],
+            ..KeyInfo::default()
+        })
+        .collect();
+    ("logs (offline)", infos)
+}
+
+fn inventory_row(k: &KeyInfo, key_use: &KeyUse, baseline: Option<&Baseline>) -> InventoryRow {
+    InventoryRow {
+        key: k.arn.clone(),
+        aliases: k.aliases.clone(),
+        state: k.state.clone(),
+        spec: k.spec.clone(),
+        usage: k.usage.clone(),
+        manager: k.manager.clone(),
+        created: k.created,
+        deletion_date: k.deletion_date,
+        rotation_enabled: k.rotation_enabled,
+        tags: k.tags.clone(),
+        calls_in_period: key_use.calls.get(&k.arn).copied().unwrap_or(0),
+        last_used: key_use.last_used(k, baseline),
+        unavailable: k.unavailable.clone(),
+    }
+}
+
+/// A key whose state is not known counts as enabled.
+fn is_pending_deletion(k: &KeyInfo) -> bool {
+    k.state.as_ref().is_some_and(KeyState::is_pending_deletion)
+}
+
+/// Customer-managed keys pending deletion; critical when still used this month.
+fn keys_pending_deletion(pending: &[&KeyInfo], key_use: &KeyUse) -> Vec<PendingKey> {
+    pending
+        .iter()
+        .map(|k| {
+            let uses = key_use.crypto_calls.get(&k.arn).copied().unwrap_or(0);
+            PendingKey {
+                key: k.arn.clone(),
+                aliases: k.aliases.clone(),
+                deletion_date: k.deletion_date,
+                used_in_period: uses > 0,
+                uses,
+                severity: if uses > 0 {
+                    PendingSeverity::Critical
+                } else {
+                    PendingSeverity::Info
+                },
+            }
+        })
+        .collect()
+}
+
+/// Enabled customer-managed keys (of those not pending deletion) with no cryptographic
+/// use in the last `unused_days` before the end of the month.
+fn unused_keys(active: &[&KeyInfo], input: &ReviewInput, key_use: &KeyUse) -> Vec<UnusedKey> {
+    let as_of = input.month.end();
+    let cutoff = as_of - Duration::days(input.settings.unused_days);
+    let mut unused = Vec::new();
+    for k in active {
+        if k.state.as_ref().is_some_and(|s| *s != KeyState::Enabled) {
+            continue;
+        }
+        let last = key_use.last_used(k, input.baseline);
+        let too_young = k.created.is_some_and(|c| c > cutoff);
+        let is_unused = last.is_none_or(|t| t < cutoff) && !too_young;
+        // KMS's own tracking only proves "never used" from its tracking start.
+        let tracking_covers = k.kms_tracking_start.is_none_or(|t| t <= cutoff) || last.is_some();
+        if is_unused && (input.keys.is_none() || tracking_covers || input.baseline.is_some()) {
+            unused.push(UnusedKey {
+                key: k.arn.clone(),
+                aliases: k.aliases.clone(),
+                last_used: last,
+                days_unused: last.map(|t| (as_of - t).num_days()),
+                basis: if last.is_some() {
+                    format!(
+                        "last cryptographic use more than {} days before the end of {}",
+                        input.settings.unused_days, input.month
+                    )
+                } else {
+                    "no cryptographic use recorded (CloudTrail, baseline or GetKeyLastUsage)".into()
+                },
+            });
+        }
+    }
+    unused
+}
+
+/// Keys (not pending deletion) whose automatic rotation is off, where it applies; not
+/// checked offline.
+fn keys_rotation_disabled(active: &[&KeyInfo], input: &ReviewInput) -> Vec<RotationOff> {
+    if input.keys.is_none() {
+        return Vec::new();
+    }
+    active
+        .iter()
+        .filter(|k| k.rotation_applies() && k.rotation_enabled == Some(false))
+        .map(|k| RotationOff {
+            key: k.arn.clone(),
+            aliases: k.aliases.clone(),
+            state: k.state.clone(),
+        })
+        .collect()
+}
+
+/// Keys (not pending deletion) without some of the required tags; not checked offline.
+fn keys_missing_tags(active: &[&KeyInfo], input: &ReviewInput) -> Vec<MissingTags> {
+    if input.keys.is_none() {
+        return Vec::new();
+    }
+    active
+        .iter()
+        .filter_map(|k| {
+            let missing: Vec<String> = input
+                .settings
+                .required_tags
+                .iter()
+                .filter(|t| !k.tags.contains_key(*t))
+                .cloned()
+                .collect();
+            (!missing.is_empty()).then(|| MissingTags {
+                key: k.arn.clone(),
+                missing,
+            })
+        })
+        .collect()
+}
+
+/// Key x principal x operation, by key, then most calls first.
+fn access_inventory(u: &Summary) -> Vec<AccessRow> {
+    let mut access: BTreeMap<(&str, &str, &str), AccessRow> = BTreeMap::new();
     for (k, s) in &u.usage {
-        principals.insert(k.principal.clone());
-        *ops_per_principal
-            .entry(k.principal.clone())
-            .or_default()
-            .entry(k.event_name.clone())
-            .or_default() += s.count;
         let row = access
-            .entry((k.key.clone(), k.principal.clone(), k.event_name.clone()))
+            .entry((&k.key, &k.principal, &k.event_name))
             .or_insert(AccessRow {
                 key: k.key.clone(),
                 principal: k.principal.clone(),
@@ -332,171 +566,78 @@ pub fn build_report(input: &ReviewInput) -> Report {
         row.count += s.count;
         row.first_seen = row.first_seen.min(s.first_seen);
         row.last_seen = row.last_seen.max(s.last_seen);
-        if let Some(class) = k.error_class {
+        if k.error_class.is_some() {
             row.failures += s.count;
-            *failing
-                .entry(k.principal.clone())
-                .or_default()
-                .entry(class)
-                .or_default() += s.count;
-        }
-        if k.key != NO_KEY {
-            *key_calls.entry(k.key.clone()).or_default() += s.count;
-            if is_cryptographic(&k.event_name) {
-                *crypto_calls.entry(k.key.clone()).or_default() += s.count;
-                if k.error_class.is_none() {
-                    let e = last_crypto.entry(k.key.clone()).or_insert(s.last_seen);
-                    *e = (*e).max(s.last_seen);
-                }
-            }
-            if let (Some(pa), Some(ka)) = (principal_account(&k.principal), arn_account(&k.key))
-                && pa != ka
-            {
-                let c = cross
-                    .entry(k.principal.clone())
-                    .or_insert_with(|| (pa, BTreeSet::new(), 0));
-                c.1.insert(k.key.clone());
-                c.2 += s.count;
-            }
         }
     }
+    let mut rows: Vec<AccessRow> = access.into_values().collect();
+    rows.sort_by(|a, b| {
+        a.key
+            .cmp(&b.key)
+            .then(b.count.cmp(&a.count))
+            .then(a.principal.cmp(&b.principal))
+    });
+    rows
+}
 
-    // Key inventory: from KMS, or from the logs.
-    let inventory_source = if input.keys.is_some() {
-        "kms"
-    } else {
-        "logs (offline)"
+/// Principals first seen this month (or in no month the baseline knows); none
+/// without a baseline.
+fn new_principals(
+    principals: &BTreeSet<String>,
+    baseline: Option<&Baseline>,
+    month: Month,
+) -> Vec<String> {
+    let Some(b) = baseline else {
+        return Vec::new();
     };
-    let infos: Vec<KeyInfo> = match &input.keys {
-        Some(k) => k.clone(),
-        None => key_calls
-            .keys()
-            .filter(|k| k.contains(":key/"))
-            .map(|k| KeyInfo {
-                arn: k.clone(),
-                state: state_from_logs(u, k),
-                unavailable: vec!["state inferred from lifecycle events; rotation and tags: not checked (offline)".into()],
-                ..KeyInfo::default()
+    let month = month.to_string();
+    principals
+        .iter()
+        .filter(|p| {
+            b.principals.get(*p).is_none_or(|k| {
+                k.first_seen_month
+                    .as_deref()
+                    .is_none_or(|m| m >= month.as_str())
             })
-            .collect(),
-    };
-    let last_used = |key: &KeyInfo| -> Option<DateTime<Utc>> {
-        [
-            last_crypto.get(&key.arn).copied(),
-            input
-                .baseline
-                .and_then(|b| b.keys_last_used.get(&key.arn).copied()),
-            key.kms_last_used,
-        ]
+        })
+        .cloned()
+        .collect()
+}
+
+fn principal_account(p: &str) -> Option<String> {
+    p.strip_prefix("account:")
+        .map(str::to_owned)
+        .or_else(|| arn_account(p).map(str::to_owned))
+        .filter(|a| is_account_id(a))
+}
+
+/// Principals that used keys of another account, with the keys and their calls.
+fn cross_account_principals(u: &Summary) -> Vec<CrossAccount> {
+    let mut cross: BTreeMap<&str, (String, BTreeSet<&str>, u64)> = BTreeMap::new();
+    for (k, s) in u.usage.iter().filter(|(k, _)| k.key != NO_KEY) {
+        if let (Some(pa), Some(ka)) = (principal_account(&k.principal), arn_account(&k.key))
+            && pa != ka
+        {
+            let c = cross
+                .entry(&k.principal)
+                .or_insert_with(|| (pa, BTreeSet::new(), 0));
+            c.1.insert(&k.key);
+            c.2 += s.count;
+        }
+    }
+    cross
         .into_iter()
-        .flatten()
-        .max()
-    };
-    let row_of = |k: &KeyInfo| InventoryRow {
-        key: k.arn.clone(),
-        aliases: k.aliases.clone(),
-        state: k.state.clone(),
-        spec: k.spec.clone(),
-        usage: k.usage.clone(),
-        manager: k.manager.clone(),
-        created: k.created,
-        deletion_date: k.deletion_date,
-        rotation_enabled: k.rotation_enabled,
-        tags: k.tags.clone(),
-        calls_in_period: key_calls.get(&k.arn).copied().unwrap_or(0),
-        last_used: last_used(k),
-        unavailable: k.unavailable.clone(),
-    };
-    let (customer, aws): (Vec<&KeyInfo>, Vec<&KeyInfo>) =
-        infos.iter().partition(|k| k.is_customer_managed());
+        .map(|(principal, (account, keys, count))| CrossAccount {
+            principal: principal.to_owned(),
+            account,
+            keys: keys.into_iter().map(str::to_owned).collect(),
+            count,
+        })
+        .collect()
+}
 
-    let cutoff = as_of - Duration::days(input.settings.unused_days);
-    let mut unused = Vec::new();
-    let mut pending = Vec::new();
-    let mut missing_tags = Vec::new();
-    let mut rotation_off = Vec::new();
-    for k in &customer {
-        let state = k.state.clone().unwrap_or(KeyState::Enabled);
-        if state.is_pending_deletion() {
-            let uses = crypto_calls.get(&k.arn).copied().unwrap_or(0);
-            pending.push(PendingKey {
-                key: k.arn.clone(),
-                aliases: k.aliases.clone(),
-                deletion_date: k.deletion_date,
-                used_in_period: uses > 0,
-                uses,
-                severity: if uses > 0 {
-                    PendingSeverity::Critical
-                } else {
-                    PendingSeverity::Info
-                },
-            });
-            continue;
-        }
-        if state == KeyState::Enabled {
-            let last = last_used(k);
-            let too_young = k.created.is_some_and(|c| c > cutoff);
-            let is_unused = last.is_none_or(|t| t < cutoff) && !too_young;
-            // KMS's own tracking only proves "never used" from its tracking start.
-            let tracking_covers =
-                k.kms_tracking_start.is_none_or(|t| t <= cutoff) || last.is_some();
-            if is_unused && (input.keys.is_none() || tracking_covers || input.baseline.is_some()) {
-                unused.push(UnusedKey {
-                    key: k.arn.clone(),
-                    aliases: k.aliases.clone(),
-                    last_used: last,
-                    days_unused: last.map(|t| (as_of - t).num_days()),
-                    basis: if last.is_some() {
-                        format!(
-                            "last cryptographic use more than {} days before the end of {month}",
-                            input.settings.unused_days
-                        )
-                    } else {
-                        "no cryptographic use recorded (CloudTrail, baseline or GetKeyLastUsage)"
-                            .into()
-                    },
-                });
-            }
-        }
-        if input.keys.is_some() && k.rotation_applies() && k.rotation_enabled == Some(false) {
-            rotation_off.push(RotationOff {
-                key: k.arn.clone(),
-                aliases: k.aliases.clone(),
-                state: k.state.clone(),
-            });
-        }
-        if input.keys.is_some() {
-            let missing: Vec<String> = input
-                .settings
-                .required_tags
-                .iter()
-                .filter(|t| !k.tags.contains_key(*t))
-                .cloned()
-                .collect();
-            if !missing.is_empty() {
-                missing_tags.push(MissingTags {
-                    key: k.arn.clone(),
-                    missing,
-                });
-            }
-        }
-    }
-
-    let new_principals: Vec<String> = match input.baseline {
-        Some(b) => principals
-            .iter()
-            .filter(|p| {
-                b.principals.get(*p).is_none_or(|k| {
-                    k.first_seen_month
-                        .as_deref()
-                        .is_none_or(|m| m >= month.to_string().as_str())
-                })
-            })
-            .cloned()
-            .collect(),
-        None => Vec::new(),
-    };
-
+/// Rule matches per ISO week (its Monday), in week order, then catalog order.
+fn findings_per_week(u: &Summary) -> Vec<WeeklyFindings> {
     // (week, catalog index): a summary's rule ids come from the same catalog; an id it
     // no longer has (a summary written by another version) has no rule to report.
     let mut weekly: BTreeMap<(String, usize), u64> = BTreeMap::new();
@@ -513,50 +654,52 @@ pub fn build_report(input: &ReviewInput) -> Report {
             }
         }
     }
-    // In week order, then catalog order (the map's own order).
-    let findings_per_week: Vec<WeeklyFindings> = weekly
+    weekly
         .into_iter()
         .map(|((week, i), count)| WeeklyFindings {
             week,
             rule: &RULES[i],
             count,
         })
-        .collect();
+        .collect()
+}
 
-    let mut top_failing: Vec<FailingPrincipal> = failing
+/// The ten principals with the most failed calls, each with its most frequent error.
+fn top_failing_principals(u: &Summary) -> Vec<FailingPrincipal> {
+    let mut failing: BTreeMap<&str, BTreeMap<ErrorClass, u64>> = BTreeMap::new();
+    for (k, s) in &u.usage {
+        if let Some(class) = k.error_class {
+            *failing
+                .entry(&k.principal)
+                .or_default()
+                .entry(class)
+                .or_default() += s.count;
+        }
+    }
+    let mut top: Vec<FailingPrincipal> = failing
         .into_iter()
-        .map(|(principal, classes)| {
-            let total = classes.values().sum();
-            let top = classes
+        .map(|(principal, classes)| FailingPrincipal {
+            principal: principal.to_owned(),
+            failures: classes.values().sum(),
+            top_error: classes
                 .iter()
                 .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
                 .map(|(c, _)| c.as_str().to_owned())
-                .unwrap_or_default();
-            FailingPrincipal {
-                principal,
-                failures: total,
-                top_error: top,
-            }
+                .unwrap_or_default(),
         })
         .collect();
-    top_failing.sort_by(|a, b| {
+    top.sort_by(|a, b| {
         b.failures
             .cmp(&a.failures)
             .then(a.principal.cmp(&b.principal))
     });
-    top_failing.truncate(10);
+    top.truncate(10);
+    top
+}
 
-    let cross_account: Vec<CrossAccount> = cross
-        .into_iter()
-        .map(|(principal, (account, keys, count))| CrossAccount {
-            principal,
-            account,
-            keys: keys.into_iter().collect(),
-            count,
-        })
-        .collect();
-
-    let trail_checks = match &input.trails {
+/// The trail checks; offline, one "not checked" line.
+fn checks(trails: Option<&[TrailInfo]>) -> Vec<TrailCheck> {
+    match trails {
         Some(t) => trail_checks(t),
         None => vec![TrailCheck {
             trail: "-".into(),
@@ -565,24 +708,24 @@ pub fn build_report(input: &ReviewInput) -> Report {
             detail: "not checked (offline): the trail configuration needs CloudTrail API access (keytrail review --aws)".into(),
             remediation: String::new(),
         }],
-    };
+    }
+}
 
-    let current = MonthTotals {
-        kms_calls: calls,
-        failures,
-        principals: principals.len() as u64,
-        keys_used: last_crypto.len() as u64,
-    };
+/// This month's totals beside the previous month's, from the baseline.
+fn trend(month: Month, current: MonthTotals, baseline: Option<&Baseline>) -> Trend {
     let prev = month.prev().to_string();
-    let trend = Trend {
-        previous: input.baseline.and_then(|b| b.months.get(&prev).cloned()),
+    Trend {
+        previous: baseline.and_then(|b| b.months.get(&prev).cloned()),
         previous_month: prev,
-        current: current.clone(),
-    };
+        current,
+    }
+}
 
-    // Charts.
+/// The chart data: calls per day of the five most used keys, failures per day, and the
+/// operations of the eight busiest principals.
+fn charts(month: Month, u: &Summary, key_use: &KeyUse) -> Charts {
     let days: Vec<String> = month.days().iter().map(|d| d.to_string()).collect();
-    let mut top_keys: Vec<(&String, &u64)> = key_calls.iter().collect();
+    let mut top_keys: Vec<(&String, &u64)> = key_use.calls.iter().collect();
     top_keys.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
     let calls_per_key = top_keys
         .iter()
@@ -605,12 +748,30 @@ pub fn build_report(input: &ReviewInput) -> Report {
         .iter()
         .map(|d| u.days.get(d).map_or(0, |c| c.failures))
         .collect();
-    let mut opp: Vec<(String, Vec<(String, u64)>)> = ops_per_principal
+    Charts {
+        days,
+        calls_per_key,
+        failures_per_day,
+        operations_per_principal: operations_per_principal(u),
+    }
+}
+
+/// Per principal, its calls per operation (most first); the eight busiest principals.
+fn operations_per_principal(u: &Summary) -> Vec<(String, Vec<(String, u64)>)> {
+    let mut per: BTreeMap<&str, BTreeMap<&str, u64>> = BTreeMap::new();
+    for (k, s) in &u.usage {
+        *per.entry(&k.principal)
+            .or_default()
+            .entry(&k.event_name)
+            .or_default() += s.count;
+    }
+    let mut opp: Vec<(String, Vec<(String, u64)>)> = per
         .into_iter()
         .map(|(p, ops)| {
-            let mut ops: Vec<(String, u64)> = ops.into_iter().collect();
+            let mut ops: Vec<(String, u64)> =
+                ops.into_iter().map(|(o, n)| (o.to_owned(), n)).collect();
             ops.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-            (p, ops)
+            (p.to_owned(), ops)
         })
         .collect();
     opp.sort_by(|a, b| {
@@ -619,79 +780,55 @@ pub fn build_report(input: &ReviewInput) -> Report {
         tb.cmp(&ta).then(a.0.cmp(&b.0))
     });
     opp.truncate(8);
+    opp
+}
 
-    let keys: Vec<InventoryRow> = customer.iter().map(|k| row_of(k)).collect();
-    let aws_managed_keys: Vec<InventoryRow> = aws.iter().map(|k| row_of(k)).collect();
-    let summary = Numbers {
-        kms_calls: calls,
-        failures,
-        keys_in_inventory: infos.len() as u64,
-        customer_managed_keys: keys.len() as u64,
-        aws_managed_keys: aws_managed_keys.len() as u64,
-        keys_used: keys
-            .iter()
-            .filter(|k| last_crypto.contains_key(&k.key))
-            .count() as u64,
-        unused_keys: unused.len() as u64,
-        keys_pending_deletion: pending.len() as u64,
-        pending_deletion_used: pending.iter().filter(|p| p.used_in_period).count() as u64,
-        principals: principals.len() as u64,
-        new_principals: new_principals.len() as u64,
-        cross_account_principals: cross_account.len() as u64,
-        trail_checks_failed: trail_checks
-            .iter()
-            .filter(|c| c.status == CheckStatus::Fail)
-            .count() as u64,
-        rotation_disabled: rotation_off.len() as u64,
-    };
-    // The log locations say what was read; without them, the key ARNs in the usage.
-    let scope = if input.scope.accounts.is_empty() && input.scope.regions.is_empty() {
+/// The accounts and regions reviewed: the log locations say what was read; without
+/// them, the key ARNs in the usage.
+fn scope(input: &ReviewInput) -> Scope {
+    if input.scope.accounts.is_empty() && input.scope.regions.is_empty() {
         Scope::from_pairs(
-            u.usage
+            input
+                .usage
+                .usage
                 .keys()
                 .filter_map(|k| kms_arn_account_region(&k.key)),
         )
     } else {
         input.scope.clone()
-    };
-    let mut access_inventory: Vec<AccessRow> = access.into_values().collect();
-    access_inventory.sort_by(|a, b| {
-        a.key
-            .cmp(&b.key)
-            .then(b.count.cmp(&a.count))
-            .then(a.principal.cmp(&b.principal))
-    });
+    }
+}
 
-    Report {
-        schema: REPORT_SCHEMA.into(),
-        version: REPORT_VERSION,
-        generated_at: input.generated_at,
-        month: month.to_string(),
-        inventory_source: inventory_source.into(),
-        scope,
-        coverage: input.coverage.clone(),
-        summary,
-        trail_checks,
-        keys,
-        aws_managed_keys,
-        access_inventory,
-        unused_keys: unused,
-        keys_pending_deletion: pending,
-        keys_missing_tags: missing_tags,
-        new_principals,
-        baseline_available: input.baseline.is_some(),
-        baseline_saved: input.baseline_saved,
-        keys_rotation_disabled: rotation_off,
-        cross_account_principals: cross_account,
-        findings_per_week,
-        top_failing_principals: top_failing,
-        trend,
-        charts: Charts {
-            days,
-            calls_per_key,
-            failures_per_day,
-            operations_per_principal: opp,
-        },
+/// The summary numbers: what the report's sections count, and the keys not read.
+fn numbers(r: &Report, key_use: &KeyUse, u: &Summary) -> Numbers {
+    Numbers {
+        kms_calls: r.trend.current.kms_calls,
+        failures: r.trend.current.failures,
+        keys_in_inventory: (r.keys.len() + r.aws_managed_keys.len()) as u64,
+        customer_managed_keys: r.keys.len() as u64,
+        aws_managed_keys: r.aws_managed_keys.len() as u64,
+        keys_used: r
+            .keys
+            .iter()
+            .filter(|k| key_use.last_crypto.contains_key(&k.key))
+            .count() as u64,
+        unused_keys: r.unused_keys.len() as u64,
+        keys_pending_deletion: r.keys_pending_deletion.len() as u64,
+        pending_deletion_used: r
+            .keys_pending_deletion
+            .iter()
+            .filter(|p| p.used_in_period)
+            .count() as u64,
+        principals: r.trend.current.principals,
+        new_principals: r.new_principals.len() as u64,
+        cross_account_principals: r.cross_account_principals.len() as u64,
+        trail_checks_failed: r
+            .trail_checks
+            .iter()
+            .filter(|c| c.status == CheckStatus::Fail)
+            .count() as u64,
+        rotation_disabled: r.keys_rotation_disabled.len() as u64,
+        keys_beyond_cap: u.keys_beyond_cap,
     }
 }
 
@@ -1000,7 +1137,11 @@ mod tests {
             ..ok.clone()
         };
         let err = kms_events_logged(&trail(vec![excluded], vec![])).expect_err("excluded");
-        assert!(err.contains("ExcludeManagementEventSources"), "{err}");
+        assert_eq!(err.reasons, [SelectorGap::KmsSourceExcluded]);
+        assert!(
+            err.to_string().contains("ExcludeManagementEventSources"),
+            "{err}"
+        );
         let write_only = BasicSelector {
             read_write_type: Some("WriteOnly".into()),
             ..ok.clone()
@@ -1015,10 +1156,35 @@ mod tests {
         let mgmt = fs("eventCategory", &["Management"], &[]);
         assert!(kms_events_logged(&trail(vec![], vec![vec![mgmt.clone()]])).is_ok());
         let adv_excluded = vec![mgmt.clone(), fs("eventSource", &[], &["kms.amazonaws.com"])];
-        let err = kms_events_logged(&trail(vec![], vec![adv_excluded])).expect_err("excluded");
+        let err =
+            kms_events_logged(&trail(vec![], vec![adv_excluded.clone()])).expect_err("excluded");
         assert!(
-            err.contains("excludes eventSource kms.amazonaws.com"),
+            err.to_string()
+                .contains("excludes eventSource kms.amazonaws.com"),
             "{err}"
+        );
+        // Every selector's reason, in order, joined in the check's detail.
+        let two = vec![adv_excluded, vec![fs("eventCategory", &["Data"], &[])]];
+        let err = kms_events_logged(&trail(vec![], two.clone())).expect_err("excluded");
+        assert_eq!(err.reasons, [SelectorGap::AdvancedExcludesKms]);
+        let write_too = vec![
+            two[0].clone(),
+            vec![
+                fs("eventCategory", &["Management"], &[]),
+                fs("readOnly", &["false"], &[]),
+            ],
+        ];
+        let err = kms_events_logged(&trail(vec![], write_too)).expect_err("excluded");
+        assert_eq!(
+            err.reasons,
+            [
+                SelectorGap::AdvancedExcludesKms,
+                SelectorGap::AdvancedWriteOnly
+            ]
+        );
+        assert_eq!(
+            err.to_string(),
+            "an advanced selector excludes eventSource kms.amazonaws.com; an advanced selector keeps write events only: Decrypt, Encrypt and GenerateDataKey are read-only events"
         );
         let data_only = vec![fs("eventCategory", &["Data"], &[])];
         assert!(kms_events_logged(&trail(vec![], vec![data_only])).is_err());

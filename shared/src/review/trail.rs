@@ -55,8 +55,49 @@ pub struct TrailCheck {
     pub remediation: String,
 }
 
+/// Why one event selector leaves KMS management events out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SelectorGap {
+    #[error("an advanced selector excludes eventSource kms.amazonaws.com")]
+    AdvancedExcludesKms,
+    #[error("an advanced selector keeps only other event sources")]
+    AdvancedOtherSourcesOnly,
+    #[error("an advanced selector excludes event sources starting like kms")]
+    AdvancedExcludesKmsPrefix,
+    #[error(
+        "an advanced selector keeps write events only: Decrypt, Encrypt and GenerateDataKey are read-only events"
+    )]
+    AdvancedWriteOnly,
+    #[error("no advanced selector includes management events")]
+    NoAdvancedManagementSelector,
+    #[error("management events are not included")]
+    ManagementEventsExcluded,
+    #[error("ExcludeManagementEventSources lists kms.amazonaws.com")]
+    KmsSourceExcluded,
+    #[error(
+        "ReadWriteType is WriteOnly: Decrypt, Encrypt and GenerateDataKey are read-only events"
+    )]
+    WriteOnly,
+}
+
+/// No selector of the trail records KMS management events: each one's reason, in
+/// selector order (written joined by `; `).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", join(.reasons))]
+pub struct KmsEventsNotLogged {
+    pub reasons: Vec<SelectorGap>,
+}
+
+fn join(reasons: &[SelectorGap]) -> String {
+    reasons
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// Whether the trail records KMS management events, and why not.
-pub fn kms_events_logged(t: &TrailInfo) -> Result<(), String> {
+pub fn kms_events_logged(t: &TrailInfo) -> Result<(), KmsEventsNotLogged> {
     if !t.advanced_selectors.is_empty() {
         let mut reasons = Vec::new();
         for sel in &t.advanced_selectors {
@@ -68,13 +109,11 @@ pub fn kms_events_logged(t: &TrailInfo) -> Result<(), String> {
             }
             if let Some(src) = field("eventSource") {
                 if src.not_equals.iter().any(|v| v == KMS_EVENT_SOURCE) {
-                    reasons.push(
-                        "an advanced selector excludes eventSource kms.amazonaws.com".to_owned(),
-                    );
+                    reasons.push(SelectorGap::AdvancedExcludesKms);
                     continue;
                 }
                 if !src.equals.is_empty() && !src.equals.iter().any(|v| v == KMS_EVENT_SOURCE) {
-                    reasons.push("an advanced selector keeps only other event sources".to_owned());
+                    reasons.push(SelectorGap::AdvancedOtherSourcesOnly);
                     continue;
                 }
                 if src
@@ -82,22 +121,20 @@ pub fn kms_events_logged(t: &TrailInfo) -> Result<(), String> {
                     .iter()
                     .any(|p| KMS_EVENT_SOURCE.starts_with(p.as_str()))
                 {
-                    reasons.push(
-                        "an advanced selector excludes event sources starting like kms".to_owned(),
-                    );
+                    reasons.push(SelectorGap::AdvancedExcludesKmsPrefix);
                     continue;
                 }
             }
             if field("readOnly").is_some_and(|f| f.equals.iter().any(|v| v == "false")) {
-                reasons.push("an advanced selector keeps write events only: Decrypt, Encrypt and GenerateDataKey are read-only events".to_owned());
+                reasons.push(SelectorGap::AdvancedWriteOnly);
                 continue;
             }
             return Ok(());
         }
         if reasons.is_empty() {
-            reasons.push("no advanced selector includes management events".into());
+            reasons.push(SelectorGap::NoAdvancedManagementSelector);
         }
-        return Err(reasons.join("; "));
+        return Err(KmsEventsNotLogged { reasons });
     }
     if t.basic_selectors.is_empty() {
         // A trail with no selectors logs all management events.
@@ -106,7 +143,7 @@ pub fn kms_events_logged(t: &TrailInfo) -> Result<(), String> {
     let mut reasons = Vec::new();
     for sel in &t.basic_selectors {
         if sel.include_management_events == Some(false) {
-            reasons.push("management events are not included".to_owned());
+            reasons.push(SelectorGap::ManagementEventsExcluded);
             continue;
         }
         if sel
@@ -114,16 +151,16 @@ pub fn kms_events_logged(t: &TrailInfo) -> Result<(), String> {
             .iter()
             .any(|s| s == KMS_EVENT_SOURCE)
         {
-            reasons.push("ExcludeManagementEventSources lists kms.amazonaws.com".to_owned());
+            reasons.push(SelectorGap::KmsSourceExcluded);
             continue;
         }
         if sel.read_write_type.as_deref() == Some("WriteOnly") {
-            reasons.push("ReadWriteType is WriteOnly: Decrypt, Encrypt and GenerateDataKey are read-only events".to_owned());
+            reasons.push(SelectorGap::WriteOnly);
             continue;
         }
         return Ok(());
     }
-    Err(reasons.join("; "))
+    Err(KmsEventsNotLogged { reasons })
 }
 
 /// The trail checks (seed 002, CIS 3.x).
@@ -131,34 +168,30 @@ pub fn trail_checks(trails: &[TrailInfo]) -> Vec<TrailCheck> {
     let mut out = Vec::new();
     for t in trails {
         let name = t.name.clone();
+        // `failure`: why the check fails; `None` when it passes.
         let check =
-            |check: &str, ok: Result<(), String>, pass: &str, remediation: String| TrailCheck {
+            |check: &str, failure: Option<String>, pass: &str, remediation: String| TrailCheck {
                 trail: name.clone(),
                 check: check.into(),
-                status: if ok.is_ok() {
+                status: if failure.is_none() {
                     CheckStatus::Pass
                 } else {
                     CheckStatus::Fail
                 },
-                detail: ok.err().unwrap_or_else(|| pass.into()),
+                detail: failure.unwrap_or_else(|| pass.into()),
                 remediation: remediation.clone(),
             };
         out.push(check(
             "kms_encryption",
-            match &t.kms_key_id {
-                Some(_) => Ok(()),
-                None => Err("log files are encrypted with SSE-S3 only, not a customer-managed KMS key".into()),
-            },
+            t.kms_key_id.is_none().then(|| {
+                "log files are encrypted with SSE-S3 only, not a customer-managed KMS key".into()
+            }),
             &format!("SSE-KMS with {}", t.kms_key_id.as_deref().unwrap_or_default()),
             format!("Create a customer-managed key whose policy lets cloudtrail.amazonaws.com call kms:GenerateDataKey* (condition kms:EncryptionContext:aws:cloudtrail:arn and aws:SourceArn) and kms:DescribeKey, grant kms:Decrypt to the log readers, then: aws cloudtrail update-trail --name {} --kms-key-id <key ARN>", t.name),
         ));
         out.push(check(
             "log_file_validation",
-            if t.log_file_validation {
-                Ok(())
-            } else {
-                Err("log file integrity validation is off".into())
-            },
+            (!t.log_file_validation).then(|| "log file integrity validation is off".into()),
             "digest files are delivered",
             format!(
                 "aws cloudtrail update-trail --name {} --enable-log-file-validation",
@@ -167,11 +200,7 @@ pub fn trail_checks(trails: &[TrailInfo]) -> Vec<TrailCheck> {
         ));
         out.push(check(
             "multi_region",
-            if t.multi_region {
-                Ok(())
-            } else {
-                Err("the trail records one region only".into())
-            },
+            (!t.multi_region).then(|| "the trail records one region only".into()),
             "all regions are recorded",
             format!(
                 "aws cloudtrail update-trail --name {} --is-multi-region-trail",
@@ -179,9 +208,9 @@ pub fn trail_checks(trails: &[TrailInfo]) -> Vec<TrailCheck> {
             ),
         ));
         let logging = match t.is_logging {
-            Some(true) => Ok(()),
-            Some(false) => Err("the trail is not logging".into()),
-            None => Err("GetTrailStatus was not available".into()),
+            Some(true) => None,
+            Some(false) => Some("the trail is not logging".into()),
+            None => Some("GetTrailStatus was not available".into()),
         };
         out.push(check(
             "logging",
@@ -191,7 +220,7 @@ pub fn trail_checks(trails: &[TrailInfo]) -> Vec<TrailCheck> {
         ));
         let mut recorded = check(
             "kms_events_recorded",
-            kms_events_logged(t),
+            kms_events_logged(t).err().map(|e| e.to_string()),
             "management events, including kms.amazonaws.com, are recorded",
             format!(
                 "Remove kms.amazonaws.com from ExcludeManagementEventSources (basic selectors) or from the eventSource NotEquals of the advanced selectors, and record read and write management events: aws cloudtrail put-event-selectors --trail-name {} ...",

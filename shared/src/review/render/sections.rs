@@ -153,6 +153,20 @@ fn coverage(r: &Report) -> Section {
         "{} log files and {} summaries were read.",
         cov.log_files, cov.summaries
     ))));
+    if r.summary.keys_beyond_cap > 0 {
+        blocks.push(Block::Warn(vec![
+            (true, "Keys not read: ".into()),
+            (
+                false,
+                format!(
+                    "{} beyond the first {} of a record's resources[] {} counted, not read. CloudTrail lists one key per KMS call (ReEncrypt: two): look for forged or broken log files.",
+                    plural(r.summary.keys_beyond_cap as usize, "key ARN"),
+                    crate::detect::keys::MAX_KEYS_PER_RECORD,
+                    if r.summary.keys_beyond_cap == 1 { "was" } else { "were" }
+                ),
+            ),
+        ]));
+    }
     if cov.days_without_deliveries.is_empty() && cov.hours_without_deliveries.is_empty() {
         blocks.push(Block::Para(plain(
             "Every hour of the month had log deliveries: no logging gaps.",

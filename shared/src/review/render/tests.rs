@@ -155,6 +155,7 @@ pub(crate) fn fixture() -> Report {
             cross_account_principals: 1,
             trail_checks_failed: 2,
             rotation_disabled: 1,
+            keys_beyond_cap: 0,
         },
         trail_checks: vec![
             TrailCheck {
