@@ -26,7 +26,7 @@ use xxhash_rust::xxh3::xxh3_64;
 use crate::cloudtrail::framing::{Facts, Scan, Source, kind_of, scan_value, string_end};
 use crate::cloudtrail::gunzip::Gunzip;
 use crate::cloudtrail::lenient;
-use crate::cloudtrail::record::{Record, RecordError};
+use crate::cloudtrail::record::{Record, RecordError, json_kind};
 
 /// What the reader hands to the callback.
 #[derive(Debug)]
@@ -805,7 +805,7 @@ impl<R: Read, F: FnMut(Item)> Framer<'_, '_, R, F> {
                     Some(Value::Array(items)) => items.into_iter().for_each(|v| self.st.value(v)),
                     Some(Value::Null) | None => {}
                     Some(other) => {
-                        let kind = kind_name(&other);
+                        let kind = json_kind(&other);
                         self.tally
                             .stray(format!("\"Records\" is a JSON {kind}, not an array"));
                     }
@@ -872,17 +872,6 @@ impl<R: Read, F: FnMut(Item)> Framer<'_, '_, R, F> {
         self.lines.newline(self.w.base + next as u64);
         self.w.pos = next;
         true
-    }
-}
-
-fn kind_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
     }
 }
 

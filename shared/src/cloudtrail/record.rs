@@ -191,7 +191,8 @@ impl Record {
     }
 }
 
-fn json_kind(v: &Value) -> &'static str {
+/// The JSON kind of `v`, for reasons ("a JSON object").
+pub(crate) fn json_kind(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "boolean",
