@@ -9,7 +9,7 @@ use maud::{Markup, html};
 use crate::review::report::Report;
 
 use super::format::{key_label, tail};
-use super::html::Text;
+use super::text::Text;
 
 const PALETTE: [&str; 8] = [
     "#0072b2", "#e69f00", "#009e73", "#d55e00", "#cc79a7", "#56b4e9", "#8c6d31", "#7f7f7f",

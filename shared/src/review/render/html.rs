@@ -2,41 +2,17 @@
 //! (`& < > "`; attributes are always double-quoted), so a string from the logs stays
 //! text. Only the stylesheet, a constant of this crate, is inserted as is.
 
-use std::borrow::Cow;
-
-use maud::{DOCTYPE, Markup, PreEscaped, Render, html};
+use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use crate::review::report::Report;
 
 use super::model::{Block, Cell, Inline, Table};
+use super::text::Text;
 use super::{meta, sections::sections, title};
 
 const STYLE: &str = include_str!("report.css");
 
 const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'";
-
-/// Text for the page: control characters other than tab and line breaks, which
-/// are not allowed in HTML documents, become U+FFFD; maud escapes the rest.
-pub(super) struct Text<'a>(pub(super) &'a str);
-
-impl Render for Text<'_> {
-    fn render_to(&self, buffer: &mut String) {
-        clean(self.0).as_ref().render_to(buffer);
-    }
-}
-
-fn clean(s: &str) -> Cow<'_, str> {
-    let bad = |c: char| c.is_control() && !matches!(c, '\t' | '\n' | '\r');
-    if s.chars().any(bad) {
-        Cow::Owned(
-            s.chars()
-                .map(|c| if bad(c) { '\u{FFFD}' } else { c })
-                .collect(),
-        )
-    } else {
-        Cow::Borrowed(s)
-    }
-}
 
 /// The report as one self-contained HTML5 page.
 pub fn render_html(r: &Report) -> String {

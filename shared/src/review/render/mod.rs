@@ -17,6 +17,7 @@ mod model;
 mod sections;
 #[cfg(test)]
 pub(crate) mod tests;
+mod text;
 
 pub use html::render_html;
 pub use markdown::render_markdown;
