@@ -461,6 +461,45 @@ proptest! {
     }
 }
 
+static READER_MANY_KEYS: AtomicU64 = AtomicU64::new(0);
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// One Decrypt naming N distinct keys in resources[]: at most the cap is read,
+    /// the rest counted, never dropped silently.
+    fn p_reader_many_keys(n in 0usize..2_500, gzipped in any::<bool>()) {
+        tick(&READER_MANY_KEYS);
+        let resources: Vec<Value> = (0..n)
+            .map(|i| json!({"ARN": format!("arn:aws:kms:us-east-1:111122223333:key/k{i}"), "type": "AWS::KMS::Key"}))
+            .collect();
+        let text = json!({"Records": [{
+            "eventTime": "2026-10-04T03:00:00Z", "eventSource": "kms.amazonaws.com",
+            "eventName": "Decrypt", "eventID": "many", "resources": resources,
+        }]}).to_string();
+        let data = if gzipped { gz(text.as_bytes()) } else { text.into_bytes() };
+        let mut events = Vec::new();
+        read_records("many.json", &data[..], |item| {
+            if let Item::Record(r) = item
+                && let Some(e) = keytrail::KmsEvent::analyse(&r)
+            {
+                events.push((e.keys.len(), e.keys_beyond_cap));
+            }
+        });
+        let cap = keytrail::MAX_KEYS_PER_RECORD;
+        prop_assert_eq!(events, vec![(n.min(cap), n.saturating_sub(cap) as u64)]);
+    }
+}
+
+#[test]
+fn reader_many_keys_in_one_record() {
+    run(
+        "reader_many_keys_in_one_record",
+        &READER_MANY_KEYS,
+        p_reader_many_keys,
+    );
+}
+
 #[test]
 fn reader_gzip_damage_after_a_flush_point() {
     run(
