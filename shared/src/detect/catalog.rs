@@ -145,6 +145,10 @@ impl RuleSet {
         self.0 == 0
     }
 
+    pub fn insert(&mut self, rule: &'static Rule) {
+        self.0 |= 1 << rule.index();
+    }
+
     /// The matching rules, in catalog order.
     pub fn iter(self) -> impl Iterator<Item = &'static Rule> {
         RULES

@@ -12,3 +12,4 @@ pub mod metrics;
 pub mod operations;
 pub mod principal;
 pub mod summary;
+pub mod tuning;
