@@ -28,6 +28,10 @@ struct Cli {
     /// being held (1 to 1024).
     #[arg(long, global = true, value_name = "MIB", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=1024))]
     max_record_mib: u32,
+    /// A configuration file (TOML): rule settings, suppressions, trusted accounts.
+    /// See docs/tuning.md.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -185,6 +189,12 @@ enum Command {
         #[arg(long)]
         validate_only: bool,
     },
+    /// Check a configuration file, or show the effective settings (the catalog's
+    /// defaults merged with `--config FILE`).
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
     /// Write a reference workload (benchmarks, equivalence tests) under DIR in the
     /// CloudTrail S3 layout; prints what was written as JSON. Deterministic per seed.
     #[command(hide = true)]
@@ -298,6 +308,16 @@ fn emit(text: &str) -> Result<()> {
     }
 }
 
+#[derive(Subcommand)]
+enum ConfigAction {
+    /// Validate FILE; exit 0 when it can be used, 2 with the file, line and field
+    /// when not.
+    Check { file: PathBuf },
+    /// Print the effective settings as JSON: every rule's enabled, threshold, period
+    /// and severity, the trusted accounts and the suppressions.
+    Show,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
@@ -313,6 +333,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
     let limits = keytrail::ReadLimits {
         max_record_bytes: (cli.max_record_mib as usize) << 20,
     };
+    let tuning = std::sync::Arc::new(match &cli.config {
+        Some(path) => keytrail::Tuning::load(path)?,
+        None => keytrail::Tuning::default(),
+    });
     match cli.command {
         Command::Scan {
             paths,
@@ -343,6 +367,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 progress: !json,
                 baseline: load_baseline(baseline.as_deref())?,
                 limits,
+                tuning: tuning.clone(),
             })?;
             if json {
                 emit(&(serde_json::to_string_pretty(&report)? + "\n"))?;
@@ -494,6 +519,27 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 core::Mode::Core
             };
             emit(&(serde_json::to_string(&core::run(&file, mode, limits)?)? + "\n"))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Config { action } => {
+            match action {
+                ConfigAction::Check { file } => {
+                    let t = keytrail::Tuning::load(&file)?;
+                    let changed = t.show()["rules"]
+                        .as_object()
+                        .map_or(0, |m| m.values().filter(|v| v["changed"] == true).count());
+                    emit(&format!(
+                        "{}: ok: {} rule(s) changed, {} suppression(s), {} trusted account(s)\n",
+                        file.display(),
+                        changed,
+                        t.suppressions.len(),
+                        t.trusted_accounts.len()
+                    ))?;
+                }
+                ConfigAction::Show => {
+                    emit(&(serde_json::to_string_pretty(&tuning.show())? + "\n"))?;
+                }
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Generate {

@@ -27,6 +27,8 @@ pub struct ScanArgs {
     pub progress: bool,
     pub baseline: Option<std::sync::Arc<keytrail::Baseline>>,
     pub limits: keytrail::ReadLimits,
+    /// The configuration file's rule settings and suppressions (`--config`).
+    pub tuning: std::sync::Arc<keytrail::Tuning>,
 }
 
 #[derive(Debug, Serialize)]
@@ -78,6 +80,10 @@ pub struct ScanReport {
     pub keys_beyond_cap: u64,
     pub metrics: Vec<MetricValue>,
     pub findings: Vec<Finding>,
+    /// Rule matches a `--config` suppression silenced: rule id -> suppression label
+    /// -> count. Absent when none.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub suppressed: std::collections::BTreeMap<String, std::collections::BTreeMap<String, u64>>,
     #[serde(skip)]
     pub summary: Summary,
 }
@@ -142,6 +148,7 @@ fn scan_file(path: &Path, args: &ScanArgs) -> FileResult {
         until: args.until,
         baseline: args.baseline.clone(),
         limits: args.limits,
+        tuning: args.tuning.clone(),
     };
     let analysis = analyse(&shown, BufReader::new(file), &opts);
     if let Some(reason) = &analysis.not_a_log {
@@ -249,7 +256,7 @@ pub fn run(args: &ScanArgs) -> Result<ScanReport> {
         ..
     } = totals;
     // Hits from all files share one timeline: thresholds span file boundaries, as in CloudWatch.
-    let findings = evaluate_findings(&hits);
+    let findings = evaluate_findings(&hits, &args.tuning);
     let metrics = metrics
         .totals()
         .into_iter()
@@ -274,6 +281,7 @@ pub fn run(args: &ScanArgs) -> Result<ScanReport> {
         keys_beyond_cap: summary.keys_beyond_cap,
         metrics,
         findings,
+        suppressed: summary.suppressed.clone(),
         summary,
     })
 }
@@ -344,6 +352,15 @@ pub fn render(report: &ScanReport, limit: usize) -> String {
         report.duplicate_records.to_string(),
     ]));
     out.push_str(&format!("Totals\n{totals}\n"));
+    if !report.suppressed.is_empty() {
+        let mut t = table(&["rule", "suppression", "matches silenced"]);
+        for (rule, by) in &report.suppressed {
+            for (label, n) in by {
+                t.add_row(cells(vec![rule.clone(), label.clone(), n.to_string()]));
+            }
+        }
+        out.push_str(&format!("\nSuppressed (still counted, not alarmed)\n{t}\n"));
+    }
 
     if !report.files.skipped.is_empty() || !report.files.failed.is_empty() {
         let mut t = table(&["file", "status", "reason"]);

@@ -88,7 +88,7 @@ pub use detect::keys::{
 pub use detect::metrics::{
     BAD_LOG_FILES, Datum, ERROR_CLASS_DIMENSION, EVENT_NAME_DIMENSION, KEY_ARN_DIMENSION,
     KMS_API_CALLS, KMS_FAILURES, KMS_KEY_CALLS, MAX_DATUMS_PER_CALL, MetricId, MetricOptions,
-    Metrics,
+    Metrics, RULE_DIMENSION, SUPPRESSED,
 };
 pub use detect::operations::{
     OPERATIONS, OTHER_OPERATION, OpKind, Operation, op, operation, operation_dimension,
@@ -99,6 +99,10 @@ pub use detect::principal::{
 pub use detect::summary::{
     CappedSet, DayCounts, MAX_CONTEXT_KEYS_PER_KEY, MAX_IPS_PER_PRINCIPAL, NO_KEY, SUMMARY_VERSION,
     Summary, SummaryError, UsageKey, UsageStats,
+};
+pub use detect::tuning::{
+    Applied, RuleOverride, RuleSettings, Suppression, SuppressionSpec, Tuning, TuningError,
+    wildcard,
 };
 
 // Investigation.

@@ -26,6 +26,8 @@ pub struct AnalysisOptions {
     pub baseline: Option<std::sync::Arc<crate::detect::baseline::Baseline>>,
     /// What one file may make the reader hold.
     pub limits: ReadLimits,
+    /// The configuration file's rule settings and suppressions (default: the catalog).
+    pub tuning: std::sync::Arc<crate::detect::tuning::Tuning>,
 }
 
 /// Marks a call from a public IP outside the principal's known sources. Calls made
@@ -99,12 +101,17 @@ pub fn analyse<R: Read>(name: &str, input: R, opts: &AnalysisOptions) -> FileAna
             if let Some(b) = &opts.baseline {
                 mark_unfamiliar(&mut e, b);
             }
-            let rules = RuleSet::of(&e);
+            let summary = &mut out.summary;
+            let applied = opts.tuning.apply(&e, RuleSet::of(&e), |rule, s| {
+                summary.note_suppressed(rule.id, &s.label);
+            });
+            let rules = applied.rules;
             out.metrics.observe(&e, rules, &opts.metrics);
+            out.metrics.observe_suppressed(&e, applied.suppressed);
             out.summary.observe(&e, rules);
             if opts.collect_hits {
                 for rule in rules.iter() {
-                    out.hits.add(&Hit::of(rule, &e));
+                    out.hits.add(&Hit::of(rule, &e), &opts.tuning);
                 }
             }
         }
@@ -177,7 +184,7 @@ mod tests {
         assert_eq!(a.bad_samples.len(), 2);
         assert!(a.is_bad());
         assert_eq!(a.hits.len(), 1);
-        let f = crate::detect::findings::evaluate_findings(&a.hits);
+        let f = crate::detect::findings::evaluate_findings(&a.hits, &Default::default());
         assert!(
             f.is_empty(),
             "one failure is under the decrypt_failures threshold"

@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::detect::catalog::{GroupBy, RULES, Rule, Severity};
+use crate::detect::tuning::Tuning;
 
 use crate::detect::event::KmsEvent;
 
@@ -133,9 +134,9 @@ pub struct Hits {
 }
 
 impl Hits {
-    /// Adds one hit.
-    pub fn add(&mut self, h: &Hit) {
-        let period = i64::from(h.rule.period_secs.max(60));
+    /// Adds one hit, in the rule's period as `tuning` sets it.
+    pub fn add(&mut self, h: &Hit, tuning: &Tuning) {
+        let period = i64::from(tuning.settings(h.rule).period_secs.max(60));
         let bucket = h.time.timestamp().div_euclid(period);
         self.buckets
             .entry((h.rule.index(), h.group.clone(), bucket))
@@ -181,7 +182,9 @@ pub struct Finding {
 
 /// Evaluates every rule's threshold and returns the findings, most severe first,
 /// then by time.
-pub fn evaluate_findings(hits: &Hits) -> Vec<Finding> {
+/// Thresholds, periods and severities are the rules' as `tuning` sets them (the
+/// one the hits were added with).
+pub fn evaluate_findings(hits: &Hits, tuning: &Tuning) -> Vec<Finding> {
     // (rule, group) -> bucket -> aggregate
     let mut grouped: BTreeMap<(usize, &str), BTreeMap<i64, &Bucket>> = BTreeMap::new();
     for ((rule, group, bucket), agg) in &hits.buckets {
@@ -193,13 +196,14 @@ pub fn evaluate_findings(hits: &Hits) -> Vec<Finding> {
     let mut findings = Vec::new();
     for ((rule_idx, group), buckets) in grouped {
         let rule = &RULES[rule_idx];
+        let settings = tuning.settings(rule);
         let n = i64::from(rule.evaluation_periods.max(1));
         let m = rule
             .datapoints_to_alarm
             .clamp(1, rule.evaluation_periods.max(1)) as usize;
         let breaching: BTreeSet<i64> = buckets
             .iter()
-            .filter(|(_, b)| rule.comparison.breached(b.count as f64, rule.threshold))
+            .filter(|(_, b)| rule.comparison.breached(b.count as f64, settings.threshold))
             .map(|(k, _)| *k)
             .collect();
         // CloudWatch's "M out of N": an evaluation at period b alarms when at least
@@ -228,7 +232,7 @@ pub fn evaluate_findings(hits: &Hits) -> Vec<Finding> {
             findings.push(Finding {
                 rule: rule.id,
                 title: rule.title,
-                severity: rule.severity,
+                severity: settings.severity,
                 group: (!group.is_empty()).then(|| group.to_owned()),
                 first_seen: evidence.first.unwrap_or_default(),
                 last_seen: evidence.last.unwrap_or_default(),
@@ -270,7 +274,7 @@ mod tests {
     fn agg(hits: &[Hit]) -> Hits {
         let mut h = Hits::default();
         for x in hits {
-            h.add(x);
+            h.add(x, &Tuning::default());
         }
         h
     }
@@ -281,12 +285,12 @@ mod tests {
         let hits: Vec<Hit> = (0..th)
             .map(|i| hit("decrypt_failures", i * 10, ""))
             .collect();
-        let f = evaluate_findings(&agg(&hits));
+        let f = evaluate_findings(&agg(&hits), &Tuning::default());
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].count, th as u64);
         assert_eq!(f[0].event_ids.first().map(String::as_str), Some("e0"));
         // One fewer stays quiet.
-        assert!(evaluate_findings(&agg(&hits[1..])).is_empty());
+        assert!(evaluate_findings(&agg(&hits[1..]), &Tuning::default()).is_empty());
     }
 
     #[test]
@@ -298,7 +302,10 @@ mod tests {
         let mut merged = agg(b);
         merged.merge(&agg(a));
         assert_eq!(merged, agg(&hits));
-        assert_eq!(evaluate_findings(&merged), evaluate_findings(&agg(&hits)));
+        assert_eq!(
+            evaluate_findings(&merged, &Tuning::default()),
+            evaluate_findings(&agg(&hits), &Tuning::default())
+        );
         assert_eq!(merged.len(), 12);
     }
 
@@ -317,19 +324,19 @@ mod tests {
         let hits: Vec<Hit> = (0..10)
             .map(|i| hit("decrypt_failures", 250 + i * 10, ""))
             .collect();
-        assert!(evaluate_findings(&agg(&hits)).is_empty());
+        assert!(evaluate_findings(&agg(&hits), &Tuning::default()).is_empty());
     }
 
     #[test]
     fn greater_than_is_strict_and_groups_are_separate() {
         let mut hits: Vec<Hit> = (0..100).map(|i| hit("data_key_volume", i, "a")).collect();
         assert!(
-            evaluate_findings(&agg(&hits)).is_empty(),
+            evaluate_findings(&agg(&hits), &Tuning::default()).is_empty(),
             "100 is not over 100"
         );
         hits.push(hit("data_key_volume", 101, "a"));
         hits.extend((0..60).map(|i| hit("data_key_volume", i, "b")));
-        let f = evaluate_findings(&agg(&hits));
+        let f = evaluate_findings(&agg(&hits), &Tuning::default());
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].group.as_deref(), Some("a"));
         assert_eq!(f[0].count, 101);
@@ -345,22 +352,25 @@ mod tests {
         let mut hits: Vec<Hit> = (0..10).map(|i| hit("decrypt_failures", i, "")).collect();
         hits.extend((0..3).map(|i| hit("decrypt_failures", 600 + i, "")));
         hits.extend((0..10).map(|i| hit("decrypt_failures", 900 + i, "")));
-        let f = evaluate_findings(&agg(&hits));
+        let f = evaluate_findings(&agg(&hits), &Tuning::default());
         assert_eq!(f.len(), 1, "{f:?}");
         assert_eq!(f[0].count, 20);
         // Four periods later the alarm still looks at the last breach: one episode.
         let mut joined = hits.clone();
         joined.extend((0..10).map(|i| hit("decrypt_failures", 900 + 4 * 300 + i, "")));
-        assert_eq!(evaluate_findings(&agg(&joined)).len(), 1);
+        assert_eq!(
+            evaluate_findings(&agg(&joined), &Tuning::default()).len(),
+            1
+        );
         // Five periods later one evaluation saw no breach: a new episode.
         hits.extend((0..10).map(|i| hit("decrypt_failures", 900 + 5 * 300 + i, "")));
-        assert_eq!(evaluate_findings(&agg(&hits)).len(), 2);
+        assert_eq!(evaluate_findings(&agg(&hits), &Tuning::default()).len(), 2);
     }
 
     #[test]
     fn separate_episodes_are_separate_findings() {
         let hits = vec![hit("key_created", 0, ""), hit("key_created", 3600, "")];
-        let f = evaluate_findings(&agg(&hits));
+        let f = evaluate_findings(&agg(&hits), &Tuning::default());
         assert_eq!(f.len(), 2);
         assert!(f[0].first_seen < f[1].first_seen);
     }

@@ -21,6 +21,9 @@ pub const KMS_FAILURES: &str = "KMSFailures";
 pub const KMS_KEY_CALLS: &str = "KMSApiCallsByKey";
 /// Log files with damaged content.
 pub const BAD_LOG_FILES: &str = "KMSAuditBadLogFiles";
+/// Rule matches a configured suppression silenced, dimension `Rule`: counted, so
+/// that nothing is dropped silently.
+pub const SUPPRESSED: &str = "KMSAuditSuppressed";
 /// PutMetricData accepts at most this many datums per call.
 pub const MAX_DATUMS_PER_CALL: usize = 1000;
 
@@ -30,6 +33,8 @@ pub const EVENT_NAME_DIMENSION: &str = "EventName";
 pub const ERROR_CLASS_DIMENSION: &str = "ErrorClass";
 /// The dimension of `KMSApiCallsByKey`: the key's ARN.
 pub const KEY_ARN_DIMENSION: &str = "KeyArn";
+/// The dimension of `KMSAuditSuppressed`: the rule id.
+pub const RULE_DIMENSION: &str = "Rule";
 
 /// A metric and its dimensions (sorted by name).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -163,6 +168,17 @@ impl Metrics {
     }
 
     /// Counts one KMS event into every metric it belongs to.
+    /// Counts the rules a suppression silenced for `e` (`KMSAuditSuppressed{Rule}`).
+    pub fn observe_suppressed(&mut self, e: &KmsEvent, suppressed: RuleSet) {
+        for rule in suppressed.iter() {
+            let metric = MetricRef {
+                name: SUPPRESSED,
+                dimension: Some((RULE_DIMENSION, rule.id)),
+            };
+            self.add_ref(metric, e.time, 1);
+        }
+    }
+
     pub fn observe(&mut self, e: &KmsEvent, rules: RuleSet, opts: &MetricOptions) {
         self.add_ref(
             MetricRef {

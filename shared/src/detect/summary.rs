@@ -180,6 +180,10 @@ pub struct Summary {
     /// read (absent when 0, so summaries without it read back the same).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub keys_beyond_cap: u64,
+    /// Matches a configured suppression silenced: rule id -> suppression label ->
+    /// count (absent when none, so summaries without it read back the same).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub suppressed: BTreeMap<String, BTreeMap<String, u64>>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -223,6 +227,7 @@ impl Default for Summary {
             key_context_keys: BTreeMap::new(),
             days: BTreeMap::new(),
             keys_beyond_cap: 0,
+            suppressed: BTreeMap::new(),
         }
     }
 }
@@ -318,12 +323,28 @@ impl Summary {
     }
 
     /// Merges another summary into this one.
+    /// Counts one match of `rule` that the suppression `label` silenced.
+    pub fn note_suppressed(&mut self, rule: &str, label: &str) {
+        *self
+            .suppressed
+            .entry(rule.to_owned())
+            .or_default()
+            .entry(label.to_owned())
+            .or_default() += 1;
+    }
+
     pub fn merge(&mut self, o: &Summary) {
         self.files += o.files;
         self.records += o.records;
         self.kms_records += o.kms_records;
         self.bad_records += o.bad_records;
         self.keys_beyond_cap += o.keys_beyond_cap;
+        for (rule, by) in &o.suppressed {
+            let mine = self.suppressed.entry(rule.clone()).or_default();
+            for (label, n) in by {
+                *mine.entry(label.clone()).or_default() += n;
+            }
+        }
         self.first_event = min_opt(self.first_event, o.first_event);
         self.last_event = max_opt(self.last_event, o.last_event);
         for (k, s) in &o.usage {
@@ -395,6 +416,11 @@ impl Summary {
         self.keys_beyond_cap += o.keys_beyond_cap;
         self.first_event = min_opt(self.first_event, o.first_event);
         self.last_event = max_opt(self.last_event, o.last_event);
+        merge_map(&mut self.suppressed, o.suppressed, |m, s| {
+            for (label, n) in s {
+                *m.entry(label).or_default() += n;
+            }
+        });
         merge_map(&mut self.usage, o.usage, |m, s| m.merge(&s));
         merge_map(&mut self.principal_ips, o.principal_ips, |m, s| {
             m.merge(&s, MAX_IPS_PER_PRINCIPAL)

@@ -32,14 +32,28 @@ use crate::detect::event::KmsEvent;
 
 /// A configuration file that cannot be used: the file, the line and the field.
 #[derive(Debug, thiserror::Error)]
-#[error("{file}: line {line}: {field}: {message}")]
+#[error("{}", self.describe())]
 pub struct TuningError {
     pub file: String,
+    /// 1-based; 0 when the file could not be read at all.
     pub line: usize,
     /// The setting at fault, as written (`rules.data_key_volume.threshold`), or
-    /// `(file)` when the syntax itself is broken.
+    /// `(file)` when no setting can be named.
     pub field: String,
     pub message: String,
+}
+
+impl TuningError {
+    fn describe(&self) -> String {
+        if self.line == 0 {
+            format!("{}: {}", self.file, self.message)
+        } else {
+            format!(
+                "{}: line {}: {}: {}",
+                self.file, self.line, self.field, self.message
+            )
+        }
+    }
 }
 
 /// Overrides for one rule; every field optional.
@@ -149,9 +163,9 @@ impl Suppression {
                     .and_then(|ip| ip.trim().parse::<IpAddr>().ok())
                     .is_some_and(|ip| net.contains(&ip))
             })
-            && s.key.as_deref().is_none_or(|k| {
-                e.keys.iter().any(|kr| kr.id == k) || key_alias_named(r, k)
-            })
+            && s.key
+                .as_deref()
+                .is_none_or(|k| e.keys.iter().any(|kr| kr.id == k) || key_alias_named(r, k))
             && s.operation.as_deref().is_none_or(|op| e.name() == op)
             && s.user_agent
                 .as_deref()
@@ -297,7 +311,11 @@ impl Tuning {
             let line = find("[[suppressions]]", n);
             let field = |f: &str| format!("suppressions[{n}].{f}");
             if spec.reason.trim().is_empty() {
-                return Err(fail(line, field("reason"), "must say why (it is mandatory)".into()));
+                return Err(fail(
+                    line,
+                    field("reason"),
+                    "must say why (it is mandatory)".into(),
+                ));
             }
             let no_criteria = spec.principal.is_none()
                 && spec.account.is_none()
@@ -357,7 +375,9 @@ impl Tuning {
                             fail(
                                 line,
                                 field("source_cidr"),
-                                format!("{c:?} is not an address range (10.0.0.0/8, 2001:db8::/32)"),
+                                format!(
+                                    "{c:?} is not an address range (10.0.0.0/8, 2001:db8::/32)"
+                                ),
                             )
                         })?,
                 ),

@@ -68,23 +68,38 @@ fn a_good_file_changes_rules_and_suppresses() {
 #[test]
 fn each_criterion_must_match() {
     let spec = |extra: &str| {
-        Tuning::parse("s.toml", &format!("[[suppressions]]\nreason = \"r\"\n{extra}\n"))
-            .expect("valid")
-            .suppressions
-            .remove(0)
+        Tuning::parse(
+            "s.toml",
+            &format!("[[suppressions]]\nreason = \"r\"\n{extra}\n"),
+        )
+        .expect("valid")
+        .suppressions
+        .remove(0)
     };
     let r = event_record(json!({}));
     let e = KmsEvent::analyse(&r).expect("event");
     for (yes, no) in [
-        ("principal = \"*ingest-prod\"", "principal = \"arn:aws:iam::111122223333:role/other\""),
+        (
+            "principal = \"*ingest-prod\"",
+            "principal = \"arn:aws:iam::111122223333:role/other\"",
+        ),
         ("account = \"111122223333\"", "account = \"999999999999\""),
-        ("source_cidr = \"10.0.0.0/8\"", "source_cidr = \"192.168.0.0/16\""),
+        (
+            "source_cidr = \"10.0.0.0/8\"",
+            "source_cidr = \"192.168.0.0/16\"",
+        ),
         ("source_cidr = \"10.1.2.3\"", "source_cidr = \"10.1.2.4\""),
-        ("key = \"arn:aws:kms:us-east-1:111122223333:key/k1\"", "key = \"arn:aws:kms:us-east-1:111122223333:key/k2\""),
+        (
+            "key = \"arn:aws:kms:us-east-1:111122223333:key/k1\"",
+            "key = \"arn:aws:kms:us-east-1:111122223333:key/k2\"",
+        ),
         ("key = \"alias/app\"", "key = \"alias/other\""),
         ("operation = \"GenerateDataKey\"", "operation = \"Decrypt\""),
         ("user_agent = \"aws-sdk-go*\"", "user_agent = \"Boto3*\""),
-        ("encryption_context = \"aws:s3:arn=arn:aws:s3:::bucket/*\"", "encryption_context = \"aws:s3:arn=arn:aws:s3:::other/*\""),
+        (
+            "encryption_context = \"aws:s3:arn=arn:aws:s3:::bucket/*\"",
+            "encryption_context = \"aws:s3:arn=arn:aws:s3:::other/*\"",
+        ),
     ] {
         assert!(spec(yes).matches(&e), "{yes}");
         assert!(!spec(no).matches(&e), "{no}");
@@ -118,31 +133,120 @@ fn wildcards() {
 #[test]
 fn bad_files_name_the_line_and_the_field() {
     let cases: &[(&str, usize, &str, &str)] = &[
-        ("[rules.data_key_volume]\nthreshold = \"many\"\n", 2, "rules.data_key_volume.threshold", "invalid type"),
-        ("[rules.no_such_rule]\nthreshold = 1\n", 1, "rules.no_such_rule", "no rule"),
-        ("[rules.data_key_volume]\nthreshhold = 1\n", 2, "rules.data_key_volume.threshhold", "unknown field"),
-        ("[rules.data_key_volume]\nperiod_secs = 90\n", 1, "rules.data_key_volume.period_secs", "multiple of 60"),
-        ("[rules.data_key_volume]\nthreshold = -1\n", 1, "rules.data_key_volume.threshold", "not a count"),
-        ("[rules.data_key_volume]\nseverity = \"urgent\"\n", 2, "rules.data_key_volume.severity", "unknown variant"),
-        ("\n[[suppressions]]\nprincipal = \"x\"\n", 2, "suppressions", "reason"),
-        ("[[suppressions]]\nreason = \"  \"\nprincipal = \"x\"\n", 1, "suppressions[0].reason", "mandatory"),
-        ("[[suppressions]]\nreason = \"r\"\nsource_cidr = \"10.0.0.0/33\"\n", 1, "suppressions[0].source_cidr", "address range"),
-        ("[[suppressions]]\nreason = \"r\"\nprincipal = \"x\"\nexpires = \"31/12/2026\"\n", 1, "suppressions[0].expires", "YYYY-MM-DD"),
-        ("[[suppressions]]\nreason = \"r\"\naccount = \"1234\"\n", 1, "suppressions[0].account", "12-digit"),
-        ("[[suppressions]]\nreason = \"r\"\n", 1, "suppressions[0]", "names nothing"),
-        ("[[suppressions]]\nreason = \"r\"\nprincipal = \"x\"\nrules = [\"nope\"]\n", 1, "suppressions[0].rules", "no rule"),
-        ("[[suppressions]]\nreason = \"r\"\nencryption_context = \"novalue\"\n", 1, "suppressions[0].encryption_context", "key=value"),
-        ("[[suppressions]]\nreason = \"r\"\noperation = \"Decript\"\n", 1, "suppressions[0].operation", "KMS operation"),
-        ("trusted_accounts = [\"12\"]\n", 1, "trusted_accounts[0]", "12-digit"),
+        (
+            "[rules.data_key_volume]\nthreshold = \"many\"\n",
+            2,
+            "rules.data_key_volume.threshold",
+            "invalid type",
+        ),
+        (
+            "[rules.no_such_rule]\nthreshold = 1\n",
+            1,
+            "rules.no_such_rule",
+            "no rule",
+        ),
+        (
+            "[rules.data_key_volume]\nthreshhold = 1\n",
+            2,
+            "rules.data_key_volume.threshhold",
+            "unknown field",
+        ),
+        (
+            "[rules.data_key_volume]\nperiod_secs = 90\n",
+            1,
+            "rules.data_key_volume.period_secs",
+            "multiple of 60",
+        ),
+        (
+            "[rules.data_key_volume]\nthreshold = -1\n",
+            1,
+            "rules.data_key_volume.threshold",
+            "not a count",
+        ),
+        (
+            "[rules.data_key_volume]\nseverity = \"urgent\"\n",
+            2,
+            "rules.data_key_volume.severity",
+            "unknown variant",
+        ),
+        (
+            "\n[[suppressions]]\nprincipal = \"x\"\n",
+            2,
+            "suppressions",
+            "reason",
+        ),
+        (
+            "[[suppressions]]\nreason = \"  \"\nprincipal = \"x\"\n",
+            1,
+            "suppressions[0].reason",
+            "mandatory",
+        ),
+        (
+            "[[suppressions]]\nreason = \"r\"\nsource_cidr = \"10.0.0.0/33\"\n",
+            1,
+            "suppressions[0].source_cidr",
+            "address range",
+        ),
+        (
+            "[[suppressions]]\nreason = \"r\"\nprincipal = \"x\"\nexpires = \"31/12/2026\"\n",
+            1,
+            "suppressions[0].expires",
+            "YYYY-MM-DD",
+        ),
+        (
+            "[[suppressions]]\nreason = \"r\"\naccount = \"1234\"\n",
+            1,
+            "suppressions[0].account",
+            "12-digit",
+        ),
+        (
+            "[[suppressions]]\nreason = \"r\"\n",
+            1,
+            "suppressions[0]",
+            "names nothing",
+        ),
+        (
+            "[[suppressions]]\nreason = \"r\"\nprincipal = \"x\"\nrules = [\"nope\"]\n",
+            1,
+            "suppressions[0].rules",
+            "no rule",
+        ),
+        (
+            "[[suppressions]]\nreason = \"r\"\nencryption_context = \"novalue\"\n",
+            1,
+            "suppressions[0].encryption_context",
+            "key=value",
+        ),
+        (
+            "[[suppressions]]\nreason = \"r\"\noperation = \"Decript\"\n",
+            1,
+            "suppressions[0].operation",
+            "KMS operation",
+        ),
+        (
+            "trusted_accounts = [\"12\"]\n",
+            1,
+            "trusted_accounts[0]",
+            "12-digit",
+        ),
         ("colour = \"blue\"\n", 1, "colour", "unknown field"),
-        ("[rules.data_key_volume\nthreshold = 1\n", 1, "rules.data_key_volume", "unclosed table"),
+        (
+            "[rules.data_key_volume\nthreshold = 1\n",
+            1,
+            "rules.data_key_volume",
+            "unclosed table",
+        ),
     ];
     for (text, line, field, words) in cases {
         let err = Tuning::parse("bad.toml", text).expect_err(text);
         let msg = err.to_string();
         assert!(msg.starts_with("bad.toml: line "), "{msg}");
         assert_eq!(err.line, *line, "{text:?}: {msg}");
-        assert!(err.field.starts_with(field), "{text:?}: field {:?}: {msg}", err.field);
+        assert!(
+            err.field.starts_with(field),
+            "{text:?}: field {:?}: {msg}",
+            err.field
+        );
         assert!(msg.contains(words), "{text:?}: {msg}");
     }
 }
@@ -152,9 +256,15 @@ fn defaults_change_nothing() {
     let t = Tuning::default();
     for r in RULES {
         let s = t.settings(r);
-        assert_eq!((s.enabled, s.threshold, s.period_secs, s.severity), (true, r.threshold, r.period_secs, r.severity));
+        assert_eq!(
+            (s.enabled, s.threshold, s.period_secs, s.severity),
+            (true, r.threshold, r.period_secs, r.severity)
+        );
     }
     let shown = t.show();
     assert_eq!(shown["source"], "(catalog defaults)");
-    assert_eq!(shown["rules"].as_object().map(|m| m.len()), Some(RULES.len()));
+    assert_eq!(
+        shown["rules"].as_object().map(|m| m.len()),
+        Some(RULES.len())
+    );
 }
