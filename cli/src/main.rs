@@ -435,6 +435,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 baseline: load_baseline(baseline.as_deref())?,
                 save_baseline: baseline_out.is_some(),
                 limits,
+                tuning: tuning.clone(),
             })?;
             if let Some(path) = &baseline_out {
                 let state = serde_json::to_vec_pretty(&next)?;

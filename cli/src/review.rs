@@ -26,6 +26,7 @@ pub struct ReviewArgs {
     /// Whether the baseline after this month is saved (`--baseline-out`).
     pub save_baseline: bool,
     pub limits: keytrail::ReadLimits,
+    pub tuning: std::sync::Arc<keytrail::Tuning>,
 }
 
 /// Reads the month's log files (by the date in their CloudTrail names; files outside
@@ -71,6 +72,7 @@ pub fn run(args: &ReviewArgs) -> Result<(Report, Baseline)> {
         since: Some(month.start()),
         until: Some(month.end()),
         limits: args.limits,
+        tuning: args.tuning.clone(),
         ..AnalysisOptions::default()
     };
     let summaries: Vec<Result<Summary, CannotOpen>> = files
@@ -111,7 +113,10 @@ pub fn run(args: &ReviewArgs) -> Result<(Report, Baseline)> {
         keys,
         trails,
         baseline,
-        settings: &ReviewSettings::default(),
+        settings: &ReviewSettings {
+            tuning: args.tuning.clone(),
+            ..ReviewSettings::default()
+        },
         generated_at: Utc::now(),
         scope,
         baseline_saved: args.save_baseline,

@@ -138,3 +138,57 @@ fn config_check_and_show() {
     }
     let _ = root();
 }
+
+#[test]
+fn the_review_lists_what_each_suppression_silenced_and_the_expired_ones() {
+    let r = ok_json(&[
+        "review",
+        "--month",
+        "2026-10",
+        "--format",
+        "json",
+        "--config",
+        "events/keytrail.toml",
+        "events/logs",
+    ]);
+    let s = &r["suppressions"][0];
+    assert_eq!(
+        (&s["suppression"], &s["status"], &s["matches"]),
+        (&"pipeline-bulk".into(), &"active".into(), &142.into())
+    );
+    assert_eq!(s["by_rule"]["data_key_volume"], 142);
+
+    let tmp = tempfile::tempdir().expect("tmp");
+    let path = tmp.path().join("expired.toml");
+    std::fs::write(
+        &path,
+        "[[suppressions]]\nid = \"old\"\nreason = \"was expected until September\"\nprincipal = \"arn:aws:iam::111122223333:role/data-pipeline\"\nexpires = \"2026-09-30\"\n",
+    )
+    .expect("write");
+    let r = ok_json(&[
+        "review",
+        "--month",
+        "2026-10",
+        "--format",
+        "json",
+        "--config",
+        path.to_str().expect("utf-8"),
+        "events/logs",
+    ]);
+    let s = &r["suppressions"][0];
+    assert_eq!(
+        (&s["status"], &s["matches"]),
+        (&"expired".into(), &0.into()),
+        "{s}"
+    );
+    // Without a configuration file the report has no such section.
+    let plain = ok_json(&[
+        "review",
+        "--month",
+        "2026-10",
+        "--format",
+        "json",
+        "events/logs",
+    ]);
+    assert!(plain.get("suppressions").is_none());
+}

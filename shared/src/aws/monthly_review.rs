@@ -81,6 +81,7 @@ impl ReviewConfig {
             settings: ReviewSettings {
                 unused_days,
                 required_tags: list("KEYTRAIL_REQUIRED_TAGS").unwrap_or(defaults.required_tags),
+                tuning: Default::default(),
             },
         })
     }

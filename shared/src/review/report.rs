@@ -36,6 +36,8 @@ pub const MAX_BASELINE_IPS: usize = 50;
 pub struct ReviewSettings {
     pub unused_days: i64,
     pub required_tags: Vec<String>,
+    /// The configuration file's suppressions, reported with what they matched.
+    pub tuning: std::sync::Arc<crate::detect::tuning::Tuning>,
 }
 
 impl Default for ReviewSettings {
@@ -43,6 +45,7 @@ impl Default for ReviewSettings {
         ReviewSettings {
             unused_days: 90,
             required_tags: vec!["purpose".into(), "owner".into(), "classification".into()],
+            tuning: Default::default(),
         }
     }
 }
@@ -287,12 +290,79 @@ pub struct Report {
     pub cross_account_principals: Vec<CrossAccount>,
     pub findings_per_week: Vec<WeeklyFindings>,
     pub top_failing_principals: Vec<FailingPrincipal>,
+    /// Each configured suppression with the rule matches it silenced this month,
+    /// and any that silenced matches but is no longer configured. Absent when there
+    /// are none, so reviews without a configuration file are unchanged.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub suppressions: Vec<SuppressionUse>,
     pub trend: Trend,
     pub charts: Charts,
 }
 
 /// Builds the report: each section from the month's usage, the key inventory and the
 /// trail configuration, then the summary numbers that count them.
+/// A suppression and what it silenced in the month.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SuppressionUse {
+    /// Its `id`, or `#N`.
+    pub suppression: String,
+    /// Its reason; empty when it is no longer configured.
+    pub reason: String,
+    /// `active`, `expired` (its `expires` day has passed: it no longer applies) or
+    /// `not configured` (in the month's summaries, no longer in the file).
+    pub status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
+    /// Matches silenced, over all rules.
+    pub matches: u64,
+    /// Matches silenced per rule id.
+    pub by_rule: BTreeMap<String, u64>,
+}
+
+/// The month's silenced matches per suppression: configured ones first (in file
+/// order, with 0 when they matched nothing: candidates for removal), then labels
+/// the summaries hold that the file no longer has.
+fn suppression_uses(
+    u: &Summary,
+    tuning: &crate::detect::tuning::Tuning,
+    now: DateTime<Utc>,
+) -> Vec<SuppressionUse> {
+    let mut by_label: BTreeMap<&str, BTreeMap<String, u64>> = BTreeMap::new();
+    for (rule, per) in &u.suppressed {
+        for (label, n) in per {
+            *by_label
+                .entry(label.as_str())
+                .or_default()
+                .entry(rule.clone())
+                .or_default() += n;
+        }
+    }
+    let mut out: Vec<SuppressionUse> = tuning
+        .suppressions
+        .iter()
+        .map(|s| {
+            let by_rule = by_label.remove(s.label.as_str()).unwrap_or_default();
+            SuppressionUse {
+                suppression: s.label.clone(),
+                reason: s.spec.reason.clone(),
+                status: if s.expired(now) { "expired" } else { "active" }.into(),
+                expires: s.spec.expires.clone(),
+                matches: by_rule.values().sum(),
+                by_rule,
+            }
+        })
+        .collect();
+    out.extend(by_label.into_iter().map(|(label, by_rule)| SuppressionUse {
+        suppression: label.to_owned(),
+        reason: String::new(),
+        status: "not configured".into(),
+        expires: None,
+        matches: by_rule.values().sum(),
+        by_rule,
+    }));
+    out
+}
+
 pub fn build_report(input: &ReviewInput) -> Report {
     let u = input.usage;
     let month = input.month;
@@ -330,6 +400,7 @@ pub fn build_report(input: &ReviewInput) -> Report {
         cross_account_principals: cross_account_principals(u),
         findings_per_week: findings_per_week(u),
         top_failing_principals: top_failing_principals(u),
+        suppressions: suppression_uses(u, &input.settings.tuning, input.generated_at),
         trend: trend(
             month,
             month_totals(u, &principals, &key_use),

@@ -31,6 +31,9 @@ pub(super) fn sections(r: &Report, charts: bool) -> Vec<Section> {
     out.push(cross_account(r));
     out.push(findings_per_week(r));
     out.push(top_failing(r));
+    if !r.suppressions.is_empty() {
+        out.push(suppressions(r));
+    }
     out.push(trend(r));
     out
 }
@@ -626,6 +629,48 @@ fn top_failing(r: &Report) -> Section {
             rows,
             empty: "No failed call.".into(),
         })],
+    }
+}
+
+/// The configuration file's suppressions and what they silenced.
+fn suppressions(r: &Report) -> Section {
+    let rows = r
+        .suppressions
+        .iter()
+        .map(|s| {
+            let rules: Vec<String> = s.by_rule.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+            vec![
+                c(&s.suppression),
+                c(&s.reason),
+                c(match &s.expires {
+                    Some(d) => format!("{} (until {d})", s.status),
+                    None => s.status.clone(),
+                }),
+                n(s.matches),
+                c(rules.join(", ")),
+            ]
+        })
+        .collect();
+    Section {
+        id: "s-suppressions",
+        title: "Suppressions",
+        blocks: vec![
+            Block::Para(plain(
+                "Matches a suppression silenced are not alarmed but still counted. One that matched nothing may be stale; an expired one no longer applies.",
+            )),
+            Block::Table(Table {
+                id: "suppressions",
+                head: cols(&[
+                    ("suppression", false),
+                    ("reason", false),
+                    ("status", false),
+                    ("matches silenced", true),
+                    ("per rule", false),
+                ]),
+                rows,
+                empty: "No suppression.".into(),
+            }),
+        ],
     }
 }
 
