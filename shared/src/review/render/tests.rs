@@ -277,6 +277,7 @@ pub(crate) fn fixture() -> Report {
                 top_error: "InvalidCiphertext".into(),
             },
         ],
+        suppressions: Vec::new(),
         trend: Trend {
             previous_month: "2026-08".into(),
             previous: Some(MonthTotals {
