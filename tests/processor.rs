@@ -889,3 +889,99 @@ async fn an_oversized_record_costs_only_itself() {
     let got = metric_sum(&env, "KMSApiCalls", &[("EventName", "Decrypt")], start, end).await;
     assert_eq!(got, 2.0, "both good records are published");
 }
+
+/// Issue 16: the configuration file from S3. A suppression moves the noisy
+/// principal's matches out of the rule's metric into `KMSAuditSuppressed{Rule}`; a
+/// file that does not parse fails the invocation, naming the file, line and field.
+#[tokio::test]
+async fn the_configuration_file_in_s3_suppresses_and_a_bad_one_fails() {
+    let env = env().await;
+    let cw = env.cw.clone();
+    let config_key = "keytrail/config.toml";
+    let processor = |ttl: u64| {
+        Processor::new(
+            S3Store {
+                client: env.s3.clone(),
+            },
+            CloudWatchSink { client: cw.clone() },
+            ProcessorConfig {
+                max_metric_age: std::time::Duration::from_secs(3650 * 24 * 3600),
+                tuning: std::sync::Arc::new(keytrail::TuningSource::new(
+                    Some(keytrail::ConfigLocation {
+                        bucket: BUCKET.into(),
+                        key: config_key.into(),
+                    }),
+                    std::time::Duration::from_secs(ttl),
+                )),
+                ..ProcessorConfig::default()
+            },
+        )
+    };
+    let failing = |i: u32, who: &str| {
+        json!({
+            "eventVersion": "1.08", "eventTime": format!("2026-10-04T03:00:{i:02}Z"),
+            "eventSource": "kms.amazonaws.com", "eventName": "Decrypt", "awsRegion": "us-east-1",
+            "eventID": format!("00000000-0000-4000-8000-0000000000{i:02}"),
+            "errorCode": "InvalidCiphertextException", "sourceIPAddress": "10.0.0.5",
+            "userIdentity": {"type": "AssumedRole", "accountId": "111122223333",
+                "arn": format!("arn:aws:sts::111122223333:assumed-role/{who}/s"),
+                "sessionContext": {"sessionIssuer": {"type": "Role", "arn": format!("arn:aws:iam::111122223333:role/{who}")}}},
+            "resources": [{"ARN": "arn:aws:kms:us-east-1:111122223333:key/k1"}]
+        })
+    };
+    let records: Vec<Value> = (0..12)
+        .map(|i| failing(i, if i < 9 { "canary" } else { "app" }))
+        .collect();
+    let text = json!({"Records": records}).to_string();
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut enc, text.as_bytes()).expect("gzip");
+    let payload = event("s3-put.json");
+    let key = event_key(&payload);
+    upload(&env, &key, enc.finish().expect("gzip")).await;
+
+    // A bad file: the invocation fails and says where.
+    upload(
+        &env,
+        config_key,
+        b"[rules.decrypt_failures]\nthreshold = \"ten\"\n".to_vec(),
+    )
+    .await;
+    let err = processor(0)
+        .handle(&payload, None)
+        .await
+        .expect_err("a bad configuration fails the invocation")
+        .to_string();
+    assert!(
+        err.contains("s3://keytrail-test-trail/keytrail/config.toml: line 2: rules.decrypt_failures.threshold"),
+        "{err}"
+    );
+
+    upload(
+        &env,
+        config_key,
+        b"[[suppressions]]\nid = \"canary\"\nreason = \"the canary decrypts garbage on purpose\"\nprincipal = \"arn:aws:iam::111122223333:role/canary\"\n".to_vec(),
+    )
+    .await;
+    let r = processor(0).handle(&payload, None).await.expect("handler");
+    assert_eq!(r["objects"][0]["result"]["outcome"], "processed", "{r}");
+    let start: DateTime<Utc> = "2026-10-04T03:00:00Z".parse().expect("t");
+    let end: DateTime<Utc> = "2026-10-04T04:00:00Z".parse().expect("t");
+    let metric = keytrail::rule("decrypt_failures").expect("rule").metric;
+    assert_eq!(
+        metric_sum(&env, metric, &[], start, end).await,
+        3.0,
+        "only app's failures"
+    );
+    assert_eq!(
+        metric_sum(
+            &env,
+            "KMSAuditSuppressed",
+            &[("Rule", "decrypt_failures")],
+            start,
+            end
+        )
+        .await,
+        9.0,
+        "the canary's are counted as suppressed"
+    );
+}

@@ -147,6 +147,8 @@ pub use aws::log_processor::{
 #[cfg(feature = "aws")]
 pub use aws::monthly_review::{ReviewConfig, ReviewError, Reviewer, requested_month, sns_summary};
 #[cfg(feature = "aws")]
+pub use aws::tuning::{ConfigLocation, TuningLoadError, TuningSource};
+#[cfg(feature = "aws")]
 pub use aws::{
     cloudwatch::{CloudWatchSink, cloudwatch_client},
     discover::{discover_accounts, discover_regions},

@@ -21,6 +21,7 @@ use tracing::{info, warn};
 
 use crate::aws::config::{ConfigError, Env};
 use crate::aws::ports::{AwsError, BodyReader, MetricSink, ObjectStore, PutOutcome};
+use crate::aws::tuning::{TuningLoadError, TuningSource};
 use crate::cloudtrail::layout::{LogKey, ObjectKind, classify_key, decode_event_key, marker_key};
 use crate::cloudtrail::reader::ReadLimits;
 use crate::defaults::DEFAULT_NAMESPACE;
@@ -49,6 +50,9 @@ pub struct ProcessorConfig {
     /// bad and skipped without being held, so one crafted record cannot exhaust the
     /// function's memory.
     pub limits: ReadLimits,
+    /// `KEYTRAIL_CONFIG` and `KEYTRAIL_CONFIG_TTL_SECONDS`: the configuration file
+    /// (rule settings, suppressions), cached per container.
+    pub tuning: Arc<TuningSource>,
 }
 
 impl Default for ProcessorConfig {
@@ -61,6 +65,7 @@ impl Default for ProcessorConfig {
             max_metric_age: Duration::from_secs(336 * 3600),
             baseline_ttl: Duration::from_secs(3600),
             limits: ReadLimits::default(),
+            tuning: Arc::default(),
         }
     }
 }
@@ -76,6 +81,8 @@ impl ProcessorConfig {
         "KEYTRAIL_MAX_METRIC_AGE_HOURS",
         "KEYTRAIL_BASELINE_TTL_SECONDS",
         "KEYTRAIL_MAX_RECORD_MIB",
+        "KEYTRAIL_CONFIG",
+        "KEYTRAIL_CONFIG_TTL_SECONDS",
     ];
 
     /// Reads the environment variables documented in docs/deploy.md.
@@ -108,6 +115,7 @@ impl ProcessorConfig {
                 )? as usize)
                     << 20,
             },
+            tuning: Arc::new(TuningSource::from_env(&env)?),
         })
     }
 }
@@ -258,6 +266,10 @@ pub enum ProcessError {
     },
     #[error("the analysis task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
+    /// The configuration file is missing or invalid: every invocation fails until
+    /// it is fixed (the function's Errors alarm says so).
+    #[error(transparent)]
+    Config(#[from] TuningLoadError),
     #[error("cannot serialise: {0}")]
     Json(#[from] serde_json::Error),
 }
@@ -433,6 +445,7 @@ impl<S: ObjectStore, M: MetricSink> Processor<S, M> {
             },
             baseline: self.baseline(&marker.bucket).await,
             limits: self.config.limits,
+            tuning: self.config.tuning.get(&self.store).await?,
             ..AnalysisOptions::default()
         };
         let io_failed = Arc::new(AtomicBool::new(false));

@@ -14,3 +14,4 @@ pub mod ports;
 pub mod s3;
 pub mod sdk;
 pub mod sns;
+pub mod tuning;
