@@ -342,3 +342,100 @@ async fn scheduled_review_writes_reports_baseline_and_summary() {
             .contains(&month.to_string())
     );
 }
+
+/// Issue 16: the review reads the configuration file from S3 and lists what each
+/// suppression silenced (here through the backfill from raw logs, which applies it
+/// as the processor does); an invalid file fails the run naming file, line and field.
+#[tokio::test]
+async fn the_review_lists_suppressions_from_the_configuration_file() {
+    let moto = Moto::start();
+    let sdk = moto.sdk_config().await;
+    let (s3, kms, ct, sns) = (
+        s3_client(&sdk),
+        kms_client(&sdk),
+        cloudtrail_client(&sdk),
+        sns_client(&sdk),
+    );
+    s3.create_bucket()
+        .bucket(BUCKET)
+        .send()
+        .await
+        .expect("bucket");
+    let at = t("2026-10-04T03:00:00Z");
+    let key_arn = "arn:aws:kms:us-east-1:111122223333:key/1a2b3c4d-0000-4000-8000-000000000001";
+    let records: Vec<Value> = (0..12)
+        .map(|i| {
+            let role = if i < 9 { "canary" } else { "app" };
+            let err = Some(("InvalidCiphertextException", "bad"));
+            decrypt_record(
+                at + Duration::seconds(i),
+                &format!("e-{i}"),
+                role,
+                "10.0.0.5",
+                key_arn,
+                err,
+            )
+        })
+        .collect();
+    put(&s3, &delivery_key(at, "a1"), gz_log(&records)).await;
+    let reviewer = || {
+        let config = ReviewConfig::from_lookup(|k| match k {
+            "KEYTRAIL_LOG_BUCKET" => Some(BUCKET.into()),
+            "KEYTRAIL_CONFIG" => Some(format!("s3://{BUCKET}/keytrail/config.toml")),
+            "KEYTRAIL_CONFIG_TTL_SECONDS" => Some("0".into()),
+            _ => None,
+        })
+        .expect("config");
+        Reviewer::new(
+            S3Store { client: s3.clone() },
+            AwsReviewSources {
+                kms: kms.clone(),
+                cloudtrail: ct.clone(),
+            },
+            SnsNotifier {
+                client: sns.clone(),
+            },
+            config,
+        )
+    };
+    let month = keytrail::Month::parse("2026-10").expect("month");
+
+    put(
+        &s3,
+        "keytrail/config.toml",
+        b"[[suppressions]]\nreason = \"r\"\nsource_cidr = \"10.0.0.0/40\"\n".to_vec(),
+    )
+    .await;
+    let err = reviewer()
+        .review(month)
+        .await
+        .expect_err("bad file")
+        .to_string();
+    assert!(
+        err.contains(
+            "s3://keytrail-review-trail/keytrail/config.toml: line 1: suppressions[0].source_cidr"
+        ),
+        "{err}"
+    );
+
+    put(
+        &s3,
+        "keytrail/config.toml",
+        b"[[suppressions]]\nid = \"canary\"\nreason = \"the canary decrypts garbage on purpose\"\nprincipal = \"arn:aws:iam::111122223333:role/canary\"\n\n[[suppressions]]\nid = \"stale\"\nreason = \"nothing matches this any more\"\nprincipal = \"arn:aws:iam::111122223333:role/gone\"\nexpires = \"2026-01-31\"\n".to_vec(),
+    )
+    .await;
+    let (report, _) = reviewer().review(month).await.expect("review");
+    let uses: Vec<(String, String, u64)> = report
+        .suppressions
+        .iter()
+        .map(|s| (s.suppression.clone(), s.status.clone(), s.matches))
+        .collect();
+    assert_eq!(
+        uses,
+        vec![
+            ("canary".into(), "active".into(), 9),
+            ("stale".into(), "expired".into(), 0)
+        ]
+    );
+    assert_eq!(report.suppressions[0].by_rule["decrypt_failures"], 9);
+}

@@ -14,6 +14,7 @@ use tracing::{info, warn};
 use crate::aws::config::{ConfigError, Env};
 use crate::aws::discover::{discover_accounts, discover_regions};
 use crate::aws::ports::{AwsError, Notifier, ObjectStore, ReviewSources};
+use crate::aws::tuning::{TuningLoadError, TuningSource};
 use crate::cloudtrail::layout::{
     BASELINE_KEY, log_month_prefix, parse_log_key, parse_summary_key, review_prefix,
     summaries_month_prefix, unreadable_baseline_key,
@@ -44,6 +45,9 @@ pub struct ReviewConfig {
     /// `KEYTRAIL_UNUSED_DAYS` (default 90) and `KEYTRAIL_REQUIRED_TAGS`
     /// (default `purpose,owner,classification`).
     pub settings: ReviewSettings,
+    /// `KEYTRAIL_CONFIG`, `KEYTRAIL_CONFIG_TTL_SECONDS`: the configuration file
+    /// whose suppressions the report lists (and the backfill applies).
+    pub tuning: Arc<TuningSource>,
 }
 
 impl ReviewConfig {
@@ -58,6 +62,8 @@ impl ReviewConfig {
         "KEYTRAIL_REVIEW_TOPIC_ARN",
         "KEYTRAIL_UNUSED_DAYS",
         "KEYTRAIL_REQUIRED_TAGS",
+        "KEYTRAIL_CONFIG",
+        "KEYTRAIL_CONFIG_TTL_SECONDS",
     ];
 
     pub fn from_env() -> Result<ReviewConfig, ConfigError> {
@@ -83,6 +89,7 @@ impl ReviewConfig {
                 required_tags: list("KEYTRAIL_REQUIRED_TAGS").unwrap_or(defaults.required_tags),
                 tuning: Default::default(),
             },
+            tuning: Arc::new(TuningSource::from_env(&env)?),
         })
     }
 }
@@ -97,6 +104,9 @@ pub enum ReviewError {
     Task(#[from] tokio::task::JoinError),
     #[error("cannot serialise: {0}")]
     Json(#[from] serde_json::Error),
+    /// The configuration file is missing or invalid.
+    #[error(transparent)]
+    Config(#[from] TuningLoadError),
 }
 
 /// The month an invocation reviews: `detail.month` when given, else the previous month.
@@ -218,6 +228,12 @@ impl<S: ObjectStore + 'static, R: ReviewSources, N: Notifier> Reviewer<S, R, N> 
     pub async fn review(&self, month: Month) -> Result<(Report, Baseline), ReviewError> {
         let c = &self.config;
         let store = self.store.as_ref();
+        // First: a bad configuration file fails the run before any work.
+        let tuning = c.tuning.get(store).await?;
+        let settings = ReviewSettings {
+            tuning: tuning.clone(),
+            ..c.settings.clone()
+        };
         let mut days: BTreeMap<String, DayFiles> = BTreeMap::new();
         let mut scanned: Vec<(String, String)> = Vec::new();
         for (root, account) in
@@ -292,7 +308,7 @@ impl<S: ObjectStore + 'static, R: ReviewSources, N: Notifier> Reviewer<S, R, N> 
                 coverage.days_from_summaries.push(day);
             }
         }
-        usage.merge_owned(self.backfill(backfill_keys).await?);
+        usage.merge_owned(self.backfill(backfill_keys, tuning).await?);
         // Only the month's events count (a delivery can straddle midnight at month ends).
         let inside = |t: DateTime<Utc>| t >= month.start() && t < month.end();
         usage
@@ -322,7 +338,7 @@ impl<S: ObjectStore + 'static, R: ReviewSources, N: Notifier> Reviewer<S, R, N> 
             keys,
             trails,
             baseline: baseline.as_ref(),
-            settings: &c.settings,
+            settings: &settings,
             generated_at: Utc::now(),
             scope: crate::review::report::Scope::from_pairs(
                 scanned.iter().map(|(a, r)| (a.as_str(), r.as_str())),
@@ -403,7 +419,11 @@ impl<S: ObjectStore + 'static, R: ReviewSources, N: Notifier> Reviewer<S, R, N> 
         Ok((merged, covered))
     }
 
-    async fn backfill(&self, keys: Vec<String>) -> Result<Summary, ReviewError> {
+    async fn backfill(
+        &self,
+        keys: Vec<String>,
+        tuning: Arc<crate::detect::tuning::Tuning>,
+    ) -> Result<Summary, ReviewError> {
         if !keys.is_empty() {
             info!(
                 files = keys.len(),
@@ -415,11 +435,15 @@ impl<S: ObjectStore + 'static, R: ReviewSources, N: Notifier> Reviewer<S, R, N> 
             .map(|key| {
                 let store = Arc::clone(&self.store);
                 let bucket = bucket.clone();
+                let opts = AnalysisOptions {
+                    tuning: tuning.clone(),
+                    ..AnalysisOptions::default()
+                };
                 async move {
                     let (body, _) = store.get(&bucket, &key).await?;
                     let reader = SyncIoBridge::new(body);
                     let name = format!("s3://{bucket}/{key}");
-                    let a = tokio::task::spawn_blocking(move || analyse(&name, reader, &AnalysisOptions::default()))
+                    let a = tokio::task::spawn_blocking(move || analyse(&name, reader, &opts))
                         .await?;
                     if let Some(e) = &a.error {
                         warn!(key = %key, error = %e, "damaged log file during backfill; its readable events are counted");
