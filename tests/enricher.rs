@@ -397,3 +397,53 @@ async fn unreadable_objects_and_a_flaky_topic() {
     );
     assert_eq!(record(&env, &report).await.gather.files_failed.len(), 2);
 }
+
+/// Issue 16: a suppression in the configuration file (from S3) takes the silenced
+/// principal's events out of the investigation, and the notification says how many
+/// it silenced and by which suppression.
+#[tokio::test]
+async fn a_suppressed_principal_leaves_the_notification_and_is_counted() {
+    let mut env = env().await;
+    env.s3
+        .put_object()
+        .bucket(BUCKET)
+        .key("keytrail/config.toml")
+        .body(
+            b"[[suppressions]]\nid = \"batch-reader-retries\"\nreason = \"the batch reader retries with a stale key id (ticket OPS-77)\"\nrules = [\"decrypt_failures\"]\nprincipal = \"arn:aws:iam::111122223333:role/batch-reader\"\n"
+                .to_vec()
+                .into(),
+        )
+        .send()
+        .await
+        .expect("config");
+    env.enricher.config.tuning = std::sync::Arc::new(keytrail::TuningSource::new(
+        Some(keytrail::ConfigLocation {
+            bucket: BUCKET.into(),
+            key: "keytrail/config.toml".into(),
+        }),
+        std::time::Duration::from_secs(300),
+    ));
+    let report = env
+        .enricher
+        .handle(&alarm_event("sns-decrypt-failures.json"))
+        .await
+        .expect("handler");
+    let (_, body, _) = notification(&env).await;
+    let inv = record(&env, &report).await;
+    assert_eq!(
+        inv.count, 17,
+        "the 20 planted failures are silenced: {body}"
+    );
+    assert_eq!(inv.suppressed.get("batch-reader-retries"), Some(&20));
+    assert!(
+        !inv.principals
+            .iter()
+            .any(|p| p.principal.ends_with("role/batch-reader")),
+        "{:?}",
+        inv.principals
+    );
+    assert!(
+        body.contains("SUPPRESSED: matching events silenced by the configuration file (not counted above): 20 by batch-reader-retries."),
+        "{body}"
+    );
+}

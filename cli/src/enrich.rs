@@ -25,6 +25,7 @@ pub struct EnrichArgs {
     pub progress: bool,
     pub baseline: Option<std::sync::Arc<keytrail::Baseline>>,
     pub limits: keytrail::ReadLimits,
+    pub tuning: std::sync::Arc<keytrail::Tuning>,
 }
 
 /// Builds the investigation for the alarm in `args.alarm` from the logs under `args.paths`.
@@ -43,6 +44,7 @@ pub fn run(args: &EnrichArgs) -> Result<Investigation> {
     let mut plan = plan_for(&alarm, &args.namespace, args.lag);
     if let Ok(p) = &mut plan {
         p.baseline = args.baseline.clone();
+        p.tuning = args.tuning.clone();
     }
     let mut gather = GatherInfo {
         source: format!(

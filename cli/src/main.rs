@@ -406,6 +406,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 progress: !json,
                 baseline: load_baseline(baseline.as_deref())?,
                 limits,
+                tuning: tuning.clone(),
             })?;
             if json {
                 emit(&(serde_json::to_string_pretty(&inv)? + "\n"))?;

@@ -13,6 +13,7 @@ use tracing::{info, warn};
 use crate::aws::config::{ConfigError, Env};
 use crate::aws::discover::{discover_accounts, discover_regions};
 use crate::aws::ports::{AwsError, KeyDirectory, Notifier, ObjectStore};
+use crate::aws::tuning::{TuningLoadError, TuningSource};
 use crate::cloudtrail::layout::{investigation_key, parse_log_key};
 use crate::cloudtrail::reader::ReadLimits;
 use crate::defaults::{DEFAULT_ATHENA_TABLE, DEFAULT_DELIVERY_LAG_MINUTES, DEFAULT_NAMESPACE};
@@ -57,6 +58,9 @@ pub struct EnricherConfig {
     /// `KEYTRAIL_SUMMARY_BUCKET`, default the log bucket: where the review's baseline
     /// (`keytrail/state/baseline.json`) is, for `unfamiliar_source_ip` alarms.
     pub summary_bucket: Option<String>,
+    /// `KEYTRAIL_CONFIG`, `KEYTRAIL_CONFIG_TTL_SECONDS`: the configuration file whose
+    /// suppressions the investigation applies (silenced events are counted apart).
+    pub tuning: std::sync::Arc<TuningSource>,
 }
 
 impl EnricherConfig {
@@ -75,6 +79,8 @@ impl EnricherConfig {
         "KEYTRAIL_ATHENA_TABLE",
         "KEYTRAIL_ATHENA_DATE_PARTITION",
         "KEYTRAIL_SUMMARY_BUCKET",
+        "KEYTRAIL_CONFIG",
+        "KEYTRAIL_CONFIG_TTL_SECONDS",
     ];
 
     pub fn from_env() -> Result<EnricherConfig, ConfigError> {
@@ -120,6 +126,7 @@ impl EnricherConfig {
             athena_date_partition: date_partition(get("KEYTRAIL_ATHENA_DATE_PARTITION"))
                 .map_err(|e| ConfigError(format!("KEYTRAIL_ATHENA_DATE_PARTITION: {e}")))?,
             summary_bucket: get("KEYTRAIL_SUMMARY_BUCKET"),
+            tuning: std::sync::Arc::new(TuningSource::from_env(&env)?),
         })
     }
 }
@@ -128,6 +135,9 @@ impl EnricherConfig {
 pub enum EnrichError {
     #[error(transparent)]
     Aws(#[from] AwsError),
+    /// The configuration file is missing or invalid.
+    #[error(transparent)]
+    Config(#[from] TuningLoadError),
     #[error("cannot serialise the investigation: {0}")]
     Json(#[from] serde_json::Error),
 }
@@ -214,10 +224,11 @@ impl<S: ObjectStore + 'static, K: KeyDirectory, N: Notifier> Enricher<S, K, N> {
     /// Gathers the evidence and builds the investigation (without storing it).
     pub async fn investigate(&self, alarm: &Alarm) -> Result<Investigation, EnrichError> {
         let mut plan = plan_for(alarm, &self.config.namespace, self.config.lag);
-        if let Ok(p) = &mut plan
-            && p.rule().is_some_and(|r| r.needs_baseline)
-        {
-            p.baseline = self.baseline().await;
+        if let Ok(p) = &mut plan {
+            if p.rule().is_some_and(|r| r.needs_baseline) {
+                p.baseline = self.baseline().await;
+            }
+            p.tuning = self.config.tuning.get(self.store.as_ref()).await?;
         }
         let mut gather = GatherInfo {
             source: format!("s3://{}", self.config.log_bucket),

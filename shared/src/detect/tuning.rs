@@ -121,7 +121,7 @@ struct File {
 }
 
 /// A checked suppression.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Suppression {
     pub spec: SuppressionSpec,
     /// `id`, or `#N`.
@@ -209,7 +209,7 @@ pub fn wildcard(pattern: &str, text: &str) -> bool {
 
 /// The effective settings: the catalog's defaults with a configuration file's
 /// changes. [`Tuning::default`] is the catalog as it is.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Tuning {
     /// Where the settings came from, for messages (`None`: the defaults).
     pub source: Option<String>,

@@ -47,7 +47,10 @@ pub fn gather_file<R: std::io::Read>(
             crate::detect::analysis::mark_unfamiliar(e, b);
         }
         if plan.matches(e) {
-            evidence.observe(e);
+            match plan.suppression_for(e) {
+                Some(s) => *evidence.suppressed.entry(s.label.clone()).or_default() += 1,
+                None => evidence.observe(e),
+            }
         }
     });
     FileEvidence {
@@ -122,6 +125,8 @@ pub struct Evidence {
     pub(crate) agents: HashMap<String, u64>,
     pub(crate) cross_account: u64,
     pub(crate) samples: Vec<(DateTime<Utc>, Value)>,
+    /// Matching events a suppression silenced, per suppression label.
+    pub(crate) suppressed: std::collections::BTreeMap<String, u64>,
 }
 
 impl Evidence {
@@ -185,6 +190,9 @@ impl Evidence {
     /// Merges evidence gathered from another file.
     pub fn merge(&mut self, o: Evidence) {
         self.count += o.count;
+        for (label, n) in o.suppressed {
+            *self.suppressed.entry(label).or_default() += n;
+        }
         self.first = [self.first, o.first].into_iter().flatten().min();
         self.last = [self.last, o.last].into_iter().flatten().max();
         for (k, (n, acct, sessions, svc)) in o.principals {

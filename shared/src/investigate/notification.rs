@@ -261,6 +261,18 @@ pub fn notification_body(inv: &Investigation) -> String {
             inv.cross_account_events
         );
     }
+    if !inv.suppressed.is_empty() {
+        let list: Vec<String> = inv
+            .suppressed
+            .iter()
+            .map(|(label, n)| format!("{} by {}", n, clean(label, 64)))
+            .collect();
+        let _ = writeln!(
+            b,
+            "\nSUPPRESSED: matching events silenced by the configuration file (not counted above): {}.",
+            list.join(", ")
+        );
+    }
     if !inv.samples.is_empty() {
         let _ = writeln!(b, "\nSAMPLE EVENTS");
         for s in &inv.samples {

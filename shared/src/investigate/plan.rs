@@ -69,6 +69,9 @@ pub struct Plan {
     pub window: Window,
     /// The review's baseline, for `unfamiliar_source_ip` (none: that rule selects nothing).
     pub baseline: Option<std::sync::Arc<crate::detect::baseline::Baseline>>,
+    /// The configuration file's suppressions: the events they silence for the
+    /// alarm's rule did not raise it, and are counted apart.
+    pub tuning: std::sync::Arc<crate::detect::tuning::Tuning>,
 }
 
 impl Plan {
@@ -76,6 +79,15 @@ impl Plan {
         e.time >= self.window.start
             && e.time <= self.window.end
             && self.selectors.iter().any(|s| s.matches(e))
+    }
+
+    /// The suppression that silences `e` for the alarm's rule, if one does.
+    pub fn suppression_for(&self, e: &KmsEvent) -> Option<&crate::detect::tuning::Suppression> {
+        let rule = self.rule()?;
+        self.tuning
+            .suppressions
+            .iter()
+            .find(|s| s.covers(rule) && s.matches(e))
     }
 
     /// The rule behind the alarm (the first metric that has one).
@@ -170,6 +182,7 @@ pub fn plan_for(alarm: &Alarm, namespace: &str, lag: Duration) -> Result<Plan, P
         selectors,
         window: Window::for_alarm(alarm, lag),
         baseline: None,
+        tuning: Default::default(),
     })
 }
 

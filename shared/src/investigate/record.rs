@@ -82,6 +82,10 @@ pub struct Investigation {
     pub cross_account_events: u64,
     pub samples: Vec<Value>,
     pub athena_query: Option<String>,
+    /// Events that matched the alarm's rule but a configured suppression silenced
+    /// (they did not raise it), per suppression. Absent when none.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub suppressed: std::collections::BTreeMap<String, u64>,
     /// Where the record was stored, when it was.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub record_location: Option<String>,
@@ -218,6 +222,7 @@ pub fn build_investigation(ctx: InvestigationInputs, ev: Evidence) -> Investigat
         cross_account_events: ev.cross_account,
         samples: ev.samples.into_iter().map(|(_, v)| v).collect(),
         athena_query: athena,
+        suppressed: ev.suppressed,
         record_location: None,
     }
 }
