@@ -57,6 +57,9 @@ fn a_suppression_silences_the_noisy_principal_and_counts_it() {
     };
     let rule_metric = keytrail::rule("data_key_volume").expect("rule").metric;
     assert_eq!(count(&plain, rule_metric) - count(&tuned, rule_metric), 142);
+    // 444455556666 is a trusted account: its calls are inside, not cross-account.
+    assert_eq!(findings(&plain, "cross_account_use").len(), 1);
+    assert!(findings(&tuned, "cross_account_use").is_empty());
     // The severity override reaches the finding; other findings are untouched.
     assert_eq!(findings(&tuned, "key_created")[0]["severity"], "medium");
     assert_eq!(

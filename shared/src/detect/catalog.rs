@@ -90,6 +90,11 @@ pub struct Rule {
     /// Notes that sharpen a match, e.g. that a key policy was made public.
     #[serde(skip)]
     notes: fn(&KmsEvent) -> Vec<String>,
+    /// For rules about another account: the account that makes a match "outside".
+    /// A match whose account is in the configuration's `trusted_accounts` does not
+    /// count (see [`Rule::outside_account`]).
+    #[serde(skip)]
+    outside_account: fn(&KmsEvent) -> Option<String>,
 }
 
 impl Rule {
@@ -101,6 +106,13 @@ impl Rule {
     /// Notes that sharpen a match, e.g. that a key policy was made public.
     pub fn notes(&self, e: &KmsEvent) -> Vec<String> {
         (self.notes)(e)
+    }
+
+    /// The other account a match involves, for rules about other accounts (the
+    /// caller's for `cross_account_use`, the grantee's for `grant_to_external`);
+    /// `None` for the rest.
+    pub fn outside_account(&self, e: &KmsEvent) -> Option<String> {
+        (self.outside_account)(e)
     }
 
     /// The rule's position in [`RULES`] (report order).
@@ -159,6 +171,21 @@ impl RuleSet {
     }
 }
 
+fn no_outside_account(_: &KmsEvent) -> Option<String> {
+    None
+}
+
+fn grantee_account(e: &KmsEvent) -> Option<String> {
+    e.record
+        .request_str("granteePrincipal")
+        .and_then(crate::detect::keys::arn_account)
+        .map(str::to_owned)
+}
+
+fn caller_account(e: &KmsEvent) -> Option<String> {
+    e.principal.account.clone()
+}
+
 fn no_notes(_: &KmsEvent) -> Vec<String> {
     Vec::new()
 }
@@ -208,6 +235,7 @@ pub static RULES: &[Rule] = &[
         group_by: GroupBy::All,
         criteria: "`Decrypt` calls with a non-empty `errorCode`.",
         needs_baseline: false,
+        outside_account: no_outside_account,
         notes: no_notes,
         predicate: |e| e.name() == op::DECRYPT && e.failed(),
     },
@@ -231,6 +259,7 @@ pub static RULES: &[Rule] = &[
         group_by: GroupBy::All,
         criteria: "Any KMS call in the `AccessDenied` error class: `errorCode` `AccessDenied`, `AccessDeniedException`, `UnauthorizedOperation` or `Client.UnauthorizedOperation` (so it counts what `KMSFailures{ErrorClass=AccessDenied}` counts).",
         needs_baseline: false,
+        outside_account: no_outside_account,
         notes: no_notes,
         predicate: |e| e.error_class == Some(ErrorClass::AccessDenied),
     },
@@ -254,6 +283,7 @@ pub static RULES: &[Rule] = &[
         group_by: GroupBy::All,
         criteria: "Failed calls whose `errorMessage` says the key is pending deletion, whatever the error code (KMS uses `KMSInvalidStateException` or `DisabledException` depending on the API).",
         needs_baseline: false,
+        outside_account: no_outside_account,
         notes: no_notes,
         predicate: |e| e.error_class == Some(ErrorClass::PendingDeletion),
     },
@@ -276,6 +306,7 @@ pub static RULES: &[Rule] = &[
         group_by: GroupBy::All,
         criteria: "Failed calls with `DisabledException`, or `KMSInvalidStateException` whose message says the key is disabled (not pending deletion).",
         needs_baseline: false,
+        outside_account: no_outside_account,
         notes: no_notes,
         predicate: |e| e.error_class == Some(ErrorClass::Disabled),
     },
@@ -299,6 +330,7 @@ pub static RULES: &[Rule] = &[
         group_by: GroupBy::All,
         criteria: "Successful `ScheduleKeyDeletion`.",
         needs_baseline: false,
+        outside_account: no_outside_account,
         notes: no_notes,
         predicate: |e| e.succeeded(op::SCHEDULE_KEY_DELETION),
     },
@@ -321,6 +353,7 @@ pub static RULES: &[Rule] = &[
         group_by: GroupBy::All,
         criteria: "Successful `DisableKey`.",
         needs_baseline: false,
+        outside_account: no_outside_account,
         notes: no_notes,
         predicate: |e| e.succeeded(op::DISABLE_KEY),
     },
@@ -343,6 +376,7 @@ pub static RULES: &[Rule] = &[
         group_by: GroupBy::All,
         criteria: "Successful `CreateKey`.",
         needs_baseline: false,
+        outside_account: no_outside_account,
         notes: no_notes,
         predicate: |e| e.succeeded(op::CREATE_KEY),
     },
@@ -366,6 +400,7 @@ pub static RULES: &[Rule] = &[
         group_by: GroupBy::All,
         criteria: "Successful `PutKeyPolicy`. A note is added when the policy has an `Allow` statement for principal `\"*\"` (or `{\"AWS\": \"*\"}`) with no `Condition`.",
         needs_baseline: false,
+        outside_account: no_outside_account,
         notes: public_policy_note,
         predicate: |e| e.succeeded(op::PUT_KEY_POLICY),
     },
@@ -389,6 +424,7 @@ pub static RULES: &[Rule] = &[
         group_by: GroupBy::All,
         criteria: "Successful `CreateGrant` whose `granteePrincipal` is an ARN in a 12-digit account other than the key's account (or, when the key's account is unknown, the trail's `recipientAccountId`). Service principals do not match.",
         needs_baseline: false,
+        outside_account: grantee_account,
         notes: grantee_note,
         predicate: |e| {
             if !e.succeeded(op::CREATE_GRANT) {
@@ -422,6 +458,7 @@ pub static RULES: &[Rule] = &[
         group_by: GroupBy::All,
         criteria: "Any KMS call, successful or not, where the caller's account and the account in the key's ARN are both 12-digit account ids and differ.",
         needs_baseline: false,
+        outside_account: caller_account,
         notes: no_notes,
         predicate: |e| e.is_cross_account(),
     },
@@ -445,6 +482,7 @@ pub static RULES: &[Rule] = &[
         group_by: GroupBy::Source,
         criteria: "Every `GenerateDataKey*` call (`GenerateDataKey`, `GenerateDataKeyWithoutPlaintext`, `GenerateDataKeyPair`, `GenerateDataKeyPairWithoutPlaintext`), successful or not.",
         needs_baseline: false,
+        outside_account: no_outside_account,
         notes: no_notes,
         predicate: |e| e.operation.is_some_and(Operation::generates_data_key),
     },
@@ -467,6 +505,7 @@ pub static RULES: &[Rule] = &[
         group_by: GroupBy::All,
         criteria: "Successful `DeleteImportedKeyMaterial`.",
         needs_baseline: false,
+        outside_account: no_outside_account,
         notes: no_notes,
         predicate: |e| e.succeeded(op::DELETE_IMPORTED_KEY_MATERIAL),
     },
@@ -490,6 +529,7 @@ pub static RULES: &[Rule] = &[
         group_by: GroupBy::All,
         criteria: "Successful `DisableKeyRotation`.",
         needs_baseline: false,
+        outside_account: no_outside_account,
         notes: no_notes,
         predicate: |e| e.succeeded(op::DISABLE_KEY_ROTATION),
     },
@@ -513,6 +553,7 @@ pub static RULES: &[Rule] = &[
         group_by: GroupBy::All,
         criteria: "Any KMS call from a public IP outside the calling principal's known IPs and their /24 (IPv4) or /48 (IPv6) networks, per the baseline the monthly review writes. Calls through AWS services and from private addresses are exempt; inactive without a baseline.",
         needs_baseline: true,
+        outside_account: no_outside_account,
         notes: no_notes,
         predicate: |e| e.unfamiliar_source,
     },

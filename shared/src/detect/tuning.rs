@@ -457,7 +457,10 @@ impl Tuning {
         matched: RuleSet,
         mut on_suppressed: impl FnMut(&'static Rule, &Suppression),
     ) -> Applied {
-        if self.overrides.is_empty() && self.suppressions.is_empty() {
+        if self.overrides.is_empty()
+            && self.suppressions.is_empty()
+            && self.trusted_accounts.is_empty()
+        {
             return Applied {
                 rules: matched,
                 suppressed: RuleSet::default(),
@@ -466,6 +469,10 @@ impl Tuning {
         let mut out = Applied::default();
         for rule in matched.iter() {
             if !self.settings(rule).enabled {
+                continue;
+            }
+            // Another account, but a trusted one: inside, no match.
+            if rule.outside_account(e).is_some_and(|a| self.is_trusted(&a)) {
                 continue;
             }
             match self

@@ -268,3 +268,18 @@ fn defaults_change_nothing() {
         Some(RULES.len())
     );
 }
+
+#[test]
+fn a_trusted_account_is_inside_for_the_cross_account_rules() {
+    let r =
+        event_record(json!({"userIdentity": {"type": "AWSAccount", "accountId": "444455556666"}}));
+    let e = KmsEvent::analyse(&r).expect("event");
+    let cross = rule("cross_account_use").expect("rule");
+    assert!(cross.matches(&e));
+    let mut matched = RuleSet::default();
+    matched.insert(cross);
+    let trusting = Tuning::parse("t.toml", "trusted_accounts = [\"444455556666\"]\n").expect("ok");
+    assert!(trusting.apply(&e, matched, |_, _| {}).rules.is_empty());
+    let other = Tuning::parse("t.toml", "trusted_accounts = [\"999999999999\"]\n").expect("ok");
+    assert!(other.apply(&e, matched, |_, _| {}).rules.contains(cross));
+}
