@@ -1,8 +1,9 @@
 //! The SAM template (`template.yaml` at the repository root) agrees with the code:
 //!
 //! - every catalog rule with a default threshold has exactly one CloudWatch alarm on
-//!   its metric, in the namespace parameter, with the rule's threshold and comparison
-//!   (and the late-data evaluation range the template documents);
+//!   its metric, in the namespace parameter, with the rule's comparison, its threshold
+//!   from a parameter whose default is the rule's threshold (and the late-data
+//!   evaluation range the template documents);
 //! - every function's `CodeUri` is a workspace member whose binary has the folder's
 //!   name, and no two members build a binary of the same name;
 //! - every environment variable a function's code reads is set by the template for
@@ -150,6 +151,34 @@ fn describe(v: Option<&Value>) -> String {
     }
 }
 
+/// The template parameter holding a rule's alarm threshold: `decrypt_failures` ->
+/// `DecryptFailuresThreshold`.
+fn threshold_parameter(rule_id: &str) -> String {
+    let mut name: String = rule_id
+        .split('_')
+        .map(|w| {
+            let mut c = w.chars();
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
+        })
+        .collect();
+    name.push_str("Threshold");
+    name
+}
+
+#[test]
+fn threshold_parameter_names() {
+    assert_eq!(
+        threshold_parameter("decrypt_failures"),
+        "DecryptFailuresThreshold"
+    );
+    assert_eq!(
+        threshold_parameter("unfamiliar_source_ip"),
+        "UnfamiliarSourceIpThreshold"
+    );
+}
+
 #[test]
 fn every_rule_has_its_alarm() {
     let t = template();
@@ -199,11 +228,29 @@ fn every_rule_has_its_alarm() {
             ns,
             format!("!Ref {namespace_param}"),
         );
+        // The threshold is a parameter, so a deployment can tune it; its default is
+        // the catalog's.
+        let param_name = threshold_parameter(rule.id);
         let threshold = get(p, "Threshold");
         check(
             "Threshold",
-            number(threshold) == Some(rule.threshold),
+            threshold.and_then(ref_target) == Some(param_name.as_str()),
             threshold,
+            format!("!Ref {param_name}"),
+        );
+        let param = get(&t, "Parameters").and_then(|ps| get(ps, &param_name));
+        let ty = param.and_then(|q| get(q, "Type"));
+        check(
+            &format!("parameter {param_name} Type"),
+            ty.and_then(Value::as_str) == Some("Number"),
+            ty,
+            "Number".into(),
+        );
+        let default = param.and_then(|q| get(q, "Default"));
+        check(
+            &format!("parameter {param_name} Default"),
+            number(default) == Some(rule.threshold),
+            default,
             rule.threshold.to_string(),
         );
         let want_cmp = serde_json::to_value(rule.comparison).expect("comparison serialises");
