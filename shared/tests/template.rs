@@ -7,7 +7,8 @@
 //! - every function's `CodeUri` is a workspace member whose binary has the folder's
 //!   name, and no two members build a binary of the same name;
 //! - every environment variable a function's code reads is set by the template for
-//!   that function, and nothing else is.
+//!   that function, and nothing else is;
+//! - every function has an alarm on its errors.
 //!
 //! The configuration types live behind the `aws` feature, as does this test; it runs
 //! under `cargo test --workspace --all-features` (scripts/test.sh).
@@ -319,6 +320,81 @@ fn every_rule_has_its_alarm() {
     assert!(
         problems.is_empty(),
         "alarms disagree with the catalog:\n  {}",
+        problems.join("\n  ")
+    );
+}
+
+/// A function that fails every invocation (e.g. on a bad configuration) is noticed:
+/// each function has an alarm on its `AWS/Lambda` `Errors` (Sum >= 1 over 5 minutes)
+/// that notifies the security alerts topic (not the alarm topic, whose subscriber, the
+/// enricher, may be the function that fails).
+#[test]
+fn every_function_has_an_errors_alarm() {
+    let t = template();
+    let alarms = resources_of(&t, "AWS::CloudWatch::Alarm");
+    let mut problems = Vec::new();
+    for (function, _, _) in functions(&t) {
+        let matching: Vec<&(String, &Value)> = alarms
+            .iter()
+            .filter(|(_, p)| {
+                get(p, "Namespace").and_then(Value::as_str) == Some("AWS/Lambda")
+                    && get(p, "MetricName").and_then(Value::as_str) == Some("Errors")
+                    && get(p, "Dimensions")
+                        .and_then(Value::as_sequence)
+                        .is_some_and(|d| {
+                            d.len() == 1
+                                && get(&d[0], "Name").and_then(Value::as_str)
+                                    == Some("FunctionName")
+                                && get(&d[0], "Value").and_then(ref_target)
+                                    == Some(function.as_str())
+                        })
+            })
+            .collect();
+        let [(id, p)] = matching.as_slice() else {
+            problems.push(format!(
+                "function {function}: expected exactly one AWS/Lambda Errors alarm with FunctionName !Ref {function}, found {}",
+                matching.len()
+            ));
+            continue;
+        };
+        let mut check = |what: &str, ok: bool, want: &str| {
+            if !ok {
+                problems.push(format!(
+                    "function {function} (alarm {id}): {what} is {}, want {want}",
+                    describe(get(p, what))
+                ));
+            }
+        };
+        let s = |k: &str| get(p, k).and_then(Value::as_str);
+        check("Statistic", s("Statistic") == Some("Sum"), "Sum");
+        check("Period", number(get(p, "Period")) == Some(300.0), "300");
+        check(
+            "EvaluationPeriods",
+            number(get(p, "EvaluationPeriods")) == Some(1.0),
+            "1",
+        );
+        check("Threshold", number(get(p, "Threshold")) == Some(1.0), "1");
+        check(
+            "ComparisonOperator",
+            s("ComparisonOperator") == Some("GreaterThanOrEqualToThreshold"),
+            "GreaterThanOrEqualToThreshold",
+        );
+        check(
+            "TreatMissingData",
+            s("TreatMissingData") == Some("notBreaching"),
+            "notBreaching",
+        );
+        check(
+            "AlarmActions",
+            get(p, "AlarmActions")
+                .and_then(Value::as_sequence)
+                .is_some_and(|a| a.len() == 1 && ref_target(&a[0]) == Some("SecurityAlertsTopic")),
+            "[!Ref SecurityAlertsTopic]",
+        );
+    }
+    assert!(
+        problems.is_empty(),
+        "function error alarms:\n  {}",
         problems.join("\n  ")
     );
 }
