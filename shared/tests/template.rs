@@ -399,6 +399,82 @@ fn every_function_has_an_errors_alarm() {
     );
 }
 
+/// The Chatbot option: the topic exists only under its condition, the enricher's
+/// `KEYTRAIL_CHATBOT_TOPIC_ARN` is that topic or empty, and the enricher may publish to
+/// it under the same condition.
+#[test]
+fn chatbot_topic_is_optional_and_the_enricher_may_publish_to_it() {
+    let t = template();
+    let cond = "ChatbotNotificationsCond";
+    let param = get(&t, "Parameters").and_then(|p| get(p, "ChatbotNotifications"));
+    assert_eq!(
+        param
+            .and_then(|p| get(p, "Default"))
+            .and_then(Value::as_str),
+        Some("false"),
+        "ChatbotNotifications defaults to false"
+    );
+    let topic = get(&t, "Resources").and_then(|r| get(r, "ChatbotTopic"));
+    assert_eq!(
+        topic
+            .and_then(|r| get(r, "Condition"))
+            .and_then(Value::as_str),
+        Some(cond)
+    );
+    let tagged = |v: &Value, tag: &str| -> Option<Value> {
+        match v {
+            Value::Tagged(x) if x.tag.to_string().trim_start_matches('!') == tag => {
+                Some(x.value.clone())
+            }
+            _ => None,
+        }
+    };
+    let (_, _, enricher) = functions(&t)
+        .into_iter()
+        .find(|(id, _, _)| id == "AlarmEnricher")
+        .expect("AlarmEnricher");
+    let var = get(enricher, "Environment")
+        .and_then(|e| get(e, "Variables"))
+        .and_then(|v| get(v, "KEYTRAIL_CHATBOT_TOPIC_ARN"))
+        .expect("KEYTRAIL_CHATBOT_TOPIC_ARN");
+    let branches = tagged(var, "If").expect("KEYTRAIL_CHATBOT_TOPIC_ARN is an !If");
+    let branches = branches.as_sequence().expect("!If list");
+    assert_eq!(branches.len(), 3);
+    assert_eq!(branches[0].as_str(), Some(cond));
+    assert_eq!(ref_target(&branches[1]), Some("ChatbotTopic"));
+    assert_eq!(branches[2].as_str(), Some(""));
+
+    let role = get(&t, "Resources")
+        .and_then(|r| get(r, "AlarmEnricherRole"))
+        .and_then(|r| get(r, "Properties"))
+        .expect("AlarmEnricherRole");
+    let statements: Vec<&Value> = get(role, "Policies")
+        .and_then(Value::as_sequence)
+        .into_iter()
+        .flatten()
+        .filter_map(|p| get(p, "PolicyDocument").and_then(|d| get(d, "Statement")))
+        .filter_map(Value::as_sequence)
+        .flatten()
+        .collect();
+    let publishes_chatbot = |st: &Value| {
+        get(st, "Action").and_then(Value::as_str) == Some("sns:Publish")
+            && get(st, "Resource").and_then(ref_target) == Some("ChatbotTopic")
+    };
+    assert!(
+        !statements.iter().any(|s| publishes_chatbot(s)),
+        "the enricher's sns:Publish on ChatbotTopic must be under {cond}"
+    );
+    let conditional = statements.iter().filter_map(|s| tagged(s, "If")).any(|b| {
+        b.as_sequence().is_some_and(|b| {
+            b.len() == 3 && b[0].as_str() == Some(cond) && publishes_chatbot(&b[1])
+        })
+    });
+    assert!(
+        conditional,
+        "AlarmEnricherRole has no sns:Publish on ChatbotTopic under {cond}"
+    );
+}
+
 /// A TOML manifest, parsed.
 fn manifest(path: &Path) -> toml::Table {
     let text =

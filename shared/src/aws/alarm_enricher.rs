@@ -18,6 +18,7 @@ use crate::cloudtrail::reader::ReadLimits;
 use crate::defaults::{DEFAULT_ATHENA_TABLE, DEFAULT_DELIVERY_LAG_MINUTES, DEFAULT_NAMESPACE};
 use crate::investigate::alarm::{Alarm, Payload, parse_payload};
 use crate::investigate::athena::date_partition;
+use crate::investigate::chatbot::chatbot_notification;
 use crate::investigate::evidence::{Evidence, FailedObject, FileEvidence, gather_file};
 use crate::investigate::notification::{notification_body, notification_subject};
 use crate::investigate::plan::{Plan, day_prefixes, plan_for};
@@ -57,6 +58,9 @@ pub struct EnricherConfig {
     /// `KEYTRAIL_SUMMARY_BUCKET`, default the log bucket: where the review's baseline
     /// (`keytrail/state/baseline.json`) is, for `unfamiliar_source_ip` alarms.
     pub summary_bucket: Option<String>,
+    /// `KEYTRAIL_CHATBOT_TOPIC_ARN`: when set, the investigation is also published
+    /// there as an AWS Chatbot custom notification (the template's ChatbotTopic).
+    pub chatbot_topic_arn: Option<String>,
 }
 
 impl EnricherConfig {
@@ -75,6 +79,7 @@ impl EnricherConfig {
         "KEYTRAIL_ATHENA_TABLE",
         "KEYTRAIL_ATHENA_DATE_PARTITION",
         "KEYTRAIL_SUMMARY_BUCKET",
+        "KEYTRAIL_CHATBOT_TOPIC_ARN",
     ];
 
     pub fn from_env() -> Result<EnricherConfig, ConfigError> {
@@ -120,6 +125,7 @@ impl EnricherConfig {
             athena_date_partition: date_partition(get("KEYTRAIL_ATHENA_DATE_PARTITION"))
                 .map_err(|e| ConfigError(format!("KEYTRAIL_ATHENA_DATE_PARTITION: {e}")))?,
             summary_bucket: get("KEYTRAIL_SUMMARY_BUCKET"),
+            chatbot_topic_arn: get("KEYTRAIL_CHATBOT_TOPIC_ARN"),
         })
     }
 }
@@ -198,7 +204,18 @@ impl<S: ObjectStore + 'static, K: KeyDirectory, N: Notifier> Enricher<S, K, N> {
                 &[("severity", severity.as_str()), ("rule", rule.as_str())],
             )
             .await?;
-        info!(alarm = %alarm.name, rule = %rule, events = inv.count, record = %key, "enriched notification published");
+        if let Some(chatbot_topic) = &self.config.chatbot_topic_arn {
+            let message = serde_json::to_string(&chatbot_notification(&inv))?;
+            self.notifier
+                .publish(
+                    chatbot_topic,
+                    &subject,
+                    &message,
+                    &[("severity", severity.as_str()), ("rule", rule.as_str())],
+                )
+                .await?;
+        }
+        info!(alarm = %alarm.name, rule = %rule, events = inv.count, record = %key, chatbot = self.config.chatbot_topic_arn.is_some(), "enriched notification published");
         Ok(json!({
             "alarm": inv.alarm.name,
             "enriched": inv.enriched,
@@ -441,6 +458,10 @@ mod tests {
         assert_eq!(c.concurrency, 8);
         assert_eq!(c.notify_states, ["ALARM", "OK"]);
         assert_eq!(c.athena_date_partition.as_deref(), Some("logdate"));
+        assert_eq!(
+            c.chatbot_topic_arn, None,
+            "Chatbot notifications are off by default"
+        );
         let with = |partition: &'static str| {
             EnricherConfig::from_lookup(|k| match k {
                 "KEYTRAIL_LOG_BUCKET" | "KEYTRAIL_ALERT_TOPIC_ARN" => Some("x".into()),
