@@ -14,6 +14,8 @@ struct Env {
     s3: aws_sdk_s3::Client,
     sqs: aws_sdk_sqs::Client,
     queue_url: String,
+    /// The queue subscribed to the Chatbot topic, when the option is on.
+    chatbot_queue_url: Option<String>,
     key_arn: String,
     enricher: Enricher<S3Store, KmsDirectory, SnsNotifier>,
     proxy: Option<keytrail_tests::FaultProxy>,
@@ -32,6 +34,12 @@ async fn env() -> Env {
 /// With `through_proxy`, the enricher's AWS calls go through a fault-injecting proxy
 /// (the setup itself still talks to moto directly).
 async fn env_opts(through_proxy: bool) -> Env {
+    env_full(through_proxy, false).await
+}
+
+/// With `chatbot`, the enricher also publishes to a Chatbot topic (an SQS queue
+/// subscribed to it stands in for AWS Chatbot).
+async fn env_full(through_proxy: bool, chatbot: bool) -> Env {
     let moto = Moto::start();
     let sdk = moto.sdk_config().await;
     let proxy = match through_proxy {
@@ -135,9 +143,16 @@ async fn env_opts(through_proxy: bool) -> Env {
     let (topic_arn, queue_url) =
         keytrail_tests::topic_with_queue(&sns, &sqs, "keytrail-security", "security-inbox").await;
 
+    let chatbot = match chatbot {
+        true => Some(
+            keytrail_tests::topic_with_queue(&sns, &sqs, "keytrail-chatbot", "chat-channel").await,
+        ),
+        false => None,
+    };
     let config = EnricherConfig::from_lookup(|k| match k {
         "KEYTRAIL_LOG_BUCKET" => Some(BUCKET.into()),
         "KEYTRAIL_ALERT_TOPIC_ARN" => Some(topic_arn.clone()),
+        "KEYTRAIL_CHATBOT_TOPIC_ARN" => chatbot.as_ref().map(|(arn, _)| arn.clone()),
         _ => None,
     })
     .expect("config");
@@ -159,6 +174,7 @@ async fn env_opts(through_proxy: bool) -> Env {
         s3,
         sqs,
         queue_url,
+        chatbot_queue_url: chatbot.map(|(_, url)| url),
         key_arn,
         enricher,
         proxy,
@@ -172,10 +188,15 @@ fn alarm_event(name: &str) -> Value {
 
 /// The one notification on the queue: (subject, body, attributes).
 async fn notification(env: &Env) -> (String, String, Value) {
+    receive_one(env, &env.queue_url).await
+}
+
+/// The one SNS message on `queue_url`: (subject, message, attributes).
+async fn receive_one(env: &Env, queue_url: &str) -> (String, String, Value) {
     let out = env
         .sqs
         .receive_message()
-        .queue_url(&env.queue_url)
+        .queue_url(queue_url)
         .max_number_of_messages(10)
         .wait_time_seconds(1)
         .send()
@@ -187,7 +208,7 @@ async fn notification(env: &Env) -> (String, String, Value) {
         serde_json::from_str(msgs[0].body().expect("body")).expect("SNS envelope");
     env.sqs
         .delete_message()
-        .queue_url(&env.queue_url)
+        .queue_url(queue_url)
         .receipt_handle(msgs[0].receipt_handle().expect("handle"))
         .send()
         .await
@@ -446,4 +467,63 @@ async fn a_suppressed_principal_leaves_the_notification_and_is_counted() {
         body.contains("SUPPRESSED: matching events silenced by the configuration file (not counted above): 20 by batch-reader-retries."),
         "{body}"
     );
+}
+
+#[tokio::test]
+async fn chatbot_option_publishes_a_custom_notification_beside_the_email_text() {
+    let env = env_full(false, true).await;
+    env.enricher
+        .handle(&alarm_event("sns-decrypt-failures.json"))
+        .await
+        .expect("handler");
+    // The e-mail subscribers still get the plain text on the alerts topic.
+    let (subject, body, _) = notification(&env).await;
+    assert!(body.contains("PLAYBOOK"), "{body}");
+
+    let chat_queue = env.chatbot_queue_url.as_deref().expect("chatbot queue");
+    let (chat_subject, message, attrs) = receive_one(&env, chat_queue).await;
+    assert_eq!(chat_subject, subject);
+    assert_eq!(attrs["rule"]["Value"], "decrypt_failures");
+    let n: Value = serde_json::from_str(&message).expect("the message is Chatbot's JSON");
+    assert_eq!(n["version"], "1.0");
+    assert_eq!(n["source"], "custom");
+    let content = &n["content"];
+    assert_eq!(content["textType"], "client-markdown");
+    assert_eq!(content["title"], subject.as_str());
+    let d = content["description"].as_str().expect("description");
+    for needle in [
+        "*Who*",
+        "`arn:aws:iam::111122223333:role/batch-reader` × 20",
+        "*From*",
+        "`198.51.100.23` (public) × 20",
+        "*Keys*",
+        "`alias/payroll` state `Enabled`",
+        "37 matching events",
+        "*Partial*: 1 log files could not be read",
+        "Investigation record: `s3://keytrail-test-trail/keytrail/investigations/2026/10/04/",
+    ] {
+        assert!(d.contains(needle), "missing {needle:?} in\n{d}");
+    }
+    let playbook = keytrail::RULES
+        .iter()
+        .find(|r| r.id == "decrypt_failures")
+        .expect("rule")
+        .playbook;
+    assert_eq!(content["nextSteps"], serde_json::json!([playbook[0]]));
+    assert_eq!(
+        content["keywords"],
+        serde_json::json!(["keytrail", "medium", "decrypt_failures", "111122223333"])
+    );
+    let meta = &n["metadata"];
+    assert_eq!(meta["eventType"], "keytrail-investigation");
+    assert_eq!(meta["summary"], subject.as_str());
+    assert!(meta["threadId"].as_str().is_some_and(|t| !t.is_empty()));
+    assert!(
+        meta["relatedResources"]
+            .as_array()
+            .expect("resources")
+            .contains(&Value::String(env.key_arn.clone())),
+        "{meta}"
+    );
+    assert_eq!(meta["additionalContext"]["events"], "37");
 }

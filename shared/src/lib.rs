@@ -110,6 +110,9 @@ pub use investigate::alarm::{
     Alarm, AlarmKind, MetricRef, Payload, parse_payload, parse_state_change_time,
 };
 pub use investigate::athena::{NotAColumnName, athena_query, date_partition, is_column_name};
+pub use investigate::chatbot::{
+    CHAT_EVENT_TYPE, CHAT_ROWS, MAX_CHAT_DESCRIPTION, MAX_CHAT_TITLE, chatbot_notification,
+};
 pub use investigate::evidence::{
     Count, ErrorRow, Evidence, FailedObject, FileEvidence, IpRow, KeyEvidenceRow, PrincipalRow,
     gather_file,

@@ -1,12 +1,14 @@
 //! The SAM template (`template.yaml` at the repository root) agrees with the code:
 //!
 //! - every catalog rule with a default threshold has exactly one CloudWatch alarm on
-//!   its metric, in the namespace parameter, with the rule's threshold and comparison
-//!   (and the late-data evaluation range the template documents);
+//!   its metric, in the namespace parameter, with the rule's comparison, its threshold
+//!   from a parameter whose default is the rule's threshold (and the late-data
+//!   evaluation range the template documents);
 //! - every function's `CodeUri` is a workspace member whose binary has the folder's
 //!   name, and no two members build a binary of the same name;
 //! - every environment variable a function's code reads is set by the template for
-//!   that function, and nothing else is.
+//!   that function, and nothing else is;
+//! - every function has an alarm on its errors.
 //!
 //! The configuration types live behind the `aws` feature, as does this test; it runs
 //! under `cargo test --workspace --all-features` (scripts/test.sh).
@@ -150,6 +152,34 @@ fn describe(v: Option<&Value>) -> String {
     }
 }
 
+/// The template parameter holding a rule's alarm threshold: `decrypt_failures` ->
+/// `DecryptFailuresThreshold`.
+fn threshold_parameter(rule_id: &str) -> String {
+    let mut name: String = rule_id
+        .split('_')
+        .map(|w| {
+            let mut c = w.chars();
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
+        })
+        .collect();
+    name.push_str("Threshold");
+    name
+}
+
+#[test]
+fn threshold_parameter_names() {
+    assert_eq!(
+        threshold_parameter("decrypt_failures"),
+        "DecryptFailuresThreshold"
+    );
+    assert_eq!(
+        threshold_parameter("unfamiliar_source_ip"),
+        "UnfamiliarSourceIpThreshold"
+    );
+}
+
 #[test]
 fn every_rule_has_its_alarm() {
     let t = template();
@@ -199,11 +229,29 @@ fn every_rule_has_its_alarm() {
             ns,
             format!("!Ref {namespace_param}"),
         );
+        // The threshold is a parameter, so a deployment can tune it; its default is
+        // the catalog's.
+        let param_name = threshold_parameter(rule.id);
         let threshold = get(p, "Threshold");
         check(
             "Threshold",
-            number(threshold) == Some(rule.threshold),
+            threshold.and_then(ref_target) == Some(param_name.as_str()),
             threshold,
+            format!("!Ref {param_name}"),
+        );
+        let param = get(&t, "Parameters").and_then(|ps| get(ps, &param_name));
+        let ty = param.and_then(|q| get(q, "Type"));
+        check(
+            &format!("parameter {param_name} Type"),
+            ty.and_then(Value::as_str) == Some("Number"),
+            ty,
+            "Number".into(),
+        );
+        let default = param.and_then(|q| get(q, "Default"));
+        check(
+            &format!("parameter {param_name} Default"),
+            number(default) == Some(rule.threshold),
+            default,
             rule.threshold.to_string(),
         );
         let want_cmp = serde_json::to_value(rule.comparison).expect("comparison serialises");
@@ -273,6 +321,157 @@ fn every_rule_has_its_alarm() {
         problems.is_empty(),
         "alarms disagree with the catalog:\n  {}",
         problems.join("\n  ")
+    );
+}
+
+/// A function that fails every invocation (e.g. on a bad configuration) is noticed:
+/// each function has an alarm on its `AWS/Lambda` `Errors` (Sum >= 1 over 5 minutes)
+/// that notifies the security alerts topic (not the alarm topic, whose subscriber, the
+/// enricher, may be the function that fails).
+#[test]
+fn every_function_has_an_errors_alarm() {
+    let t = template();
+    let alarms = resources_of(&t, "AWS::CloudWatch::Alarm");
+    let mut problems = Vec::new();
+    for (function, _, _) in functions(&t) {
+        let matching: Vec<&(String, &Value)> = alarms
+            .iter()
+            .filter(|(_, p)| {
+                get(p, "Namespace").and_then(Value::as_str) == Some("AWS/Lambda")
+                    && get(p, "MetricName").and_then(Value::as_str) == Some("Errors")
+                    && get(p, "Dimensions")
+                        .and_then(Value::as_sequence)
+                        .is_some_and(|d| {
+                            d.len() == 1
+                                && get(&d[0], "Name").and_then(Value::as_str)
+                                    == Some("FunctionName")
+                                && get(&d[0], "Value").and_then(ref_target)
+                                    == Some(function.as_str())
+                        })
+            })
+            .collect();
+        let [(id, p)] = matching.as_slice() else {
+            problems.push(format!(
+                "function {function}: expected exactly one AWS/Lambda Errors alarm with FunctionName !Ref {function}, found {}",
+                matching.len()
+            ));
+            continue;
+        };
+        let mut check = |what: &str, ok: bool, want: &str| {
+            if !ok {
+                problems.push(format!(
+                    "function {function} (alarm {id}): {what} is {}, want {want}",
+                    describe(get(p, what))
+                ));
+            }
+        };
+        let s = |k: &str| get(p, k).and_then(Value::as_str);
+        check("Statistic", s("Statistic") == Some("Sum"), "Sum");
+        check("Period", number(get(p, "Period")) == Some(300.0), "300");
+        check(
+            "EvaluationPeriods",
+            number(get(p, "EvaluationPeriods")) == Some(1.0),
+            "1",
+        );
+        check("Threshold", number(get(p, "Threshold")) == Some(1.0), "1");
+        check(
+            "ComparisonOperator",
+            s("ComparisonOperator") == Some("GreaterThanOrEqualToThreshold"),
+            "GreaterThanOrEqualToThreshold",
+        );
+        check(
+            "TreatMissingData",
+            s("TreatMissingData") == Some("notBreaching"),
+            "notBreaching",
+        );
+        check(
+            "AlarmActions",
+            get(p, "AlarmActions")
+                .and_then(Value::as_sequence)
+                .is_some_and(|a| a.len() == 1 && ref_target(&a[0]) == Some("SecurityAlertsTopic")),
+            "[!Ref SecurityAlertsTopic]",
+        );
+    }
+    assert!(
+        problems.is_empty(),
+        "function error alarms:\n  {}",
+        problems.join("\n  ")
+    );
+}
+
+/// The Chatbot option: the topic exists only under its condition, the enricher's
+/// `KEYTRAIL_CHATBOT_TOPIC_ARN` is that topic or empty, and the enricher may publish to
+/// it under the same condition.
+#[test]
+fn chatbot_topic_is_optional_and_the_enricher_may_publish_to_it() {
+    let t = template();
+    let cond = "ChatbotNotificationsCond";
+    let param = get(&t, "Parameters").and_then(|p| get(p, "ChatbotNotifications"));
+    assert_eq!(
+        param
+            .and_then(|p| get(p, "Default"))
+            .and_then(Value::as_str),
+        Some("false"),
+        "ChatbotNotifications defaults to false"
+    );
+    let topic = get(&t, "Resources").and_then(|r| get(r, "ChatbotTopic"));
+    assert_eq!(
+        topic
+            .and_then(|r| get(r, "Condition"))
+            .and_then(Value::as_str),
+        Some(cond)
+    );
+    let tagged = |v: &Value, tag: &str| -> Option<Value> {
+        match v {
+            Value::Tagged(x) if x.tag.to_string().trim_start_matches('!') == tag => {
+                Some(x.value.clone())
+            }
+            _ => None,
+        }
+    };
+    let (_, _, enricher) = functions(&t)
+        .into_iter()
+        .find(|(id, _, _)| id == "AlarmEnricher")
+        .expect("AlarmEnricher");
+    let var = get(enricher, "Environment")
+        .and_then(|e| get(e, "Variables"))
+        .and_then(|v| get(v, "KEYTRAIL_CHATBOT_TOPIC_ARN"))
+        .expect("KEYTRAIL_CHATBOT_TOPIC_ARN");
+    let branches = tagged(var, "If").expect("KEYTRAIL_CHATBOT_TOPIC_ARN is an !If");
+    let branches = branches.as_sequence().expect("!If list");
+    assert_eq!(branches.len(), 3);
+    assert_eq!(branches[0].as_str(), Some(cond));
+    assert_eq!(ref_target(&branches[1]), Some("ChatbotTopic"));
+    assert_eq!(branches[2].as_str(), Some(""));
+
+    let role = get(&t, "Resources")
+        .and_then(|r| get(r, "AlarmEnricherRole"))
+        .and_then(|r| get(r, "Properties"))
+        .expect("AlarmEnricherRole");
+    let statements: Vec<&Value> = get(role, "Policies")
+        .and_then(Value::as_sequence)
+        .into_iter()
+        .flatten()
+        .filter_map(|p| get(p, "PolicyDocument").and_then(|d| get(d, "Statement")))
+        .filter_map(Value::as_sequence)
+        .flatten()
+        .collect();
+    let publishes_chatbot = |st: &Value| {
+        get(st, "Action").and_then(Value::as_str) == Some("sns:Publish")
+            && get(st, "Resource").and_then(ref_target) == Some("ChatbotTopic")
+    };
+    assert!(
+        !statements.iter().any(|s| publishes_chatbot(s)),
+        "the enricher's sns:Publish on ChatbotTopic must be under {cond}"
+    );
+    let conditional = statements.iter().filter_map(|s| tagged(s, "If")).any(|b| {
+        b.as_sequence().is_some_and(|b| {
+            b.len() == 3 && b[0].as_str() == Some(cond) && publishes_chatbot(&b[1])
+        })
+    });
+    assert!(
+        conditional,
+        "AlarmEnricherRole has no sns:Publish on ChatbotTopic under {cond}"
     );
 }
 

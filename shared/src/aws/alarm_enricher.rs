@@ -19,6 +19,7 @@ use crate::cloudtrail::reader::ReadLimits;
 use crate::defaults::{DEFAULT_ATHENA_TABLE, DEFAULT_DELIVERY_LAG_MINUTES, DEFAULT_NAMESPACE};
 use crate::investigate::alarm::{Alarm, Payload, parse_payload};
 use crate::investigate::athena::date_partition;
+use crate::investigate::chatbot::chatbot_notification;
 use crate::investigate::evidence::{Evidence, FailedObject, FileEvidence, gather_file};
 use crate::investigate::notification::{notification_body, notification_subject};
 use crate::investigate::plan::{Plan, day_prefixes, plan_for};
@@ -61,6 +62,9 @@ pub struct EnricherConfig {
     /// `KEYTRAIL_CONFIG`, `KEYTRAIL_CONFIG_TTL_SECONDS`: the configuration file whose
     /// suppressions the investigation applies (silenced events are counted apart).
     pub tuning: std::sync::Arc<TuningSource>,
+    /// `KEYTRAIL_CHATBOT_TOPIC_ARN`: when set, the investigation is also published
+    /// there as an AWS Chatbot custom notification (the template's ChatbotTopic).
+    pub chatbot_topic_arn: Option<String>,
 }
 
 impl EnricherConfig {
@@ -81,6 +85,7 @@ impl EnricherConfig {
         "KEYTRAIL_SUMMARY_BUCKET",
         "KEYTRAIL_CONFIG",
         "KEYTRAIL_CONFIG_TTL_SECONDS",
+        "KEYTRAIL_CHATBOT_TOPIC_ARN",
     ];
 
     pub fn from_env() -> Result<EnricherConfig, ConfigError> {
@@ -127,6 +132,7 @@ impl EnricherConfig {
                 .map_err(|e| ConfigError(format!("KEYTRAIL_ATHENA_DATE_PARTITION: {e}")))?,
             summary_bucket: get("KEYTRAIL_SUMMARY_BUCKET"),
             tuning: std::sync::Arc::new(TuningSource::from_env(&env)?),
+            chatbot_topic_arn: get("KEYTRAIL_CHATBOT_TOPIC_ARN"),
         })
     }
 }
@@ -208,7 +214,18 @@ impl<S: ObjectStore + 'static, K: KeyDirectory, N: Notifier> Enricher<S, K, N> {
                 &[("severity", severity.as_str()), ("rule", rule.as_str())],
             )
             .await?;
-        info!(alarm = %alarm.name, rule = %rule, events = inv.count, record = %key, "enriched notification published");
+        if let Some(chatbot_topic) = &self.config.chatbot_topic_arn {
+            let message = serde_json::to_string(&chatbot_notification(&inv))?;
+            self.notifier
+                .publish(
+                    chatbot_topic,
+                    &subject,
+                    &message,
+                    &[("severity", severity.as_str()), ("rule", rule.as_str())],
+                )
+                .await?;
+        }
+        info!(alarm = %alarm.name, rule = %rule, events = inv.count, record = %key, chatbot = self.config.chatbot_topic_arn.is_some(), "enriched notification published");
         Ok(json!({
             "alarm": inv.alarm.name,
             "enriched": inv.enriched,
@@ -418,6 +435,7 @@ mod tests {
                 match k {
                     "KEYTRAIL_NOTIFY_STATES" => "ALARM",
                     "KEYTRAIL_ATHENA_DATE_PARTITION" => "logdate",
+                    "KEYTRAIL_CONFIG" => "s3://bucket/keytrail/config.toml",
                     _ => "1",
                 }
                 .into(),
@@ -452,6 +470,10 @@ mod tests {
         assert_eq!(c.concurrency, 8);
         assert_eq!(c.notify_states, ["ALARM", "OK"]);
         assert_eq!(c.athena_date_partition.as_deref(), Some("logdate"));
+        assert_eq!(
+            c.chatbot_topic_arn, None,
+            "Chatbot notifications are off by default"
+        );
         let with = |partition: &'static str| {
             EnricherConfig::from_lookup(|k| match k {
                 "KEYTRAIL_LOG_BUCKET" | "KEYTRAIL_ALERT_TOPIC_ARN" => Some("x".into()),

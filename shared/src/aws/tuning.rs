@@ -67,6 +67,7 @@ impl TuningSource {
 
     /// Reads `KEYTRAIL_CONFIG` and `KEYTRAIL_CONFIG_TTL_SECONDS`.
     pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
+        let ttl = env.number("KEYTRAIL_CONFIG_TTL_SECONDS", 300, 0..=86_400)?;
         let location = match env.get("KEYTRAIL_CONFIG") {
             None => None,
             Some(v) => Some(parse_location(&v).ok_or_else(|| {
@@ -75,7 +76,6 @@ impl TuningSource {
                 ))
             })?),
         };
-        let ttl = env.number("KEYTRAIL_CONFIG_TTL_SECONDS", 300, 0..=86_400)?;
         Ok(TuningSource::new(location, Duration::from_secs(ttl)))
     }
 

@@ -4,6 +4,7 @@
 
 pub mod alarm;
 pub mod athena;
+pub mod chatbot;
 pub mod evidence;
 pub mod notification;
 pub mod plan;

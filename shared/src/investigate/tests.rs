@@ -340,3 +340,169 @@ fn athena_query_reads_only_the_days_of_the_files() {
     }
     assert!(is_column_name("logdate") && is_column_name("_d1") && !is_column_name("a-b"));
 }
+
+/// An investigation of three decrypt failures, as the enricher builds it.
+fn decrypt_investigation() -> Investigation {
+    let a = alarm(
+        "KMSDecryptFailures",
+        json!([]),
+        "2026-10-04T02:50:00.000+0000",
+        300,
+        1,
+    );
+    let plan = plan_for(&a, "KMSAudit", Duration::minutes(15)).expect("plan");
+    let mut evd = Evidence::default();
+    let recs: Vec<Record> = (0..3)
+        .map(|_| ev(kms("Decrypt", Some("InvalidCiphertextException"))))
+        .collect();
+    for r in &recs {
+        evd.observe(&KmsEvent::analyse(r).expect("e"));
+    }
+    build_investigation(
+        InvestigationInputs {
+            alarm: &a,
+            plan: Ok(&plan),
+            gather: GatherInfo::default(),
+            athena_table: "cloudtrail_logs",
+            athena_date_partition: Some("logdate"),
+            now: t("2026-10-04T02:51:00Z"),
+        },
+        evd,
+    )
+}
+
+#[test]
+fn chatbot_notification_is_the_custom_schema_and_hostile_values_stay_inert() {
+    use super::chatbot::*;
+    let mut inv = decrypt_investigation();
+    // Values an attacker can shape: a link, a mention and a code-span break-out.
+    inv.principals[0].principal =
+        "arn:aws:iam::111122223333:role/app`<!channel> [click](https://evil.example)\u{1b}[2J"
+            .into();
+    for i in 0..6 {
+        inv.principals.push(PrincipalRow {
+            principal: format!("arn:aws:iam::111122223333:role/extra-{i}"),
+            count: 1,
+            account: Some("111122223333".into()),
+            sessions: Vec::new(),
+            service_originated: i == 0,
+        });
+    }
+    inv.keys[0].aliases = vec!["alias/payroll".into()];
+    inv.keys[0].state = Some("Enabled".into());
+    inv.record_location = Some("s3://out/keytrail/investigations/a.json".into());
+    let n = chatbot_notification(&inv);
+
+    assert_eq!(n["version"], "1.0");
+    assert_eq!(n["source"], "custom");
+    assert_eq!(n["content"]["textType"], "client-markdown");
+    assert_eq!(n["metadata"]["eventType"], CHAT_EVENT_TYPE);
+    let title = n["content"]["title"].as_str().expect("title");
+    assert!(
+        title.starts_with("[MEDIUM] decrypt_failures: 3 events on alias/payroll by "),
+        "{title}"
+    );
+    assert!(!title.contains('<') && !title.contains("](") && !title.contains('`'));
+    let d = n["content"]["description"].as_str().expect("description");
+    for needle in [
+        "*Who*",
+        "*From*",
+        "*Keys*",
+        "`203.0.113.9` (public) × 3",
+        "`arn:aws:kms:us-east-1:111122223333:key/k1` `alias/payroll` state `Enabled` × 3",
+        "… 2 more in the investigation record",
+        "(via an AWS service)",
+        "3 matching events",
+    ] {
+        assert!(d.contains(needle), "missing {needle:?} in\n{d}");
+    }
+    // Every value is in a code span it cannot leave; no link, mention or escape.
+    for line in d.lines() {
+        assert_eq!(
+            line.matches('`').count() % 2,
+            0,
+            "unbalanced code span: {line}"
+        );
+    }
+    assert!(
+        !d.contains('<') && !d.contains('>') && !d.contains("]("),
+        "{d}"
+    );
+    assert!(!d.contains('\u{1b}'), "{d}");
+    assert_eq!(
+        n["content"]["nextSteps"],
+        json!([inv.rule.as_ref().expect("rule").playbook[0]])
+    );
+    assert_eq!(
+        n["content"]["keywords"],
+        json!(["keytrail", "medium", "decrypt_failures"])
+    );
+    assert_eq!(
+        n["metadata"]["relatedResources"],
+        json!(["arn:aws:kms:us-east-1:111122223333:key/k1"])
+    );
+    assert_eq!(n["metadata"]["additionalContext"]["events"], "3");
+    insta::with_settings!({ omit_expression => true }, {
+        insta::assert_snapshot!(
+            "chatbot_notification",
+            serde_json::to_string_pretty(&n).expect("json")
+        );
+    });
+}
+
+#[test]
+fn chatbot_notification_is_capped() {
+    use super::chatbot::*;
+    let mut inv = decrypt_investigation();
+    let long = |c: char| std::iter::repeat_n(c, 2000).collect::<String>();
+    inv.alarm.name = long('n');
+    for p in &mut inv.principals {
+        p.principal = long('p');
+    }
+    for i in 0..CHAT_ROWS {
+        inv.principals.push(PrincipalRow {
+            principal: format!("{i}{}", long('p')),
+            count: 1,
+            account: None,
+            sessions: Vec::new(),
+            service_originated: false,
+        });
+        inv.source_ips.push(IpRow {
+            ip: format!("{i}{}", long('i')),
+            class: SourceClass::Unknown,
+            count: 1,
+        });
+    }
+    for k in &mut inv.keys {
+        k.key = format!("arn:{}", long('k'));
+    }
+    let n = chatbot_notification(&inv);
+    let d = n["content"]["description"].as_str().expect("description");
+    assert!(d.chars().count() <= MAX_CHAT_DESCRIPTION, "{}", d.len());
+    assert!(d.ends_with("(cut; see the investigation record)"), "{d}");
+    let title = n["content"]["title"].as_str().expect("title");
+    assert!(title.chars().count() <= MAX_CHAT_TITLE);
+    for r in n["metadata"]["relatedResources"]
+        .as_array()
+        .expect("resources")
+    {
+        assert!(r.as_str().expect("arn").chars().count() <= 257);
+    }
+    assert!(serde_json::to_vec(&n).expect("json").len() < 32 * 1024);
+
+    // Not enriched: no rule, a generic next step.
+    let mut inv = decrypt_investigation();
+    inv.enriched = false;
+    inv.rule = None;
+    inv.not_enriched_reason = Some("composite alarm".into());
+    let n = chatbot_notification(&inv);
+    let d = n["content"]["description"].as_str().expect("description");
+    assert!(d.starts_with("*Not enriched*: `composite alarm`"), "{d}");
+    assert_eq!(n["content"]["keywords"][2], "none");
+    assert!(
+        n["content"]["nextSteps"][0]
+            .as_str()
+            .expect("step")
+            .contains("investigation record")
+    );
+}
