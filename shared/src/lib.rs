@@ -105,12 +105,20 @@ pub use detect::summary::{
 pub use investigate::alarm::{
     Alarm, AlarmKind, MetricRef, Payload, parse_payload, parse_state_change_time,
 };
+pub use investigate::asff::{
+    ASFF_SCHEMA_VERSION, AsffFinding, AsffRecommendation, AsffRemediation, AsffResource,
+    AsffSeverity, severity_label,
+};
 pub use investigate::athena::{NotAColumnName, athena_query, date_partition, is_column_name};
 pub use investigate::evidence::{
     Count, ErrorRow, Evidence, FailedObject, FileEvidence, IpRow, KeyEvidenceRow, PrincipalRow,
     gather_file,
 };
+pub use investigate::export::{CATALOG_URL, ExportError, Exported, Origin, finding_id};
 pub use investigate::notification::{notification_body, notification_subject};
+pub use investigate::ocsf::{
+    CREATE_ACTIVITY, DETECTION_FINDING_CLASS, FINDINGS_CATEGORY, OCSF_VERSION, detection_finding,
+};
 pub use investigate::plan::{MetricSelector, Plan, PlanError, Window, day_prefixes, plan_for};
 pub use investigate::record::{
     AlarmInfo, GatherInfo, Investigation, InvestigationInputs, RuleInfo, build_investigation,
