@@ -114,7 +114,7 @@ pub use investigate::evidence::{
     Count, ErrorRow, Evidence, FailedObject, FileEvidence, IpRow, KeyEvidenceRow, PrincipalRow,
     gather_file,
 };
-pub use investigate::export::{CATALOG_URL, ExportError, Exported, Origin, finding_id};
+pub use investigate::export::{CATALOG_URL, ExportError, Exported, Origin, finding_id, rfc3339};
 pub use investigate::notification::{notification_body, notification_subject};
 pub use investigate::ocsf::{
     CREATE_ACTIVITY, DETECTION_FINDING_CLASS, FINDINGS_CATEGORY, OCSF_VERSION, detection_finding,
@@ -157,10 +157,11 @@ pub use aws::{
     inventory::{AwsReviewSources, cloudtrail_client},
     kms::{KmsDirectory, kms_client},
     ports::{
-        AwsError, BodyReader, KeyDirectory, KeyMeta, Listing, MetricSink, Notifier, ObjectStore,
-        PutOutcome, ReviewSources,
+        AwsError, BodyReader, FindingImporter, KeyDirectory, KeyMeta, Listing, MetricSink,
+        Notifier, ObjectStore, PutOutcome, RefusedFinding, ReviewSources,
     },
     s3::{S3Store, s3_client},
     sdk::load_sdk_config,
+    securityhub::{SecurityHubImporter, securityhub_client},
     sns::{SnsNotifier, sns_client},
 };
