@@ -154,6 +154,9 @@ async fn main() {
         S3Store { client: s3.clone() },
         KmsDirectory { client: kms },
         SnsNotifier { client: sns },
+        keytrail::SecurityHubImporter {
+            client: keytrail::securityhub_client(&sdk),
+        },
         config,
     );
     println!(

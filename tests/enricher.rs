@@ -3,7 +3,10 @@
 use chrono::{DateTime, Duration, Utc};
 use keytrail::Investigation;
 use keytrail::{Enricher, EnricherConfig};
-use keytrail::{KmsDirectory, S3Store, SnsNotifier, kms_client, s3_client, sns_client};
+use keytrail::{
+    KmsDirectory, S3Store, SecurityHubImporter, SnsNotifier, kms_client, s3_client,
+    securityhub_client, sns_client,
+};
 use keytrail_tests::{Moto, decrypt_record, delivery_key, gz_log, repo_root, upload_sample_tree};
 use serde_json::Value;
 
@@ -17,7 +20,9 @@ struct Env {
     /// The queue subscribed to the Chatbot topic, when the option is on.
     chatbot_queue_url: Option<String>,
     key_arn: String,
-    enricher: Enricher<S3Store, KmsDirectory, SnsNotifier>,
+    /// Security Hub, straight to moto (not through the proxy).
+    hub: aws_sdk_securityhub::Client,
+    enricher: Enricher<S3Store, KmsDirectory, SnsNotifier, SecurityHubImporter>,
     proxy: Option<keytrail_tests::FaultProxy>,
 }
 
@@ -28,18 +33,19 @@ fn t(s: &str) -> DateTime<Utc> {
 /// A day of deliveries: the sample tree, a delivery every 5 minutes of background
 /// Decrypts, a planted burst of failures on a real (moto) key, and one corrupt file.
 async fn env() -> Env {
-    env_opts(false).await
+    env_opts(false, false).await
 }
 
 /// With `through_proxy`, the enricher's AWS calls go through a fault-injecting proxy
-/// (the setup itself still talks to moto directly).
-async fn env_opts(through_proxy: bool) -> Env {
-    env_full(through_proxy, false).await
+/// (the setup itself still talks to moto directly); with `security_hub`, the
+/// enricher runs with KEYTRAIL_SECURITY_HUB=true.
+async fn env_opts(through_proxy: bool, security_hub: bool) -> Env {
+    env_full(through_proxy, false, security_hub).await
 }
 
 /// With `chatbot`, the enricher also publishes to a Chatbot topic (an SQS queue
 /// subscribed to it stands in for AWS Chatbot).
-async fn env_full(through_proxy: bool, chatbot: bool) -> Env {
+async fn env_full(through_proxy: bool, chatbot: bool, security_hub: bool) -> Env {
     let moto = Moto::start();
     let sdk = moto.sdk_config().await;
     let proxy = match through_proxy {
@@ -150,23 +156,31 @@ async fn env_full(through_proxy: bool, chatbot: bool) -> Env {
         false => None,
     };
     let config = EnricherConfig::from_lookup(|k| match k {
+        "KEYTRAIL_CHATBOT_TOPIC_ARN" => chatbot.as_ref().map(|(arn, _)| arn.clone()),
         "KEYTRAIL_LOG_BUCKET" => Some(BUCKET.into()),
         "KEYTRAIL_ALERT_TOPIC_ARN" => Some(topic_arn.clone()),
-        "KEYTRAIL_CHATBOT_TOPIC_ARN" => chatbot.as_ref().map(|(arn, _)| arn.clone()),
+        "KEYTRAIL_SECURITY_HUB" => Some(security_hub.to_string()),
         _ => None,
     })
     .expect("config");
-    let (s3e, kmse, snse) = match &proxy {
+    let hub = securityhub_client(&sdk);
+    let (s3e, kmse, snse, hube) = match &proxy {
         Some(p) => {
             let psdk = p.sdk_config().await;
-            (s3_client(&psdk), kms_client(&psdk), sns_client(&psdk))
+            (
+                s3_client(&psdk),
+                kms_client(&psdk),
+                sns_client(&psdk),
+                securityhub_client(&psdk),
+            )
         }
-        None => (s3.clone(), kms.clone(), sns.clone()),
+        None => (s3.clone(), kms.clone(), sns.clone(), hub.clone()),
     };
     let enricher = Enricher::new(
         S3Store { client: s3e },
         KmsDirectory { client: kmse },
         SnsNotifier { client: snse },
+        SecurityHubImporter { client: hube },
         config,
     );
     Env {
@@ -176,6 +190,7 @@ async fn env_full(through_proxy: bool, chatbot: bool) -> Env {
         queue_url,
         chatbot_queue_url: chatbot.map(|(_, url)| url),
         key_arn,
+        hub,
         enricher,
         proxy,
     }
@@ -383,7 +398,7 @@ async fn non_alarms_and_unowned_metrics() {
 
 #[tokio::test]
 async fn unreadable_objects_and_a_flaky_topic() {
-    let env = env_opts(true).await;
+    let env = env_opts(true, false).await;
     let proxy = env.proxy.as_ref().expect("proxy");
     // The planted delivery cannot be fetched at all; SNS throttles the first publish.
     proxy.inject(keytrail_tests::Fault {
@@ -417,6 +432,136 @@ async fn unreadable_objects_and_a_flaky_topic() {
         "what could be read is still reported:\n{body}"
     );
     assert_eq!(record(&env, &report).await.gather.files_failed.len(), 2);
+}
+
+/// Every finding moto's Security Hub holds.
+async fn hub_findings(env: &Env) -> Vec<aws_sdk_securityhub::types::AwsSecurityFinding> {
+    env.hub
+        .get_findings()
+        .send()
+        .await
+        .expect("GetFindings")
+        .findings()
+        .to_vec()
+}
+
+#[tokio::test]
+async fn security_hub_holds_one_finding_per_alarm_episode() {
+    let env = env_opts(false, true).await;
+    let alarm = alarm_event("sns-decrypt-failures.json");
+    let first = env.enricher.handle(&alarm).await.expect("handler");
+    notification(&env).await;
+    let id = first["security_hub"]["imported"]
+        .as_str()
+        .unwrap_or_else(|| panic!("imported: {first:#}"))
+        .to_owned();
+    let inv = record(&env, &first).await;
+    let found = hub_findings(&env).await;
+    assert_eq!(found.len(), 1, "{found:#?}");
+    let f = &found[0];
+    assert_eq!(f.id(), Some(id.as_str()));
+    assert!(
+        id.starts_with("keytrail/decrypt_failures/2026-10-04T"),
+        "{id}"
+    );
+    assert_eq!(f.schema_version(), Some("2018-10-08"));
+    assert_eq!(f.generator_id(), Some("keytrail/decrypt_failures"));
+    assert_eq!(
+        f.product_arn(),
+        Some("arn:aws:securityhub:us-east-1:111122223333:product/111122223333/default")
+    );
+    assert_eq!(f.aws_account_id(), Some("111122223333"));
+    assert_eq!(
+        f.types(),
+        [keytrail::rule("decrypt_failures")
+            .expect("rule")
+            .finding_type]
+    );
+    assert_eq!(
+        f.severity().and_then(|s| s.label()).map(|l| l.as_str()),
+        Some("MEDIUM")
+    );
+    let first_seen = inv.first_seen.expect("events found");
+    assert_eq!(f.created_at(), Some(keytrail::rfc3339(first_seen).as_str()));
+    let resources: Vec<(&str, &str)> = f
+        .resources()
+        .iter()
+        .map(|r| (r.r#type().unwrap_or(""), r.id().unwrap_or("")))
+        .collect();
+    assert!(
+        resources.contains(&("AwsKmsKey", env.key_arn.as_str())),
+        "{resources:?}"
+    );
+    assert!(
+        resources.contains(&("AwsIamRole", "arn:aws:iam::111122223333:role/batch-reader")),
+        "{resources:?}"
+    );
+    let text = f
+        .remediation()
+        .and_then(|r| r.recommendation())
+        .and_then(|r| r.text())
+        .expect("recommendation");
+    assert!(text.starts_with("1. Group the failures"), "{text}");
+    let created = f.created_at().expect("created").to_owned();
+    let updated = f.updated_at().expect("updated").to_owned();
+
+    // SNS delivers the alarm again: the same finding, updated.
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let again = env.enricher.handle(&alarm).await.expect("handler");
+    notification(&env).await;
+    assert_eq!(again["security_hub"]["imported"], id.as_str());
+    let found = hub_findings(&env).await;
+    assert_eq!(found.len(), 1, "re-delivery updates, not adds: {found:#?}");
+    assert_eq!(found[0].id(), Some(id.as_str()));
+    assert_eq!(
+        found[0].created_at(),
+        Some(created.as_str()),
+        "CreatedAt stays"
+    );
+    let moved = found[0].updated_at().expect("updated");
+    assert!(
+        moved > updated.as_str(),
+        "UpdatedAt moves: {updated} -> {moved}"
+    );
+}
+
+#[tokio::test]
+async fn security_hub_off_by_default_and_its_failure_spares_the_notification() {
+    let off = env().await;
+    let report = off
+        .enricher
+        .handle(&alarm_event("sns-decrypt-failures.json"))
+        .await
+        .expect("handler");
+    assert!(report.get("security_hub").is_none(), "{report:#}");
+    assert!(hub_findings(&off).await.is_empty());
+    drop(off);
+
+    let env = env_opts(true, true).await;
+    let proxy = env.proxy.as_ref().expect("proxy");
+    proxy.inject(keytrail_tests::Fault {
+        marker: "POST /findings/import".into(),
+        times: u32::MAX,
+        status: 403,
+        body: r#"{"__type":"AccessDeniedException","Message":"injected"}"#.into(),
+    });
+    let report = env
+        .enricher
+        .handle(&alarm_event("sns-decrypt-failures.json"))
+        .await
+        .expect("a Security Hub failure does not fail the invocation");
+    let (subject, _, _) = notification(&env).await;
+    assert!(subject.contains("decrypt_failures"), "{subject}");
+    let error = report["security_hub"]["error"]
+        .as_str()
+        .expect("error reported");
+    assert!(
+        error.contains("BatchImportFindings") && error.contains("AccessDenied"),
+        "{error}"
+    );
+    assert!(report["security_hub"]["id"].is_string(), "{report:#}");
+    assert!(proxy.count("POST /findings/import") >= 1);
+    assert!(hub_findings(&env).await.is_empty());
 }
 
 /// Issue 16: a suppression in the configuration file (from S3) takes the silenced
@@ -471,7 +616,7 @@ async fn a_suppressed_principal_leaves_the_notification_and_is_counted() {
 
 #[tokio::test]
 async fn chatbot_option_publishes_a_custom_notification_beside_the_email_text() {
-    let env = env_full(false, true).await;
+    let env = env_full(false, true, false).await;
     env.enricher
         .handle(&alarm_event("sns-decrypt-failures.json"))
         .await

@@ -42,9 +42,15 @@ enum Command {
         /// Log files or directories (walked recursively): .json.gz, .json, .jsonl.
         #[arg(required = true)]
         paths: Vec<PathBuf>,
-        /// Print the machine-readable report (schema in docs/json.md) instead of tables.
-        #[arg(long)]
+        /// Print the machine-readable report (schema in docs/json.md) instead of
+        /// tables: the same as `--format json`.
+        #[arg(long, conflicts_with = "format")]
         json: bool,
+        /// Output: `table`, `json` (the report, as --json), `asff` (a JSON array of
+        /// Security Hub findings) or `ocsf` (OCSF 1.1.0 Detection Findings, one per
+        /// line); docs/integrations.md.
+        #[arg(long, value_enum, default_value = "table")]
+        format: ScanFormat,
         /// Only events at or after this time: RFC 3339 (2026-10-04T03:00:00Z) or a
         /// date (2026-10-04, midnight UTC).
         #[arg(long, value_parser = parse_time)]
@@ -237,6 +243,14 @@ enum Workload {
     W2,
 }
 
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ScanFormat {
+    Table,
+    Json,
+    Asff,
+    Ocsf,
+}
+
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum Format {
     Json,
@@ -341,6 +355,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Scan {
             paths,
             json,
+            format,
             since,
             until,
             per_key_metrics,
@@ -359,20 +374,22 @@ fn run(cli: Cli) -> Result<ExitCode> {
             {
                 anyhow::bail!("--since ({s}) must be before --until ({u})");
             }
+            let format = if json { ScanFormat::Json } else { format };
             let report = scan::run(&scan::ScanArgs {
                 paths,
                 since,
                 until,
                 per_key_metrics,
-                progress: !json,
+                progress: format == ScanFormat::Table,
                 baseline: load_baseline(baseline.as_deref())?,
                 limits,
                 tuning: tuning.clone(),
             })?;
-            if json {
-                emit(&(serde_json::to_string_pretty(&report)? + "\n"))?;
-            } else {
-                emit(&scan::render(&report, limit as usize))?;
+            match format {
+                ScanFormat::Json => emit(&(serde_json::to_string_pretty(&report)? + "\n"))?,
+                ScanFormat::Table => emit(&scan::render(&report, limit as usize))?,
+                ScanFormat::Asff => emit(&scan::asff(&report, Utc::now())?)?,
+                ScanFormat::Ocsf => emit(&scan::ocsf(&report, Utc::now())?)?,
             }
             Ok(if fail_on_findings && !report.findings.is_empty() {
                 ExitCode::from(3)

@@ -1,5 +1,6 @@
 //! `keytrail scan`: the log processor's engine, offline, over a local log tree.
 
+use std::collections::BTreeSet;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
@@ -12,6 +13,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 use keytrail::Summary;
 use keytrail::{AnalysisOptions, FileAnalysis, analyse};
+use keytrail::{AsffFinding, Exported, Origin, detection_finding};
 use keytrail::{Finding, Hits, evaluate_findings};
 use keytrail::{MetricOptions, Metrics};
 use keytrail::{non_log_reason, parse_log_key};
@@ -86,6 +88,9 @@ pub struct ScanReport {
     pub suppressed: std::collections::BTreeMap<String, std::collections::BTreeMap<String, u64>>,
     #[serde(skip)]
     pub summary: Summary,
+    /// The (account, region) of every log file read, from its CloudTrail layout name.
+    #[serde(skip)]
+    pub layouts: BTreeSet<(String, String)>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -174,6 +179,7 @@ struct Totals {
     bad: u64,
     dups: u64,
     warnings: Vec<String>,
+    layouts: BTreeSet<(String, String)>,
 }
 
 impl Totals {
@@ -184,6 +190,9 @@ impl Totals {
             FileResult::Read(path, a) => {
                 let a = *a;
                 self.counts.read += 1;
+                if let Some(k) = parse_log_key(&path) {
+                    self.layouts.insert((k.account, k.region));
+                }
                 self.records += a.records;
                 self.kms += a.kms_records;
                 self.bad += a.bad_records;
@@ -218,6 +227,7 @@ impl Totals {
         self.bad += o.bad;
         self.dups += o.dups;
         self.warnings.extend(o.warnings);
+        self.layouts.extend(o.layouts);
         self
     }
 }
@@ -253,6 +263,7 @@ pub fn run(args: &ScanArgs) -> Result<ScanReport> {
         kms,
         bad,
         dups,
+        layouts,
         ..
     } = totals;
     // Hits from all files share one timeline: thresholds span file boundaries, as in CloudWatch.
@@ -283,7 +294,43 @@ pub fn run(args: &ScanArgs) -> Result<ScanReport> {
         findings,
         suppressed: summary.suppressed.clone(),
         summary,
+        layouts,
     })
+}
+
+/// The scan's findings for other tools, exported at `now`. A finding whose keys and
+/// principals do not say where it is takes the account and region of the log tree,
+/// when the tree holds logs of one account and region only.
+fn exported(report: &ScanReport, now: DateTime<Utc>) -> Result<Vec<Exported>> {
+    let mut one = report.layouts.iter();
+    let origin = match (one.next(), one.next()) {
+        (Some((account, region)), None) => Origin {
+            account: Some(account.clone()),
+            region: Some(region.clone()),
+        },
+        _ => Origin::default(),
+    };
+    Ok(report
+        .findings
+        .iter()
+        .map(|f| Exported::from_finding(f, &origin, now))
+        .collect::<Result<_, _>>()?)
+}
+
+/// `--format asff`: a JSON array of AWS Security Finding Format findings.
+pub fn asff(report: &ScanReport, now: DateTime<Utc>) -> Result<String> {
+    let findings: Vec<AsffFinding> = exported(report, now)?.iter().map(AsffFinding::of).collect();
+    Ok(serde_json::to_string_pretty(&findings)? + "\n")
+}
+
+/// `--format ocsf`: one OCSF Detection Finding event per line.
+pub fn ocsf(report: &ScanReport, now: DateTime<Utc>) -> Result<String> {
+    let mut out = String::new();
+    for e in exported(report, now)? {
+        out.push_str(&serde_json::to_string(&detection_finding(&e))?);
+        out.push('\n');
+    }
+    Ok(out)
 }
 
 fn table(header: &[&str]) -> Table {

@@ -109,6 +109,10 @@ pub use detect::tuning::{
 pub use investigate::alarm::{
     Alarm, AlarmKind, MetricRef, Payload, parse_payload, parse_state_change_time,
 };
+pub use investigate::asff::{
+    ASFF_SCHEMA_VERSION, AsffFinding, AsffRecommendation, AsffRemediation, AsffResource,
+    AsffSeverity, severity_label,
+};
 pub use investigate::athena::{NotAColumnName, athena_query, date_partition, is_column_name};
 pub use investigate::chatbot::{
     CHAT_EVENT_TYPE, CHAT_ROWS, MAX_CHAT_DESCRIPTION, MAX_CHAT_TITLE, chatbot_notification,
@@ -117,7 +121,11 @@ pub use investigate::evidence::{
     Count, ErrorRow, Evidence, FailedObject, FileEvidence, IpRow, KeyEvidenceRow, PrincipalRow,
     gather_file,
 };
+pub use investigate::export::{CATALOG_URL, ExportError, Exported, Origin, finding_id, rfc3339};
 pub use investigate::notification::{notification_body, notification_subject};
+pub use investigate::ocsf::{
+    CREATE_ACTIVITY, DETECTION_FINDING_CLASS, FINDINGS_CATEGORY, OCSF_VERSION, detection_finding,
+};
 pub use investigate::plan::{MetricSelector, Plan, PlanError, Window, day_prefixes, plan_for};
 pub use investigate::record::{
     AlarmInfo, GatherInfo, Investigation, InvestigationInputs, RuleInfo, build_investigation,
@@ -158,10 +166,11 @@ pub use aws::{
     inventory::{AwsReviewSources, cloudtrail_client},
     kms::{KmsDirectory, kms_client},
     ports::{
-        AwsError, BodyReader, KeyDirectory, KeyMeta, Listing, MetricSink, Notifier, ObjectStore,
-        PutOutcome, ReviewSources,
+        AwsError, BodyReader, FindingImporter, KeyDirectory, KeyMeta, Listing, MetricSink,
+        Notifier, ObjectStore, PutOutcome, RefusedFinding, ReviewSources,
     },
     s3::{S3Store, s3_client},
     sdk::load_sdk_config,
+    securityhub::{SecurityHubImporter, securityhub_client},
     sns::{SnsNotifier, sns_client},
 };

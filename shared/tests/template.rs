@@ -709,3 +709,93 @@ fn every_function_sets_exactly_the_variables_its_code_reads() {
         problems.join("\n  ")
     );
 }
+
+/// `!Tag value` (short form) as (tag, value).
+fn tagged(v: &Value) -> Option<(String, &Value)> {
+    match v {
+        Value::Tagged(t) => Some((
+            t.tag.to_string().trim_start_matches('!').to_owned(),
+            &t.value,
+        )),
+        _ => None,
+    }
+}
+
+/// Security Hub is opt-in (SecurityHubExport, default "false"): the enricher's
+/// KEYTRAIL_SECURITY_HUB follows the parameter, and only when it is "true" may the
+/// role call BatchImportFindings, into this account's own default product only.
+#[test]
+fn security_hub_import_is_opt_in_and_scoped() {
+    let t = template();
+    let param = get(&t, "Parameters")
+        .and_then(|p| get(p, "SecurityHubExport"))
+        .expect("SecurityHubExport parameter");
+    assert_eq!(get(param, "Default").and_then(Value::as_str), Some("false"));
+    let allowed: Vec<&str> = get(param, "AllowedValues")
+        .and_then(Value::as_sequence)
+        .expect("AllowedValues")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(allowed, ["true", "false"]);
+    let cond = get(&t, "Conditions")
+        .and_then(|c| get(c, "SecurityHubExportCond"))
+        .and_then(tagged)
+        .expect("SecurityHubExportCond");
+    assert_eq!(cond.0, "Equals");
+    let args = cond.1.as_sequence().expect("[a, b]");
+    assert_eq!(ref_target(&args[0]), Some("SecurityHubExport"));
+    assert_eq!(args[1].as_str(), Some("true"));
+
+    let env = functions(&t)
+        .into_iter()
+        .find(|(id, _, _)| id == "AlarmEnricher")
+        .and_then(|(_, _, p)| get(p, "Environment"))
+        .and_then(|e| get(e, "Variables"))
+        .and_then(|v| get(v, "KEYTRAIL_SECURITY_HUB"))
+        .and_then(ref_target)
+        .map(str::to_owned);
+    assert_eq!(env.as_deref(), Some("SecurityHubExport"));
+
+    let (_, role) = resources_of(&t, "AWS::IAM::Role")
+        .into_iter()
+        .find(|(id, _)| id == "AlarmEnricherRole")
+        .expect("AlarmEnricherRole");
+    let statements: Vec<&Value> = get(role, "Policies")
+        .and_then(Value::as_sequence)
+        .expect("policies")
+        .iter()
+        .filter_map(|p| get(p, "PolicyDocument").and_then(|d| get(d, "Statement")))
+        .filter_map(Value::as_sequence)
+        .flatten()
+        .collect();
+    let mentions = |v: &Value| {
+        serde_yaml::to_string(v)
+            .expect("yaml")
+            .contains("securityhub:")
+    };
+    let mut found = 0;
+    for s in statements.iter().filter(|s| mentions(s)) {
+        let (tag, value) = tagged(s).expect("a Security Hub statement is under !If");
+        let branches = value.as_sequence().expect("[condition, then, else]");
+        assert_eq!(tag, "If");
+        assert_eq!(branches[0].as_str(), Some("SecurityHubExportCond"));
+        assert_eq!(ref_target(&branches[2]), Some("AWS::NoValue"));
+        let stmt = &branches[1];
+        assert_eq!(get(stmt, "Effect").and_then(Value::as_str), Some("Allow"));
+        assert_eq!(
+            get(stmt, "Action").and_then(Value::as_str),
+            Some("securityhub:BatchImportFindings")
+        );
+        let (sub, resource) = get(stmt, "Resource").and_then(tagged).expect("!Sub");
+        assert_eq!(sub, "Sub");
+        assert_eq!(
+            resource.as_str(),
+            Some(
+                "arn:${AWS::Partition}:securityhub:${AWS::Region}:${AWS::AccountId}:product/${AWS::AccountId}/default"
+            )
+        );
+        found += 1;
+    }
+    assert_eq!(found, 1, "one BatchImportFindings statement");
+}

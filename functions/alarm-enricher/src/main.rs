@@ -4,7 +4,8 @@
 
 use keytrail::{Enricher, EnricherConfig};
 use keytrail::{
-    KmsDirectory, S3Store, SnsNotifier, kms_client, load_sdk_config, s3_client, sns_client,
+    KmsDirectory, S3Store, SecurityHubImporter, SnsNotifier, kms_client, load_sdk_config,
+    s3_client, securityhub_client, sns_client,
 };
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
@@ -23,6 +24,10 @@ async fn main() -> Result<(), Error> {
         },
         SnsNotifier {
             client: sns_client(&sdk),
+        },
+        // Used only with KEYTRAIL_SECURITY_HUB=true; building it makes no call.
+        SecurityHubImporter {
+            client: securityhub_client(&sdk),
         },
         config,
     );

@@ -12,15 +12,17 @@ use tracing::{info, warn};
 
 use crate::aws::config::{ConfigError, Env};
 use crate::aws::discover::{discover_accounts, discover_regions};
-use crate::aws::ports::{AwsError, KeyDirectory, Notifier, ObjectStore};
+use crate::aws::ports::{AwsError, FindingImporter, KeyDirectory, Notifier, ObjectStore};
 use crate::aws::tuning::{TuningLoadError, TuningSource};
 use crate::cloudtrail::layout::{investigation_key, parse_log_key};
 use crate::cloudtrail::reader::ReadLimits;
 use crate::defaults::{DEFAULT_ATHENA_TABLE, DEFAULT_DELIVERY_LAG_MINUTES, DEFAULT_NAMESPACE};
 use crate::investigate::alarm::{Alarm, Payload, parse_payload};
+use crate::investigate::asff::AsffFinding;
 use crate::investigate::athena::date_partition;
 use crate::investigate::chatbot::chatbot_notification;
 use crate::investigate::evidence::{Evidence, FailedObject, FileEvidence, gather_file};
+use crate::investigate::export::Exported;
 use crate::investigate::notification::{notification_body, notification_subject};
 use crate::investigate::plan::{Plan, day_prefixes, plan_for};
 use crate::investigate::record::{
@@ -65,6 +67,9 @@ pub struct EnricherConfig {
     /// `KEYTRAIL_CHATBOT_TOPIC_ARN`: when set, the investigation is also published
     /// there as an AWS Chatbot custom notification (the template's ChatbotTopic).
     pub chatbot_topic_arn: Option<String>,
+    /// `KEYTRAIL_SECURITY_HUB`, default `false`: also import the investigation's
+    /// finding into Security Hub (ASFF, `BatchImportFindings`).
+    pub security_hub: bool,
 }
 
 impl EnricherConfig {
@@ -86,6 +91,7 @@ impl EnricherConfig {
         "KEYTRAIL_CONFIG",
         "KEYTRAIL_CONFIG_TTL_SECONDS",
         "KEYTRAIL_CHATBOT_TOPIC_ARN",
+        "KEYTRAIL_SECURITY_HUB",
     ];
 
     pub fn from_env() -> Result<EnricherConfig, ConfigError> {
@@ -133,6 +139,7 @@ impl EnricherConfig {
             summary_bucket: get("KEYTRAIL_SUMMARY_BUCKET"),
             tuning: std::sync::Arc::new(TuningSource::from_env(&env)?),
             chatbot_topic_arn: get("KEYTRAIL_CHATBOT_TOPIC_ARN"),
+            security_hub: env.flag("KEYTRAIL_SECURITY_HUB", false)?,
         })
     }
 }
@@ -149,19 +156,24 @@ pub enum EnrichError {
 }
 
 /// The handler with its dependencies.
-pub struct Enricher<S, K, N> {
+pub struct Enricher<S, K, N, F> {
     pub store: Arc<S>,
     pub kms: K,
     pub notifier: N,
+    /// Security Hub, used when `config.security_hub` is on.
+    pub findings: F,
     pub config: EnricherConfig,
 }
 
-impl<S: ObjectStore + 'static, K: KeyDirectory, N: Notifier> Enricher<S, K, N> {
-    pub fn new(store: S, kms: K, notifier: N, config: EnricherConfig) -> Self {
+impl<S: ObjectStore + 'static, K: KeyDirectory, N: Notifier, F: FindingImporter>
+    Enricher<S, K, N, F>
+{
+    pub fn new(store: S, kms: K, notifier: N, findings: F, config: EnricherConfig) -> Self {
         Enricher {
             store: Arc::new(store),
             kms,
             notifier,
+            findings,
             config,
         }
     }
@@ -226,7 +238,7 @@ impl<S: ObjectStore + 'static, K: KeyDirectory, N: Notifier> Enricher<S, K, N> {
                 .await?;
         }
         info!(alarm = %alarm.name, rule = %rule, events = inv.count, record = %key, chatbot = self.config.chatbot_topic_arn.is_some(), "enriched notification published");
-        Ok(json!({
+        let mut out = json!({
             "alarm": inv.alarm.name,
             "enriched": inv.enriched,
             "rule": rule,
@@ -235,7 +247,43 @@ impl<S: ObjectStore + 'static, K: KeyDirectory, N: Notifier> Enricher<S, K, N> {
             "files_failed": inv.gather.files_failed.len(),
             "record": inv.record_location,
             "subject": subject,
-        }))
+        });
+        if self.config.security_hub {
+            out["security_hub"] = self.import_finding(&inv).await;
+        }
+        Ok(out)
+    }
+
+    /// Imports the investigation's finding into Security Hub, after the notification:
+    /// a failure is logged and reported in the output, and the invocation succeeds
+    /// (a retry would send the notification again).
+    async fn import_finding(&self, inv: &Investigation) -> Value {
+        let exported = match Exported::from_investigation(inv) {
+            Ok(e) => e,
+            Err(why) => {
+                info!(alarm = %inv.alarm.name, reason = %why, "no Security Hub finding");
+                return json!({"skipped": why.to_string()});
+            }
+        };
+        let finding = AsffFinding::of(&exported);
+        match self.findings.import(std::slice::from_ref(&finding)).await {
+            Ok(refused) if refused.is_empty() => {
+                info!(id = %finding.id, "finding imported into Security Hub");
+                json!({"imported": finding.id})
+            }
+            Ok(refused) => {
+                let why: Vec<String> = refused
+                    .iter()
+                    .map(|r| clean(&format!("{}: {}", r.code, r.message), 512))
+                    .collect();
+                warn!(id = %finding.id, refused = ?why, "Security Hub refused the finding");
+                json!({"id": finding.id, "refused": why})
+            }
+            Err(e) => {
+                warn!(id = %finding.id, error = %e, "Security Hub import failed; the notification was sent");
+                json!({"id": finding.id, "error": clean(&e.to_string(), 512)})
+            }
+        }
     }
 
     /// Gathers the evidence and builds the investigation (without storing it).
@@ -474,6 +522,17 @@ mod tests {
             c.chatbot_topic_arn, None,
             "Chatbot notifications are off by default"
         );
+        assert!(!c.security_hub, "off unless asked for");
+        let hub = |v: &'static str| {
+            EnricherConfig::from_lookup(|k| match k {
+                "KEYTRAIL_LOG_BUCKET" | "KEYTRAIL_ALERT_TOPIC_ARN" => Some("x".into()),
+                "KEYTRAIL_SECURITY_HUB" => Some(v.into()),
+                _ => None,
+            })
+        };
+        assert!(hub("true").expect("true").security_hub);
+        assert!(!hub("false").expect("false").security_hub);
+        assert!(hub("maybe").is_err());
         let with = |partition: &'static str| {
             EnricherConfig::from_lookup(|k| match k {
                 "KEYTRAIL_LOG_BUCKET" | "KEYTRAIL_ALERT_TOPIC_ARN" => Some("x".into()),

@@ -13,5 +13,6 @@ pub mod monthly_review;
 pub mod ports;
 pub mod s3;
 pub mod sdk;
+pub mod securityhub;
 pub mod sns;
 pub mod tuning;

@@ -1,5 +1,5 @@
 //! The small traits the handlers use for what they need from AWS (objects, metrics,
-//! keys, notifications, the review's inventory) and the error of a failed call. The
+//! keys, notifications, findings, the review's inventory) and the error of a failed call. The
 //! SDK adapters implement them; tests and the core depend only on these.
 
 use std::future::Future;
@@ -136,6 +136,24 @@ pub trait Notifier: Send + Sync {
         body: &str,
         attributes: &[(&str, &str)],
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
+}
+
+/// A finding Security Hub did not import.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefusedFinding {
+    pub id: String,
+    pub code: String,
+    pub message: String,
+}
+
+/// What keytrail needs from Security Hub.
+pub trait FindingImporter: Send + Sync {
+    /// Imports (creates or updates, by id) at most 100 findings; returns the ones
+    /// Security Hub refused.
+    fn import(
+        &self,
+        findings: &[crate::investigate::asff::AsffFinding],
+    ) -> impl Future<Output = Result<Vec<RefusedFinding>, AwsError>> + Send;
 }
 
 /// Where the monthly review's key inventory and trail checks come from.

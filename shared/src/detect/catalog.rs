@@ -85,6 +85,10 @@ pub struct Rule {
     pub criteria: &'static str,
     /// The rule can only match with the review's baseline loaded (known sources).
     pub needs_baseline: bool,
+    /// What a match means, as an AWS Security Finding Format type
+    /// (`namespace/category`, in the `TTPs` or `Effects` namespace): the exported
+    /// findings' `Types` (ASFF) and `finding_info.types` (OCSF).
+    pub finding_type: &'static str,
     #[serde(skip)]
     predicate: fn(&KmsEvent) -> bool,
     /// Notes that sharpen a match, e.g. that a key policy was made public.
@@ -236,6 +240,7 @@ pub static RULES: &[Rule] = &[
         criteria: "`Decrypt` calls with a non-empty `errorCode`.",
         needs_baseline: false,
         outside_account: no_outside_account,
+        finding_type: "TTPs/Discovery",
         notes: no_notes,
         predicate: |e| e.name() == op::DECRYPT && e.failed(),
     },
@@ -260,6 +265,7 @@ pub static RULES: &[Rule] = &[
         criteria: "Any KMS call in the `AccessDenied` error class: `errorCode` `AccessDenied`, `AccessDeniedException`, `UnauthorizedOperation` or `Client.UnauthorizedOperation` (so it counts what `KMSFailures{ErrorClass=AccessDenied}` counts).",
         needs_baseline: false,
         outside_account: no_outside_account,
+        finding_type: "TTPs/Discovery",
         notes: no_notes,
         predicate: |e| e.error_class == Some(ErrorClass::AccessDenied),
     },
@@ -284,6 +290,7 @@ pub static RULES: &[Rule] = &[
         criteria: "Failed calls whose `errorMessage` says the key is pending deletion, whatever the error code (KMS uses `KMSInvalidStateException` or `DisabledException` depending on the API).",
         needs_baseline: false,
         outside_account: no_outside_account,
+        finding_type: "Effects/Denial of Service",
         notes: no_notes,
         predicate: |e| e.error_class == Some(ErrorClass::PendingDeletion),
     },
@@ -307,6 +314,7 @@ pub static RULES: &[Rule] = &[
         criteria: "Failed calls with `DisabledException`, or `KMSInvalidStateException` whose message says the key is disabled (not pending deletion).",
         needs_baseline: false,
         outside_account: no_outside_account,
+        finding_type: "Effects/Denial of Service",
         notes: no_notes,
         predicate: |e| e.error_class == Some(ErrorClass::Disabled),
     },
@@ -331,6 +339,7 @@ pub static RULES: &[Rule] = &[
         criteria: "Successful `ScheduleKeyDeletion`.",
         needs_baseline: false,
         outside_account: no_outside_account,
+        finding_type: "Effects/Data Destruction",
         notes: no_notes,
         predicate: |e| e.succeeded(op::SCHEDULE_KEY_DELETION),
     },
@@ -354,6 +363,7 @@ pub static RULES: &[Rule] = &[
         criteria: "Successful `DisableKey`.",
         needs_baseline: false,
         outside_account: no_outside_account,
+        finding_type: "Effects/Denial of Service",
         notes: no_notes,
         predicate: |e| e.succeeded(op::DISABLE_KEY),
     },
@@ -377,6 +387,7 @@ pub static RULES: &[Rule] = &[
         criteria: "Successful `CreateKey`.",
         needs_baseline: false,
         outside_account: no_outside_account,
+        finding_type: "TTPs/Persistence",
         notes: no_notes,
         predicate: |e| e.succeeded(op::CREATE_KEY),
     },
@@ -401,6 +412,7 @@ pub static RULES: &[Rule] = &[
         criteria: "Successful `PutKeyPolicy`. A note is added when the policy has an `Allow` statement for principal `\"*\"` (or `{\"AWS\": \"*\"}`) with no `Condition`.",
         needs_baseline: false,
         outside_account: no_outside_account,
+        finding_type: "TTPs/Privilege Escalation",
         notes: public_policy_note,
         predicate: |e| e.succeeded(op::PUT_KEY_POLICY),
     },
@@ -425,6 +437,7 @@ pub static RULES: &[Rule] = &[
         criteria: "Successful `CreateGrant` whose `granteePrincipal` is an ARN in a 12-digit account other than the key's account (or, when the key's account is unknown, the trail's `recipientAccountId`). Service principals do not match.",
         needs_baseline: false,
         outside_account: grantee_account,
+        finding_type: "Effects/Data Exposure",
         notes: grantee_note,
         predicate: |e| {
             if !e.succeeded(op::CREATE_GRANT) {
@@ -459,6 +472,7 @@ pub static RULES: &[Rule] = &[
         criteria: "Any KMS call, successful or not, where the caller's account and the account in the key's ARN are both 12-digit account ids and differ.",
         needs_baseline: false,
         outside_account: caller_account,
+        finding_type: "Effects/Data Exposure",
         notes: no_notes,
         predicate: |e| e.is_cross_account(),
     },
@@ -483,6 +497,7 @@ pub static RULES: &[Rule] = &[
         criteria: "Every `GenerateDataKey*` call (`GenerateDataKey`, `GenerateDataKeyWithoutPlaintext`, `GenerateDataKeyPair`, `GenerateDataKeyPairWithoutPlaintext`), successful or not.",
         needs_baseline: false,
         outside_account: no_outside_account,
+        finding_type: "Effects/Data Exfiltration",
         notes: no_notes,
         predicate: |e| e.operation.is_some_and(Operation::generates_data_key),
     },
@@ -506,6 +521,7 @@ pub static RULES: &[Rule] = &[
         criteria: "Successful `DeleteImportedKeyMaterial`.",
         needs_baseline: false,
         outside_account: no_outside_account,
+        finding_type: "Effects/Data Destruction",
         notes: no_notes,
         predicate: |e| e.succeeded(op::DELETE_IMPORTED_KEY_MATERIAL),
     },
@@ -530,6 +546,7 @@ pub static RULES: &[Rule] = &[
         criteria: "Successful `DisableKeyRotation`.",
         needs_baseline: false,
         outside_account: no_outside_account,
+        finding_type: "TTPs/Defense Evasion",
         notes: no_notes,
         predicate: |e| e.succeeded(op::DISABLE_KEY_ROTATION),
     },
@@ -554,6 +571,7 @@ pub static RULES: &[Rule] = &[
         criteria: "Any KMS call from a public IP outside the calling principal's known IPs and their /24 (IPv4) or /48 (IPv6) networks, per the baseline the monthly review writes. Calls through AWS services and from private addresses are exempt; inactive without a baseline.",
         needs_baseline: true,
         outside_account: no_outside_account,
+        finding_type: "TTPs/Initial Access",
         notes: no_notes,
         predicate: |e| e.unfamiliar_source,
     },
@@ -698,6 +716,38 @@ mod tests {
                 r.id
             );
             assert!(!r.playbook.is_empty() && r.threshold > 0.0 && r.period_secs % 60 == 0);
+        }
+    }
+
+    #[test]
+    fn finding_types_are_asff_ttps_or_effects() {
+        // The categories the ASFF types taxonomy defines for these two namespaces.
+        const TTPS: &[&str] = &[
+            "Initial Access",
+            "Execution",
+            "Persistence",
+            "Privilege Escalation",
+            "Defense Evasion",
+            "Credential Access",
+            "Discovery",
+            "Lateral Movement",
+            "Collection",
+            "Command and Control",
+        ];
+        const EFFECTS: &[&str] = &[
+            "Data Exposure",
+            "Data Exfiltration",
+            "Data Destruction",
+            "Denial of Service",
+            "Resource Consumption",
+        ];
+        for r in RULES {
+            let ok = match r.finding_type.split_once('/') {
+                Some(("TTPs", c)) => TTPS.contains(&c),
+                Some(("Effects", c)) => EFFECTS.contains(&c),
+                _ => false,
+            };
+            assert!(ok, "{}: {:?}", r.id, r.finding_type);
         }
     }
 
