@@ -575,7 +575,7 @@ async fn a_suppressed_principal_leaves_the_notification_and_is_counted() {
         .bucket(BUCKET)
         .key("keytrail/config.toml")
         .body(
-            b"[[suppressions]]\nid = \"batch-reader-retries\"\nreason = \"the batch reader retries with a stale key id (ticket OPS-77)\"\nrules = [\"decrypt_failures\"]\nprincipal = \"arn:aws:iam::111122223333:role/batch-reader\"\n"
+            b"[rules.decrypt_failures]\nseverity = \"high\"\n\n[[suppressions]]\nid = \"batch-reader-retries\"\nreason = \"the batch reader retries with a stale key id (ticket OPS-77)\"\nrules = [\"decrypt_failures\"]\nprincipal = \"arn:aws:iam::111122223333:role/batch-reader\"\n"
                 .to_vec()
                 .into(),
         )
@@ -601,6 +601,11 @@ async fn a_suppressed_principal_leaves_the_notification_and_is_counted() {
         "the 20 planted failures are silenced: {body}"
     );
     assert_eq!(inv.suppressed.get("batch-reader-retries"), Some(&20));
+    assert_eq!(
+        inv.rule.as_ref().map(|r| r.severity),
+        Some(keytrail::Severity::High),
+        "the file's severity reaches the investigation"
+    );
     assert!(
         !inv.principals
             .iter()

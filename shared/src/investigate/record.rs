@@ -203,7 +203,8 @@ pub fn build_investigation(ctx: InvestigationInputs, ev: Evidence) -> Investigat
         rule: rule.map(|r| RuleInfo {
             id: r.id.into(),
             title: r.title.into(),
-            severity: r.severity,
+            // As the configuration file sets it (the catalog's by default).
+            severity: plan.map_or(r.severity, |p| p.tuning.settings(r).severity),
             description: r.description.into(),
             playbook: r.playbook.iter().map(|s| (*s).to_owned()).collect(),
         }),
