@@ -544,13 +544,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
             match action {
                 ConfigAction::Check { file } => {
                     let t = keytrail::Tuning::load(&file)?;
-                    let changed = t.show()["rules"]
-                        .as_object()
-                        .map_or(0, |m| m.values().filter(|v| v["changed"] == true).count());
                     emit(&format!(
                         "{}: ok: {} rule(s) changed, {} suppression(s), {} trusted account(s)\n",
                         file.display(),
-                        changed,
+                        t.changed_rules(),
                         t.suppressions.len(),
                         t.trusted_accounts.len()
                     ))?;

@@ -442,6 +442,18 @@ impl Tuning {
         }
     }
 
+    /// The first suppression that silences `rule` for `e`, if one does.
+    pub fn suppression_for(&self, rule: &'static Rule, e: &KmsEvent) -> Option<&Suppression> {
+        self.suppressions
+            .iter()
+            .find(|s| s.covers(rule) && s.matches(e))
+    }
+
+    /// How many rules the file changes.
+    pub fn changed_rules(&self) -> usize {
+        self.overrides.len()
+    }
+
     /// Whether `account` is one the cross-account and grant rules treat as inside.
     pub fn is_trusted(&self, account: &str) -> bool {
         self.trusted_accounts.iter().any(|a| a == account)
@@ -475,11 +487,7 @@ impl Tuning {
             if rule.outside_account(e).is_some_and(|a| self.is_trusted(&a)) {
                 continue;
             }
-            match self
-                .suppressions
-                .iter()
-                .find(|s| s.covers(rule) && s.matches(e))
-            {
+            match self.suppression_for(rule, e) {
                 Some(s) => {
                     out.suppressed.insert(rule);
                     on_suppressed(rule, s);

@@ -83,11 +83,7 @@ impl Plan {
 
     /// The suppression that silences `e` for the alarm's rule, if one does.
     pub fn suppression_for(&self, e: &KmsEvent) -> Option<&crate::detect::tuning::Suppression> {
-        let rule = self.rule()?;
-        self.tuning
-            .suppressions
-            .iter()
-            .find(|s| s.covers(rule) && s.matches(e))
+        self.tuning.suppression_for(self.rule()?, e)
     }
 
     /// The rule behind the alarm (the first metric that has one).
