@@ -1,6 +1,7 @@
 //! The docs' rule table is the catalog's: `docs/catalog.md` holds, between its
 //! `rules:begin` and `rules:end` markers, exactly what `rules_table_markdown` makes of
-//! `RULES`. After changing a rule, paste the table this test prints.
+//! `RULES`. After changing a rule, run it with `KEYTRAIL_UPDATE_DOCS=1` to write the
+//! table in, and review the diff.
 
 use std::path::Path;
 
@@ -15,6 +16,11 @@ fn docs_rule_table_is_generated_from_the_catalog() {
     let start = doc.find(begin).expect("rules:begin marker") + begin.len();
     let stop = doc[start..].find(end).expect("rules:end marker") + start;
     let want = rules_table_markdown();
+    if std::env::var_os("KEYTRAIL_UPDATE_DOCS").is_some() {
+        let updated = format!("{}{want}{}", &doc[..start], &doc[stop..]);
+        std::fs::write(&path, updated).expect("write docs/catalog.md");
+        return;
+    }
     assert!(
         doc[start..stop] == want,
         "the rule table in {} differs from the catalog; it should be:\n{want}",

@@ -89,6 +89,14 @@ pub struct Rule {
     /// (`namespace/category`, in the `TTPs` or `Effects` namespace): the exported
     /// findings' `Types` (ASFF) and `finding_info.types` (OCSF).
     pub finding_type: &'static str,
+    /// The calls the rule reads: KMS `eventName`s, or `source:eventName` for other
+    /// services (the docs' catalog table lists them).
+    pub events: &'static [&'static str],
+    /// Whether calls an AWS service made count (see [`ServiceCalls`]).
+    pub service_calls: ServiceCalls,
+    /// The public rule sets and posture checks that have the same idea (empty: none
+    /// of Elastic, Panther, Sigma, Splunk, Datadog, Prowler, Security Hub or CIS).
+    pub rule_sets: &'static [&'static str],
     #[serde(skip)]
     predicate: fn(&KmsEvent) -> bool,
     /// Notes that sharpen a match, e.g. that a key policy was made public.
@@ -98,13 +106,52 @@ pub struct Rule {
     /// A match whose account is in the configuration's `trusted_accounts` does not
     /// count (see [`Rule::outside_account`]).
     #[serde(skip)]
-    outside_account: fn(&KmsEvent) -> Option<String>,
+    outside_account: Option<fn(&KmsEvent) -> Option<String>>,
+}
+
+/// Which calls made by AWS services a rule counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServiceCalls {
+    /// Every call: a service failing on a principal's behalf, or changing a key for
+    /// it, is still evidence.
+    Count,
+    /// Not the calls AWS itself makes (`AWSService` identities, `internal.amazonaws.com`,
+    /// CloudTrail's own account writing logs); calls a principal makes through a
+    /// service still count.
+    ExemptAwsInternal,
+    /// Not the calls any AWS service makes (`invokedBy`, a service as source): the
+    /// rule is about a principal's own behaviour, such as its volume or its addresses.
+    Exempt,
+}
+
+impl ServiceCalls {
+    /// True when a call by this principal counts for a rule with this setting.
+    pub fn counts(self, p: &crate::detect::principal::Principal) -> bool {
+        match self {
+            ServiceCalls::Count => true,
+            ServiceCalls::ExemptAwsInternal => !p.aws_internal,
+            ServiceCalls::Exempt => !p.service_originated && !p.aws_internal,
+        }
+    }
+
+    /// What the docs' catalog table says of it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            ServiceCalls::Count => "",
+            ServiceCalls::ExemptAwsInternal => {
+                "calls by AWS itself (`AWSService`, `internal.amazonaws.com`)"
+            }
+            ServiceCalls::Exempt => "calls an AWS service makes for a principal (`invokedBy`)",
+        }
+    }
 }
 
 impl Rule {
-    /// Does this rule select the event?
+    /// Does this rule select the event? Calls by AWS services that the rule does not
+    /// count ([`Rule::service_calls`]) never match.
     pub fn matches(&self, e: &KmsEvent) -> bool {
-        (self.predicate)(e)
+        self.service_calls.counts(&e.principal) && (self.predicate)(e)
     }
 
     /// Notes that sharpen a match, e.g. that a key policy was made public.
@@ -116,7 +163,29 @@ impl Rule {
     /// caller's for `cross_account_use`, the grantee's for `grant_to_external`);
     /// `None` for the rest.
     pub fn outside_account(&self, e: &KmsEvent) -> Option<String> {
-        (self.outside_account)(e)
+        self.outside_account.and_then(|f| f(e))
+    }
+
+    /// True for rules about another account, which `trusted_accounts` silences.
+    pub fn uses_trusted_accounts(&self) -> bool {
+        self.outside_account.is_some()
+    }
+
+    /// What keeps the rule from matching or alarming, in words (the docs' table).
+    pub fn silenced_by(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        let svc = self.service_calls.describe();
+        if !svc.is_empty() {
+            out.push(svc);
+        }
+        if self.uses_trusted_accounts() {
+            out.push("`trusted_accounts`");
+        }
+        if self.needs_baseline {
+            out.push("no baseline loaded");
+        }
+        out.push("a `[[suppress]]` entry, `enabled = false`, the threshold");
+        out
     }
 
     /// The rule's position in [`RULES`] (report order).
@@ -137,14 +206,14 @@ impl Eq for Rule {}
 /// The rules one event matches, worked out once per event ([`RuleSet::of`]) and read
 /// by the metrics, the summary and the offline findings.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct RuleSet(u32);
+pub struct RuleSet(u64);
 
-const _: () = assert!(RULES.len() <= 32, "RuleSet holds at most 32 rules");
+const _: () = assert!(RULES.len() <= 64, "RuleSet holds at most 64 rules");
 
 impl RuleSet {
     /// Runs every rule's predicate on the event, once.
     pub fn of(e: &KmsEvent) -> RuleSet {
-        let mut bits = 0u32;
+        let mut bits = 0u64;
         for (i, rule) in RULES.iter().enumerate() {
             if rule.matches(e) {
                 bits |= 1 << i;
@@ -173,10 +242,6 @@ impl RuleSet {
             .filter(move |(i, _)| self.0 & (1 << i) != 0)
             .map(|(_, r)| r)
     }
-}
-
-fn no_outside_account(_: &KmsEvent) -> Option<String> {
-    None
 }
 
 fn grantee_account(e: &KmsEvent) -> Option<String> {
@@ -238,8 +303,11 @@ pub static RULES: &[Rule] = &[
         datapoints_to_alarm: 1,
         group_by: GroupBy::All,
         criteria: "`Decrypt` calls with a non-empty `errorCode`.",
+        events: &["Decrypt"],
+        service_calls: ServiceCalls::Count,
+        rule_sets: &[],
         needs_baseline: false,
-        outside_account: no_outside_account,
+        outside_account: None,
         finding_type: "TTPs/Discovery",
         notes: no_notes,
         predicate: |e| e.name() == op::DECRYPT && e.failed(),
@@ -263,8 +331,11 @@ pub static RULES: &[Rule] = &[
         datapoints_to_alarm: 1,
         group_by: GroupBy::All,
         criteria: "Any KMS call in the `AccessDenied` error class: `errorCode` `AccessDenied`, `AccessDeniedException`, `UnauthorizedOperation` or `Client.UnauthorizedOperation` (so it counts what `KMSFailures{ErrorClass=AccessDenied}` counts).",
+        events: &["*"],
+        service_calls: ServiceCalls::Count,
+        rule_sets: &[],
         needs_baseline: false,
-        outside_account: no_outside_account,
+        outside_account: None,
         finding_type: "TTPs/Discovery",
         notes: no_notes,
         predicate: |e| e.error_class == Some(ErrorClass::AccessDenied),
@@ -288,8 +359,11 @@ pub static RULES: &[Rule] = &[
         datapoints_to_alarm: 1,
         group_by: GroupBy::All,
         criteria: "Failed calls whose `errorMessage` says the key is pending deletion, whatever the error code (KMS uses `KMSInvalidStateException` or `DisabledException` depending on the API).",
+        events: &["*"],
+        service_calls: ServiceCalls::Count,
+        rule_sets: &[],
         needs_baseline: false,
-        outside_account: no_outside_account,
+        outside_account: None,
         finding_type: "Effects/Denial of Service",
         notes: no_notes,
         predicate: |e| e.error_class == Some(ErrorClass::PendingDeletion),
@@ -312,8 +386,11 @@ pub static RULES: &[Rule] = &[
         datapoints_to_alarm: 1,
         group_by: GroupBy::All,
         criteria: "Failed calls with `DisabledException`, or `KMSInvalidStateException` whose message says the key is disabled (not pending deletion).",
+        events: &["*"],
+        service_calls: ServiceCalls::Count,
+        rule_sets: &[],
         needs_baseline: false,
-        outside_account: no_outside_account,
+        outside_account: None,
         finding_type: "Effects/Denial of Service",
         notes: no_notes,
         predicate: |e| e.error_class == Some(ErrorClass::Disabled),
@@ -337,8 +414,18 @@ pub static RULES: &[Rule] = &[
         datapoints_to_alarm: 1,
         group_by: GroupBy::All,
         criteria: "Successful `ScheduleKeyDeletion`.",
+        events: &["ScheduleKeyDeletion"],
+        service_calls: ServiceCalls::Count,
+        rule_sets: &[
+            "CIS AWS 4.7",
+            "Elastic",
+            "Panther",
+            "Datadog",
+            "Prowler",
+            "Security Hub KMS.3",
+        ],
         needs_baseline: false,
-        outside_account: no_outside_account,
+        outside_account: None,
         finding_type: "Effects/Data Destruction",
         notes: no_notes,
         predicate: |e| e.succeeded(op::SCHEDULE_KEY_DELETION),
@@ -361,8 +448,11 @@ pub static RULES: &[Rule] = &[
         datapoints_to_alarm: 1,
         group_by: GroupBy::All,
         criteria: "Successful `DisableKey`.",
+        events: &["DisableKey"],
+        service_calls: ServiceCalls::Count,
+        rule_sets: &["CIS AWS 4.7", "Elastic", "Panther", "Datadog", "Prowler"],
         needs_baseline: false,
-        outside_account: no_outside_account,
+        outside_account: None,
         finding_type: "Effects/Denial of Service",
         notes: no_notes,
         predicate: |e| e.succeeded(op::DISABLE_KEY),
@@ -385,8 +475,11 @@ pub static RULES: &[Rule] = &[
         datapoints_to_alarm: 1,
         group_by: GroupBy::All,
         criteria: "Successful `CreateKey`.",
+        events: &["CreateKey"],
+        service_calls: ServiceCalls::Count,
+        rule_sets: &[],
         needs_baseline: false,
-        outside_account: no_outside_account,
+        outside_account: None,
         finding_type: "TTPs/Persistence",
         notes: no_notes,
         predicate: |e| e.succeeded(op::CREATE_KEY),
@@ -410,8 +503,11 @@ pub static RULES: &[Rule] = &[
         datapoints_to_alarm: 1,
         group_by: GroupBy::All,
         criteria: "Successful `PutKeyPolicy`. A note is added when the policy has an `Allow` statement for principal `\"*\"` (or `{\"AWS\": \"*\"}`) with no `Condition`.",
+        events: &["PutKeyPolicy"],
+        service_calls: ServiceCalls::Count,
+        rule_sets: &["Elastic"],
         needs_baseline: false,
-        outside_account: no_outside_account,
+        outside_account: None,
         finding_type: "TTPs/Privilege Escalation",
         notes: public_policy_note,
         predicate: |e| e.succeeded(op::PUT_KEY_POLICY),
@@ -435,8 +531,11 @@ pub static RULES: &[Rule] = &[
         datapoints_to_alarm: 1,
         group_by: GroupBy::All,
         criteria: "Successful `CreateGrant` whose `granteePrincipal` is an ARN in a 12-digit account other than the key's account (or, when the key's account is unknown, the trail's `recipientAccountId`). Service principals do not match.",
+        events: &["CreateGrant"],
+        service_calls: ServiceCalls::Count,
+        rule_sets: &[],
         needs_baseline: false,
-        outside_account: grantee_account,
+        outside_account: Some(grantee_account),
         finding_type: "Effects/Data Exposure",
         notes: grantee_note,
         predicate: |e| {
@@ -470,8 +569,11 @@ pub static RULES: &[Rule] = &[
         datapoints_to_alarm: 1,
         group_by: GroupBy::All,
         criteria: "Any KMS call, successful or not, where the caller's account and the account in the key's ARN are both 12-digit account ids and differ.",
+        events: &["*"],
+        service_calls: ServiceCalls::ExemptAwsInternal,
+        rule_sets: &[],
         needs_baseline: false,
-        outside_account: caller_account,
+        outside_account: Some(caller_account),
         finding_type: "Effects/Data Exposure",
         notes: no_notes,
         predicate: |e| e.is_cross_account(),
@@ -495,8 +597,16 @@ pub static RULES: &[Rule] = &[
         datapoints_to_alarm: 1,
         group_by: GroupBy::Source,
         criteria: "Every `GenerateDataKey*` call (`GenerateDataKey`, `GenerateDataKeyWithoutPlaintext`, `GenerateDataKeyPair`, `GenerateDataKeyPairWithoutPlaintext`), successful or not.",
+        events: &[
+            "GenerateDataKey",
+            "GenerateDataKeyWithoutPlaintext",
+            "GenerateDataKeyPair",
+            "GenerateDataKeyPairWithoutPlaintext",
+        ],
+        service_calls: ServiceCalls::Exempt,
+        rule_sets: &[],
         needs_baseline: false,
-        outside_account: no_outside_account,
+        outside_account: None,
         finding_type: "Effects/Data Exfiltration",
         notes: no_notes,
         predicate: |e| e.operation.is_some_and(Operation::generates_data_key),
@@ -519,8 +629,11 @@ pub static RULES: &[Rule] = &[
         datapoints_to_alarm: 1,
         group_by: GroupBy::All,
         criteria: "Successful `DeleteImportedKeyMaterial`.",
+        events: &["DeleteImportedKeyMaterial"],
+        service_calls: ServiceCalls::Count,
+        rule_sets: &["Elastic", "Sigma"],
         needs_baseline: false,
-        outside_account: no_outside_account,
+        outside_account: None,
         finding_type: "Effects/Data Destruction",
         notes: no_notes,
         predicate: |e| e.succeeded(op::DELETE_IMPORTED_KEY_MATERIAL),
@@ -544,8 +657,17 @@ pub static RULES: &[Rule] = &[
         datapoints_to_alarm: 1,
         group_by: GroupBy::All,
         criteria: "Successful `DisableKeyRotation`.",
+        events: &["DisableKeyRotation"],
+        service_calls: ServiceCalls::Count,
+        rule_sets: &[
+            "CIS AWS 3.6 (posture)",
+            "Security Hub KMS.4 (posture)",
+            "Prowler (posture)",
+            "Panther (posture)",
+            "Datadog (posture)",
+        ],
         needs_baseline: false,
-        outside_account: no_outside_account,
+        outside_account: None,
         finding_type: "TTPs/Defense Evasion",
         notes: no_notes,
         predicate: |e| e.succeeded(op::DISABLE_KEY_ROTATION),
@@ -569,19 +691,23 @@ pub static RULES: &[Rule] = &[
         datapoints_to_alarm: 1,
         group_by: GroupBy::All,
         criteria: "Any KMS call from a public IP outside the calling principal's known IPs and their /24 (IPv4) or /48 (IPv6) networks, per the baseline the monthly review writes. Calls through AWS services and from private addresses are exempt; inactive without a baseline.",
+        events: &["*"],
+        service_calls: ServiceCalls::Exempt,
+        rule_sets: &[],
         needs_baseline: true,
-        outside_account: no_outside_account,
+        outside_account: None,
         finding_type: "TTPs/Initial Access",
         notes: no_notes,
         predicate: |e| e.unfamiliar_source,
     },
 ];
 
-/// The catalog as a Markdown table (id, metric, severity, default alarm, criteria):
-/// the rule table of `docs/catalog.md`, which a test keeps equal to this.
+/// The catalog as a Markdown table (id, metric, severity, default alarm, events,
+/// criteria, what silences it, public rule sets): the rule table of
+/// `docs/catalog.md`, which a test keeps equal to this.
 pub fn rules_table_markdown() -> String {
     let mut out = String::from(
-        "| id | metric | severity | default alarm | matches |\n|---|---|---|---|---|\n",
+        "| id | metric | severity | default alarm | events | matches | silenced by | public rule sets |\n|---|---|---|---|---|---|---|---|\n",
     );
     for r in RULES {
         let op = match r.comparison {
@@ -592,8 +718,22 @@ pub fn rules_table_markdown() -> String {
             GroupBy::All => "",
             GroupBy::Source => " (per source in `scan`)",
         };
+        let events = if r.events == ["*"] {
+            "any KMS call".to_owned()
+        } else {
+            r.events
+                .iter()
+                .map(|e| format!("`{e}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let sets = if r.rule_sets.is_empty() {
+            "none".to_owned()
+        } else {
+            r.rule_sets.join(", ")
+        };
         out.push_str(&format!(
-            "| `{}` | `{}` | {} | Sum {op} {} in {} s, {} of {} periods{per_source} | {} |\n",
+            "| `{}` | `{}` | {} | Sum {op} {} in {} s, {} of {} periods{per_source} | {events} | {} | {} | {sets} |\n",
             r.id,
             r.metric,
             r.severity.as_str(),
@@ -602,6 +742,7 @@ pub fn rules_table_markdown() -> String {
             r.datapoints_to_alarm,
             r.evaluation_periods,
             r.criteria,
+            r.silenced_by().join("; "),
         ));
     }
     out
@@ -953,6 +1094,36 @@ mod tests {
             json!({"userIdentity": {"type": "IAMUser", "accountId": "12345", "arn": "arn:aws:iam::12345:user/a"}}),
         );
         assert!(!fires("cross_account_use", placeholder));
+    }
+
+    #[test]
+    fn service_calls_do_not_fire_rules_about_a_principals_own_behaviour() {
+        // 150 GenerateDataKey calls S3 makes for a role are S3's, not the role's burst.
+        let via_s3 = with(
+            base("GenerateDataKey"),
+            json!({"sourceIPAddress": "s3.amazonaws.com", "userIdentity": {"type": "AssumedRole", "arn": "arn:aws:sts::111122223333:assumed-role/app/s", "accountId": "111122223333", "invokedBy": "s3.amazonaws.com"}}),
+        );
+        assert!(!fires("data_key_volume", via_s3.clone()));
+        assert!(fires("data_key_volume", base("GenerateDataKey")));
+        // CloudTrail's own account writing logs with the trail's key (AWS KMS
+        // developer guide, services-cloudtrail example).
+        let cloudtrail = with(
+            base("GenerateDataKey"),
+            json!({"sourceIPAddress": "internal.amazonaws.com", "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::086441151436:user/AWSCloudTrail", "accountId": "086441151436", "invokedBy": "internal.amazonaws.com"}}),
+        );
+        assert!(!fires("cross_account_use", cloudtrail));
+        // A role of another account using the key through S3 is still cross-account.
+        let foreign_via_s3 = with(
+            base("GenerateDataKey"),
+            json!({"sourceIPAddress": "s3.amazonaws.com", "userIdentity": {"type": "AssumedRole", "arn": "arn:aws:sts::444455556666:assumed-role/app/s", "accountId": "444455556666", "invokedBy": "s3.amazonaws.com"}}),
+        );
+        assert!(fires("cross_account_use", foreign_via_s3));
+        // Failures on a principal's behalf still count.
+        let failing = with(
+            via_s3,
+            json!({"eventName": "Decrypt", "errorCode": "AccessDeniedException"}),
+        );
+        assert!(fires("access_denied", failing));
     }
 
     #[test]

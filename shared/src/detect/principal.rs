@@ -23,6 +23,12 @@ pub struct Principal {
     pub service_originated: bool,
     /// The service that made the call, when known.
     pub invoked_by: Option<String>,
+    /// True when AWS itself is the caller, not a principal acting through a service:
+    /// `userIdentity.type` `AWSService`, or `internal.amazonaws.com` as `invokedBy` or
+    /// source (CloudTrail's own account 086441151436 writing logs). Such a caller's
+    /// id is `service:internal.amazonaws.com` unless it names its service.
+    #[serde(skip)]
+    pub aws_internal: bool,
 }
 
 /// Where a call came from.
@@ -120,11 +126,25 @@ pub fn principal_of(r: &Record) -> Principal {
     }
     .or_else(|| ui.account_id.as_ref().map(|a| format!("account:{a}")))
     .unwrap_or_else(|| "unknown".to_owned());
+    // `AWS Internal` is not enough: the console's calls for a real user carry it.
+    let internal = |s: &str| s.trim().eq_ignore_ascii_case("internal.amazonaws.com");
+    let aws_internal = identity_type.as_deref() == Some("AWSService")
+        || invoked_by.as_deref().is_some_and(internal)
+        || r.source_ip_address.as_deref().is_some_and(internal);
+    // AWS itself is one principal, not a user of its account (CloudTrail's own
+    // `arn:aws:iam::086441151436:user/AWSCloudTrail` would read as a cross-account
+    // caller of every trail key).
+    let id = if aws_internal && identity_type.as_deref() != Some("AWSService") {
+        "service:internal.amazonaws.com".to_owned()
+    } else {
+        id
+    };
     Principal {
         id,
         account,
         session_name,
         identity_type,
+        aws_internal,
         service_originated: invoked_by.is_some() || source_service,
         invoked_by: invoked_by.or_else(|| {
             r.source_ip_address
@@ -204,6 +224,20 @@ mod tests {
         );
         assert_eq!(got.id, "account:444455556666");
         assert_eq!(got.account.as_deref(), Some("444455556666"));
+    }
+
+    #[test]
+    fn aws_itself_is_one_principal() {
+        let cloudtrail = p(
+            json!({"sourceIPAddress": "internal.amazonaws.com", "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::086441151436:user/AWSCloudTrail", "accountId": "086441151436", "invokedBy": "internal.amazonaws.com"}}),
+        );
+        assert!(cloudtrail.aws_internal && cloudtrail.service_originated);
+        assert_eq!(cloudtrail.id, "service:internal.amazonaws.com");
+        let console = p(
+            json!({"sourceIPAddress": "AWS Internal", "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/alice", "invokedBy": "AWS Internal"}}),
+        );
+        assert!(!console.aws_internal);
+        assert_eq!(console.id, "arn:aws:iam::111122223333:user/alice");
     }
 
     #[test]
