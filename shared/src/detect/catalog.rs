@@ -10,6 +10,7 @@ use serde_json::Value;
 use crate::cloudtrail::record::{Record, is_account_id};
 use crate::detect::event::{ErrorClass, KmsEvent};
 use crate::detect::operations::{Operation, op};
+use crate::detect::policy::{PolicyDocument, PolicyError};
 
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
@@ -102,9 +103,10 @@ pub struct Rule {
     /// Notes that sharpen a match, e.g. that a key policy was made public.
     #[serde(skip)]
     notes: fn(&KmsEvent) -> Vec<String>,
-    /// For rules about another account: the account that makes a match "outside".
-    /// A match whose account is in the configuration's `trusted_accounts` does not
-    /// count (see [`Rule::outside_account`]).
+    /// For rules about another account: the account that makes a match "outside"
+    /// (several, comma-separated, when a policy names more than one). A match whose
+    /// accounts are all in the configuration's `trusted_accounts` does not count (see
+    /// [`Rule::outside_account`]).
     #[serde(skip)]
     outside_account: Option<fn(&KmsEvent) -> Option<String>>,
 }
@@ -259,15 +261,229 @@ fn no_notes(_: &KmsEvent) -> Vec<String> {
     Vec::new()
 }
 
-fn public_policy_note(e: &KmsEvent) -> Vec<String> {
-    if policy_is_public(e.record) {
-        vec![
-            "policy grants access to any principal (\"*\") with no condition: key made public"
-                .into(),
-        ]
-    } else {
-        Vec::new()
+/// `CreateKey`, `PutKeyPolicy` or `ReplicateKey` that succeeded: the calls that set
+/// a key policy.
+fn sets_policy(e: &KmsEvent) -> bool {
+    !e.failed()
+        && matches!(
+            e.name(),
+            op::CREATE_KEY | op::PUT_KEY_POLICY | op::REPLICATE_KEY
+        )
+}
+
+/// The request's key policy: `None` when the call names none (`CreateKey` without a
+/// policy gets the default policy, which only the key's account can use).
+fn policy_of(e: &KmsEvent) -> Option<Result<PolicyDocument, PolicyError>> {
+    e.record
+        .request_parameters
+        .as_ref()?
+        .get("policy")
+        .filter(|v| !v.is_null())
+        .map(PolicyDocument::parse)
+}
+
+/// The account that owns the key: its ARN's, else the trail's `recipientAccountId`
+/// (12-digit accounts only).
+fn key_owner<'e>(e: &'e KmsEvent) -> Option<&'e str> {
+    e.key_account()
+        .filter(|a| is_account_id(a))
+        .or(e.record.recipient_account_id.as_deref())
+        .filter(|a| is_account_id(a))
+}
+
+/// The accounts other than the key's that the request's policy allows.
+fn policy_accounts(e: &KmsEvent) -> Vec<String> {
+    let Some(owner) = key_owner(e) else {
+        return Vec::new();
+    };
+    match policy_of(e) {
+        Some(Ok(doc)) => doc.outside_accounts(Some(owner)),
+        _ => Vec::new(),
     }
+}
+
+/// [`Rule::outside_account`] of `key_shared_external`: every outside account,
+/// comma-separated (the match is silenced only when all are trusted).
+fn policy_outside_accounts(e: &KmsEvent) -> Option<String> {
+    let accounts = policy_accounts(e);
+    (!accounts.is_empty()).then(|| accounts.join(","))
+}
+
+fn public_statement_notes(e: &KmsEvent) -> Vec<String> {
+    let Some(Ok(doc)) = policy_of(e) else {
+        return Vec::new();
+    };
+    doc.public_statements()
+        .map(|(i, s)| {
+            let who = if s.not_principal {
+                "everyone but its NotPrincipal"
+            } else {
+                "any principal (\"*\")"
+            };
+            format!(
+                "{} allows {who} with no condition that confines the caller: {}",
+                s.label(i),
+                s.actions_text()
+            )
+        })
+        .collect()
+}
+
+fn shared_account_notes(e: &KmsEvent) -> Vec<String> {
+    let Some(Ok(doc)) = policy_of(e) else {
+        return Vec::new();
+    };
+    let owner = key_owner(e);
+    let mut out = Vec::new();
+    for (i, s) in doc.statements.iter().enumerate() {
+        let accounts: Vec<String> = s
+            .allowed_accounts()
+            .into_iter()
+            .filter(|a| Some(a.as_str()) != owner)
+            .collect();
+        if !accounts.is_empty() {
+            out.push(format!(
+                "{} allows account {} (the key's account is {}): {}",
+                s.label(i),
+                accounts.join(", "),
+                owner.unwrap_or("unknown"),
+                s.actions_text()
+            ));
+        }
+    }
+    out
+}
+
+/// What `key_policy_changed` adds: a public statement, other accounts, or a policy
+/// that could not be read.
+fn policy_change_notes(e: &KmsEvent) -> Vec<String> {
+    match policy_of(e) {
+        None => Vec::new(),
+        Some(Err(err)) => vec![format!("the new policy could not be read: {err}")],
+        Some(Ok(doc)) => {
+            let mut out = Vec::new();
+            if doc.is_public() {
+                out.push(
+                    "policy grants access to any principal (\"*\") with no restricting condition: key made public (see key_made_public)"
+                        .to_owned(),
+                );
+            }
+            let accounts = doc.outside_accounts(key_owner(e));
+            if key_owner(e).is_some() && !accounts.is_empty() {
+                out.push(format!(
+                    "policy allows other accounts: {} (see key_shared_external)",
+                    accounts.join(", ")
+                ));
+            }
+            out
+        }
+    }
+}
+
+/// `pendingWindowInDays` of a `ScheduleKeyDeletion` request (a number or a numeric
+/// string).
+fn pending_window_days(e: &KmsEvent) -> Option<i64> {
+    let v = e
+        .record
+        .request_parameters
+        .as_ref()?
+        .get("pendingWindowInDays")?;
+    v.as_i64()
+        .or_else(|| v.as_f64().map(|f| f as i64))
+        .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+}
+
+fn deletion_window_notes(e: &KmsEvent) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(d) = pending_window_days(e) {
+        out.push(format!("waiting period {d} days"));
+    }
+    if let Some(date) = response_str(e, "deletionDate") {
+        out.push(format!("deletion date {date}"));
+    }
+    out
+}
+
+/// A string field of `responseElements`.
+fn response_str<'e>(e: &'e KmsEvent, field: &str) -> Option<&'e str> {
+    e.record.response_elements.as_ref()?.get(field)?.as_str()
+}
+
+/// A string field of the request, the response or `additionalEventData`, in that
+/// order (CloudTrail puts a custom key store's details in any of them).
+fn any_str<'e>(e: &'e KmsEvent, field: &str) -> Option<&'e str> {
+    let r = e.record;
+    [
+        r.request_parameters.as_ref(),
+        r.response_elements.as_ref(),
+        r.additional_event_data.as_ref(),
+    ]
+    .into_iter()
+    .flatten()
+    .find_map(|v| v.get(field).and_then(Value::as_str))
+    .filter(|s| !s.is_empty())
+}
+
+/// The key's origin and custom key store, as far as the record says.
+fn key_store_notes(e: &KmsEvent) -> Vec<String> {
+    let mut out = Vec::new();
+    for (field, label) in [
+        ("origin", "origin"),
+        ("customKeyStoreId", "custom key store"),
+        ("customKeyStoreName", "store name"),
+        ("customKeyStoreType", "store type"),
+        ("clusterId", "CloudHSM cluster"),
+        ("cloudHsmClusterId", "CloudHSM cluster"),
+        ("xksProxyUriEndpoint", "external key store proxy"),
+        (
+            "xksProxyVpcEndpointServiceName",
+            "proxy VPC endpoint service",
+        ),
+        ("xksKeyId", "external key"),
+    ] {
+        if let Some(v) = any_str(e, field) {
+            let note = format!("{label} {v}");
+            if !out.contains(&note) {
+                out.push(note);
+            }
+        }
+    }
+    out
+}
+
+fn import_notes(e: &KmsEvent) -> Vec<String> {
+    let mut out = Vec::new();
+    match e.record.request_str("expirationModel") {
+        Some("KEY_MATERIAL_DOES_NOT_EXPIRE") => out.push("key material does not expire".into()),
+        Some(m) => {
+            let to = e
+                .record
+                .request_str("validTo")
+                .unwrap_or("(no ValidTo recorded)");
+            out.push(format!("expiration model {m}, valid to {to}"));
+        }
+        None => {
+            if let Some(to) = e.record.request_str("validTo") {
+                out.push(format!("valid to {to}"));
+            }
+        }
+    }
+    if let Some(t) = e.record.request_str("importType") {
+        out.push(format!("import type {t}"));
+    }
+    out
+}
+
+fn region_notes(e: &KmsEvent) -> Vec<String> {
+    let from = e.record.aws_region.as_deref().unwrap_or("unknown");
+    let mut out = Vec::new();
+    if let Some(r) = e.record.request_str("replicaRegion") {
+        out.push(format!("replica created in {r} (primary in {from})"));
+    }
+    if let Some(r) = e.record.request_str("primaryRegion") {
+        out.push(format!("primary Region moved to {r} (call made in {from})"));
+    }
+    out
 }
 
 fn grantee_note(e: &KmsEvent) -> Vec<String> {
@@ -398,7 +614,7 @@ pub static RULES: &[Rule] = &[
     Rule {
         id: "key_deletion_scheduled",
         metric: "KMSKeyDeletionScheduled",
-        severity: Severity::High,
+        severity: Severity::Medium,
         title: "Key deletion scheduled",
         description: "ScheduleKeyDeletion succeeded (CIS AWS 4.7). After the waiting period, the key and every ciphertext under it are lost for good.",
         playbook: &[
@@ -502,14 +718,14 @@ pub static RULES: &[Rule] = &[
         evaluation_periods: 4,
         datapoints_to_alarm: 1,
         group_by: GroupBy::All,
-        criteria: "Successful `PutKeyPolicy`. A note is added when the policy has an `Allow` statement for principal `\"*\"` (or `{\"AWS\": \"*\"}`) with no `Condition`.",
+        criteria: "Successful `PutKeyPolicy`. Notes say when the new policy is public (as `key_made_public` judges it), which other accounts it allows (as `key_shared_external` reads them), or that it could not be read.",
         events: &["PutKeyPolicy"],
         service_calls: ServiceCalls::Count,
         rule_sets: &["Elastic"],
         needs_baseline: false,
         outside_account: None,
         finding_type: "TTPs/Privilege Escalation",
-        notes: public_policy_note,
+        notes: policy_change_notes,
         predicate: |e| e.succeeded(op::PUT_KEY_POLICY),
     },
     Rule {
@@ -673,6 +889,312 @@ pub static RULES: &[Rule] = &[
         predicate: |e| e.succeeded(op::DISABLE_KEY_ROTATION),
     },
     Rule {
+        id: "key_made_public",
+        metric: "KMSKeyMadePublic",
+        severity: Severity::Critical,
+        title: "Key made public through its policy",
+        description: "CreateKey, PutKeyPolicy or ReplicateKey set a key policy that lets any principal (\"*\") use or manage the key, with no condition that confines the caller to an organisation, an account, a VPC endpoint or an AWS service. Anyone with AWS credentials can then call the key.",
+        playbook: &[
+            "Restore a private policy now: aws kms put-key-policy --key-id <key> --policy-name default --policy file://previous-policy.json (the previous PutKeyPolicy event or your infrastructure code holds it); if the key must stay usable meanwhile, add a Deny for principals outside aws:PrincipalOrgID.",
+            "Read the statement named in the notes: its actions say what anyone could do (kms:Decrypt and kms:ReEncrypt* expose data, kms:Encrypt and kms:GenerateDataKey* let outsiders encrypt to your key, kms:PutKeyPolicy hands over control).",
+            "Search every call to the key since the change by principals outside your organisation (keytrail search --key <key> --since <change time>, or the prepared Athena query) to see whether anyone used the opening.",
+            PB_PRINCIPAL,
+            PB_ROTATE,
+            PB_NOTIFY,
+        ],
+        threshold: 1.0,
+        comparison: Comparison::GreaterThanOrEqualToThreshold,
+        period_secs: 300,
+        evaluation_periods: 4,
+        datapoints_to_alarm: 1,
+        group_by: GroupBy::All,
+        criteria: "Successful `CreateKey`, `PutKeyPolicy` or `ReplicateKey` whose `policy` has an `Allow` statement for `Principal` `\"*\"` or `{\"AWS\": \"*\"}` (a string or in an array), or an `Allow` with `NotPrincipal`, that no condition on `aws:PrincipalOrgID`, `aws:PrincipalAccount`, `aws:SourceAccount`, `aws:SourceVpce`, `kms:CallerAccount` or `kms:ViaService` confines (key names in any case, any positive operator; negated operators, `Null`, `...IfExists` and a bare `*` value do not confine). The notes name the statement and its actions.",
+        events: &["CreateKey", "PutKeyPolicy", "ReplicateKey"],
+        service_calls: ServiceCalls::Count,
+        rule_sets: &[
+            "Panther",
+            "Splunk",
+            "Prowler (posture)",
+            "Security Hub KMS.5 (posture)",
+        ],
+        needs_baseline: false,
+        outside_account: None,
+        finding_type: "Effects/Data Exposure",
+        notes: public_statement_notes,
+        predicate: |e| {
+            sets_policy(e) && policy_of(e).is_some_and(|p| p.is_ok_and(|d| d.is_public()))
+        },
+    },
+    Rule {
+        id: "key_shared_external",
+        metric: "KMSKeySharedExternal",
+        severity: Severity::High,
+        title: "Key shared with another account through its policy",
+        description: "CreateKey, PutKeyPolicy or ReplicateKey set a key policy that allows an account other than the key's own (as an account id, its root, or one of its roles or users). That account can use the key as its policy statement allows, and can pass it on to its own principals.",
+        playbook: &[
+            "Check that every account in the notes is a partner or a member of your organisation; add the expected ones to trusted_accounts in the configuration file so that they stop raising this.",
+            "For an unknown account, remove its statement: aws kms put-key-policy --key-id <key> --policy-name default --policy file://policy-without-it.json, and revoke the grants it holds (aws kms list-grants --key-id <key>, then aws kms revoke-grant).",
+            "Search the key's calls by that account since the change (keytrail search --key <key> --since <change time>) to see what it did with the key.",
+            PB_PRINCIPAL,
+            PB_NOTIFY,
+        ],
+        threshold: 1.0,
+        comparison: Comparison::GreaterThanOrEqualToThreshold,
+        period_secs: 300,
+        evaluation_periods: 4,
+        datapoints_to_alarm: 1,
+        group_by: GroupBy::All,
+        criteria: "Successful `CreateKey`, `PutKeyPolicy` or `ReplicateKey` whose `policy` has an `Allow` statement naming, in its `AWS` principals, a 12-digit account other than the key's (from the key's ARN, else the trail's `recipientAccountId`): a bare account id or an `iam`/`sts` ARN of that account. Conditions do not matter: the other account is let in. A match is silenced only when every such account is in `trusted_accounts`.",
+        events: &["CreateKey", "PutKeyPolicy", "ReplicateKey"],
+        service_calls: ServiceCalls::Count,
+        rule_sets: &[],
+        needs_baseline: false,
+        outside_account: Some(policy_outside_accounts),
+        finding_type: "Effects/Data Exposure",
+        notes: shared_account_notes,
+        predicate: |e| sets_policy(e) && !policy_accounts(e).is_empty(),
+    },
+    Rule {
+        id: "policy_lockout_bypass",
+        metric: "KMSPolicyLockoutBypass",
+        severity: Severity::High,
+        title: "Key policy lockout safety check bypassed",
+        description: "CreateKey, PutKeyPolicy or ReplicateKey was called with BypassPolicyLockoutSafetyCheck set to true. The check refuses a policy that would lock the caller out of the key; bypassing it is how a key is made unmanageable by its own account (only AWS Support can recover it), a ransomware step.",
+        playbook: &[
+            "Read the new policy (aws kms get-key-policy --key-id <key> --policy-name default): check that the account root or your key administrators can still call kms:PutKeyPolicy.",
+            "If the account is locked out, open an AWS Support case for the key at once; do not schedule its deletion.",
+            PB_PRINCIPAL,
+            PB_NOTIFY,
+        ],
+        threshold: 1.0,
+        comparison: Comparison::GreaterThanOrEqualToThreshold,
+        period_secs: 300,
+        evaluation_periods: 4,
+        datapoints_to_alarm: 1,
+        group_by: GroupBy::All,
+        criteria: "Successful `CreateKey`, `PutKeyPolicy` or `ReplicateKey` with `requestParameters.bypassPolicyLockoutSafetyCheck` `true` (a boolean, or the string `\"true\"`).",
+        events: &["CreateKey", "PutKeyPolicy", "ReplicateKey"],
+        service_calls: ServiceCalls::Count,
+        rule_sets: &[],
+        needs_baseline: false,
+        outside_account: None,
+        finding_type: "TTPs/Defense Evasion",
+        notes: no_notes,
+        predicate: |e| {
+            sets_policy(e)
+                && e.record
+                    .request_parameters
+                    .as_ref()
+                    .and_then(|p| p.get("bypassPolicyLockoutSafetyCheck"))
+                    .is_some_and(|v| {
+                        v.as_bool() == Some(true)
+                            || v.as_str().is_some_and(|s| s.eq_ignore_ascii_case("true"))
+                    })
+        },
+    },
+    Rule {
+        id: "key_deletion_short_window",
+        metric: "KMSKeyDeletionShortWindow",
+        severity: Severity::High,
+        title: "Key deletion scheduled with the shortest waiting period",
+        description: "ScheduleKeyDeletion succeeded with a waiting period of 7 days, the minimum KMS allows. Routine retirements use the 30-day default; 7 days leaves the least time to notice that something still needs the key, and is what an attacker who wants data lost picks.",
+        playbook: &[
+            "Confirm with the key owner that the deletion and its short window are intended and approved; if not, cancel it now (aws kms cancel-key-deletion --key-id <key>) and re-enable the key (aws kms enable-key --key-id <key>).",
+            "Review the key's usage over the last 90 days (keytrail review) for callers that still depend on it.",
+            "Deny kms:ScheduleKeyDeletion to the principal until the change is understood.",
+            PB_PRINCIPAL,
+            PB_NOTIFY,
+        ],
+        threshold: 1.0,
+        comparison: Comparison::GreaterThanOrEqualToThreshold,
+        period_secs: 300,
+        evaluation_periods: 4,
+        datapoints_to_alarm: 1,
+        group_by: GroupBy::All,
+        criteria: "Successful `ScheduleKeyDeletion` whose `requestParameters.pendingWindowInDays` is at most 7 (a number or a numeric string; absent means KMS's default of 30 and does not match).",
+        events: &["ScheduleKeyDeletion"],
+        service_calls: ServiceCalls::Count,
+        rule_sets: &[],
+        needs_baseline: false,
+        outside_account: None,
+        finding_type: "Effects/Data Destruction",
+        notes: deletion_window_notes,
+        predicate: |e| {
+            e.succeeded(op::SCHEDULE_KEY_DELETION) && pending_window_days(e).is_some_and(|d| d <= 7)
+        },
+    },
+    Rule {
+        id: "key_deleted",
+        metric: "KMSKeyDeleted",
+        severity: Severity::High,
+        title: "Key deleted",
+        description: "KMS deleted a key at the end of its waiting period (the DeleteKey event KMS itself records). Every ciphertext under the key is now unrecoverable; nothing can undo it.",
+        playbook: &[
+            "Find the ScheduleKeyDeletion that started the waiting period (keytrail search --key <key> --event ScheduleKeyDeletion) and who made it; if it was not authorised, treat it as destruction of data.",
+            "List the data encrypted under the key (the review's access inventory of earlier months, S3 inventory with the key id, EBS and RDS resources) and restore it from backups encrypted under other keys.",
+            "For imported key material, a key in a custom key store or a multi-Region replica, check whether a copy of the material still exists elsewhere.",
+            PB_NOTIFY,
+        ],
+        threshold: 1.0,
+        comparison: Comparison::GreaterThanOrEqualToThreshold,
+        period_secs: 300,
+        evaluation_periods: 4,
+        datapoints_to_alarm: 1,
+        group_by: GroupBy::All,
+        criteria: "A `DeleteKey` event without an `errorCode`. KMS records it itself (`userIdentity` with only `accountId` and `invokedBy` `AWS Internal`, `eventType` `AwsServiceEvent`), so calls made by AWS count for this rule.",
+        events: &["DeleteKey"],
+        service_calls: ServiceCalls::Count,
+        rule_sets: &[],
+        needs_baseline: false,
+        outside_account: None,
+        finding_type: "Effects/Data Destruction",
+        notes: key_store_notes,
+        predicate: |e| e.succeeded(op::DELETE_KEY),
+    },
+    Rule {
+        id: "key_material_imported",
+        metric: "KMSKeyMaterialImported",
+        severity: Severity::Medium,
+        title: "Key material imported",
+        description: "ImportKeyMaterial succeeded: the key now holds material made outside KMS. Whoever holds a copy of that material can decrypt outside AWS, and material that expires makes the key unusable on its ValidTo date.",
+        playbook: &[
+            "Confirm that the import follows your key-management process (who generated the material, where the copy is held).",
+            "Note the expiration model and ValidTo in the notes; set an alarm or a reminder before the material expires (SecondsUntilKeyMaterialExpiration).",
+            PB_PRINCIPAL,
+            PB_NOTIFY,
+        ],
+        threshold: 1.0,
+        comparison: Comparison::GreaterThanOrEqualToThreshold,
+        period_secs: 300,
+        evaluation_periods: 4,
+        datapoints_to_alarm: 1,
+        group_by: GroupBy::All,
+        criteria: "Successful `ImportKeyMaterial`. The notes give `expirationModel`, `validTo` and `importType` when the request has them.",
+        events: &["ImportKeyMaterial"],
+        service_calls: ServiceCalls::Count,
+        rule_sets: &["Sigma"],
+        needs_baseline: false,
+        outside_account: None,
+        finding_type: "TTPs/Persistence",
+        notes: import_notes,
+        predicate: |e| e.succeeded(op::IMPORT_KEY_MATERIAL),
+    },
+    Rule {
+        id: "custom_key_store_changed",
+        metric: "KMSCustomKeyStoreChanged",
+        severity: Severity::High,
+        title: "Custom key store changed",
+        description: "A custom key store (CloudHSM or external key store) was created, updated, connected, disconnected or deleted. Keys in a custom key store live outside KMS: whoever controls the store's cluster or external proxy controls the keys, and a disconnected store makes every key in it unusable.",
+        playbook: &[
+            "Confirm the change with the owner of the key store named in the notes (aws kms describe-custom-key-stores --custom-key-store-id <id>).",
+            "For an update, check the new proxy endpoint, VPC endpoint service or cluster: a store pointed at a proxy you do not run hands your keys to someone else.",
+            "For a disconnect or delete, list the keys in the store (aws kms list-keys, then describe-key for CustomKeyStoreId) and the workloads that use them.",
+            PB_PRINCIPAL,
+            PB_NOTIFY,
+        ],
+        threshold: 1.0,
+        comparison: Comparison::GreaterThanOrEqualToThreshold,
+        period_secs: 300,
+        evaluation_periods: 4,
+        datapoints_to_alarm: 1,
+        group_by: GroupBy::All,
+        criteria: "Successful `CreateCustomKeyStore`, `UpdateCustomKeyStore`, `ConnectCustomKeyStore`, `DisconnectCustomKeyStore` or `DeleteCustomKeyStore`. The notes give the store's id, name and type, the CloudHSM cluster and the external key store proxy endpoint when the record has them.",
+        events: &[
+            "CreateCustomKeyStore",
+            "UpdateCustomKeyStore",
+            "ConnectCustomKeyStore",
+            "DisconnectCustomKeyStore",
+            "DeleteCustomKeyStore",
+        ],
+        service_calls: ServiceCalls::Count,
+        rule_sets: &[],
+        needs_baseline: false,
+        outside_account: None,
+        finding_type: "TTPs/Persistence",
+        notes: key_store_notes,
+        predicate: |e| {
+            !e.failed()
+                && matches!(
+                    e.name(),
+                    op::CREATE_CUSTOM_KEY_STORE
+                        | op::UPDATE_CUSTOM_KEY_STORE
+                        | op::CONNECT_CUSTOM_KEY_STORE
+                        | op::DISCONNECT_CUSTOM_KEY_STORE
+                        | op::DELETE_CUSTOM_KEY_STORE
+                )
+        },
+    },
+    Rule {
+        id: "external_key_origin",
+        metric: "KMSExternalKeyOrigin",
+        severity: Severity::Medium,
+        title: "Key created with external key material",
+        description: "CreateKey made a key whose material comes from outside KMS: origin EXTERNAL (material you import) or EXTERNAL_KEY_STORE (material held by an external key manager behind a proxy). An attacker who controls that material can read data encrypted to the key, or make it unreadable.",
+        playbook: &[
+            "Confirm that the key was expected and that its material comes from your own key-management system (the notes give the origin, the custom key store and the external key id).",
+            "Check which aliases and workloads point at the new key (aws kms list-aliases --key-id <key>).",
+            PB_PRINCIPAL,
+            PB_NOTIFY,
+        ],
+        threshold: 1.0,
+        comparison: Comparison::GreaterThanOrEqualToThreshold,
+        period_secs: 300,
+        evaluation_periods: 4,
+        datapoints_to_alarm: 1,
+        group_by: GroupBy::All,
+        criteria: "Successful `CreateKey` whose `requestParameters.origin` is `EXTERNAL` or `EXTERNAL_KEY_STORE` (`AWS_KMS` and `AWS_CLOUDHSM` do not match).",
+        events: &["CreateKey"],
+        service_calls: ServiceCalls::Count,
+        rule_sets: &[],
+        needs_baseline: false,
+        outside_account: None,
+        finding_type: "TTPs/Persistence",
+        notes: key_store_notes,
+        predicate: |e| {
+            e.succeeded(op::CREATE_KEY)
+                && matches!(
+                    e.record.request_str("origin"),
+                    Some("EXTERNAL" | "EXTERNAL_KEY_STORE")
+                )
+        },
+    },
+    Rule {
+        id: "multi_region_replication",
+        metric: "KMSMultiRegionReplication",
+        severity: Severity::Medium,
+        title: "Multi-Region key replicated or its primary moved",
+        description: "ReplicateKey made a copy of a multi-Region key in another Region, or UpdatePrimaryRegion moved its primary. The replica shares the key material: data encrypted in one Region can be decrypted in the other, under the replica's own key policy. A replica in a Region nobody watches is a copy of the key there.",
+        playbook: &[
+            "Check that the Region in the notes is one you operate in and that its CloudTrail logs reach keytrail.",
+            "Read the replica's key policy in that Region (aws kms get-key-policy --region <region> --key-id <key> --policy-name default): it is set independently of the primary's.",
+            "If the replica is not expected, schedule its deletion (aws kms schedule-key-deletion --region <region> --key-id <key>) after checking nothing uses it there.",
+            PB_PRINCIPAL,
+            PB_NOTIFY,
+        ],
+        threshold: 1.0,
+        comparison: Comparison::GreaterThanOrEqualToThreshold,
+        period_secs: 300,
+        evaluation_periods: 4,
+        datapoints_to_alarm: 1,
+        group_by: GroupBy::All,
+        criteria: "Successful `ReplicateKey` or `UpdatePrimaryRegion`, except the copy of `UpdatePrimaryRegion` KMS records in the new primary Region (`invokedBy` `kms.amazonaws.com`), so one change counts once. The notes give the replica Region or the new and old primary Regions.",
+        events: &["ReplicateKey", "UpdatePrimaryRegion"],
+        service_calls: ServiceCalls::Count,
+        rule_sets: &["Prowler (posture)"],
+        needs_baseline: false,
+        outside_account: None,
+        finding_type: "Effects/Data Exposure",
+        notes: region_notes,
+        predicate: |e| {
+            (e.succeeded(op::REPLICATE_KEY) || e.succeeded(op::UPDATE_PRIMARY_REGION))
+                && e.record
+                    .user_identity
+                    .as_ref()
+                    .and_then(|u| u.invoked_by.as_deref())
+                    != Some("kms.amazonaws.com")
+        },
+    },
+    Rule {
         id: "unfamiliar_source_ip",
         metric: "KMSUnfamiliarSourceIp",
         severity: Severity::Medium,
@@ -773,42 +1295,14 @@ pub fn rule_for_metric(metric: &str) -> Option<&'static Rule> {
     RULES.iter().find(|r| r.metric == metric)
 }
 
-/// True when a key policy document grants to `*` in an Allow statement with no Condition.
+/// True when the record's key policy (`requestParameters.policy`) makes the key
+/// public: an `Allow` for `*` that no condition confines (see
+/// [`crate::detect::policy`]). A policy that cannot be read is not public.
 pub fn policy_is_public(r: &Record) -> bool {
-    let Some(policy) = r.request_parameters.as_ref().and_then(|p| p.get("policy")) else {
-        return false;
-    };
-    let doc: Value = match policy {
-        Value::String(s) => match serde_json::from_str(s) {
-            Ok(v) => v,
-            Err(_) => return false,
-        },
-        other => other.clone(),
-    };
-    let statements = match doc.get("Statement") {
-        Some(Value::Array(a)) => a.clone(),
-        Some(s @ Value::Object(_)) => vec![s.clone()],
-        _ => return false,
-    };
-    statements.iter().any(|s| {
-        let allow = s.get("Effect").and_then(Value::as_str) == Some("Allow");
-        let unconditioned = s
-            .get("Condition")
-            .is_none_or(|c| c.as_object().is_some_and(|m| m.is_empty()));
-        allow && unconditioned && s.get("Principal").is_some_and(principal_is_star)
-    })
-}
-
-fn principal_is_star(p: &Value) -> bool {
-    match p {
-        Value::String(s) => s == "*",
-        Value::Object(m) => m.get("AWS").is_some_and(|v| match v {
-            Value::String(s) => s == "*",
-            Value::Array(a) => a.iter().any(|x| x.as_str() == Some("*")),
-            _ => false,
-        }),
-        _ => false,
-    }
+    r.request_parameters
+        .as_ref()
+        .and_then(|p| p.get("policy"))
+        .is_some_and(|p| PolicyDocument::parse(p).is_ok_and(|d| d.is_public()))
 }
 
 #[cfg(test)]
@@ -1032,6 +1526,9 @@ mod tests {
             ("key_policy_changed", "PutKeyPolicy"),
             ("imported_material_deleted", "DeleteImportedKeyMaterial"),
             ("rotation_disabled", "DisableKeyRotation"),
+            ("key_material_imported", "ImportKeyMaterial"),
+            ("key_deleted", "DeleteKey"),
+            ("multi_region_replication", "ReplicateKey"),
         ] {
             assert!(fires(id, base(name)), "{id}");
             assert!(
@@ -1059,6 +1556,257 @@ mod tests {
         ))
         .expect("r");
         assert!(!policy_is_public(&r));
+    }
+
+    fn put_policy(policy: serde_json::Value) -> serde_json::Value {
+        with(
+            base("PutKeyPolicy"),
+            json!({"requestParameters": {"keyId": KEY, "policyName": "default", "policy": policy.to_string(), "bypassPolicyLockoutSafetyCheck": false}}),
+        )
+    }
+
+    fn notes_of(id: &str, v: serde_json::Value) -> Vec<String> {
+        let r = Record::from_value(v).expect("record");
+        let e = KmsEvent::analyse(&r).expect("kms event");
+        rule(id).expect("rule").notes(&e)
+    }
+
+    #[test]
+    fn key_made_public() {
+        let public = json!({"Statement": [
+            {"Sid": "Enable IAM User Permissions", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "kms:*"},
+            {"Sid": "Allow use of the key", "Effect": "Allow", "Principal": {"AWS": ["*"]}, "Action": ["kms:Encrypt", "kms:Decrypt"],
+             "Condition": {"Bool": {"aws:SecureTransport": "true"}}}
+        ]});
+        assert!(fires("key_made_public", put_policy(public.clone())));
+        assert_eq!(
+            notes_of("key_made_public", put_policy(public.clone())),
+            [
+                "statement \"Allow use of the key\" allows any principal (\"*\") with no condition that confines the caller: kms:Encrypt, kms:Decrypt"
+            ]
+        );
+        // The same policy through CreateKey, and key_policy_changed's note.
+        let create = with(
+            base("CreateKey"),
+            json!({"requestParameters": {"policy": public.to_string(), "keySpec": "SYMMETRIC_DEFAULT"}}),
+        );
+        assert!(fires("key_made_public", create));
+        assert!(
+            notes_of("key_policy_changed", put_policy(public.clone()))[0]
+                .contains("key made public")
+        );
+        // Near misses: confined by the organisation (key name in another case), failed,
+        // a Deny, no policy at all.
+        let org = json!({"Statement": {"Effect": "Allow", "Principal": "*", "Action": "kms:Decrypt",
+            "Condition": {"StringEquals": {"AWS:PrincipalOrgId": "o-a1b2c3d4e5"}}}});
+        assert!(!fires("key_made_public", put_policy(org)));
+        assert!(!fires(
+            "key_made_public",
+            with(
+                put_policy(public),
+                json!({"errorCode": "MalformedPolicyDocumentException"})
+            )
+        ));
+        let deny = json!({"Statement": {"Effect": "Deny", "Principal": "*", "Action": "kms:*"}});
+        assert!(!fires("key_made_public", put_policy(deny)));
+        assert!(!fires("key_made_public", base("CreateKey")));
+        // A policy that is not JSON is not public, and key_policy_changed says so.
+        let broken = with(
+            base("PutKeyPolicy"),
+            json!({"requestParameters": {"keyId": KEY, "policy": "{\"Statement\": ["}}),
+        );
+        assert!(!fires("key_made_public", broken.clone()));
+        assert!(fires("key_policy_changed", broken.clone()));
+        assert!(
+            notes_of("key_policy_changed", broken)[0]
+                .starts_with("the new policy could not be read")
+        );
+    }
+
+    #[test]
+    fn key_shared_external() {
+        let shared = json!({"Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "kms:*"},
+            {"Sid": "Partner", "Effect": "Allow", "Principal": {"AWS": ["arn:aws:iam::444455556666:role/etl", "999988887777"]}, "Action": "kms:Decrypt"}
+        ]});
+        let v = put_policy(shared);
+        assert!(fires("key_shared_external", v.clone()));
+        assert!(!fires("key_made_public", v.clone()));
+        assert_eq!(
+            notes_of("key_shared_external", v.clone()),
+            [
+                "statement \"Partner\" allows account 444455556666, 999988887777 (the key's account is 111122223333): kms:Decrypt"
+            ]
+        );
+        let r = Record::from_value(v).expect("r");
+        let e = KmsEvent::analyse(&r).expect("e");
+        let rule = rule("key_shared_external").expect("rule");
+        assert_eq!(
+            rule.outside_account(&e).as_deref(),
+            Some("444455556666,999988887777")
+        );
+        // Trusted accounts silence the match only when every account is trusted.
+        let set = RuleSet::of(&e);
+        let tuning = |accounts: &[&str]| {
+            crate::detect::tuning::Tuning::parse(
+                "t.toml",
+                &format!("trusted_accounts = {accounts:?}"),
+            )
+            .expect("tuning")
+        };
+        let counts =
+            |t: &crate::detect::tuning::Tuning| t.apply(&e, set, |_, _| {}).rules.contains(rule);
+        assert!(counts(&tuning(&["444455556666"])));
+        assert!(!counts(&tuning(&["444455556666", "999988887777"])));
+        // Near misses: only the key's own account; placeholder accounts.
+        let own = json!({"Statement": [{"Effect": "Allow", "Principal": {"AWS": ["arn:aws:iam::111122223333:role/admin", "111122223333"]}, "Action": "kms:*"}]});
+        assert!(!fires("key_shared_external", put_policy(own)));
+        let placeholder = json!({"Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::12345:root"}, "Action": "kms:*"}]});
+        assert!(!fires("key_shared_external", put_policy(placeholder)));
+    }
+
+    #[test]
+    fn policy_lockout_bypass() {
+        let bypass = |v: serde_json::Value| {
+            with(
+                base("PutKeyPolicy"),
+                json!({"requestParameters": {"keyId": KEY, "policy": "{}", "bypassPolicyLockoutSafetyCheck": v}}),
+            )
+        };
+        assert!(fires("policy_lockout_bypass", bypass(json!(true))));
+        assert!(fires("policy_lockout_bypass", bypass(json!("true"))));
+        assert!(!fires("policy_lockout_bypass", bypass(json!(false))));
+        assert!(!fires("policy_lockout_bypass", base("PutKeyPolicy")));
+        assert!(fires(
+            "policy_lockout_bypass",
+            with(
+                base("CreateKey"),
+                json!({"requestParameters": {"bypassPolicyLockoutSafetyCheck": true}})
+            )
+        ));
+    }
+
+    #[test]
+    fn deletion_rules() {
+        let schedule = |days: serde_json::Value| {
+            with(
+                base("ScheduleKeyDeletion"),
+                json!({"requestParameters": {"keyId": KEY, "pendingWindowInDays": days}}),
+            )
+        };
+        assert!(fires("key_deletion_short_window", schedule(json!(7))));
+        assert!(fires("key_deletion_short_window", schedule(json!("7"))));
+        assert!(!fires("key_deletion_short_window", schedule(json!(8))));
+        assert!(!fires("key_deletion_short_window", schedule(json!(30))));
+        assert!(!fires(
+            "key_deletion_short_window",
+            base("ScheduleKeyDeletion")
+        ));
+        assert!(fires("key_deletion_scheduled", schedule(json!(30))));
+        assert_eq!(
+            rule("key_deletion_scheduled").expect("rule").severity,
+            Severity::Medium
+        );
+        // KMS's own DeleteKey record (AWS KMS developer guide, ct-delete-key).
+        let deleted = json!({"eventVersion": "1.08", "userIdentity": {"accountId": "111122223333", "invokedBy": "AWS Internal"},
+            "eventTime": "2020-07-31T00:07:00Z", "eventSource": "kms.amazonaws.com", "eventName": "DeleteKey", "awsRegion": "us-east-1",
+            "sourceIPAddress": "AWS Internal", "userAgent": "AWS Internal", "requestParameters": null, "responseElements": null,
+            "resources": [{"accountId": "111122223333", "type": "AWS::KMS::Key", "ARN": KEY}],
+            "eventType": "AwsServiceEvent", "recipientAccountId": "111122223333"});
+        assert!(fires("key_deleted", deleted.clone()));
+        let r = Record::from_value(deleted).expect("r");
+        let e = KmsEvent::analyse(&r).expect("e");
+        assert_eq!(e.operation_dimension(), "DeleteKey");
+        assert!(!fires("key_deleted", base("ScheduleKeyDeletion")));
+    }
+
+    #[test]
+    fn key_material_and_key_stores() {
+        let import = with(
+            base("ImportKeyMaterial"),
+            json!({"requestParameters": {"keyId": KEY, "validTo": "Jan 1, 2021 8:00:00 PM", "expirationModel": "KEY_MATERIAL_EXPIRES"}}),
+        );
+        assert!(fires("key_material_imported", import.clone()));
+        assert_eq!(
+            notes_of("key_material_imported", import),
+            ["expiration model KEY_MATERIAL_EXPIRES, valid to Jan 1, 2021 8:00:00 PM"]
+        );
+        assert!(!fires(
+            "key_material_imported",
+            base("GetParametersForImport")
+        ));
+        for n in [
+            "CreateCustomKeyStore",
+            "UpdateCustomKeyStore",
+            "ConnectCustomKeyStore",
+            "DisconnectCustomKeyStore",
+            "DeleteCustomKeyStore",
+        ] {
+            assert!(fires("custom_key_store_changed", base(n)), "{n}");
+            assert!(
+                !fires(
+                    "custom_key_store_changed",
+                    with(
+                        base(n),
+                        json!({"errorCode": "CustomKeyStoreInvalidStateException"})
+                    )
+                ),
+                "{n} failed"
+            );
+        }
+        assert!(!fires(
+            "custom_key_store_changed",
+            base("DescribeCustomKeyStores")
+        ));
+        let update = with(
+            base("UpdateCustomKeyStore"),
+            json!({"requestParameters": {"customKeyStoreId": "cks-1234567890abcdef0", "xksProxyUriEndpoint": "https://xks.example.net"}}),
+        );
+        assert_eq!(
+            notes_of("custom_key_store_changed", update),
+            [
+                "custom key store cks-1234567890abcdef0",
+                "external key store proxy https://xks.example.net"
+            ]
+        );
+        for (origin, want) in [
+            ("EXTERNAL", true),
+            ("EXTERNAL_KEY_STORE", true),
+            ("AWS_CLOUDHSM", false),
+            ("AWS_KMS", false),
+        ] {
+            let v = with(
+                base("CreateKey"),
+                json!({"requestParameters": {"origin": origin}}),
+            );
+            assert_eq!(fires("external_key_origin", v), want, "{origin}");
+        }
+    }
+
+    #[test]
+    fn multi_region_replication() {
+        let replicate = with(
+            base("ReplicateKey"),
+            json!({"requestParameters": {"keyId": KEY, "replicaRegion": "us-west-2"}}),
+        );
+        assert!(fires("multi_region_replication", replicate.clone()));
+        assert_eq!(
+            notes_of("multi_region_replication", replicate),
+            ["replica created in us-west-2 (primary in us-east-1)"]
+        );
+        let update = with(
+            base("UpdatePrimaryRegion"),
+            json!({"requestParameters": {"keyId": KEY, "primaryRegion": "ap-northeast-1"}}),
+        );
+        assert!(fires("multi_region_replication", update.clone()));
+        // KMS's own copy in the new primary Region is the same change.
+        let mut copy = update;
+        copy["userIdentity"]["invokedBy"] = json!("kms.amazonaws.com");
+        assert!(!fires("multi_region_replication", copy));
+        assert!(!fires(
+            "multi_region_replication",
+            base("SynchronizeMultiRegionKey")
+        ));
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod findings;
 pub mod keys;
 pub mod metrics;
 pub mod operations;
+pub mod policy;
 pub mod principal;
 pub mod summary;
 pub mod tuning;

@@ -62,11 +62,13 @@ operations! {
     CREATE_CUSTOM_KEY_STORE = "CreateCustomKeyStore": Lifecycle,
     CREATE_GRANT = "CreateGrant": Lifecycle,
     CREATE_KEY = "CreateKey": Lifecycle,
+    DECAPSULATE = "Decapsulate": Cryptographic,
     DECRYPT = "Decrypt": Cryptographic,
     DELETE_ALIAS = "DeleteAlias": Lifecycle,
     DELETE_CUSTOM_KEY_STORE = "DeleteCustomKeyStore": Lifecycle,
     DELETE_EXPIRED_KEY_MATERIAL = "DeleteExpiredKeyMaterial": Lifecycle,
     DELETE_IMPORTED_KEY_MATERIAL = "DeleteImportedKeyMaterial": Lifecycle,
+    DELETE_KEY = "DeleteKey": Lifecycle,
     DERIVE_SHARED_SECRET = "DeriveSharedSecret": Cryptographic,
     DESCRIBE_CUSTOM_KEY_STORES = "DescribeCustomKeyStores": Read,
     DESCRIBE_KEY = "DescribeKey": Read,
@@ -75,6 +77,7 @@ operations! {
     DISCONNECT_CUSTOM_KEY_STORE = "DisconnectCustomKeyStore": Lifecycle,
     ENABLE_KEY = "EnableKey": Lifecycle,
     ENABLE_KEY_ROTATION = "EnableKeyRotation": Lifecycle,
+    ENCAPSULATE = "Encapsulate": Cryptographic,
     ENCRYPT = "Encrypt": Cryptographic,
     GENERATE_DATA_KEY = "GenerateDataKey": Cryptographic,
     GENERATE_DATA_KEY_PAIR = "GenerateDataKeyPair": Cryptographic,
@@ -154,22 +157,23 @@ mod tests {
             .filter(|o| o.is_cryptographic())
             .map(|o| o.name)
             .collect();
-        assert_eq!(crypto.len(), 12, "{crypto:?}");
+        assert_eq!(crypto.len(), 14, "{crypto:?}");
         for n in [
             op::DECRYPT,
             op::RE_ENCRYPT,
             op::SIGN,
             op::DERIVE_SHARED_SECRET,
+            op::ENCAPSULATE,
+            op::DECAPSULATE,
         ] {
             assert!(operation(n).is_some_and(Operation::is_cryptographic), "{n}");
         }
         for n in [op::GENERATE_RANDOM, op::DESCRIBE_KEY, op::LIST_KEYS] {
             assert_eq!(operation(n).map(|o| o.kind), Some(OpKind::Read), "{n}");
         }
-        assert_eq!(
-            operation(op::SCHEDULE_KEY_DELETION).map(|o| o.kind),
-            Some(OpKind::Lifecycle)
-        );
+        for n in [op::SCHEDULE_KEY_DELETION, op::DELETE_KEY] {
+            assert_eq!(operation(n).map(|o| o.kind), Some(OpKind::Lifecycle), "{n}");
+        }
         let data_key: Vec<&str> = OPERATIONS
             .iter()
             .filter(|o| o.generates_data_key())

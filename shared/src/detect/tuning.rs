@@ -483,8 +483,12 @@ impl Tuning {
             if !self.settings(rule).enabled {
                 continue;
             }
-            // Another account, but a trusted one: inside, no match.
-            if rule.outside_account(e).is_some_and(|a| self.is_trusted(&a)) {
+            // Another account, but a trusted one: inside, no match. A rule may name
+            // several accounts, comma-separated: all of them must be trusted.
+            if rule
+                .outside_account(e)
+                .is_some_and(|a| a.split(',').all(|a| self.is_trusted(a.trim())))
+            {
                 continue;
             }
             match self.suppression_for(rule, e) {
