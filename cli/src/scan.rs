@@ -11,10 +11,10 @@ use crate::files::{
 use anyhow::Result;
 use chrono::{DateTime, SecondsFormat, Utc};
 use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
-use keytrail::Summary;
 use keytrail::{AnalysisOptions, FileAnalysis, analyse};
 use keytrail::{AsffFinding, Exported, Origin, detection_finding};
 use keytrail::{Finding, Hits, evaluate_findings};
+use keytrail::{KeyFacts, Summary};
 use keytrail::{MetricOptions, Metrics};
 use keytrail::{non_log_reason, parse_log_key};
 use rayon::prelude::*;
@@ -120,6 +120,24 @@ fn scan_entry(entry: &Entry, args: &ScanArgs) -> FileResult {
     }
 }
 
+/// The analysis options of one file (its own account comes from its name).
+fn file_options(shown: &str, args: &ScanArgs) -> AnalysisOptions {
+    AnalysisOptions {
+        metrics: MetricOptions {
+            per_key: args.per_key_metrics,
+            own_account: parse_log_key(shown).map(|k| k.account),
+        },
+        collect_hits: true,
+        since: args.since,
+        until: args.until,
+        baseline: args.baseline.clone(),
+        limits: args.limits,
+        tuning: args.tuning.clone(),
+        // Alias moves are judged with the whole tree's key facts (below).
+        defer_alias_events: true,
+    }
+}
+
 fn scan_file(path: &Path, args: &ScanArgs) -> FileResult {
     let shown = display(path);
     if let Some(reason) = non_log_reason(&shown) {
@@ -143,18 +161,7 @@ fn scan_file(path: &Path, args: &ScanArgs) -> FileResult {
             });
         }
     };
-    let opts = AnalysisOptions {
-        metrics: MetricOptions {
-            per_key: args.per_key_metrics,
-            own_account: parse_log_key(&shown).map(|k| k.account),
-        },
-        collect_hits: true,
-        since: args.since,
-        until: args.until,
-        baseline: args.baseline.clone(),
-        limits: args.limits,
-        tuning: args.tuning.clone(),
-    };
+    let opts = file_options(&shown, args);
     let analysis = analyse(&shown, BufReader::new(file), &opts);
     if let Some(reason) = &analysis.not_a_log {
         return FileResult::Skipped(SkippedFile {
@@ -180,6 +187,10 @@ struct Totals {
     dups: u64,
     warnings: Vec<String>,
     layouts: BTreeSet<(String, String)>,
+    /// Every file's key and alias facts, merged.
+    key_facts: KeyFacts,
+    /// Alias events their own file's facts did not settle, with the file's name.
+    deferred: Vec<(String, Vec<keytrail::Record>)>,
 }
 
 impl Totals {
@@ -200,6 +211,10 @@ impl Totals {
                 self.metrics.merge(&a.metrics);
                 self.summary.merge_owned(a.summary);
                 self.hits.merge(&a.hits);
+                self.key_facts.merge(&a.key_facts);
+                if !a.deferred.is_empty() {
+                    self.deferred.push((path.clone(), a.deferred));
+                }
                 if let Some(e) = &a.error {
                     self.counts.failed.push(FailedFile {
                         path,
@@ -228,6 +243,8 @@ impl Totals {
         self.dups += o.dups;
         self.warnings.extend(o.warnings);
         self.layouts.extend(o.layouts);
+        self.key_facts.merge(&o.key_facts);
+        self.deferred.extend(o.deferred);
         self
     }
 }
@@ -256,16 +273,27 @@ pub fn run(args: &ScanArgs) -> Result<ScanReport> {
     }
     let Totals {
         counts,
-        metrics,
-        summary,
-        hits,
+        mut metrics,
+        mut summary,
+        mut hits,
         records,
         kms,
         bad,
         dups,
         layouts,
+        key_facts,
+        mut deferred,
         ..
     } = totals;
+    // Alias moves one file could not judge, judged with the whole tree's key facts
+    // (in path order, so the output does not depend on the threads).
+    deferred.sort_by(|a, b| a.0.cmp(&b.0));
+    for (path, records) in &deferred {
+        let late = keytrail::observe_deferred(records, &key_facts, &file_options(path, args));
+        metrics.merge(&late.metrics);
+        summary.merge_owned(late.summary);
+        hits.merge(&late.hits);
+    }
     // Hits from all files share one timeline: thresholds span file boundaries, as in CloudWatch.
     let findings = evaluate_findings(&hits, &args.tuning);
     let metrics = metrics

@@ -71,8 +71,8 @@ pub use cloudtrail::record::{
 
 // Detection.
 pub use detect::analysis::{
-    AnalysisOptions, FileAnalysis, MAX_BAD_SAMPLES, analyse, for_each_kms_event,
-    for_each_kms_event_with, mark_unfamiliar,
+    AnalysisOptions, FileAnalysis, MAX_BAD_SAMPLES, MAX_DEFERRED_PER_FILE, analyse,
+    for_each_kms_event, for_each_kms_event_with, mark_unfamiliar, observe_deferred,
 };
 pub use detect::baseline::{Baseline, KnownSources, MonthTotals, ip_prefix};
 pub use detect::catalog::{
@@ -81,6 +81,7 @@ pub use detect::catalog::{
 };
 pub use detect::event::{ErrorClass, KmsEvent};
 pub use detect::findings::{Finding, Hit, Hits, MAX_EVENT_IDS, MAX_VALUES, evaluate_findings};
+pub use detect::key_facts::{AliasMove, AliasTarget, Exposure, KeyFacts, RECENT_HOURS};
 pub use detect::keys::{
     KeyRef, KeyRole, MAX_KEYS_PER_RECORD, ResolvedKeys, arn_account, partition_for_region,
     resolve_keys,
@@ -92,6 +93,9 @@ pub use detect::metrics::{
 };
 pub use detect::operations::{
     OPERATIONS, OTHER_OPERATION, OpKind, Operation, op, operation, operation_dimension,
+};
+pub use detect::policy::{
+    Condition, Effect, PolicyDocument, PolicyError, Principals, RESTRICTING_KEYS, Statement,
 };
 pub use detect::principal::{
     Principal, SourceClass, classify_source, is_service_source, principal_of,

@@ -6,9 +6,11 @@ use std::io::Read;
 use chrono::{DateTime, Utc};
 
 use crate::cloudtrail::reader::{Item, ReadError, ReadLimits, Select, read_with};
+use crate::cloudtrail::record::Record;
 use crate::detect::catalog::RuleSet;
 use crate::detect::event::KmsEvent;
 use crate::detect::findings::{Hit, Hits};
+use crate::detect::key_facts::{KeyFacts, is_alias_event};
 use crate::detect::metrics::{MetricOptions, Metrics};
 use crate::detect::summary::Summary;
 
@@ -28,6 +30,11 @@ pub struct AnalysisOptions {
     pub limits: ReadLimits,
     /// The configuration file's rule settings and suppressions (default: the catalog).
     pub tuning: std::sync::Arc<crate::detect::tuning::Tuning>,
+    /// Leave alias events the file's own key facts do not settle in
+    /// [`FileAnalysis::deferred`] (for [`observe_deferred`] with more facts) instead
+    /// of judging them with what the file shows. `scan` sets it; the log processor,
+    /// which reads one file, does not.
+    pub defer_alias_events: bool,
 }
 
 /// Marks a call from a public IP outside the principal's known sources. Calls made
@@ -66,6 +73,11 @@ pub struct FileAnalysis {
     pub error: Option<ReadError>,
     /// Decompressed bytes read.
     pub decompressed_bytes: u64,
+    /// What the file says about keys and aliases (for `alias_repointed`).
+    pub key_facts: KeyFacts,
+    /// Alias events left for [`observe_deferred`] (only with
+    /// [`AnalysisOptions::defer_alias_events`]); not yet counted anywhere.
+    pub deferred: Vec<Record>,
 }
 
 impl FileAnalysis {
@@ -75,10 +87,41 @@ impl FileAnalysis {
     }
 }
 
+/// Alias events one file may hold back until it is read (past this, an alias event
+/// is judged at once with the facts learned so far).
+pub const MAX_DEFERRED_PER_FILE: usize = 10_000;
+
+/// Counts one event into the file's metrics, summary and hits, after the baseline
+/// and the rules have judged it.
+fn observe(out: &mut FileAnalysis, e: &mut KmsEvent, opts: &AnalysisOptions) {
+    if let Some(b) = &opts.baseline {
+        mark_unfamiliar(e, b);
+    }
+    let summary = &mut out.summary;
+    let applied = opts.tuning.apply(e, RuleSet::of(e), |rule, s| {
+        summary.note_suppressed(rule.id, &s.label);
+    });
+    let rules = applied.rules;
+    out.metrics.observe(e, rules, &opts.metrics);
+    out.metrics.observe_suppressed(e, applied.suppressed);
+    out.summary.observe(e, rules);
+    if opts.collect_hits {
+        for rule in rules.iter() {
+            out.hits.add(&Hit::of(rule, e), &opts.tuning);
+        }
+    }
+}
+
 /// Reads and analyses one file. `name` identifies it in errors.
+///
+/// `UpdateAlias` and `CreateAlias` events are judged once the whole file is read,
+/// with the key facts it holds (see [`crate::detect::key_facts`]); with
+/// [`AnalysisOptions::defer_alias_events`], those its facts do not settle are left
+/// in [`FileAnalysis::deferred`] for [`observe_deferred`] instead.
 pub fn analyse<R: Read>(name: &str, input: R, opts: &AnalysisOptions) -> FileAnalysis {
     let mut out = FileAnalysis::default();
     let mut no_time = 0u64;
+    let mut held: Vec<Box<Record>> = Vec::new();
     let read = read_with(name, input, Select::Kms, opts.limits, |item| match item {
         Item::Record(r) => {
             if !r.is_kms() {
@@ -98,22 +141,16 @@ pub fn analyse<R: Read>(name: &str, input: R, opts: &AnalysisOptions) -> FileAna
             if opts.since.is_some_and(|s| e.time < s) || opts.until.is_some_and(|u| e.time >= u) {
                 return;
             }
-            if let Some(b) = &opts.baseline {
-                mark_unfamiliar(&mut e, b);
-            }
-            let summary = &mut out.summary;
-            let applied = opts.tuning.apply(&e, RuleSet::of(&e), |rule, s| {
-                summary.note_suppressed(rule.id, &s.label);
-            });
-            let rules = applied.rules;
-            out.metrics.observe(&e, rules, &opts.metrics);
-            out.metrics.observe_suppressed(&e, applied.suppressed);
-            out.summary.observe(&e, rules);
-            if opts.collect_hits {
-                for rule in rules.iter() {
-                    out.hits.add(&Hit::of(rule, &e), &opts.tuning);
+            out.key_facts.learn(&e);
+            if is_alias_event(&e) {
+                if held.len() < MAX_DEFERRED_PER_FILE {
+                    drop(e);
+                    held.push(r);
+                    return;
                 }
+                e.alias_target = out.key_facts.alias_target(&e);
             }
+            observe(&mut out, &mut e, opts);
         }
         Item::Bad { index, reason } => {
             if out.bad_samples.len() < MAX_BAD_SAMPLES {
@@ -121,6 +158,18 @@ pub fn analyse<R: Read>(name: &str, input: R, opts: &AnalysisOptions) -> FileAna
             }
         }
     });
+    for r in held {
+        let Some(mut e) = KmsEvent::analyse(&r) else {
+            continue;
+        };
+        if opts.defer_alias_events && !out.key_facts.settles(&e) {
+            drop(e);
+            out.deferred.push(*r);
+            continue;
+        }
+        e.alias_target = out.key_facts.alias_target(&e);
+        observe(&mut out, &mut e, opts);
+    }
     out.records = read.records;
     out.bad_records = read.bad_records + no_time;
     out.duplicates = read.duplicates;
@@ -131,6 +180,25 @@ pub fn analyse<R: Read>(name: &str, input: R, opts: &AnalysisOptions) -> FileAna
     out.summary.records = out.records;
     out.summary.kms_records = out.kms_records;
     out.summary.bad_records = out.bad_records;
+    out
+}
+
+/// Judges alias events a file held back ([`FileAnalysis::deferred`]) with the facts
+/// of more files (`scan` merges the whole tree's), and counts them as [`analyse`]
+/// would have. The result holds only their metrics, summary cells and hits: merge it
+/// into the totals.
+pub fn observe_deferred(
+    records: &[Record],
+    facts: &KeyFacts,
+    opts: &AnalysisOptions,
+) -> FileAnalysis {
+    let mut out = FileAnalysis::default();
+    for r in records {
+        if let Some(mut e) = KmsEvent::analyse(r) {
+            e.alias_target = facts.alias_target(&e);
+            observe(&mut out, &mut e, opts);
+        }
+    }
     out
 }
 
@@ -242,6 +310,144 @@ mod tests {
                 .expect("rule")
                 .matches(&e)
         );
+    }
+
+    fn alias_file(records: &[serde_json::Value]) -> Vec<u8> {
+        serde_json::to_vec(&serde_json::json!({ "Records": records })).expect("json")
+    }
+
+    fn kms(
+        name: &str,
+        time: &str,
+        params: serde_json::Value,
+        resources: &[&str],
+    ) -> serde_json::Value {
+        serde_json::json!({
+            "eventTime": time, "eventSource": "kms.amazonaws.com", "eventName": name,
+            "eventID": format!("{name}-{time}"),
+            "awsRegion": "us-west-2", "recipientAccountId": "111122223333", "sourceIPAddress": "192.0.2.0",
+            "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/Alice", "accountId": "111122223333"},
+            "requestParameters": params,
+            "resources": resources.iter().map(|a| serde_json::json!({"ARN": a, "accountId": "111122223333", "type": "AWS::KMS::Key"})).collect::<Vec<_>>(),
+        })
+    }
+
+    fn repointed(a: &FileAnalysis) -> u64 {
+        let rule = crate::detect::catalog::rule("alias_repointed").expect("rule");
+        a.metrics
+            .totals()
+            .into_iter()
+            .find(|(id, _)| id.name == rule.metric && id.dimensions.is_empty())
+            .map_or(0, |(_, v)| v)
+    }
+
+    #[test]
+    fn alias_moves_are_judged_with_the_files_key_facts() {
+        const NEW: &str =
+            "arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+        const OLD: &str =
+            "arn:aws:kms:us-west-2:111122223333:key/0987dcba-09fe-87dc-65ba-ab0987654321";
+        const ALIAS: &str = "arn:aws:kms:us-west-2:111122223333:alias/payments";
+        let update = |key: &str| {
+            kms(
+                "UpdateAlias",
+                "2026-10-04T12:00:00Z",
+                serde_json::json!({"aliasName": "alias/payments", "targetKeyId": key}),
+                &[ALIAS, key],
+            )
+        };
+        // The alias event comes before the CreateKey in the file: still judged with it.
+        let data = alias_file(&[
+            update(NEW),
+            kms(
+                "CreateKey",
+                "2026-10-04T10:00:00Z",
+                serde_json::json!({}),
+                &[NEW],
+            ),
+            kms(
+                "CreateKey",
+                "2026-08-01T10:00:00Z",
+                serde_json::json!({}),
+                &[OLD],
+            ),
+            kms(
+                "CreateAlias",
+                "2026-10-04T10:05:00Z",
+                serde_json::json!({"aliasName": "alias/fresh", "targetKeyId": NEW}),
+                &[NEW],
+            ),
+        ]);
+        let opts = AnalysisOptions {
+            collect_hits: true,
+            ..Default::default()
+        };
+        let a = analyse("a.json", &data[..], &opts);
+        assert_eq!(
+            repointed(&a),
+            1,
+            "onto the new key; a new alias is not a move"
+        );
+        let f = crate::detect::findings::evaluate_findings(&a.hits, &Default::default());
+        let f = f
+            .iter()
+            .find(|f| f.rule == "alias_repointed")
+            .expect("finding");
+        assert!(
+            f.notes
+                .iter()
+                .any(|n| n.starts_with("target key created 2 h 0 min")),
+            "{:?}",
+            f.notes
+        );
+        assert_eq!(a.summary.kms_records, 4);
+
+        // Onto an old key with the default policy: no match.
+        let data = alias_file(&[
+            kms(
+                "CreateKey",
+                "2026-08-01T10:00:00Z",
+                serde_json::json!({}),
+                &[OLD],
+            ),
+            update(OLD),
+        ]);
+        assert_eq!(repointed(&analyse("b.json", &data[..], &opts)), 0);
+
+        // A key the file knows nothing about: the processor matches (fail-safe) ...
+        let data = alias_file(&[update(OLD)]);
+        let a = analyse("c.json", &data[..], &opts);
+        assert_eq!(repointed(&a), 1);
+        let f = crate::detect::findings::evaluate_findings(&a.hits, &Default::default());
+        assert!(
+            f.iter()
+                .find(|f| f.rule == "alias_repointed")
+                .expect("finding")
+                .notes
+                .iter()
+                .any(|n| n.starts_with("target key's age and policy were not in the logs read"))
+        );
+        // ... while scan holds it back and judges it with another file's facts.
+        let deferring = AnalysisOptions {
+            collect_hits: true,
+            defer_alias_events: true,
+            ..Default::default()
+        };
+        let a = analyse("c.json", &data[..], &deferring);
+        assert_eq!((repointed(&a), a.deferred.len()), (0, 1));
+        assert_eq!(a.summary.usage.values().map(|u| u.count).sum::<u64>(), 0);
+        let other = alias_file(&[kms(
+            "CreateKey",
+            "2026-08-01T10:00:00Z",
+            serde_json::json!({}),
+            &[OLD],
+        )]);
+        let facts = analyse("d.json", &other[..], &deferring).key_facts;
+        let late = observe_deferred(&a.deferred, &facts, &deferring);
+        assert_eq!(repointed(&late), 0);
+        assert_eq!(late.summary.usage.values().map(|u| u.count).sum::<u64>(), 1);
+        let late = observe_deferred(&a.deferred, &KeyFacts::default(), &deferring);
+        assert_eq!(repointed(&late), 1);
     }
 
     #[test]

@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use crate::cloudtrail::record::{Record, is_account_id};
 use crate::detect::event::{ErrorClass, KmsEvent};
+use crate::detect::key_facts::is_alias_event;
 use crate::detect::operations::{Operation, op};
 use crate::detect::policy::{PolicyDocument, PolicyError};
 
@@ -484,6 +485,25 @@ fn region_notes(e: &KmsEvent) -> Vec<String> {
         out.push(format!("primary Region moved to {r} (call made in {from})"));
     }
     out
+}
+
+/// [`Rule::outside_account`] of `alias_repointed`: the target key's outside
+/// accounts, when they alone make the move dangerous (a new, public or unknown key
+/// is dangerous whoever it is shared with).
+fn alias_target_accounts(e: &KmsEvent) -> Option<String> {
+    e.alias_target
+        .as_ref()
+        .filter(|t| t.only_shared(e.time))
+        .map(|t| t.outside().join(","))
+}
+
+fn alias_notes(e: &KmsEvent) -> Vec<String> {
+    match &e.alias_target {
+        Some(t) => t.notes(e.time),
+        None => vec![
+            "the target key's age and policy were not worked out here: check them (aws kms describe-key, aws kms get-key-policy)".into(),
+        ],
+    }
 }
 
 fn grantee_note(e: &KmsEvent) -> Vec<String> {
@@ -1195,6 +1215,44 @@ pub static RULES: &[Rule] = &[
         },
     },
     Rule {
+        id: "alias_repointed",
+        metric: "KMSAliasRepointed",
+        severity: Severity::High,
+        title: "Alias moved onto a new or shared key",
+        description: "An alias moved (UpdateAlias, or DeleteAlias then CreateAlias of the same alias) onto a key created in the last 24 hours, a key whose policy lets another account or anyone in, or a key the logs read say nothing about. Applications that encrypt through the alias then encrypt to that key: with an attacker's key, the data becomes theirs to withhold. KMS keeps an alias and its key in one account, so the danger is in the target key's age and policy.",
+        playbook: &[
+            "Read the notes: the alias, the target key, its age and what its policy allows. Check the target key now: aws kms describe-key --key-id <key> (CreationDate, Origin, KeyManager) and aws kms get-key-policy --key-id <key> --policy-name default.",
+            "If the move is not an approved change, point the alias back at the previous key (aws kms update-alias --alias-name <alias> --target-key-id <previous key>; for a re-created alias, the key the DeleteAlias named).",
+            "Find what was encrypted under the target key since the move (keytrail search --key <key> --since <move time>): that data must be re-encrypted under your key while the target key is still usable; do not disable or delete it first.",
+            PB_PRINCIPAL,
+            PB_NOTIFY,
+        ],
+        threshold: 1.0,
+        comparison: Comparison::GreaterThanOrEqualToThreshold,
+        period_secs: 300,
+        evaluation_periods: 4,
+        datapoints_to_alarm: 1,
+        group_by: GroupBy::All,
+        criteria: "Successful `UpdateAlias`, or `CreateAlias` of an alias that a `DeleteAlias` removed from another key less than 24 hours before, whose target key was created less than 24 hours before the move, or whose policy at the time of the move is public or allows another account (as `key_made_public` and `key_shared_external` read policies). The target key's facts come from the `CreateKey` and `PutKeyPolicy` records of the logs read: `scan` reads the whole tree first, the log processor its one file. When the logs read do not show the target key's creation, the move matches anyway, with a note to check the key (fail-safe). Without key facts (the enricher's evidence, `search`) every successful `UpdateAlias` and `CreateAlias` is selected.",
+        events: &[
+            "UpdateAlias",
+            "CreateAlias",
+            "DeleteAlias",
+            "CreateKey",
+            "PutKeyPolicy",
+        ],
+        service_calls: ServiceCalls::Count,
+        rule_sets: &[],
+        needs_baseline: false,
+        outside_account: Some(alias_target_accounts),
+        finding_type: "Effects/Data Destruction",
+        notes: alias_notes,
+        predicate: |e| match &e.alias_target {
+            Some(t) => t.is_dangerous(e.time),
+            None => is_alias_event(e),
+        },
+    },
+    Rule {
         id: "unfamiliar_source_ip",
         metric: "KMSUnfamiliarSourceIp",
         severity: Severity::Medium,
@@ -1807,6 +1865,59 @@ mod tests {
             "multi_region_replication",
             base("SynchronizeMultiRegionKey")
         ));
+    }
+
+    #[test]
+    fn alias_repointed() {
+        use crate::detect::key_facts::{AliasMove, AliasTarget, Exposure};
+        let update = with(
+            base("UpdateAlias"),
+            json!({"requestParameters": {"aliasName": "alias/payments", "targetKeyId": KEY}}),
+        );
+        let r = Record::from_value(update.clone()).expect("r");
+        let mut e = KmsEvent::analyse(&r).expect("e");
+        let rule = rule("alias_repointed").expect("rule");
+        // Without key facts (enricher, search): every alias move is evidence.
+        assert!(rule.matches(&e));
+        let target = |hours_old: Option<i64>, outside: &[&str]| AliasTarget {
+            alias: "alias/payments".into(),
+            key: Some(KEY.into()),
+            moved: AliasMove::Updated,
+            created: hours_old.map(|h| e.time - chrono::Duration::hours(h)),
+            exposure: hours_old.map(|_| Exposure {
+                outside: outside.iter().map(|a| a.to_string()).collect(),
+                ..Exposure::default()
+            }),
+        };
+        let judged = |t: AliasTarget| {
+            let mut e = e.clone();
+            e.alias_target = Some(t);
+            (rule.matches(&e), rule.outside_account(&e), rule.notes(&e))
+        };
+        assert!(judged(target(Some(2), &[])).0, "a key made 2 hours before");
+        assert!(!judged(target(Some(24 * 40), &[])).0, "an old private key");
+        let (m, outside, _) = judged(target(Some(24 * 40), &["999988887777"]));
+        assert!(m);
+        assert_eq!(outside.as_deref(), Some("999988887777"));
+        let (m, outside, notes) = judged(target(None, &[]));
+        assert!(
+            m && outside.is_none(),
+            "unknown key: fail-safe, not silenced"
+        );
+        assert!(notes[1].starts_with("target key's age and policy were not in the logs read"));
+        let mut new_alias = target(Some(2), &[]);
+        new_alias.moved = AliasMove::New;
+        assert!(
+            !judged(new_alias).0,
+            "a new alias on a new key is provisioning"
+        );
+        // Near misses: a failed UpdateAlias, another event.
+        e.alias_target = None;
+        assert!(!fires(
+            "alias_repointed",
+            with(update, json!({"errorCode": "NotFoundException"}))
+        ));
+        assert!(!fires("alias_repointed", base("DeleteAlias")));
     }
 
     #[test]

@@ -26,6 +26,10 @@ pub struct KmsEvent<'a> {
     /// Set by the analysis when a baseline is loaded: the call came from a public IP
     /// outside the principal's known sources (see `unfamiliar_source_ip`).
     pub unfamiliar_source: bool,
+    /// Set by the analysis for `UpdateAlias` and `CreateAlias`: what the logs read
+    /// say about the target key (see `alias_repointed`); `None` where no key facts
+    /// were worked out (the enricher, search).
+    pub alias_target: Option<crate::detect::key_facts::AliasTarget>,
 }
 
 impl<'a> KmsEvent<'a> {
@@ -45,6 +49,7 @@ impl<'a> KmsEvent<'a> {
             principal: principal_of(record),
             error_class: ErrorClass::of(record),
             unfamiliar_source: false,
+            alias_target: None,
         })
     }
 
