@@ -142,9 +142,9 @@ pub use review::inventory::{KeyInfo, KeyState, state_name};
 pub use review::month::{Coverage, Month, delivery_coverage};
 pub use review::render::{render_html, render_markdown};
 pub use review::report::{
-    AccessRow, CrossAccount, InventoryRow, MissingTags, PendingKey, PendingSeverity, REPORT_SCHEMA,
-    REPORT_VERSION, Report, ReviewInput, ReviewSettings, RotationOff, Scope, SuppressionUse,
-    UnusedKey, build_report, updated_baseline,
+    AccessRow, CrossAccount, InventoryRow, LifecycleEntry, LifecycleLevel, MissingTags, PendingKey,
+    PendingSeverity, REPORT_SCHEMA, REPORT_VERSION, Report, ReviewInput, ReviewSettings,
+    RotationOff, Scope, SuppressionUse, UnusedKey, build_report, updated_baseline,
 };
 pub use review::trail::{
     BasicSelector, CheckStatus, FieldSelector, TrailCheck, TrailInfo, trail_checks,

@@ -20,6 +20,10 @@ pub enum KeyState {
     PendingReplicaDeletion,
     Unavailable,
     Updating,
+    /// Deleted at the end of its waiting period: KMS recorded `DeleteKey`. Not a
+    /// state KMS reports (a deleted key is gone from ListKeys); only the offline
+    /// review, which reads the state from the logs, shows it.
+    Deleted,
     /// A state this version does not know, kept as KMS wrote it.
     #[serde(untagged)]
     Other(String),
@@ -36,6 +40,7 @@ impl KeyState {
             "PendingReplicaDeletion" => KeyState::PendingReplicaDeletion,
             "Unavailable" => KeyState::Unavailable,
             "Updating" => KeyState::Updating,
+            "Deleted" => KeyState::Deleted,
             other => KeyState::Other(other.to_owned()),
         }
     }
@@ -50,6 +55,7 @@ impl KeyState {
             KeyState::PendingReplicaDeletion => "PendingReplicaDeletion",
             KeyState::Unavailable => "Unavailable",
             KeyState::Updating => "Updating",
+            KeyState::Deleted => "Deleted",
             KeyState::Other(s) => s,
         }
     }
@@ -117,7 +123,9 @@ pub(crate) fn states_from_logs(u: &Summary) -> BTreeMap<&str, KeyState> {
         "ScheduleKeyDeletion" => Some(KeyState::PendingDeletion),
         "DisableKey" => Some(KeyState::Disabled),
         "EnableKey" | "CreateKey" => Some(KeyState::Enabled),
+        // KMS leaves a key whose deletion is cancelled disabled.
         "CancelKeyDeletion" => Some(KeyState::Disabled),
+        "DeleteKey" => Some(KeyState::Deleted),
         _ => None,
     };
     let mut last: BTreeMap<&str, (DateTime<Utc>, KeyState)> = BTreeMap::new();
@@ -166,6 +174,7 @@ mod tests {
             "PendingReplicaDeletion",
             "Unavailable",
             "Updating",
+            "Deleted",
             "SomethingNew",
         ] {
             let st = KeyState::parse(name);

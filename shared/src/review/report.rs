@@ -177,6 +177,51 @@ impl PendingSeverity {
     }
 }
 
+/// One kind of key state change on one key this month.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LifecycleEntry {
+    pub key: String,
+    pub event_name: String,
+    pub count: u64,
+    pub first_seen: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+    /// Who made the calls (at most [`MAX_LIFECYCLE_PRINCIPALS`]).
+    pub principals: Vec<String>,
+    pub level: LifecycleLevel,
+}
+
+/// How a state change reads in the timeline: `info` for changes that create a key
+/// or give it back (`CreateKey`, `EnableKey`, `CancelKeyDeletion`), `warning` for
+/// those that take it away (`DisableKey`, `ScheduleKeyDeletion`, `DeleteKey`; the
+/// findings have their rules' severities).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LifecycleLevel {
+    Info,
+    Warning,
+}
+
+impl LifecycleLevel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LifecycleLevel::Info => "info",
+            LifecycleLevel::Warning => "warning",
+        }
+    }
+
+    /// The level of a key state change, `None` for other events.
+    pub fn of(event_name: &str) -> Option<LifecycleLevel> {
+        match event_name {
+            "CreateKey" | "EnableKey" | "CancelKeyDeletion" => Some(LifecycleLevel::Info),
+            "DisableKey" | "ScheduleKeyDeletion" | "DeleteKey" => Some(LifecycleLevel::Warning),
+            _ => None,
+        }
+    }
+}
+
+/// Principals listed per lifecycle entry.
+pub const MAX_LIFECYCLE_PRINCIPALS: usize = 5;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MissingTags {
     pub key: String,
@@ -295,6 +340,11 @@ pub struct Report {
     /// are none, so reviews without a configuration file are unchanged.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub suppressions: Vec<SuppressionUse>,
+    /// The month's successful key state changes, per key and event, in time order
+    /// (`CreateKey`, `EnableKey`, `DisableKey`, `ScheduleKeyDeletion`,
+    /// `CancelKeyDeletion`, `DeleteKey`). Absent when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub key_lifecycle: Vec<LifecycleEntry>,
     pub trend: Trend,
     pub charts: Charts,
 }
@@ -401,6 +451,7 @@ pub fn build_report(input: &ReviewInput) -> Report {
         findings_per_week: findings_per_week(u),
         top_failing_principals: top_failing_principals(u),
         suppressions: suppression_uses(u, &input.settings.tuning, input.generated_at),
+        key_lifecycle: key_lifecycle(u),
         trend: trend(
             month,
             month_totals(u, &principals, &key_use),
@@ -515,6 +566,45 @@ fn inventory_row(k: &KeyInfo, key_use: &KeyUse, baseline: Option<&Baseline>) -> 
         last_used: key_use.last_used(k, baseline),
         unavailable: k.unavailable.clone(),
     }
+}
+
+/// The month's successful key state changes, per key and event, in time order.
+fn key_lifecycle(u: &Summary) -> Vec<LifecycleEntry> {
+    let mut by: BTreeMap<(&str, &str), LifecycleEntry> = BTreeMap::new();
+    for (k, s) in u.usage.iter().filter(|(k, _)| k.error_class.is_none()) {
+        let Some(level) = LifecycleLevel::of(&k.event_name) else {
+            continue;
+        };
+        if k.key == NO_KEY {
+            continue;
+        }
+        let e = by
+            .entry((k.key.as_str(), k.event_name.as_str()))
+            .or_insert_with(|| LifecycleEntry {
+                key: k.key.clone(),
+                event_name: k.event_name.clone(),
+                count: 0,
+                first_seen: s.first_seen,
+                last_seen: s.last_seen,
+                principals: Vec::new(),
+                level,
+            });
+        e.count += s.count;
+        e.first_seen = e.first_seen.min(s.first_seen);
+        e.last_seen = e.last_seen.max(s.last_seen);
+        if e.principals.len() < MAX_LIFECYCLE_PRINCIPALS && !e.principals.contains(&k.principal) {
+            e.principals.push(k.principal.clone());
+        }
+    }
+    let mut out: Vec<LifecycleEntry> = by.into_values().collect();
+    out.sort_by(|a, b| {
+        (a.key.as_str(), a.first_seen, a.event_name.as_str()).cmp(&(
+            b.key.as_str(),
+            b.first_seen,
+            b.event_name.as_str(),
+        ))
+    });
+    out
 }
 
 /// A key whose state is not known counts as enabled.
@@ -1392,6 +1482,120 @@ mod tests {
             .remove("rotation_disabled");
         let back: Report = serde_json::from_value(old).expect("old report");
         assert_eq!(back.scope, Scope::default());
+    }
+
+    fn offline(month: &str, u: &Summary) -> Report {
+        build_report(&ReviewInput {
+            month: Month::parse(month).expect("month"),
+            usage: u,
+            coverage: Coverage::default(),
+            keys: None,
+            trails: None,
+            baseline: None,
+            settings: &ReviewSettings::default(),
+            generated_at: "2026-11-01T06:00:00Z".parse().expect("t"),
+            scope: Scope::default(),
+            baseline_saved: false,
+        })
+    }
+
+    #[test]
+    fn offline_key_states_follow_deletion_cancel_and_delete_key() {
+        const KMS: &str = "arn:aws:iam::111122223333:root";
+        let u = usage(&[
+            ("2026-10-01T10:00:00Z", "Encrypt", K1, ALICE, None),
+            (
+                "2026-10-02T10:00:00Z",
+                "ScheduleKeyDeletion",
+                K1,
+                ALICE,
+                None,
+            ),
+            ("2026-10-09T10:00:00Z", "DeleteKey", K1, KMS, None),
+            ("2026-10-01T10:00:00Z", "Encrypt", K2, ALICE, None),
+            (
+                "2026-10-02T10:00:00Z",
+                "ScheduleKeyDeletion",
+                K2,
+                ALICE,
+                None,
+            ),
+            ("2026-10-03T10:00:00Z", "CancelKeyDeletion", K2, ALICE, None),
+            ("2026-10-01T10:00:00Z", "Encrypt", K3, ALICE, None),
+            (
+                "2026-10-02T10:00:00Z",
+                "ScheduleKeyDeletion",
+                K3,
+                ALICE,
+                None,
+            ),
+            ("2026-10-03T10:00:00Z", "CancelKeyDeletion", K3, ALICE, None),
+            ("2026-10-04T10:00:00Z", "EnableKey", K3, ALICE, None),
+        ]);
+        let r = offline("2026-10", &u);
+        let state = |k: &str| {
+            r.keys
+                .iter()
+                .find(|row| row.key == k)
+                .and_then(|row| row.state.clone())
+        };
+        assert_eq!(state(K1), Some(KeyState::Deleted), "DeleteKey ends it");
+        assert_eq!(
+            state(K2),
+            Some(KeyState::Disabled),
+            "a cancelled deletion leaves the key disabled"
+        );
+        assert_eq!(state(K3), Some(KeyState::Enabled));
+        assert!(
+            r.keys_pending_deletion.is_empty(),
+            "{:?}",
+            r.keys_pending_deletion
+        );
+        // The lifecycle timeline: per key in time order, restoring changes as info.
+        let k3: Vec<(&str, &str)> = r
+            .key_lifecycle
+            .iter()
+            .filter(|e| e.key == K3)
+            .map(|e| (e.event_name.as_str(), e.level.as_str()))
+            .collect();
+        assert_eq!(
+            k3,
+            [
+                ("ScheduleKeyDeletion", "warning"),
+                ("CancelKeyDeletion", "info"),
+                ("EnableKey", "info")
+            ]
+        );
+        assert!(
+            r.key_lifecycle
+                .iter()
+                .any(|e| e.key == K1 && e.event_name == "DeleteKey")
+        );
+        let md = crate::review::render::render_markdown(&r);
+        assert!(md.contains("## Key lifecycle"), "{md}");
+        // A review without state changes has no timeline in its JSON.
+        let quiet = offline(
+            "2026-10",
+            &usage(&[("2026-10-01T10:00:00Z", "Encrypt", K1, ALICE, None)]),
+        );
+        let json = serde_json::to_value(&quiet).expect("json");
+        assert!(json.get("key_lifecycle").is_none());
+    }
+
+    #[test]
+    fn a_key_used_only_by_ml_kem_decapsulate_is_used() {
+        let u = usage(&[
+            ("2026-10-20T10:00:00Z", "Decapsulate", K1, ALICE, None),
+            ("2026-10-20T10:00:00Z", "DescribeKey", K2, ALICE, None),
+        ]);
+        let r = offline("2026-10", &u);
+        let unused: Vec<&str> = r.unused_keys.iter().map(|k| k.key.as_str()).collect();
+        assert_eq!(
+            unused,
+            [K2],
+            "Decapsulate is cryptographic use; DescribeKey is not"
+        );
+        assert_eq!(r.summary.keys_used, 1);
     }
 
     #[test]

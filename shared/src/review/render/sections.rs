@@ -5,7 +5,7 @@ use crate::detect::baseline::MonthTotals;
 use crate::detect::catalog::Rule;
 use crate::detect::keys::arn_account;
 use crate::review::inventory::{KeyState, state_name};
-use crate::review::report::{InventoryRow, PendingSeverity, Report, ts};
+use crate::review::report::{InventoryRow, LifecycleLevel, PendingSeverity, Report, ts};
 use crate::review::trail::CheckStatus;
 
 use super::charts::{chart_calls_per_key, chart_failures_per_day, chart_operations_per_principal};
@@ -22,6 +22,9 @@ pub(super) fn sections(r: &Report, charts: bool) -> Vec<Section> {
     out.push(coverage(r));
     out.push(trail_checks(r));
     out.push(pending_deletion(r));
+    if !r.key_lifecycle.is_empty() {
+        out.push(key_lifecycle(r));
+    }
     out.push(unused_keys(r));
     out.push(key_rotation(r));
     out.push(missing_tags(r));
@@ -290,6 +293,51 @@ fn pending_deletion(r: &Report) -> Section {
         id: "s-pending-deletion",
         title: "Keys pending deletion",
         blocks,
+    }
+}
+
+/// The month's key state changes, per key in time order.
+fn key_lifecycle(r: &Report) -> Section {
+    let rows = r
+        .key_lifecycle
+        .iter()
+        .map(|e| {
+            vec![
+                id(&e.key),
+                c(&e.event_name),
+                n(e.count),
+                time(ts(e.first_seen)),
+                time(ts(e.last_seen)),
+                c(list_or(&e.principals, "-")),
+                match e.level {
+                    LifecycleLevel::Info => c(e.level.as_str()),
+                    LifecycleLevel::Warning => strong(e.level.as_str(), "warn"),
+                },
+            ]
+        })
+        .collect();
+    Section {
+        id: "s-key-lifecycle",
+        title: "Key lifecycle",
+        blocks: vec![
+            Block::Para(plain(
+                "Successful state changes this month: keys created, enabled, disabled, scheduled for deletion, restored (CancelKeyDeletion leaves a key disabled) and deleted by KMS at the end of their waiting period.",
+            )),
+            Block::Table(Table {
+                id: "key-lifecycle",
+                head: cols(&[
+                    ("key", false),
+                    ("event", false),
+                    ("calls", true),
+                    ("first", false),
+                    ("last", false),
+                    ("principals", false),
+                    ("level", false),
+                ]),
+                rows,
+                empty: "No key changed state.".into(),
+            }),
+        ],
     }
 }
 

@@ -278,6 +278,7 @@ pub(crate) fn fixture() -> Report {
             },
         ],
         suppressions: Vec::new(),
+        key_lifecycle: Vec::new(),
         trend: Trend {
             previous_month: "2026-08".into(),
             previous: Some(MonthTotals {
