@@ -11,5 +11,6 @@ pub mod keys;
 pub mod metrics;
 pub mod operations;
 pub mod principal;
+pub mod shared_events;
 pub mod summary;
 pub mod tuning;

@@ -253,6 +253,14 @@ pub struct Numbers {
     /// `keys_beyond_cap`); absent when 0.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub keys_beyond_cap: u64,
+    /// Cross-account calls delivered to both accounts and counted once (the key
+    /// owner's copy taken out, the caller's kept); absent when 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub calls_counted_once: u64,
+    /// Copies of cross-account calls past the tracking cap, which may be counted
+    /// twice; absent when 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub copies_not_deduplicated: u64,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -900,6 +908,8 @@ fn numbers(r: &Report, key_use: &KeyUse, u: &Summary) -> Numbers {
             .count() as u64,
         rotation_disabled: r.keys_rotation_disabled.len() as u64,
         keys_beyond_cap: u.keys_beyond_cap,
+        calls_counted_once: u.shared_events.counted_once,
+        copies_not_deduplicated: u.shared_events.untracked,
     }
 }
 
