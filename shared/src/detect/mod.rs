@@ -7,6 +7,7 @@ pub mod baseline;
 pub mod catalog;
 pub mod event;
 pub mod findings;
+pub mod health;
 pub mod keys;
 pub mod metrics;
 pub mod operations;
