@@ -17,7 +17,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
 
 use crate::detect::event::KmsEvent;
 use crate::detect::keys::{arn_account, partition_for_region};
@@ -203,7 +203,7 @@ impl AliasTarget {
             AliasMove::Recreated { deleted, previous } => format!(
                 "{} deleted at {} (it pointed to {}) and created again on key {key}",
                 self.alias,
-                deleted.to_rfc3339(),
+                deleted.to_rfc3339_opts(SecondsFormat::Secs, true),
                 previous.as_deref().unwrap_or("an unknown key")
             ),
             AliasMove::New => format!("{} created on key {key}", self.alias),
@@ -221,7 +221,7 @@ impl AliasTarget {
                 let minutes = age.num_minutes() - hours * 60;
                 out.push(format!(
                     "target key created {hours} h {minutes} min before the move (at {})",
-                    c.to_rfc3339()
+                    c.to_rfc3339_opts(SecondsFormat::Secs, true)
                 ));
             }
         }
