@@ -8,7 +8,7 @@ use keytrail::{
     securityhub_client, sns_client,
 };
 use keytrail_tests::{Moto, decrypt_record, delivery_key, gz_log, repo_root, upload_sample_tree};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 const BUCKET: &str = "keytrail-test-trail";
 
@@ -676,4 +676,61 @@ async fn chatbot_option_publishes_a_custom_notification_beside_the_email_text() 
         "{meta}"
     );
     assert_eq!(meta["additionalContext"]["events"], "37");
+}
+
+/// An SNS alarm notification for one of the catalog's metrics, made from the
+/// pending-deletion fixture with the alarm's name, metric and time replaced.
+fn alarm_for(metric: &str, alarm_name: &str, state_change: &str) -> Value {
+    let mut event = alarm_event("sns-pending-deletion.json");
+    let sns = &mut event["Records"][0]["Sns"];
+    let mut message: Value =
+        serde_json::from_str(sns["Message"].as_str().expect("message")).expect("alarm JSON");
+    message["AlarmName"] = json!(alarm_name);
+    message["AlarmDescription"] = json!(format!("keytrail alarm on KMSAudit/{metric}"));
+    message["AlarmArn"] = json!(format!(
+        "arn:aws:cloudwatch:us-east-1:111122223333:alarm:{alarm_name}"
+    ));
+    message["StateChangeTime"] = json!(state_change);
+    message["Trigger"]["MetricName"] = json!(metric);
+    sns["Subject"] = json!(format!("ALARM: \"{alarm_name}\" in US East (N. Virginia)"));
+    sns["Message"] = json!(message.to_string());
+    event
+}
+
+#[tokio::test]
+async fn key_made_public_alarm_is_enriched_with_its_playbook_and_the_public_statement() {
+    let env = env().await;
+    // The sample tree's case 8: deploy-bot's PutKeyPolicy at 03:53:02 with
+    // {"AWS": "*"} and no condition.
+    let report = env
+        .enricher
+        .handle(&alarm_for(
+            "KMSKeyMadePublic",
+            "keytrail-key_made_public",
+            "2026-10-04T04:00:00.000+0000",
+        ))
+        .await
+        .expect("handler");
+    let (subject, body, attrs) = notification(&env).await;
+    assert!(
+        subject.starts_with("[CRITICAL] key_made_public: 1 event"),
+        "{subject}"
+    );
+    for needle in [
+        "user/deploy-bot",
+        "203.0.113.77",
+        "PutKeyPolicy",
+        "PLAYBOOK",
+        "Restore a private policy now",
+        "Find the statement that lets",
+    ] {
+        assert!(body.contains(needle), "missing {needle:?} in\n{body}");
+    }
+    assert_eq!(attrs["severity"]["Value"], "critical");
+    assert_eq!(attrs["rule"]["Value"], "key_made_public");
+    assert_eq!(
+        record(&env, &report).await.count,
+        1,
+        "case 9 is confined by aws:PrincipalOrgID"
+    );
 }

@@ -916,7 +916,7 @@ pub static RULES: &[Rule] = &[
         description: "CreateKey, PutKeyPolicy or ReplicateKey set a key policy that lets any principal (\"*\") use or manage the key, with no condition that confines the caller to an organisation, an account, a VPC endpoint or an AWS service. Anyone with AWS credentials can then call the key.",
         playbook: &[
             "Restore a private policy now: aws kms put-key-policy --key-id <key> --policy-name default --policy file://previous-policy.json (the previous PutKeyPolicy event or your infrastructure code holds it); if the key must stay usable meanwhile, add a Deny for principals outside aws:PrincipalOrgID.",
-            "Read the statement named in the notes: its actions say what anyone could do (kms:Decrypt and kms:ReEncrypt* expose data, kms:Encrypt and kms:GenerateDataKey* let outsiders encrypt to your key, kms:PutKeyPolicy hands over control).",
+            "Find the statement that lets \"*\" in (aws kms get-key-policy --key-id <key> --policy-name default; keytrail scan names it in the finding's notes): its actions say what anyone could do (kms:Decrypt and kms:ReEncrypt* expose data, kms:Encrypt and kms:GenerateDataKey* let outsiders encrypt to your key, kms:PutKeyPolicy hands over control).",
             "Search every call to the key since the change by principals outside your organisation (keytrail search --key <key> --since <change time>, or the prepared Athena query) to see whether anyone used the opening.",
             PB_PRINCIPAL,
             PB_ROTATE,
@@ -952,7 +952,7 @@ pub static RULES: &[Rule] = &[
         title: "Key shared with another account through its policy",
         description: "CreateKey, PutKeyPolicy or ReplicateKey set a key policy that allows an account other than the key's own (as an account id, its root, or one of its roles or users). That account can use the key as its policy statement allows, and can pass it on to its own principals.",
         playbook: &[
-            "Check that every account in the notes is a partner or a member of your organisation; add the expected ones to trusted_accounts in the configuration file so that they stop raising this.",
+            "Check that every other account the new policy names (aws kms get-key-policy --key-id <key> --policy-name default; keytrail scan lists them in the finding's notes) is a partner or a member of your organisation; add the expected ones to trusted_accounts in the configuration file so that they stop raising this.",
             "For an unknown account, remove its statement: aws kms put-key-policy --key-id <key> --policy-name default --policy file://policy-without-it.json, and revoke the grants it holds (aws kms list-grants --key-id <key>, then aws kms revoke-grant).",
             "Search the key's calls by that account since the change (keytrail search --key <key> --since <change time>) to see what it did with the key.",
             PB_PRINCIPAL,
@@ -1079,7 +1079,7 @@ pub static RULES: &[Rule] = &[
         description: "ImportKeyMaterial succeeded: the key now holds material made outside KMS. Whoever holds a copy of that material can decrypt outside AWS, and material that expires makes the key unusable on its ValidTo date.",
         playbook: &[
             "Confirm that the import follows your key-management process (who generated the material, where the copy is held).",
-            "Note the expiration model and ValidTo in the notes; set an alarm or a reminder before the material expires (SecondsUntilKeyMaterialExpiration).",
+            "Note the expiration model and ValidTo of the import (its request parameters; keytrail scan's notes give them); set an alarm or a reminder before the material expires (SecondsUntilKeyMaterialExpiration).",
             PB_PRINCIPAL,
             PB_NOTIFY,
         ],
@@ -1106,7 +1106,7 @@ pub static RULES: &[Rule] = &[
         title: "Custom key store changed",
         description: "A custom key store (CloudHSM or external key store) was created, updated, connected, disconnected or deleted. Keys in a custom key store live outside KMS: whoever controls the store's cluster or external proxy controls the keys, and a disconnected store makes every key in it unusable.",
         playbook: &[
-            "Confirm the change with the owner of the key store named in the notes (aws kms describe-custom-key-stores --custom-key-store-id <id>).",
+            "Confirm the change with the owner of the key store (its id is in the event's request or response; aws kms describe-custom-key-stores --custom-key-store-id <id>).",
             "For an update, check the new proxy endpoint, VPC endpoint service or cluster: a store pointed at a proxy you do not run hands your keys to someone else.",
             "For a disconnect or delete, list the keys in the store (aws kms list-keys, then describe-key for CustomKeyStoreId) and the workloads that use them.",
             PB_PRINCIPAL,
@@ -1151,7 +1151,7 @@ pub static RULES: &[Rule] = &[
         title: "Key created with external key material",
         description: "CreateKey made a key whose material comes from outside KMS: origin EXTERNAL (material you import) or EXTERNAL_KEY_STORE (material held by an external key manager behind a proxy). An attacker who controls that material can read data encrypted to the key, or make it unreadable.",
         playbook: &[
-            "Confirm that the key was expected and that its material comes from your own key-management system (the notes give the origin, the custom key store and the external key id).",
+            "Confirm that the key was expected and that its material comes from your own key-management system (the CreateKey request's origin, customKeyStoreId and xksKeyId).",
             "Check which aliases and workloads point at the new key (aws kms list-aliases --key-id <key>).",
             PB_PRINCIPAL,
             PB_NOTIFY,
@@ -1185,7 +1185,7 @@ pub static RULES: &[Rule] = &[
         title: "Multi-Region key replicated or its primary moved",
         description: "ReplicateKey made a copy of a multi-Region key in another Region, or UpdatePrimaryRegion moved its primary. The replica shares the key material: data encrypted in one Region can be decrypted in the other, under the replica's own key policy. A replica in a Region nobody watches is a copy of the key there.",
         playbook: &[
-            "Check that the Region in the notes is one you operate in and that its CloudTrail logs reach keytrail.",
+            "Check that the Region the key now lives in (requestParameters.replicaRegion or primaryRegion; keytrail scan's notes name it) is one you operate in and that its CloudTrail logs reach keytrail.",
             "Read the replica's key policy in that Region (aws kms get-key-policy --region <region> --key-id <key> --policy-name default): it is set independently of the primary's.",
             "If the replica is not expected, schedule its deletion (aws kms schedule-key-deletion --region <region> --key-id <key>) after checking nothing uses it there.",
             PB_PRINCIPAL,
@@ -1221,7 +1221,7 @@ pub static RULES: &[Rule] = &[
         title: "Alias moved onto a new or shared key",
         description: "An alias moved (UpdateAlias, or DeleteAlias then CreateAlias of the same alias) onto a key created in the last 24 hours, a key whose policy lets another account or anyone in, or a key the logs read say nothing about. Applications that encrypt through the alias then encrypt to that key: with an attacker's key, the data becomes theirs to withhold. KMS keeps an alias and its key in one account, so the danger is in the target key's age and policy.",
         playbook: &[
-            "Read the notes: the alias, the target key, its age and what its policy allows. Check the target key now: aws kms describe-key --key-id <key> (CreationDate, Origin, KeyManager) and aws kms get-key-policy --key-id <key> --policy-name default.",
+            "Read the alias event: the alias and its target key (keytrail scan's notes add the key's age and what its policy allows). Check the target key now: aws kms describe-key --key-id <key> (CreationDate, Origin, KeyManager) and aws kms get-key-policy --key-id <key> --policy-name default.",
             "If the move is not an approved change, point the alias back at the previous key (aws kms update-alias --alias-name <alias> --target-key-id <previous key>; for a re-created alias, the key the DeleteAlias named).",
             "Find what was encrypted under the target key since the move (keytrail search --key <key> --since <move time>): that data must be re-encrypted under your key while the target key is still usable; do not disable or delete it first.",
             PB_PRINCIPAL,
