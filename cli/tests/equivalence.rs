@@ -9,7 +9,12 @@
 //!   each other are one episode: the same events, fewer findings), the `schema`
 //!   and `version` fields added with Architecture v2, and the `DataKeyGeneration`
 //!   metric, which no longer counts the data keys AWS services generate for a
-//!   principal (Detection v2: `data_key_volume` is about a principal's own volume).
+//!   principal (Detection v2: `data_key_volume` is about a principal's own volume);
+//! - rules added since (Detection v2) add their own metrics and findings, which the
+//!   comparison with the pre-optimisation report leaves out: on W2,
+//!   `key_deletion_short_window` counts the 34 ScheduleKeyDeletion calls with a 7-day
+//!   window, and `key_deletion_scheduled`'s findings, now medium, sort after the high
+//!   ones.
 
 use std::io::Read;
 use std::process::Command;
@@ -76,12 +81,26 @@ fn scan_json_on_w2_is_unchanged_by_the_fast_reader() {
             .expect("DataKeyGeneration")
     };
     assert!(data_keys(&now) < data_keys(&before));
+    // Rules whose metric the pre-optimisation report does not have were added since.
+    let old_metrics: std::collections::BTreeSet<String> = before["metrics"]
+        .as_array()
+        .expect("metrics")
+        .iter()
+        .filter_map(|m| m["name"].as_str().map(str::to_owned))
+        .collect();
+    let new_rule = |id: &serde_json::Value| {
+        keytrail::RULES
+            .iter()
+            .find(|r| Some(r.id) == id.as_str())
+            .is_some_and(|r| !old_metrics.contains(r.metric))
+    };
     let other_metrics = |r: &serde_json::Value| -> Vec<serde_json::Value> {
         r["metrics"]
             .as_array()
             .expect("metrics")
             .iter()
             .filter(|m| m["name"] != "DataKeyGeneration")
+            .filter(|m| m["name"].as_str().is_some_and(|n| old_metrics.contains(n)))
             .cloned()
             .collect()
     };
@@ -105,6 +124,9 @@ fn scan_json_on_w2_is_unchanged_by_the_fast_reader() {
     let per_rule = |r: &serde_json::Value| {
         let mut m = std::collections::BTreeMap::<(String, String), u64>::new();
         for f in r["findings"].as_array().expect("findings") {
+            if new_rule(&f["rule"]) {
+                continue;
+            }
             *m.entry((f["rule"].to_string(), f["group"].to_string()))
                 .or_default() += f["count"].as_u64().expect("count");
         }
@@ -124,7 +146,11 @@ fn scan_json_on_w2_is_unchanged_by_the_fast_reader() {
             .count();
         assert_eq!(inside, 1, "{old}");
     }
-    assert!(now_findings.len() < before["findings"].as_array().map_or(0, Vec::len));
+    let old_rules_findings = now_findings
+        .iter()
+        .filter(|f| !new_rule(&f["rule"]))
+        .count();
+    assert!(old_rules_findings < before["findings"].as_array().map_or(0, Vec::len));
 
     assert_eq!(now["records"], 86_400);
     assert!(now["kms_records"].as_u64().is_some_and(|n| n > 20_000));
