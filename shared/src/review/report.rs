@@ -1285,8 +1285,7 @@ mod tests {
         };
         assert!(kms_events_logged(&trail(vec![read_only, write_only_too], vec![])).is_ok());
         let adv_reads = vec![mgmt.clone(), fs("readOnly", &["true"], &[])];
-        let err =
-            kms_events_logged(&trail(vec![], vec![adv_reads.clone()])).expect_err("reads");
+        let err = kms_events_logged(&trail(vec![], vec![adv_reads.clone()])).expect_err("reads");
         assert_eq!(err.reasons, [SelectorGap::AdvancedReadOnly]);
         let adv_not_reads = vec![mgmt.clone(), fs("readOnly", &[], &["true"])];
         assert_eq!(
