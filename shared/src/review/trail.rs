@@ -391,7 +391,9 @@ fn bucket_checks(t: &TrailInfo) -> Vec<TrailCheck> {
         }
         None => Some("Object Lock configuration not read".into()),
     };
-    let checks: [(&str, Option<String>, Option<String>, String, String); 3] = [
+    // (check, why it could not be read, why it fails, what passes, remediation)
+    type BucketCheck = (&'static str, Option<String>, Option<String>, String, String);
+    let checks: [BucketCheck; 3] = [
         (
             "log_bucket_versioning",
             unavailable("GetBucketVersioning"),
