@@ -80,7 +80,9 @@ pub use detect::catalog::{
     rules_table_markdown,
 };
 pub use detect::event::{ErrorClass, KmsEvent};
-pub use detect::findings::{Finding, Hit, Hits, MAX_EVENT_IDS, MAX_VALUES, evaluate_findings};
+pub use detect::findings::{
+    Finding, Hit, Hits, MAX_CONTEXT_PAIRS, MAX_EVENT_IDS, MAX_VALUES, evaluate_findings,
+};
 pub use detect::health::{
     HEALTH_ALARMS, HealthAlarm, LOG_FILES_PROCESSED, MissingData, health_alarm_for_metric,
     health_table_markdown,
