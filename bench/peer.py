@@ -59,10 +59,10 @@ KMS = "kms.amazonaws.com"
 # metrics::KMS_OPERATIONS
 KMS_OPERATIONS = frozenset(
     """CancelKeyDeletion ConnectCustomKeyStore CreateAlias CreateCustomKeyStore CreateGrant
-    CreateKey Decrypt DeleteAlias DeleteCustomKeyStore DeleteExpiredKeyMaterial
-    DeleteImportedKeyMaterial DeriveSharedSecret DescribeCustomKeyStores DescribeKey
+    CreateKey Decapsulate Decrypt DeleteAlias DeleteCustomKeyStore DeleteExpiredKeyMaterial
+    DeleteImportedKeyMaterial DeleteKey DeriveSharedSecret DescribeCustomKeyStores DescribeKey
     DisableKey DisableKeyRotation DisconnectCustomKeyStore EnableKey EnableKeyRotation
-    Encrypt GenerateDataKey GenerateDataKeyPair GenerateDataKeyPairWithoutPlaintext
+    Encapsulate Encrypt GenerateDataKey GenerateDataKeyPair GenerateDataKeyPairWithoutPlaintext
     GenerateDataKeyWithoutPlaintext GenerateMac GenerateRandom GetKeyLastUsage GetKeyPolicy
     GetKeyRotationStatus GetParametersForImport GetPublicKey ImportKeyMaterial ListAliases
     ListGrants ListKeyPolicies ListKeyRotations ListKeys ListResourceTags
@@ -285,6 +285,13 @@ def rules_matching(r, name, params, cls, keys, account):
     if not failed:
         if name == "ScheduleKeyDeletion":
             out.append(("key_deletion_scheduled", "KMSKeyDeletionScheduled"))
+            days = (params or {}).get("pendingWindowInDays")
+            try:
+                short = days is not None and not isinstance(days, bool) and int(float(days)) <= 7
+            except (TypeError, ValueError):
+                short = False
+            if short:
+                out.append(("key_deletion_short_window", "KMSKeyDeletionShortWindow"))
         elif name == "DisableKey":
             out.append(("key_disabled", "KMSKeyDisabled"))
         elif name == "CreateKey":
