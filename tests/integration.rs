@@ -3,6 +3,7 @@
 
 mod enricher;
 mod iam;
+mod organization;
 mod processor;
 mod review;
 mod rules;
