@@ -88,6 +88,11 @@ impl ReviewConfig {
         let list = |k: &str| env.list(k);
         let unused_days = env.number("KEYTRAIL_UNUSED_DAYS", 90, 1..=3650)? as i64;
         let defaults = ReviewSettings::default();
+        // Every variable is read before any error returns (ENV_VARS is checked
+        // against what this reads).
+        let member_role = get("KEYTRAIL_MEMBER_ROLE");
+        let member_accounts = get("KEYTRAIL_MEMBER_ACCOUNTS");
+        let inventory_concurrency = env.number("KEYTRAIL_INVENTORY_CONCURRENCY", 8, 1..=64);
         Ok(ReviewConfig {
             log_bucket: env.required("KEYTRAIL_LOG_BUCKET")?,
             log_prefix: get("KEYTRAIL_LOG_PREFIX").map(|p| p.trim_matches('/').to_owned()),
@@ -102,8 +107,8 @@ impl ReviewConfig {
                 tuning: Default::default(),
             },
             tuning: Arc::new(TuningSource::from_env(&env)?),
-            member_role: get("KEYTRAIL_MEMBER_ROLE"),
-            member_accounts: match get("KEYTRAIL_MEMBER_ACCOUNTS").as_deref() {
+            member_role,
+            member_accounts: match member_accounts.as_deref() {
                 None | Some("logs") => crate::aws::organization::MemberAccounts::FromLogs,
                 Some("organization") => crate::aws::organization::MemberAccounts::Organization,
                 Some(other) => {
@@ -112,8 +117,7 @@ impl ReviewConfig {
                     )));
                 }
             },
-            inventory_concurrency: env.number("KEYTRAIL_INVENTORY_CONCURRENCY", 8, 1..=64)?
-                as usize,
+            inventory_concurrency: inventory_concurrency? as usize,
         })
     }
 }
