@@ -55,9 +55,10 @@ pub use defaults::{
 // CloudTrail in.
 pub use cloudtrail::framing::{Facts, Scan, Source, kind_of, scan_value, string_end};
 pub use cloudtrail::layout::{
-    BASELINE_KEY, KEYTRAIL_PREFIX, LogKey, MARKER_PREFIX, ObjectKind, SUMMARIES_PREFIX, SummaryKey,
-    classify_key, decode_event_key, has_log_extension, investigation_key, log_account_prefix,
-    log_day_prefix, log_month_prefix, logs_root, marker_key, non_log_reason, parse_log_key,
+    BASELINE_KEY, HIT_INDEX_PREFIX, KEYTRAIL_PREFIX, LogKey, MARKER_PREFIX, ObjectKind,
+    SUMMARIES_PREFIX, SummaryKey, classify_key, decode_event_key, has_log_extension,
+    hit_index_hour_prefix, hit_index_key, investigation_key, log_account_prefix, log_day_prefix,
+    log_key_of_hit, log_month_prefix, logs_root, marker_key, non_log_reason, parse_log_key,
     parse_summary_key, review_prefix, summaries_month_prefix, unreadable_baseline_key,
 };
 pub use cloudtrail::reader::{
