@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod event;
 pub mod findings;
 pub mod keys;
+pub mod marks;
 pub mod metrics;
 pub mod operations;
 pub mod principal;
