@@ -4,3 +4,4 @@
 mod enricher;
 mod processor;
 mod review;
+mod rules;

@@ -255,6 +255,10 @@ async fn s3_event_puts_metrics_and_summary() {
         );
     }
 
+    // The pipeline's pulse, which log_deliveries_stopped watches: one per log file.
+    let pulse = metric_sum(&env, keytrail::LOG_FILES_PROCESSED, &[], start, end).await;
+    assert_eq!(pulse, 1.0, "{report}");
+
     let summary_key = result["summary_key"].as_str().expect("summary key");
     assert!(
         summary_key.starts_with("keytrail/summaries/111122223333/us-east-1/"),

@@ -98,6 +98,9 @@ pub fn run(args: &ReviewArgs) -> Result<(Report, Baseline)> {
             Err(e) => eprintln!("warning: {e}"),
         }
     }
+    // Each cross-account call once, as the caller's copy (the review's rule, the
+    // same as the monthly-review Lambda's).
+    usage.count_shared_events_once();
     let mut coverage = delivery_coverage(month, deliveries);
     coverage.days_backfilled = usage.days.keys().cloned().collect();
     let (keys, trails) = if args.aws {

@@ -492,8 +492,18 @@ fn review_offline_from_the_sample_tree() {
     assert_eq!(r["month"], "2026-10");
     assert_eq!(r["inventory_source"], "logs (offline)");
     assert_eq!(r["trail_checks"][0]["status"], "not_checked");
-    // The sample tree's KMS records, once each (sample_tree_summary_is_the_reviewed_one).
-    assert_eq!(r["summary"]["kms_calls"], 364);
+    // The sample tree's KMS records, once each (sample_tree_summary_is_the_reviewed_one),
+    // and each of the 8 cross-account calls of case 15 once: the caller's copy is
+    // kept, the key owner's (the same sharedEventID) taken out.
+    assert_eq!(r["summary"]["kms_calls"], 364 - 8);
+    assert_eq!(r["summary"]["calls_counted_once"], 8);
+    let cross = r["cross_account_principals"].as_array().expect("cross");
+    assert_eq!(cross.len(), 1, "{cross:?}");
+    assert_eq!(
+        cross[0]["principal"],
+        "arn:aws:iam::444455556666:role/eu-analytics"
+    );
+    assert_eq!(cross[0]["count"], 8);
     // The access inventory resolves Decrypt keys from resources[] and normalises roles.
     let inv = r["access_inventory"].as_array().expect("inventory");
     let row = inv

@@ -84,6 +84,10 @@ pub use detect::catalog::{
 };
 pub use detect::event::{ErrorClass, EventKind, KmsEvent, VPCE_EVENT_TYPE};
 pub use detect::findings::{Finding, Hit, Hits, MAX_EVENT_IDS, MAX_VALUES, evaluate_findings};
+pub use detect::health::{
+    HEALTH_ALARMS, HealthAlarm, LOG_FILES_PROCESSED, MissingData, health_alarm_for_metric,
+    health_table_markdown,
+};
 pub use detect::keys::{
     KeyRef, KeyRole, MAX_KEYS_PER_RECORD, ResolvedKeys, arn_account, partition_for_region,
     resolve_keys,

@@ -317,9 +317,9 @@ fn every_rule_has_its_alarm() {
     }
     for (id, p) in on_namespace {
         let metric = get(p, "MetricName").and_then(Value::as_str).unwrap_or("");
-        if !rule_metrics.contains(metric) {
+        if !rule_metrics.contains(metric) && keytrail::health_alarm_for_metric(metric).is_none() {
             problems.push(format!(
-                "alarm {id} watches {metric} in the keytrail namespace, which no catalog rule publishes"
+                "alarm {id} watches {metric} in the keytrail namespace, which no catalog rule or health alarm publishes"
             ));
         }
     }
@@ -435,6 +435,103 @@ fn aws_metric_alarm(
             rule.id, rule.threshold
         ));
     }
+}
+
+/// The pipeline's health alarms (`HEALTH_ALARMS`) are deployed as defined: one alarm
+/// per metric, its shape, its missing-data treatment, and the security topic (they
+/// must work when the enricher does not).
+#[test]
+fn every_health_alarm_is_deployed() {
+    let t = template();
+    let alarms = resources_of(&t, "AWS::CloudWatch::Alarm");
+    let mut problems = Vec::new();
+    for h in keytrail::HEALTH_ALARMS {
+        let matching: Vec<&(String, &Value)> = alarms
+            .iter()
+            .filter(|(_, p)| get(p, "MetricName").and_then(Value::as_str) == Some(h.metric))
+            .collect();
+        let [(id, p)] = matching.as_slice() else {
+            problems.push(format!(
+                "{}: {} alarms on {}",
+                h.id,
+                matching.len(),
+                h.metric
+            ));
+            continue;
+        };
+        let mut check = |what: &str, ok: bool, got: Option<&Value>| {
+            if !ok {
+                problems.push(format!(
+                    "{} (alarm {id}): {what} is {}",
+                    h.id,
+                    describe(got)
+                ));
+            }
+        };
+        let v = get(p, "Namespace");
+        check(
+            "Namespace",
+            v.and_then(ref_target) == Some("MetricNamespace"),
+            v,
+        );
+        let v = get(p, "Statistic");
+        check("Statistic", v.and_then(Value::as_str) == Some("Sum"), v);
+        let v = get(p, "ComparisonOperator");
+        check(
+            "ComparisonOperator",
+            v.and_then(Value::as_str) == Some(h.comparison),
+            v,
+        );
+        let v = get(p, "Threshold");
+        check("Threshold", number(v) == Some(h.threshold), v);
+        let v = get(p, "Period");
+        check("Period", number(v) == Some(f64::from(h.period_secs)), v);
+        let missing = serde_json::to_value(h.missing_data).expect("serialises");
+        let v = get(p, "TreatMissingData");
+        check(
+            "TreatMissingData",
+            v.and_then(Value::as_str) == missing.as_str(),
+            v,
+        );
+        for key in ["EvaluationPeriods", "DatapointsToAlarm"] {
+            let v = get(p, key);
+            let ok = match h.periods_parameter {
+                Some(param) => {
+                    let default = get(&t, "Parameters")
+                        .and_then(|ps| get(ps, param))
+                        .and_then(|q| get(q, "Default"));
+                    v.and_then(ref_target) == Some(param)
+                        && number(default) == Some(f64::from(h.evaluation_periods))
+                }
+                None => number(v) == Some(f64::from(h.evaluation_periods)),
+            };
+            check(key, ok, v);
+        }
+        let v = get(p, "AlarmActions");
+        check(
+            "AlarmActions",
+            v.and_then(Value::as_sequence).is_some_and(|a| {
+                a.iter()
+                    .any(|x| ref_target(x) == Some("SecurityAlertsTopic"))
+            }),
+            v,
+        );
+        let v = get(p, "AlarmDescription");
+        check(
+            "AlarmDescription",
+            v.and_then(Value::as_str).is_some_and(|d| d.contains(h.id)),
+            v,
+        );
+    }
+    assert!(
+        problems.is_empty(),
+        "health alarms disagree with HEALTH_ALARMS:
+  {}",
+        problems.join(
+            "
+  "
+        )
+    );
 }
 
 /// A function that fails every invocation (e.g. on a bad configuration) is noticed:

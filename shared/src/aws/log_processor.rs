@@ -483,6 +483,12 @@ impl<S: ObjectStore, M: MetricSink> Processor<S, M> {
                 .metrics
                 .add(MetricId::new(BAD_LOG_FILES, &[]), log_key.delivered, 1);
         }
+        // The pipeline's pulse: the log_deliveries_stopped alarm fires when it stops.
+        analysis.metrics.add(
+            MetricId::new(crate::detect::health::LOG_FILES_PROCESSED, &[]),
+            log_key.delivered,
+            1,
+        );
         let max_age =
             chrono::Duration::from_std(self.config.max_metric_age).unwrap_or(chrono::Duration::MAX);
         let dropped = analysis.metrics.drop_before(Utc::now() - max_age);

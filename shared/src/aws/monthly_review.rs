@@ -309,6 +309,8 @@ impl<S: ObjectStore + 'static, R: ReviewSources, N: Notifier> Reviewer<S, R, N> 
             }
         }
         usage.merge_owned(self.backfill(backfill_keys, tuning).await?);
+        // Each cross-account call once, as the caller's copy.
+        usage.count_shared_events_once();
         // Only the month's events count (a delivery can straddle midnight at month ends).
         let inside = |t: DateTime<Utc>| t >= month.start() && t < month.end();
         usage

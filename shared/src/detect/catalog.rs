@@ -173,9 +173,9 @@ pub enum ServiceCalls {
     /// Every call: a service failing on a principal's behalf, or changing a key for
     /// it, is still evidence.
     Count,
-    /// Not the calls AWS itself makes (`AWSService` identities, `internal.amazonaws.com`,
-    /// CloudTrail's own account writing logs); calls a principal makes through a
-    /// service still count.
+    /// Not the calls AWS itself makes (`AWSService` identities, CloudTrail's own
+    /// account writing logs: [`Principal::aws_internal`](crate::detect::principal::Principal));
+    /// calls a principal makes through a service still count.
     ExemptAwsInternal,
     /// Not the calls any AWS service makes (`invokedBy`, a service as source): the
     /// rule is about a principal's own behaviour, such as its volume or its addresses.

@@ -24,9 +24,9 @@ pub struct Principal {
     /// The service that made the call, when known.
     pub invoked_by: Option<String>,
     /// True when AWS itself is the caller, not a principal acting through a service:
-    /// `userIdentity.type` `AWSService`, or `internal.amazonaws.com` as `invokedBy` or
-    /// source (CloudTrail's own account 086441151436 writing logs). Such a caller's
-    /// id is `service:internal.amazonaws.com` unless it names its service.
+    /// `userIdentity.type` `AWSService`, or an identity of an account AWS owns
+    /// ([`AWS_SERVICE_ACCOUNTS`]: CloudTrail's, writing logs). Such a caller's id is
+    /// `service:<invokedBy>`.
     #[serde(skip)]
     pub aws_internal: bool,
 }
@@ -88,6 +88,11 @@ pub fn is_service_source(ip: &str) -> bool {
         || ip.ends_with(".amazon.com")
 }
 
+/// Accounts AWS owns that appear as callers in customers' trails: CloudTrail's, whose
+/// `user/AWSCloudTrail` calls `GenerateDataKey` on a trail's key to write its logs
+/// (AWS KMS Developer Guide, "How AWS CloudTrail uses AWS KMS").
+pub const AWS_SERVICE_ACCOUNTS: &[&str] = &["086441151436"];
+
 /// Normalises `userIdentity` into a [`Principal`].
 pub fn principal_of(r: &Record) -> Principal {
     let none = UserIdentity::default();
@@ -126,16 +131,19 @@ pub fn principal_of(r: &Record) -> Principal {
     }
     .or_else(|| ui.account_id.as_ref().map(|a| format!("account:{a}")))
     .unwrap_or_else(|| "unknown".to_owned());
-    // `AWS Internal` is not enough: the console's calls for a real user carry it.
-    let internal = |s: &str| s.trim().eq_ignore_ascii_case("internal.amazonaws.com");
+    // AWS itself: an `AWSService` identity, or an identity of an account AWS owns
+    // (CloudTrail's 086441151436 writing the trail's logs with the trail's key). Not
+    // `invokedBy: internal.amazonaws.com` alone: older logs carry it for S3 calling
+    // KMS on a customer role's behalf (seed 001), and that role is the principal.
     let aws_internal = identity_type.as_deref() == Some("AWSService")
-        || invoked_by.as_deref().is_some_and(internal)
-        || r.source_ip_address.as_deref().is_some_and(internal);
-    // AWS itself is one principal, not a user of its account (CloudTrail's own
-    // `arn:aws:iam::086441151436:user/AWSCloudTrail` would read as a cross-account
-    // caller of every trail key).
+        || account
+            .as_deref()
+            .is_some_and(|a| AWS_SERVICE_ACCOUNTS.contains(&a));
     let id = if aws_internal && identity_type.as_deref() != Some("AWSService") {
-        "service:internal.amazonaws.com".to_owned()
+        format!(
+            "service:{}",
+            invoked_by.as_deref().unwrap_or("internal.amazonaws.com")
+        )
     } else {
         id
     };
@@ -238,6 +246,14 @@ mod tests {
         );
         assert!(!console.aws_internal);
         assert_eq!(console.id, "arn:aws:iam::111122223333:user/alice");
+        // Seed 001: S3 decrypting for a customer's role, in an older log format.
+        let for_role = p(
+            json!({"sourceIPAddress": "internal.amazonaws.com", "userIdentity": {"type": "AssumedRole", "accountId": "111122223333",
+                "arn": "arn:aws:sts::111122223333:assumed-role/Admins/example-user", "invokedBy": "internal.amazonaws.com",
+                "sessionContext": {"sessionIssuer": {"arn": "arn:aws:iam::111122223333:role/Admins"}}}}),
+        );
+        assert!(!for_role.aws_internal && for_role.service_originated);
+        assert_eq!(for_role.id, "arn:aws:iam::111122223333:role/Admins");
     }
 
     #[test]

@@ -18,6 +18,7 @@ use crate::detect::catalog::RuleSet;
 
 use crate::detect::event::{ErrorClass, KmsEvent};
 use crate::detect::principal::Principal;
+use crate::detect::shared_events::{OwnerCopy, SharedCopy, SharedEvents, copy_of};
 
 /// The summary format version written in every summary (2: usage times in epoch
 /// seconds and per-day counts).
@@ -181,6 +182,11 @@ pub struct Summary {
     /// read (absent when 0, so summaries without it read back the same).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub keys_beyond_cap: u64,
+    /// The copies of cross-account calls (`sharedEventID`) this summary counts, so
+    /// that the month counts each call once ([`Summary::count_shared_events_once`];
+    /// absent when none).
+    #[serde(default, skip_serializing_if = "SharedEvents::is_empty")]
+    pub shared_events: SharedEvents,
     /// Matches a configured suppression silenced: rule id -> suppression label ->
     /// count (absent when none, so summaries without it read back the same).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -264,6 +270,7 @@ impl Default for Summary {
             key_context_keys: BTreeMap::new(),
             days: BTreeMap::new(),
             keys_beyond_cap: 0,
+            shared_events: SharedEvents::default(),
             suppressed: BTreeMap::new(),
             principal_hours: BTreeMap::new(),
         }
@@ -342,6 +349,19 @@ impl Summary {
                 }
             }
         }
+        match copy_of(e) {
+            Some((SharedCopy::Caller, id)) => self.shared_events.note_caller(id),
+            Some((SharedCopy::Owner, id)) => self.shared_events.note_owner(id, || OwnerCopy {
+                keys: e.keys.iter().map(|k| k.id.clone()).collect(),
+                principal: e.principal.id.clone(),
+                event_name: e.name().to_owned(),
+                error_class: e.error_class,
+                service_originated: e.principal.service_originated,
+                day: day_buf.clone(),
+                rules: rules.iter().map(|r| r.id.to_owned()).collect(),
+            }),
+            None => {}
+        }
         if let Some(ip) = e.record.source_ip_address.as_deref() {
             get_or_insert(&mut self.principal_ips, &e.principal.id)
                 .insert(ip, MAX_IPS_PER_PRINCIPAL);
@@ -397,6 +417,7 @@ impl Summary {
         self.kms_records += o.kms_records;
         self.bad_records += o.bad_records;
         self.keys_beyond_cap += o.keys_beyond_cap;
+        self.shared_events.merge(o.shared_events.clone());
         for (rule, by) in &o.suppressed {
             let mine = self.suppressed.entry(rule.clone()).or_default();
             for (label, n) in by {
@@ -431,6 +452,47 @@ impl Summary {
         for (p, h) in &o.principal_hours {
             self.principal_hours.entry(p.clone()).or_default().merge(h);
         }
+    }
+
+    /// Counts each cross-account call once: takes out every key owner's copy whose
+    /// caller's copy this summary also holds (see [`crate::detect::shared_events`]).
+    /// The review calls it once the month is merged; it returns how many copies it
+    /// took out. Usage cells, daily calls, failures, per-key and per-rule counts lose
+    /// the owner's copy; `kms_records` still counts the records delivered.
+    pub fn count_shared_events_once(&mut self) -> u64 {
+        let copies = self.shared_events.owner_copies_to_remove();
+        for c in &copies {
+            let no_key = [NO_KEY.to_owned()];
+            let keys: &[String] = if c.keys.is_empty() { &no_key } else { &c.keys };
+            for key in keys {
+                let cell = UsageKey {
+                    key: key.clone(),
+                    principal: c.principal.clone(),
+                    event_name: c.event_name.clone(),
+                    error_class: c.error_class,
+                    service_originated: c.service_originated,
+                };
+                if let Some(s) = self.usage.get_mut(&cell) {
+                    s.count = s.count.saturating_sub(1);
+                    if s.count == 0 {
+                        self.usage.remove(&cell);
+                    }
+                }
+            }
+            if let Some(d) = self.days.get_mut(&c.day) {
+                d.calls = d.calls.saturating_sub(1);
+                if c.error_class.is_some() {
+                    d.failures = d.failures.saturating_sub(1);
+                }
+                for key in &c.keys {
+                    decrement(&mut d.by_key, key);
+                }
+                for rule in &c.rules {
+                    decrement(&mut d.rules, rule);
+                }
+            }
+        }
+        copies.len() as u64
     }
 
     /// Serialises as gzipped JSON.
@@ -475,6 +537,7 @@ impl Summary {
         self.kms_records += o.kms_records;
         self.bad_records += o.bad_records;
         self.keys_beyond_cap += o.keys_beyond_cap;
+        self.shared_events.merge(o.shared_events);
         self.first_event = min_opt(self.first_event, o.first_event);
         self.last_event = max_opt(self.last_event, o.last_event);
         merge_map(&mut self.suppressed, o.suppressed, |m, s| {
@@ -493,6 +556,16 @@ impl Summary {
         merge_map(&mut self.principal_hours, o.principal_hours, |m, s| {
             m.merge(&s)
         });
+    }
+}
+
+/// Takes one off a count, dropping it at 0.
+fn decrement(m: &mut BTreeMap<String, u64>, k: &str) {
+    if let Some(n) = m.get_mut(k) {
+        *n = n.saturating_sub(1);
+        if *n == 0 {
+            m.remove(k);
+        }
     }
 }
 
@@ -751,5 +824,88 @@ mod tests {
         let err = Summary::from_gzip_json(&enc.finish().expect("gz")).expect_err("version");
         assert!(err.to_string().contains("version 99"));
         assert!(Summary::from_gzip_json(b"nope").is_err());
+    }
+}
+
+#[cfg(test)]
+mod shared_event_tests {
+    use super::*;
+    use crate::cloudtrail::record::Record;
+    use serde_json::json;
+
+    const KEY: &str = "arn:aws:kms:us-east-1:111122223333:key/app-data";
+
+    /// One cross-account Decrypt as CloudTrail delivers it to `to`: the caller's
+    /// copy names the role, the key owner's only the calling account.
+    fn copy(shared: &str, to: &str) -> Record {
+        let identity = if to == "444455556666" {
+            json!({"type": "AssumedRole", "accountId": "444455556666",
+                "arn": "arn:aws:sts::444455556666:assumed-role/eu-analytics/s",
+                "sessionContext": {"sessionIssuer": {"arn": "arn:aws:iam::444455556666:role/eu-analytics"}}})
+        } else {
+            json!({"type": "AWSAccount", "accountId": "444455556666", "principalId": "AROAX:s"})
+        };
+        Record::from_value(json!({
+            "eventTime": "2026-10-04T03:40:00Z", "eventSource": "kms.amazonaws.com", "eventName": "Decrypt",
+            "awsRegion": "us-east-1", "recipientAccountId": to, "sharedEventID": shared,
+            "eventID": format!("{shared}-{to}"), "userIdentity": identity,
+            "resources": [{"ARN": KEY, "accountId": "111122223333"}]
+        }))
+        .expect("record")
+    }
+
+    fn summary_of(records: &[Record]) -> Summary {
+        let mut s = Summary::default();
+        for r in records {
+            let e = KmsEvent::analyse(r).expect("event");
+            s.observe(&e, RuleSet::of(&e));
+        }
+        s
+    }
+
+    #[test]
+    fn a_cross_account_call_in_both_trails_counts_once_as_the_callers_copy() {
+        let owner_files = summary_of(&[copy("s1", "111122223333"), copy("s2", "111122223333")]);
+        let caller_files = summary_of(&[copy("s1", "444455556666")]);
+        for order in [[&owner_files, &caller_files], [&caller_files, &owner_files]] {
+            let mut month = Summary::default();
+            for s in order {
+                // Through the stored form, as the monthly review reads summaries.
+                month.merge(&Summary::from_gzip_json(&s.to_gzip_json()).expect("decode"));
+            }
+            assert_eq!(month.count_shared_events_once(), 1);
+            let calls: BTreeMap<&str, u64> = month
+                .usage
+                .iter()
+                .map(|(k, s)| (k.principal.as_str(), s.count))
+                .collect();
+            // s1 is the role's (its own copy kept); s2's caller copy is not in the
+            // logs read, so the owner's copy is its only record.
+            assert_eq!(
+                calls,
+                BTreeMap::from([
+                    ("account:444455556666", 1),
+                    ("arn:aws:iam::444455556666:role/eu-analytics", 1)
+                ])
+            );
+            let day = &month.days["2026-10-04"];
+            assert_eq!((day.calls, day.by_key[KEY]), (2, 2));
+            assert_eq!(day.rules["cross_account_use"], 2);
+            assert_eq!(month.shared_events.counted_once, 1);
+            // Once is once: a second pass takes nothing more out.
+            assert_eq!(month.count_shared_events_once(), 0);
+        }
+    }
+
+    #[test]
+    fn calls_without_a_shared_event_id_are_not_tracked() {
+        let mut r = copy("s1", "111122223333");
+        r.shared_event_id = None;
+        let s = summary_of(&[r]);
+        assert!(s.shared_events.is_empty());
+        assert!(
+            !String::from_utf8_lossy(&serde_json::to_vec(&s).expect("json"))
+                .contains("shared_events")
+        );
     }
 }

@@ -253,6 +253,14 @@ pub struct Numbers {
     /// `keys_beyond_cap`); absent when 0.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub keys_beyond_cap: u64,
+    /// Cross-account calls delivered to both accounts and counted once (the key
+    /// owner's copy taken out, the caller's kept); absent when 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub calls_counted_once: u64,
+    /// Copies of cross-account calls past the tracking cap, which may be counted
+    /// twice; absent when 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub copies_not_deduplicated: u64,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -900,6 +908,8 @@ fn numbers(r: &Report, key_use: &KeyUse, u: &Summary) -> Numbers {
             .count() as u64,
         rotation_disabled: r.keys_rotation_disabled.len() as u64,
         keys_beyond_cap: u.keys_beyond_cap,
+        calls_counted_once: u.shared_events.counted_once,
+        copies_not_deduplicated: u.shared_events.untracked,
     }
 }
 
@@ -1267,6 +1277,32 @@ mod tests {
         );
         let data_only = vec![fs("eventCategory", &["Data"], &[])];
         assert!(kms_events_logged(&trail(vec![], vec![data_only])).is_err());
+        // Read-only events only: blind to key changes (7 of the rules need writes).
+        let read_only = BasicSelector {
+            read_write_type: Some("ReadOnly".into()),
+            include_management_events: Some(true),
+            ..BasicSelector::default()
+        };
+        let err = kms_events_logged(&trail(vec![read_only.clone()], vec![])).expect_err("reads");
+        assert_eq!(err.reasons, [SelectorGap::ReadOnly]);
+        assert!(err.to_string().contains("ScheduleKeyDeletion"), "{err}");
+        // Together, a read-only and a write-only selector record everything.
+        let write_only_too = BasicSelector {
+            read_write_type: Some("WriteOnly".into()),
+            ..read_only.clone()
+        };
+        assert!(kms_events_logged(&trail(vec![read_only, write_only_too], vec![])).is_ok());
+        let adv_reads = vec![mgmt.clone(), fs("readOnly", &["true"], &[])];
+        let err = kms_events_logged(&trail(vec![], vec![adv_reads.clone()])).expect_err("reads");
+        assert_eq!(err.reasons, [SelectorGap::AdvancedReadOnly]);
+        let adv_not_reads = vec![mgmt.clone(), fs("readOnly", &[], &["true"])];
+        assert_eq!(
+            kms_events_logged(&trail(vec![], vec![adv_not_reads.clone()]))
+                .expect_err("writes")
+                .reasons,
+            [SelectorGap::AdvancedWriteOnly]
+        );
+        assert!(kms_events_logged(&trail(vec![], vec![adv_reads, adv_not_reads])).is_ok());
         let write = vec![mgmt, fs("readOnly", &["false"], &[])];
         assert!(kms_events_logged(&trail(vec![], vec![write])).is_err());
 

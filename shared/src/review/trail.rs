@@ -68,6 +68,10 @@ pub enum SelectorGap {
         "an advanced selector keeps write events only: Decrypt, Encrypt and GenerateDataKey are read-only events"
     )]
     AdvancedWriteOnly,
+    #[error(
+        "an advanced selector keeps read-only events only: ScheduleKeyDeletion, PutKeyPolicy, CreateGrant and the other key changes are write events"
+    )]
+    AdvancedReadOnly,
     #[error("no advanced selector includes management events")]
     NoAdvancedManagementSelector,
     #[error("management events are not included")]
@@ -78,6 +82,10 @@ pub enum SelectorGap {
         "ReadWriteType is WriteOnly: Decrypt, Encrypt and GenerateDataKey are read-only events"
     )]
     WriteOnly,
+    #[error(
+        "ReadWriteType is ReadOnly: ScheduleKeyDeletion, PutKeyPolicy, CreateGrant and the other key changes are write events"
+    )]
+    ReadOnly,
 }
 
 /// No selector of the trail records KMS management events: each one's reason, in
@@ -96,69 +104,158 @@ fn join(reasons: &[SelectorGap]) -> String {
         .join("; ")
 }
 
-/// Whether the trail records KMS management events, and why not.
-pub fn kms_events_logged(t: &TrailInfo) -> Result<(), KmsEventsNotLogged> {
-    if !t.advanced_selectors.is_empty() {
-        let mut reasons = Vec::new();
-        for sel in &t.advanced_selectors {
-            let field = |name: &str| sel.iter().find(|f| f.field.eq_ignore_ascii_case(name));
-            let management =
-                field("eventCategory").is_some_and(|f| f.equals.iter().any(|v| v == "Management"));
-            if !management {
-                continue;
-            }
-            if let Some(src) = field("eventSource") {
-                if src.not_equals.iter().any(|v| v == KMS_EVENT_SOURCE) {
-                    reasons.push(SelectorGap::AdvancedExcludesKms);
-                    continue;
-                }
-                if !src.equals.is_empty() && !src.equals.iter().any(|v| v == KMS_EVENT_SOURCE) {
-                    reasons.push(SelectorGap::AdvancedOtherSourcesOnly);
-                    continue;
-                }
-                if src
-                    .not_starts_with
-                    .iter()
-                    .any(|p| KMS_EVENT_SOURCE.starts_with(p.as_str()))
-                {
-                    reasons.push(SelectorGap::AdvancedExcludesKmsPrefix);
-                    continue;
-                }
-            }
-            if field("readOnly").is_some_and(|f| f.equals.iter().any(|v| v == "false")) {
-                reasons.push(SelectorGap::AdvancedWriteOnly);
-                continue;
-            }
-            return Ok(());
-        }
-        if reasons.is_empty() {
-            reasons.push(SelectorGap::NoAdvancedManagementSelector);
-        }
-        return Err(KmsEventsNotLogged { reasons });
+/// Which KMS management events one selector records.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Coverage {
+    /// Read-only events: Decrypt, Encrypt, GenerateDataKey, Describe*, List*.
+    reads: bool,
+    /// Write events: ScheduleKeyDeletion, PutKeyPolicy, CreateGrant, DisableKey, ...
+    writes: bool,
+}
+
+impl Coverage {
+    const ALL: Coverage = Coverage {
+        reads: true,
+        writes: true,
+    };
+
+    fn of_read_only_field(values: &[String], negated: bool) -> Coverage {
+        let says = |v: &str| values.iter().any(|x| x.eq_ignore_ascii_case(v));
+        // readOnly Equals [true] keeps reads; NotEquals [true] keeps writes.
+        let (t, f) = (says("true"), says("false"));
+        let (reads, writes) = if negated { (!t, !f) } else { (t, f) };
+        Coverage { reads, writes }
     }
-    if t.basic_selectors.is_empty() {
+
+    fn union(self, o: Coverage) -> Coverage {
+        Coverage {
+            reads: self.reads || o.reads,
+            writes: self.writes || o.writes,
+        }
+    }
+}
+
+/// One selector: what it records of KMS management events, or why nothing.
+fn selector_coverage(result: Result<Coverage, SelectorGap>) -> (Coverage, Option<SelectorGap>) {
+    match result {
+        Ok(c) => (c, None),
+        Err(g) => (Coverage::default(), Some(g)),
+    }
+}
+
+fn advanced_coverage(sel: &[FieldSelector]) -> Option<Result<Coverage, SelectorGap>> {
+    let field = |name: &str| sel.iter().find(|f| f.field.eq_ignore_ascii_case(name));
+    let management =
+        field("eventCategory").is_some_and(|f| f.equals.iter().any(|v| v == "Management"));
+    if !management {
+        return None;
+    }
+    if let Some(src) = field("eventSource") {
+        if src.not_equals.iter().any(|v| v == KMS_EVENT_SOURCE) {
+            return Some(Err(SelectorGap::AdvancedExcludesKms));
+        }
+        if !src.equals.is_empty() && !src.equals.iter().any(|v| v == KMS_EVENT_SOURCE) {
+            return Some(Err(SelectorGap::AdvancedOtherSourcesOnly));
+        }
+        if src
+            .not_starts_with
+            .iter()
+            .any(|p| KMS_EVENT_SOURCE.starts_with(p.as_str()))
+        {
+            return Some(Err(SelectorGap::AdvancedExcludesKmsPrefix));
+        }
+    }
+    Some(Ok(match field("readOnly") {
+        Some(f) if !f.equals.is_empty() => Coverage::of_read_only_field(&f.equals, false),
+        Some(f) if !f.not_equals.is_empty() => Coverage::of_read_only_field(&f.not_equals, true),
+        _ => Coverage::ALL,
+    }))
+}
+
+fn basic_coverage(sel: &BasicSelector) -> Result<Coverage, SelectorGap> {
+    if sel.include_management_events == Some(false) {
+        return Err(SelectorGap::ManagementEventsExcluded);
+    }
+    if sel
+        .exclude_management_event_sources
+        .iter()
+        .any(|s| s == KMS_EVENT_SOURCE)
+    {
+        return Err(SelectorGap::KmsSourceExcluded);
+    }
+    Ok(match sel.read_write_type.as_deref() {
+        Some("WriteOnly") => Coverage {
+            reads: false,
+            writes: true,
+        },
+        Some("ReadOnly") => Coverage {
+            reads: true,
+            writes: false,
+        },
+        _ => Coverage::ALL,
+    })
+}
+
+/// Whether the trail records KMS management events, read and write, and why not.
+/// The selectors together must record both: the usage rules read the read-only
+/// calls (Decrypt, GenerateDataKey), the key-change rules the write calls
+/// (ScheduleKeyDeletion, PutKeyPolicy, CreateGrant), so a read-only trail is as
+/// blind to a key being destroyed as a write-only one is to its use.
+pub fn kms_events_logged(t: &TrailInfo) -> Result<(), KmsEventsNotLogged> {
+    let advanced = !t.advanced_selectors.is_empty();
+    let per_selector: Vec<(Coverage, Option<SelectorGap>, bool)> = if advanced {
+        t.advanced_selectors
+            .iter()
+            .filter_map(|s| advanced_coverage(s))
+            .map(|r| {
+                let (c, g) = selector_coverage(r);
+                (c, g, true)
+            })
+            .collect()
+    } else if t.basic_selectors.is_empty() {
         // A trail with no selectors logs all management events.
+        return Ok(());
+    } else {
+        t.basic_selectors
+            .iter()
+            .map(|s| {
+                let (c, g) = selector_coverage(basic_coverage(s));
+                (c, g, false)
+            })
+            .collect()
+    };
+    let all = per_selector
+        .iter()
+        .fold(Coverage::default(), |acc, (c, _, _)| acc.union(*c));
+    if all == Coverage::ALL {
         return Ok(());
     }
     let mut reasons = Vec::new();
-    for sel in &t.basic_selectors {
-        if sel.include_management_events == Some(false) {
-            reasons.push(SelectorGap::ManagementEventsExcluded);
+    for (c, gap, adv) in &per_selector {
+        if let Some(g) = gap {
+            reasons.push(*g);
             continue;
         }
-        if sel
-            .exclude_management_event_sources
-            .iter()
-            .any(|s| s == KMS_EVENT_SOURCE)
-        {
-            reasons.push(SelectorGap::KmsSourceExcluded);
-            continue;
+        if c.writes && !all.reads {
+            reasons.push(if *adv {
+                SelectorGap::AdvancedWriteOnly
+            } else {
+                SelectorGap::WriteOnly
+            });
+        } else if c.reads && !all.writes {
+            reasons.push(if *adv {
+                SelectorGap::AdvancedReadOnly
+            } else {
+                SelectorGap::ReadOnly
+            });
         }
-        if sel.read_write_type.as_deref() == Some("WriteOnly") {
-            reasons.push(SelectorGap::WriteOnly);
-            continue;
-        }
-        return Ok(());
+    }
+    if reasons.is_empty() {
+        reasons.push(if advanced {
+            SelectorGap::NoAdvancedManagementSelector
+        } else {
+            SelectorGap::ManagementEventsExcluded
+        });
     }
     Err(KmsEventsNotLogged { reasons })
 }

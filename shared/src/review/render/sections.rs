@@ -156,6 +156,28 @@ fn coverage(r: &Report) -> Section {
         "{} log files and {} summaries were read.",
         cov.log_files, cov.summaries
     ))));
+    if r.summary.calls_counted_once > 0 {
+        blocks.push(Block::Para(plain(format!(
+            "{} delivered to both the caller's and the key owner's account {} counted once, as the caller's copy (the two share a sharedEventID).",
+            plural(r.summary.calls_counted_once as usize, "cross-account call"),
+            if r.summary.calls_counted_once == 1 { "is" } else { "are" }
+        ))));
+    }
+    if r.summary.copies_not_deduplicated > 0 {
+        blocks.push(Block::Warn(vec![
+            (true, "Calls possibly counted twice: ".into()),
+            (
+                false,
+                format!(
+                    "{} past the first {} tracked this month {} not matched with {} other copy: a cross-account call among them may be counted in both accounts.",
+                    plural(r.summary.copies_not_deduplicated as usize, "copy of a cross-account call"),
+                    crate::detect::shared_events::MAX_SHARED_EVENTS,
+                    if r.summary.copies_not_deduplicated == 1 { "was" } else { "were" },
+                    if r.summary.copies_not_deduplicated == 1 { "its" } else { "their" }
+                ),
+            ),
+        ]));
+    }
     if r.summary.keys_beyond_cap > 0 {
         blocks.push(Block::Warn(vec![
             (true, "Keys not read: ".into()),

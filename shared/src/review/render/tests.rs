@@ -156,6 +156,8 @@ pub(crate) fn fixture() -> Report {
             trail_checks_failed: 2,
             rotation_disabled: 1,
             keys_beyond_cap: 0,
+            calls_counted_once: 0,
+            copies_not_deduplicated: 0,
         },
         trail_checks: vec![
             TrailCheck {
