@@ -12,7 +12,7 @@ use serde_json::Value;
 
 const BUCKET: &str = "keytrail-test-trail";
 
-struct Env {
+pub(crate) struct Env {
     _moto: Moto,
     s3: aws_sdk_s3::Client,
     sqs: aws_sdk_sqs::Client,
@@ -22,8 +22,8 @@ struct Env {
     key_arn: String,
     /// Security Hub, straight to moto (not through the proxy).
     hub: aws_sdk_securityhub::Client,
-    enricher: Enricher<S3Store, KmsDirectory, SnsNotifier, SecurityHubImporter>,
-    proxy: Option<keytrail_tests::FaultProxy>,
+    pub(crate) enricher: Enricher<S3Store, KmsDirectory, SnsNotifier, SecurityHubImporter>,
+    pub(crate) proxy: Option<keytrail_tests::FaultProxy>,
 }
 
 fn t(s: &str) -> DateTime<Utc> {
@@ -45,7 +45,7 @@ async fn env_opts(through_proxy: bool, security_hub: bool) -> Env {
 
 /// With `chatbot`, the enricher also publishes to a Chatbot topic (an SQS queue
 /// subscribed to it stands in for AWS Chatbot).
-async fn env_full(through_proxy: bool, chatbot: bool, security_hub: bool) -> Env {
+pub(crate) async fn env_full(through_proxy: bool, chatbot: bool, security_hub: bool) -> Env {
     let moto = Moto::start();
     let sdk = moto.sdk_config().await;
     let proxy = match through_proxy {
@@ -196,7 +196,7 @@ async fn env_full(through_proxy: bool, chatbot: bool, security_hub: bool) -> Env
     }
 }
 
-fn alarm_event(name: &str) -> Value {
+pub(crate) fn alarm_event(name: &str) -> Value {
     let path = repo_root().join("events/alarms").join(name);
     serde_json::from_slice(&std::fs::read(&path).expect("fixture")).expect("json")
 }

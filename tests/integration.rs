@@ -2,6 +2,7 @@
 //! the harness in `lib.rs` on a free loopback port for each test).
 
 mod enricher;
+mod iam;
 mod processor;
 mod review;
 mod rules;

@@ -190,6 +190,8 @@ pub struct SeenRequest {
     /// For a query-protocol `PutMetricData`: how many datums it carries (the highest
     /// `MetricData.member.N`); 0 otherwise.
     pub metric_datums: usize,
+    /// The request line's query string (`list-type=2`, `versioning`), empty if none.
+    pub query: String,
 }
 
 #[derive(Clone, Debug)]
@@ -399,9 +401,17 @@ fn seen_request(head: &str, target: Option<String>, body: &str) -> SeenRequest {
             .unwrap_or(0),
         _ => 0,
     };
+    let query = head
+        .lines()
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|target| target.split_once('?'))
+        .map(|(_, q)| q.to_owned())
+        .unwrap_or_default();
     SeenRequest {
         operation,
         metric_datums,
+        query,
     }
 }
 

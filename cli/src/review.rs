@@ -162,6 +162,7 @@ fn live_sources() -> Result<Sources> {
         let sources = AwsReviewSources {
             kms: kms_client(&sdk),
             cloudtrail: cloudtrail_client(&sdk),
+            s3: keytrail::s3_client(&sdk),
         };
         let keys = sources.keys().await.context("KMS key inventory")?;
         let trails = sources.trails().await.context("CloudTrail configuration")?;

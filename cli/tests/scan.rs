@@ -3,7 +3,7 @@
 use serde_json::Value;
 
 mod common;
-use common::{keytrail, metric, root, search_lines};
+use common::{keytrail, metric, ok_json, root, search_lines};
 
 fn scan_json(args: &[&str]) -> Value {
     let mut all = vec!["scan", "--json"];
@@ -759,4 +759,37 @@ fn keys_past_the_per_record_cap_are_counted_not_read() {
         "json",
     ]);
     assert!(review["summary"].get("keys_beyond_cap").is_none());
+}
+
+/// Findings carry the encryption context of their calls (seed 000's forensic handle):
+/// the reporting service's failed Decrypts were of the monthly billing report, and
+/// the data-pipeline burst's 130 chunks are capped at 20 pairs, flagged.
+#[test]
+fn findings_carry_the_encryption_context() {
+    let r = ok_json(&["scan", "events/logs", "--json"]);
+    let finding = |rule: &str| {
+        r["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .find(|f| f["rule"] == rule)
+            .unwrap_or_else(|| panic!("{rule}"))
+            .clone()
+    };
+    let failures = finding("decrypt_failures");
+    assert_eq!(
+        failures["encryption_context"],
+        serde_json::json!({"report": ["monthly-billing"]})
+    );
+    assert!(failures.get("encryption_context_truncated").is_none());
+    let burst = finding("data_key_volume");
+    assert_eq!(
+        burst["encryption_context"]["chunk"]
+            .as_array()
+            .map(Vec::len),
+        Some(keytrail::MAX_CONTEXT_PAIRS)
+    );
+    assert_eq!(burst["encryption_context_truncated"], true);
+    // A rule over calls without a context says nothing.
+    assert!(finding("key_disabled").get("encryption_context").is_none());
 }

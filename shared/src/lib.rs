@@ -83,7 +83,9 @@ pub use detect::catalog::{
     policy_is_public, rule, rule_for_aws_metric, rule_for_metric, rules_table_markdown,
 };
 pub use detect::event::{ErrorClass, EventKind, KmsEvent, VPCE_EVENT_TYPE};
-pub use detect::findings::{Finding, Hit, Hits, MAX_EVENT_IDS, MAX_VALUES, evaluate_findings};
+pub use detect::findings::{
+    Finding, Hit, Hits, MAX_CONTEXT_PAIRS, MAX_EVENT_IDS, MAX_VALUES, evaluate_findings,
+};
 pub use detect::health::{
     HEALTH_ALARMS, HealthAlarm, LOG_FILES_PROCESSED, MissingData, health_alarm_for_metric,
     health_table_markdown,

@@ -22,6 +22,7 @@ async fn main() -> Result<(), Error> {
         AwsReviewSources {
             kms: kms_client(&sdk),
             cloudtrail: cloudtrail_client(&sdk),
+            s3: s3_client(&sdk),
         },
         SnsNotifier {
             client: sns_client(&sdk),

@@ -10,6 +10,8 @@ use crate::review::inventory::KeyState;
 pub struct AwsReviewSources {
     pub kms: aws_sdk_kms::Client,
     pub cloudtrail: aws_sdk_cloudtrail::Client,
+    /// For the log buckets' versioning, MFA delete and Object Lock.
+    pub s3: aws_sdk_s3::Client,
 }
 
 fn smithy_time(t: &aws_sdk_kms::primitives::DateTime) -> Option<chrono::DateTime<chrono::Utc>> {
@@ -153,8 +155,12 @@ impl ReviewSources for AwsReviewSources {
                 kms_key_id: t.kms_key_id().filter(|k| !k.is_empty()).map(str::to_owned),
                 log_file_validation: t.log_file_validation_enabled().unwrap_or(false),
                 multi_region: t.is_multi_region_trail().unwrap_or(false),
+                s3_bucket: t.s3_bucket_name().map(str::to_owned),
                 ..TrailInfo::default()
             };
+            if let Some(bucket) = info.s3_bucket.clone() {
+                self.read_bucket_protection(&bucket, &mut info).await;
+            }
             match self.cloudtrail.get_trail_status().name(&id).send().await {
                 Ok(s) => info.is_logging = s.is_logging(),
                 Err(e) => info.unavailable.push(format!(
@@ -210,6 +216,79 @@ impl ReviewSources for AwsReviewSources {
             out.push(info);
         }
         Ok(out)
+    }
+}
+
+impl AwsReviewSources {
+    /// Reads the log bucket's versioning and Object Lock into `info`; a refusal (the
+    /// bucket is in another account, or the role may not read it) is noted in
+    /// `unavailable` and makes those checks "not checked".
+    async fn read_bucket_protection(
+        &self,
+        bucket: &str,
+        info: &mut crate::review::trail::TrailInfo,
+    ) {
+        let mut p = crate::review::trail::BucketProtection::default();
+        let mut read = false;
+        match self.s3.get_bucket_versioning().bucket(bucket).send().await {
+            Ok(v) => {
+                read = true;
+                p.versioning = v.status().map(|s| s.as_str().to_owned());
+                p.mfa_delete = v
+                    .mfa_delete()
+                    .is_some_and(|m| m.as_str().eq_ignore_ascii_case("Enabled"));
+            }
+            Err(e) => {
+                let err = AwsError::from_sdk("GetBucketVersioning", bucket.to_owned(), e);
+                info.unavailable.push(format!(
+                    "GetBucketVersioning: {}",
+                    err.code.unwrap_or(err.message)
+                ));
+            }
+        }
+        match self
+            .s3
+            .get_object_lock_configuration()
+            .bucket(bucket)
+            .send()
+            .await
+        {
+            Ok(c) => {
+                read = true;
+                let conf = c.object_lock_configuration();
+                p.object_lock = Some(
+                    conf.and_then(|c| c.object_lock_enabled())
+                        .is_some_and(|e| e.as_str() == "Enabled"),
+                );
+                p.default_retention = conf
+                    .and_then(|c| c.rule())
+                    .and_then(|r| r.default_retention())
+                    .map(|d| {
+                        let mode = d.mode().map(|m| m.as_str().to_owned()).unwrap_or_default();
+                        match (d.days(), d.years()) {
+                            (Some(days), _) => format!("{mode} {days} days"),
+                            (_, Some(years)) => format!("{mode} {years} years"),
+                            _ => mode,
+                        }
+                    });
+            }
+            Err(e) => {
+                let err = AwsError::from_sdk("GetObjectLockConfiguration", bucket.to_owned(), e);
+                // A bucket without Object Lock answers with this error.
+                if err.code.as_deref() == Some("ObjectLockConfigurationNotFoundError") {
+                    read = true;
+                    p.object_lock = Some(false);
+                } else {
+                    info.unavailable.push(format!(
+                        "GetObjectLockConfiguration: {}",
+                        err.code.unwrap_or(err.message)
+                    ));
+                }
+            }
+        }
+        if read {
+            info.bucket_protection = Some(p);
+        }
     }
 }
 

@@ -388,33 +388,39 @@ impl<S: ObjectStore + 'static, R: ReviewSources, N: Notifier> Reviewer<S, R, N> 
         keys: Vec<String>,
     ) -> Result<(Summary, std::collections::BTreeSet<String>), ReviewError> {
         let bucket = self.summary_bucket().to_owned();
-        type Fetched = (String, Result<Option<Vec<u8>>, AwsError>);
-        let results: Vec<Fetched> = stream::iter(keys)
+        // Each summary is decoded as it arrives and merged at once, so memory holds the
+        // merged month and at most SUMMARY_READS summaries in flight, whatever the
+        // number of files (an organisation trail delivers millions a month).
+        type Fetched = (
+            String,
+            Result<Option<Result<Summary, crate::detect::summary::SummaryError>>, AwsError>,
+        );
+        let mut fetched = stream::iter(keys)
             .map(|key| {
                 let store = Arc::clone(&self.store);
                 let bucket = bucket.clone();
                 async move {
-                    let r = store.get_small(&bucket, &key).await;
+                    let r = store
+                        .get_small(&bucket, &key)
+                        .await
+                        .map(|bytes| bytes.map(|b| Summary::from_gzip_json(&b)));
                     (key, r)
                 }
             })
-            .buffer_unordered(16)
-            .collect()
-            .await;
+            .buffer_unordered(SUMMARY_READS);
         let mut merged = Summary::default();
         let mut covered = std::collections::BTreeSet::new();
-        for (key, r) in results {
+        while let Some((key, r)) = fetched.next().await {
+            let (key, r): Fetched = (key, r);
             match r? {
-                Some(bytes) => match Summary::from_gzip_json(&bytes) {
-                    Ok(s) => {
-                        merged.merge_owned(s);
-                        let name = key.rsplit('/').next().unwrap_or(&key);
-                        covered.insert(name.strip_suffix(".json.gz").unwrap_or(name).to_owned());
-                    }
-                    Err(e) => {
-                        warn!(key = %key, error = %e, "summary not usable; its log file is read instead")
-                    }
-                },
+                Some(Ok(s)) => {
+                    merged.merge_owned(s);
+                    let name = key.rsplit('/').next().unwrap_or(&key);
+                    covered.insert(name.strip_suffix(".json.gz").unwrap_or(name).to_owned());
+                }
+                Some(Err(e)) => {
+                    warn!(key = %key, error = %e, "summary not usable; its log file is read instead")
+                }
                 None => warn!(key = %key, "summary disappeared while reading"),
             }
         }
@@ -433,7 +439,7 @@ impl<S: ObjectStore + 'static, R: ReviewSources, N: Notifier> Reviewer<S, R, N> 
             );
         }
         let bucket = self.config.log_bucket.clone();
-        let results: Vec<Result<Summary, ReviewError>> = stream::iter(keys)
+        let mut results = stream::iter(keys)
             .map(|key| {
                 let store = Arc::clone(&self.store);
                 let bucket = bucket.clone();
@@ -450,19 +456,21 @@ impl<S: ObjectStore + 'static, R: ReviewSources, N: Notifier> Reviewer<S, R, N> 
                     if let Some(e) = &a.error {
                         warn!(key = %key, error = %e, "damaged log file during backfill; its readable events are counted");
                     }
-                    Ok(a.summary)
+                    Ok::<Summary, ReviewError>(a.summary)
                 }
             })
-            .buffer_unordered(8)
-            .collect()
-            .await;
+            .buffer_unordered(8);
+        // Merged as each file's summary is ready, not held until all are.
         let mut merged = Summary::default();
-        for r in results {
+        while let Some(r) = results.next().await {
             merged.merge_owned(r?);
         }
         Ok(merged)
     }
 }
+
+/// Summaries read at once by the monthly review.
+const SUMMARY_READS: usize = 16;
 
 fn headline(r: &Report) -> String {
     let s = &r.summary;

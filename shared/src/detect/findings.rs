@@ -21,6 +21,8 @@ use crate::detect::event::KmsEvent;
 pub const MAX_EVENT_IDS: usize = 20;
 /// Keys, principals and source IPs kept per bucket.
 pub const MAX_VALUES: usize = 50;
+/// Encryption-context pairs kept per finding (the smallest, in key then value order).
+pub const MAX_CONTEXT_PAIRS: usize = 20;
 
 /// One event selected by a rule, as evidence.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,6 +36,8 @@ pub struct Hit {
     pub source_ip: Option<String>,
     pub event_id: Option<String>,
     pub notes: Vec<String>,
+    /// The call's encryption context, as sorted (key, value) pairs.
+    pub context: Vec<(String, String)>,
 }
 
 impl Hit {
@@ -57,6 +61,7 @@ impl Hit {
             source_ip: ip,
             event_id: e.record.event_id.clone(),
             notes: rule.notes(e),
+            context: e.record.encryption_context(),
         }
     }
 }
@@ -72,19 +77,26 @@ struct Bucket {
     source_ips: Vec<String>,
     event_ids: Vec<(DateTime<Utc>, String)>,
     notes: Vec<String>,
+    context: Vec<(String, String)>,
+    /// Distinct context pairs past [`MAX_CONTEXT_PAIRS`] were seen.
+    context_truncated: bool,
 }
 
 /// Inserts into a sorted, deduplicated vector that keeps the `cap` smallest values.
 /// (A sorted Vec, not a BTreeSet: most buckets hold one or two values, and a B-tree
 /// node per set per bucket would dominate memory when sources are many.)
-fn capped_insert<T: Ord>(set: &mut Vec<T>, v: T, cap: usize) {
+/// Returns true when a distinct value was left out (or pushed out) by the cap.
+fn capped_insert<T: Ord>(set: &mut Vec<T>, v: T, cap: usize) -> bool {
     if let Err(at) = set.binary_search(&v) {
         if at >= cap {
-            return;
+            return true;
         }
         set.insert(at, v);
+        let over = set.len() > cap;
         set.truncate(cap);
+        return over;
     }
+    false
 }
 
 impl Bucket {
@@ -105,6 +117,10 @@ impl Bucket {
         for n in &h.notes {
             capped_insert(&mut self.notes, n.clone(), MAX_VALUES);
         }
+        for pair in &h.context {
+            self.context_truncated |=
+                capped_insert(&mut self.context, pair.clone(), MAX_CONTEXT_PAIRS);
+        }
     }
 
     fn merge(&mut self, o: &Bucket) {
@@ -123,6 +139,11 @@ impl Bucket {
         }
         for v in &o.event_ids {
             capped_insert(&mut self.event_ids, v.clone(), MAX_EVENT_IDS);
+        }
+        self.context_truncated |= o.context_truncated;
+        for pair in &o.context {
+            self.context_truncated |=
+                capped_insert(&mut self.context, pair.clone(), MAX_CONTEXT_PAIRS);
         }
     }
 }
@@ -178,6 +199,15 @@ pub struct Finding {
     pub event_ids: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// The encryption context of the matching calls: key -> its distinct values, at
+    /// most [`MAX_CONTEXT_PAIRS`] pairs in all (the smallest); absent when the calls
+    /// had none. Seed 000's forensic handle: which object, secret or table the key
+    /// protected in these calls.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub encryption_context: BTreeMap<String, Vec<String>>,
+    /// True when more distinct pairs were seen than kept.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub encryption_context_truncated: bool,
 }
 
 /// Evaluates every rule's threshold and returns the findings, most severe first,
@@ -242,6 +272,8 @@ pub fn evaluate_findings(hits: &Hits, tuning: &Tuning) -> Vec<Finding> {
                 source_ips: evidence.source_ips,
                 event_ids: evidence.event_ids.into_iter().map(|(_, id)| id).collect(),
                 notes: evidence.notes,
+                encryption_context: context_map(evidence.context),
+                encryption_context_truncated: evidence.context_truncated,
             });
         }
     }
@@ -251,6 +283,15 @@ pub fn evaluate_findings(hits: &Hits, tuning: &Tuning) -> Vec<Finding> {
             .then(a.first_seen.cmp(&b.first_seen))
     });
     findings
+}
+
+/// Sorted pairs as key -> values (both sorted).
+fn context_map(pairs: Vec<(String, String)>) -> BTreeMap<String, Vec<String>> {
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (k, v) in pairs {
+        out.entry(k).or_default().push(v);
+    }
+    out
 }
 
 #[cfg(test)]
@@ -268,6 +309,7 @@ mod tests {
             source_ip: Some("192.0.2.1".into()),
             event_id: Some(format!("e{secs}")),
             notes: vec![],
+            context: vec![],
         }
     }
 
@@ -291,6 +333,53 @@ mod tests {
         assert_eq!(f[0].event_ids.first().map(String::as_str), Some("e0"));
         // One fewer stays quiet.
         assert!(evaluate_findings(&agg(&hits[1..]), &Tuning::default()).is_empty());
+    }
+
+    #[test]
+    fn findings_carry_the_encryption_context_capped() {
+        let hits: Vec<Hit> = (0..12)
+            .map(|i| Hit {
+                context: vec![
+                    (
+                        "aws:s3:arn".into(),
+                        format!("arn:aws:s3:::payroll/{i:02}.csv"),
+                    ),
+                    ("dataset".into(), "payroll-2026".into()),
+                ],
+                ..hit("decrypt_failures", i * 10, "")
+            })
+            .collect();
+        let f = evaluate_findings(&agg(&hits), &Tuning::default());
+        assert_eq!(f.len(), 1);
+        let ctx = &f[0].encryption_context;
+        // 24 pairs, 13 distinct: all kept.
+        assert_eq!(ctx["dataset"], ["payroll-2026"]);
+        assert_eq!(ctx["aws:s3:arn"].len(), 12);
+        assert!(!f[0].encryption_context_truncated);
+        // Split over two files, merged: the same.
+        let (a, b) = hits.split_at(5);
+        let mut merged = agg(a);
+        merged.merge(&agg(b));
+        assert_eq!(evaluate_findings(&merged, &Tuning::default()), f);
+
+        let many: Vec<Hit> = (0..30)
+            .map(|i| Hit {
+                context: vec![("aws:s3:arn".into(), format!("arn:aws:s3:::b/{i:02}"))],
+                ..hit("decrypt_failures", i, "")
+            })
+            .collect();
+        let f = evaluate_findings(&agg(&many), &Tuning::default());
+        assert_eq!(
+            f[0].encryption_context["aws:s3:arn"].len(),
+            MAX_CONTEXT_PAIRS
+        );
+        assert_eq!(
+            f[0].encryption_context["aws:s3:arn"][0],
+            "arn:aws:s3:::b/00"
+        );
+        assert!(f[0].encryption_context_truncated);
+        let json = serde_json::to_value(&f[0]).expect("json");
+        assert_eq!(json["encryption_context_truncated"], true);
     }
 
     #[test]

@@ -293,6 +293,8 @@ pub(crate) mod tests {
             source_ips: vec!["198.51.100.23".into()],
             event_ids: vec!["e1".into()],
             notes: vec![],
+            encryption_context: Default::default(),
+            encryption_context_truncated: false,
         }
     }
 

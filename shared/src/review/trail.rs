@@ -36,6 +36,27 @@ pub struct TrailInfo {
     pub basic_selectors: Vec<BasicSelector>,
     pub advanced_selectors: Vec<Vec<FieldSelector>>,
     pub unavailable: Vec<String>,
+    /// The bucket the trail delivers to.
+    #[serde(default)]
+    pub s3_bucket: Option<String>,
+    /// How that bucket protects the log files (`None`: not read).
+    #[serde(default)]
+    pub bucket_protection: Option<BucketProtection>,
+}
+
+/// What protects a trail's log files from deletion and overwriting (seed 000: "use S3
+/// versioning and MFA delete to prevent accidental or malicious modification").
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct BucketProtection {
+    /// `GetBucketVersioning` `Status`: `Enabled`, `Suspended`, or `None` (never on).
+    pub versioning: Option<String>,
+    /// `GetBucketVersioning` `MFADelete` is `Enabled`.
+    pub mfa_delete: bool,
+    /// `GetObjectLockConfiguration` `ObjectLockEnabled` is `Enabled`; `None` when it
+    /// could not be read.
+    pub object_lock: Option<bool>,
+    /// The default retention, e.g. `COMPLIANCE 365 days`, when set.
+    pub default_retention: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -334,6 +355,189 @@ pub fn trail_checks(trails: &[TrailInfo]) -> Vec<TrailCheck> {
             recorded.detail = format!("event selectors not available ({u})");
         }
         out.push(recorded);
+        out.extend(bucket_checks(t));
     }
     out
+}
+
+/// The log bucket's versioning, MFA delete and Object Lock (seed 000).
+fn bucket_checks(t: &TrailInfo) -> Vec<TrailCheck> {
+    let bucket = t.s3_bucket.as_deref().unwrap_or("<bucket>");
+    let unavailable = |op: &str| {
+        t.unavailable
+            .iter()
+            .find(|u| u.starts_with(op))
+            .map(|u| format!("not read ({u})"))
+    };
+    let not_read = match (&t.s3_bucket, &t.bucket_protection) {
+        (None, _) => Some("the trail names no S3 bucket".to_owned()),
+        (Some(_), None) => Some("the bucket's settings were not read".to_owned()),
+        _ => None,
+    };
+    let p = t.bucket_protection.clone().unwrap_or_default();
+    let versioning_failure = match p.versioning.as_deref() {
+        Some("Enabled") => None,
+        Some(other) => Some(format!(
+            "versioning is {other}: a deleted or overwritten log file is gone"
+        )),
+        None => {
+            Some("versioning was never enabled: a deleted or overwritten log file is gone".into())
+        }
+    };
+    let lock = match p.object_lock {
+        Some(true) => None,
+        Some(false) => {
+            Some("Object Lock is off: anyone allowed s3:DeleteObject can remove log files".into())
+        }
+        None => Some("Object Lock configuration not read".into()),
+    };
+    // (check, why it could not be read, why it fails, what passes, remediation)
+    type BucketCheck = (&'static str, Option<String>, Option<String>, String, String);
+    let checks: [BucketCheck; 3] = [
+        (
+            "log_bucket_versioning",
+            unavailable("GetBucketVersioning"),
+            versioning_failure,
+            format!("versioning on {bucket}"),
+            format!(
+                "aws s3api put-bucket-versioning --bucket {bucket} --versioning-configuration Status=Enabled"
+            ),
+        ),
+        (
+            "log_bucket_mfa_delete",
+            unavailable("GetBucketVersioning"),
+            (!p.mfa_delete).then(|| {
+                "MFA delete is off: deleting a log file version or suspending versioning needs no MFA".into()
+            }),
+            format!("MFA delete on {bucket}"),
+            format!(
+                "As the bucket owner's root user, with its MFA device: aws s3api put-bucket-versioning --bucket {bucket} --versioning-configuration Status=Enabled,MFADelete=Enabled --mfa '<device ARN> <code>'"
+            ),
+        ),
+        (
+            "log_bucket_object_lock",
+            unavailable("GetObjectLockConfiguration"),
+            lock,
+            format!(
+                "Object Lock on {bucket}{}",
+                p.default_retention
+                    .as_deref()
+                    .map(|r| format!(", default retention {r}"))
+                    .unwrap_or_default()
+            ),
+            format!(
+                "With versioning on: aws s3api put-object-lock-configuration --bucket {bucket} --object-lock-configuration '{{\"ObjectLockEnabled\":\"Enabled\",\"Rule\":{{\"DefaultRetention\":{{\"Mode\":\"GOVERNANCE\",\"Days\":365}}}}}}'"
+            ),
+        ),
+    ];
+    checks
+        .into_iter()
+        .map(|(check, unread, failure, pass, remediation)| {
+            let (status, detail) = match (not_read.clone().or(unread), failure) {
+                (Some(why), _) => (CheckStatus::NotChecked, why),
+                (None, Some(f)) => (CheckStatus::Fail, f),
+                (None, None) => (CheckStatus::Pass, pass),
+            };
+            TrailCheck {
+                trail: t.name.clone(),
+                check: check.into(),
+                status,
+                detail,
+                remediation,
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(checks: &[TrailCheck], name: &str) -> (CheckStatus, String) {
+        let c = checks
+            .iter()
+            .find(|c| c.check == name)
+            .unwrap_or_else(|| panic!("{name}"));
+        (c.status, c.detail.clone())
+    }
+
+    fn trail(protection: Option<BucketProtection>) -> TrailInfo {
+        TrailInfo {
+            name: "t".into(),
+            s3_bucket: Some("logs".into()),
+            bucket_protection: protection,
+            ..TrailInfo::default()
+        }
+    }
+
+    #[test]
+    fn a_locked_versioned_bucket_with_mfa_delete_passes() {
+        let checks = bucket_checks(&trail(Some(BucketProtection {
+            versioning: Some("Enabled".into()),
+            mfa_delete: true,
+            object_lock: Some(true),
+            default_retention: Some("COMPLIANCE 365 days".into()),
+        })));
+        for name in [
+            "log_bucket_versioning",
+            "log_bucket_mfa_delete",
+            "log_bucket_object_lock",
+        ] {
+            assert_eq!(status(&checks, name).0, CheckStatus::Pass, "{name}");
+        }
+        assert!(
+            status(&checks, "log_bucket_object_lock")
+                .1
+                .contains("COMPLIANCE 365 days")
+        );
+    }
+
+    #[test]
+    fn an_unprotected_bucket_fails_each_check_with_its_remedy() {
+        let checks = bucket_checks(&trail(Some(BucketProtection {
+            versioning: Some("Suspended".into()),
+            mfa_delete: false,
+            object_lock: Some(false),
+            default_retention: None,
+        })));
+        for c in &checks {
+            assert_eq!(c.status, CheckStatus::Fail, "{}", c.check);
+            assert!(c.remediation.contains("--bucket logs"), "{}", c.remediation);
+        }
+        assert!(
+            status(&checks, "log_bucket_versioning")
+                .1
+                .contains("Suspended")
+        );
+        let never = bucket_checks(&trail(Some(BucketProtection::default())));
+        assert!(
+            status(&never, "log_bucket_versioning")
+                .1
+                .contains("never enabled")
+        );
+    }
+
+    #[test]
+    fn unreadable_settings_are_not_checked_and_say_why() {
+        let mut t = trail(Some(BucketProtection {
+            object_lock: Some(true),
+            ..BucketProtection::default()
+        }));
+        t.unavailable
+            .push("GetBucketVersioning: AccessDenied".into());
+        let checks = bucket_checks(&t);
+        let (s, why) = status(&checks, "log_bucket_versioning");
+        assert_eq!(s, CheckStatus::NotChecked);
+        assert!(why.contains("AccessDenied"), "{why}");
+        assert_eq!(
+            status(&checks, "log_bucket_mfa_delete").0,
+            CheckStatus::NotChecked
+        );
+        assert_eq!(
+            status(&checks, "log_bucket_object_lock").0,
+            CheckStatus::Pass
+        );
+        let none = bucket_checks(&TrailInfo::default());
+        assert!(none.iter().all(|c| c.status == CheckStatus::NotChecked));
+    }
 }
