@@ -866,7 +866,7 @@ pub static RULES: &[Rule] = &[
         description: "An S3 PutObject, CopyObject or CreateMultipartUpload asked S3 to encrypt the object with a KMS key of another account than the bucket's. Whoever controls that key controls the data: the ransomware pattern of copying objects over themselves under an attacker's key, then revoking access to it.",
         playbook: &[
             "Identify the key's account in the notification; if it is not one of yours, treat it as ransomware in progress: block the principal now (deny s3:PutObject and s3:CopyObject with an SCP or bucket policy statement for it) before more objects are rewritten.",
-            "List the objects rewritten under the foreign key (keytrail search --event CopyObject, or aws s3api head-object --bucket <bucket> --key <key> and check SSEKMSKeyId) and restore earlier versions (aws s3api list-object-versions, then copy the previous version back) while the foreign key is still usable.",
+            "List the objects rewritten under the foreign key (keytrail search <logs> --key <foreign key ARN>, or aws s3api head-object --bucket <bucket> --key <object> and check SSEKMSKeyId) and restore earlier versions (aws s3api list-object-versions, then copy the previous version back) while the foreign key is still usable.",
             "Enforce your own key: a bucket policy that denies s3:PutObject unless s3:x-amz-server-side-encryption-aws-kms-key-id is your key ARN, and default bucket encryption with that key (aws s3api put-bucket-encryption).",
             PB_PRINCIPAL,
             PB_NOTIFY,
@@ -939,7 +939,7 @@ pub static RULES: &[Rule] = &[
         playbook: &[
             "Check whether the principal is an inventory or security tool (AWS Config, a CSPM scanner, Terraform plan); if so, suppress it by principal in the configuration file with a reason.",
             PB_PRINCIPAL,
-            "Look for what followed the enumeration from the same principal and source IP: Decrypt, CreateGrant, PutKeyPolicy or ScheduleKeyDeletion on the keys it listed (keytrail search --principal <arn>).",
+            "Look for what followed the enumeration from the same principal and source IP: Decrypt, CreateGrant, PutKeyPolicy or ScheduleKeyDeletion on the keys it listed (keytrail search <logs> --principal <arn>).",
             PB_NOTIFY,
         ],
         alarm: AlarmSource::Keytrail,
