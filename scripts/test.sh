@@ -77,11 +77,11 @@ step cli-lean cargo clippy -p keytrail-cli --all-targets -- -D warnings
 step cli-lean-test cargo test -p keytrail-cli --test papercuts
 
 if [[ -f template.yaml ]]; then
-    step cfn-lint cfn-lint template.yaml
+    step cfn-lint cfn-lint template.yaml template-member-role.yaml
     # --skip-download / BC_SKIP_MAPPING: checkov otherwise tries to fetch guideline
     # mappings from Prisma Cloud, which prints a long traceback on a closed network.
     export BC_SKIP_MAPPING=TRUE
-    checkov_args=(-f template.yaml --framework cloudformation --quiet --compact --skip-download)
+    checkov_args=(-f template.yaml -f template-member-role.yaml --framework cloudformation --quiet --compact --skip-download)
     if [[ -f .checkov.yaml ]]; then
         checkov_args=(--config-file .checkov.yaml "${checkov_args[@]}")
     fi

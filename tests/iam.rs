@@ -15,9 +15,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use keytrail::{
-    AwsReviewSources, CloudWatchSink, ConfigLocation, Processor, ProcessorConfig, ReviewConfig,
-    Reviewer, S3Store, SnsNotifier, TuningSource, cloudtrail_client, cloudwatch_client, kms_client,
-    s3_client, sns_client,
+    AwsReviewSources, CloudWatchSink, ConfigLocation, OrgReviewSources, Processor, ProcessorConfig,
+    ReviewConfig, Reviewer, S3Store, SnsNotifier, TuningSource, cloudtrail_client,
+    cloudwatch_client, kms_client, s3_client, sns_client,
 };
 use keytrail_tests::{FaultProxy, Moto, SeenRequest, decrypt_record, delivery_key, gz_log};
 use serde_json::json;
@@ -44,6 +44,10 @@ const GRANTED_FOR_AWS: &[(&str, &str)] = &[
         "the same, for markers, summaries and the baseline",
     ),
 ];
+
+/// Calls that need no IAM permission (AWS documents GetCallerIdentity as always
+/// allowed).
+const NEEDS_NO_GRANT: &[&str] = &["sts:GetCallerIdentity"];
 
 /// One statement of a role's inline policies.
 #[derive(Debug)]
@@ -166,6 +170,9 @@ fn grants(t: &Value, role: &str) -> Vec<Grant> {
 /// The IAM action of one request, and the S3 object key it names (if any).
 fn action_of(r: &SeenRequest) -> (String, Option<String>) {
     let op = r.operation.as_str();
+    if let Some(name) = op.strip_prefix("AWSOrganizationsV20161128.") {
+        return (format!("organizations:{name}"), None);
+    }
     if let Some(name) = op.strip_prefix("TrentService.") {
         return (format!("kms:{name}"), None);
     }
@@ -177,6 +184,7 @@ fn action_of(r: &SeenRequest) -> (String, Option<String>) {
     }
     match op {
         "PutMetricData" => return ("cloudwatch:PutMetricData".into(), None),
+        "AssumeRole" | "GetCallerIdentity" => return (format!("sts:{op}"), None),
         "Publish" => return ("sns:Publish".into(), None),
         "POST /findings/import" => return ("securityhub:BatchImportFindings".into(), None),
         _ => {}
@@ -227,6 +235,9 @@ fn check(role: &str, seen: &[SeenRequest]) {
     }
     // Nothing missing, and each object under a granted key pattern.
     for (action, keys) in &called {
+        if NEEDS_NO_GRANT.contains(&action.as_str()) {
+            continue;
+        }
         let granting: Vec<&Grant> = grants
             .iter()
             .filter(|g| !g.via_service && g.actions.contains(action))
@@ -384,10 +395,27 @@ async fn the_log_processor_is_granted_exactly_what_it_calls() {
 }
 
 /// A review of one month with a trail, keys, summaries, raw logs to backfill, the
-/// configuration file and a baseline.
+/// configuration file and a baseline, and the organisation inventory on (a member
+/// role, the accounts from Organizations), as the template's conditional grants are
+/// checked as granted.
 #[tokio::test]
 async fn the_monthly_review_is_granted_exactly_what_it_calls() {
-    let (_moto, proxy, direct, through) = moto_and_proxy().await;
+    let moto = Moto::start_multi_account();
+    let proxy = FaultProxy::start(&moto.endpoint).await;
+    let direct = moto.sdk_config().await;
+    let through = proxy.sdk_config().await;
+    let org = aws_sdk_organizations::Client::new(&direct);
+    org.create_organization()
+        .feature_set(aws_sdk_organizations::types::OrganizationFeatureSet::All)
+        .send()
+        .await
+        .expect("organization");
+    org.create_account()
+        .account_name("member")
+        .email("member@example.com")
+        .send()
+        .await
+        .expect("account");
     let s3 = s3_client(&direct);
     s3.create_bucket()
         .bucket(BUCKET)
@@ -445,6 +473,8 @@ async fn the_monthly_review_is_granted_exactly_what_it_calls() {
         "KEYTRAIL_LOG_BUCKET" => Some(BUCKET.into()),
         "KEYTRAIL_REVIEW_TOPIC_ARN" => Some(topic_arn.clone()),
         "KEYTRAIL_CONFIG" => Some(format!("s3://{BUCKET}/keytrail/config.toml")),
+        "KEYTRAIL_MEMBER_ROLE" => Some("keytrail-inventory-read".into()),
+        "KEYTRAIL_MEMBER_ACCOUNTS" => Some("organization".into()),
         _ => None,
     })
     .expect("config");
@@ -452,11 +482,17 @@ async fn the_monthly_review_is_granted_exactly_what_it_calls() {
         S3Store {
             client: s3_client(&through),
         },
-        AwsReviewSources {
-            kms: kms_client(&through),
-            cloudtrail: cloudtrail_client(&through),
-            s3: s3_client(&through),
-        },
+        OrgReviewSources::new(
+            AwsReviewSources {
+                kms: kms_client(&through),
+                cloudtrail: cloudtrail_client(&through),
+                s3: s3_client(&through),
+            },
+            through.clone(),
+            config.member_role.clone(),
+            config.member_accounts.clone(),
+            config.inventory_concurrency,
+        ),
         SnsNotifier {
             client: sns_client(&through),
         },

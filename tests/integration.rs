@@ -2,7 +2,9 @@
 //! the harness in `lib.rs` on a free loopback port for each test).
 
 mod enricher;
+mod hit_index;
 mod iam;
+mod organization;
 mod processor;
 mod review;
 mod rules;

@@ -12,6 +12,8 @@ use aws_sdk_s3::config::Credentials;
 
 /// The account of the sample logs and of every resource the tests create.
 pub const ACCOUNT: &str = "111122223333";
+/// moto's own default account, the caller's in [`Moto::start_multi_account`].
+pub const MOTO_DEFAULT_ACCOUNT: &str = "123456789012";
 
 /// A running moto server, stopped on drop.
 pub struct Moto {
@@ -22,15 +24,31 @@ pub struct Moto {
 impl Moto {
     /// Starts moto_server on a free 127.0.0.1 port and waits until it accepts connections.
     pub fn start() -> Moto {
+        Moto::start_in(Some(ACCOUNT))
+    }
+
+    /// The same, with moto's own accounts: the caller is moto's default account
+    /// ([`MOTO_DEFAULT_ACCOUNT`]), and credentials from `AssumeRole` into another
+    /// account's role land in that account (with `MOTO_ACCOUNT_ID` set, every call
+    /// lands in the one account).
+    pub fn start_multi_account() -> Moto {
+        Moto::start_in(None)
+    }
+
+    fn start_in(account: Option<&str>) -> Moto {
         let bin = std::env::var("KEYTRAIL_MOTO_SERVER").unwrap_or_else(|_| "moto_server".into());
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
             .expect("no free loopback port");
-        let child = Command::new(&bin)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        let mut command = Command::new(&bin);
+        command.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+        match account {
             // Resources (KMS keys, topics) live in the sample logs' account.
-            .env("MOTO_ACCOUNT_ID", ACCOUNT)
+            Some(a) => command.env("MOTO_ACCOUNT_ID", a),
+            None => command.env_remove("MOTO_ACCOUNT_ID"),
+        };
+        let child = command
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

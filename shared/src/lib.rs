@@ -147,7 +147,7 @@ pub use investigate::sanitize::clean;
 pub use investigate::search::{NotAPair, SearchFilter, SearchMatch, parse_pair};
 
 // Review.
-pub use review::inventory::{KeyInfo, KeyState, state_name};
+pub use review::inventory::{InventoryRefusal, KeyInfo, KeyState, state_name};
 pub use review::month::{Coverage, Month, delivery_coverage};
 pub use review::render::{render_html, render_markdown};
 pub use review::report::{
@@ -178,6 +178,7 @@ pub use aws::{
     discover::{discover_accounts, discover_regions},
     inventory::{AwsReviewSources, cloudtrail_client},
     kms::{KmsDirectory, kms_client},
+    organization::{MemberAccounts, OrgReviewSources},
     ports::{
         AwsError, BodyReader, FindingImporter, KeyDirectory, KeyMeta, Listing, MetricSink,
         Notifier, ObjectStore, PutOutcome, RefusedFinding, ReviewSources,

@@ -3,8 +3,8 @@
 //! Wiring only; the handler is `keytrail::Reviewer`.
 
 use keytrail::{
-    AwsReviewSources, S3Store, SnsNotifier, cloudtrail_client, kms_client, load_sdk_config,
-    s3_client, sns_client,
+    AwsReviewSources, OrgReviewSources, S3Store, SnsNotifier, cloudtrail_client, kms_client,
+    load_sdk_config, s3_client, sns_client,
 };
 use keytrail::{ReviewConfig, Reviewer};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
@@ -19,11 +19,19 @@ async fn main() -> Result<(), Error> {
         S3Store {
             client: s3_client(&sdk),
         },
-        AwsReviewSources {
-            kms: kms_client(&sdk),
-            cloudtrail: cloudtrail_client(&sdk),
-            s3: s3_client(&sdk),
-        },
+        // The function's own account, and with KEYTRAIL_MEMBER_ROLE every member
+        // account and Region of the month's logs.
+        OrgReviewSources::new(
+            AwsReviewSources {
+                kms: kms_client(&sdk),
+                cloudtrail: cloudtrail_client(&sdk),
+                s3: s3_client(&sdk),
+            },
+            sdk.clone(),
+            config.member_role.clone(),
+            config.member_accounts.clone(),
+            config.inventory_concurrency,
+        ),
         SnsNotifier {
             client: sns_client(&sdk),
         },

@@ -322,12 +322,17 @@ impl<S: ObjectStore + 'static, K: KeyDirectory, N: Notifier, F: FindingImporter>
 
     async fn gather(&self, plan: &Plan, info: &mut GatherInfo) -> Result<Evidence, EnrichError> {
         let bucket = self.config.log_bucket.clone();
-        let mut keys = Vec::new();
+        let mut keys = self.indexed_files(plan, info).await?;
         let c = &self.config;
         let store = self.store.as_ref();
-        for (root, account) in
+        // Without index entries (a metric alarm with no rule, or files processed before
+        // the index existed), every account and Region of the window is listed.
+        let accounts = if keys.is_empty() {
             discover_accounts(store, &bucket, c.log_prefix.as_deref(), &c.accounts).await?
-        {
+        } else {
+            Vec::new()
+        };
+        for (root, account) in accounts {
             for region in discover_regions(store, &bucket, &root, &account, &c.regions).await? {
                 for prefix in day_prefixes(&root, &account, &region, &plan.window) {
                     let listing = self.store.list(&bucket, &prefix, None).await?;
@@ -376,6 +381,66 @@ impl<S: ObjectStore + 'static, K: KeyDirectory, N: Notifier, F: FindingImporter>
         }
         info.files_failed.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(evidence)
+    }
+
+    /// The log files of the window that matched the alarm's rules, from the hit index
+    /// the log processor writes (one LIST per rule and hour of the window); empty when
+    /// the alarm has no rule or the index holds nothing for the window.
+    async fn indexed_files(
+        &self,
+        plan: &Plan,
+        info: &mut GatherInfo,
+    ) -> Result<Vec<String>, EnrichError> {
+        use crate::cloudtrail::layout::{hit_index_hour_prefix, log_key_of_hit};
+        let rules: Option<Vec<&str>> = plan
+            .selectors
+            .iter()
+            .map(|s| s.rule.map(|r| r.id))
+            .collect();
+        let Some(rules) = rules.filter(|r| !r.is_empty()) else {
+            return Ok(Vec::new());
+        };
+        let c = &self.config;
+        let index_bucket = c.summary_bucket.as_deref().unwrap_or(&c.log_bucket);
+        let mut hours = Vec::new();
+        let mut t = plan.window.files_from;
+        while t <= plan.window.files_to + chrono::Duration::hours(1) {
+            hours.push(t);
+            t += chrono::Duration::hours(1);
+        }
+        let mut files = std::collections::BTreeSet::new();
+        let mut prefixes = Vec::new();
+        for rule in rules {
+            let mut seen_hours = std::collections::BTreeSet::new();
+            for hour in &hours {
+                let prefix = hit_index_hour_prefix(rule, *hour);
+                if !seen_hours.insert(prefix.clone()) {
+                    continue;
+                }
+                let listing = self.store.list(index_bucket, &prefix, None).await?;
+                for entry in &listing.keys {
+                    let Some(log) = log_key_of_hit(entry, &prefix) else {
+                        continue;
+                    };
+                    let Some(l) = parse_log_key(&log) else {
+                        continue;
+                    };
+                    let wanted = plan.window.wants_delivery(l.delivered)
+                        && (c.accounts.is_empty() || c.accounts.contains(&l.account))
+                        && (c.regions.is_empty() || c.regions.contains(&l.region))
+                        && c.log_prefix.as_deref() == l.prefix.as_deref();
+                    if wanted {
+                        files.insert(log);
+                    }
+                }
+                prefixes.push(format!("s3://{index_bucket}/{prefix}"));
+            }
+        }
+        if !files.is_empty() {
+            info.files_listed += files.len() as u64;
+            info.prefixes.extend(prefixes);
+        }
+        Ok(files.into_iter().collect())
     }
 
     /// The review's baseline, when there is one (a read failure is logged: the

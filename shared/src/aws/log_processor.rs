@@ -483,6 +483,28 @@ impl<S: ObjectStore, M: MetricSink> Processor<S, M> {
                 .metrics
                 .add(MetricId::new(BAD_LOG_FILES, &[]), log_key.delivered, 1);
         }
+        // The hit index, before the metrics: an alarm this file's metrics raise finds
+        // the file under its rule (matches a suppression silenced included, as the
+        // investigation counts them too).
+        let mut matched: std::collections::BTreeSet<&str> = analysis
+            .summary
+            .days
+            .values()
+            .flat_map(|d| d.rules.keys().map(String::as_str))
+            .collect();
+        matched.extend(analysis.summary.suppressed.keys().map(String::as_str));
+        for rule in matched {
+            let entry = crate::cloudtrail::layout::hit_index_key(rule, log_key.delivered, key);
+            self.store
+                .put(
+                    &marker.bucket,
+                    &entry,
+                    Vec::new(),
+                    "application/octet-stream",
+                    false,
+                )
+                .await?;
+        }
         // The pipeline's pulse: the log_deliveries_stopped alarm fires when it stops.
         analysis.metrics.add(
             MetricId::new(crate::detect::health::LOG_FILES_PROCESSED, &[]),

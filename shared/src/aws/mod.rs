@@ -10,6 +10,7 @@ pub mod inventory;
 pub mod kms;
 pub mod log_processor;
 pub mod monthly_review;
+pub mod organization;
 pub mod ports;
 pub mod s3;
 pub mod sdk;

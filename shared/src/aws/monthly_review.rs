@@ -48,6 +48,15 @@ pub struct ReviewConfig {
     /// `KEYTRAIL_CONFIG`, `KEYTRAIL_CONFIG_TTL_SECONDS`: the configuration file
     /// whose suppressions the report lists (and the backfill applies).
     pub tuning: Arc<TuningSource>,
+    /// `KEYTRAIL_MEMBER_ROLE`: the read-only role (name) to assume in each member
+    /// account for the key inventory; unset: the function's own account only.
+    pub member_role: Option<String>,
+    /// `KEYTRAIL_MEMBER_ACCOUNTS`: `logs` (default: the accounts the month's logs
+    /// came from) or `organization` (also every active account Organizations lists).
+    pub member_accounts: crate::aws::organization::MemberAccounts,
+    /// `KEYTRAIL_INVENTORY_CONCURRENCY` (default 8, 1 to 64): accounts × Regions
+    /// read at once.
+    pub inventory_concurrency: usize,
 }
 
 impl ReviewConfig {
@@ -64,6 +73,9 @@ impl ReviewConfig {
         "KEYTRAIL_REQUIRED_TAGS",
         "KEYTRAIL_CONFIG",
         "KEYTRAIL_CONFIG_TTL_SECONDS",
+        "KEYTRAIL_MEMBER_ROLE",
+        "KEYTRAIL_MEMBER_ACCOUNTS",
+        "KEYTRAIL_INVENTORY_CONCURRENCY",
     ];
 
     pub fn from_env() -> Result<ReviewConfig, ConfigError> {
@@ -90,6 +102,18 @@ impl ReviewConfig {
                 tuning: Default::default(),
             },
             tuning: Arc::new(TuningSource::from_env(&env)?),
+            member_role: get("KEYTRAIL_MEMBER_ROLE"),
+            member_accounts: match get("KEYTRAIL_MEMBER_ACCOUNTS").as_deref() {
+                None | Some("logs") => crate::aws::organization::MemberAccounts::FromLogs,
+                Some("organization") => crate::aws::organization::MemberAccounts::Organization,
+                Some(other) => {
+                    return Err(ConfigError(format!(
+                        "KEYTRAIL_MEMBER_ACCOUNTS is {other:?}: expected logs or organization"
+                    )));
+                }
+            },
+            inventory_concurrency: env.number("KEYTRAIL_INVENTORY_CONCURRENCY", 8, 1..=64)?
+                as usize,
         })
     }
 }
@@ -318,11 +342,11 @@ impl<S: ObjectStore + 'static, R: ReviewSources, N: Notifier> Reviewer<S, R, N> 
             .retain(|_, s| inside(s.first_seen) || inside(s.last_seen));
         usage.days.retain(|d, _| d.starts_with(&month.to_string()));
 
-        let keys = match self.sources.keys().await {
-            Ok(k) => Some(k),
+        let (keys, refusals) = match self.sources.inventory(&scanned).await {
+            Ok(inv) => (Some(inv.keys), inv.refusals),
             Err(e) => {
                 warn!(error = %e, "KMS inventory not available; the inventory comes from the logs");
-                None
+                (None, Vec::new())
             }
         };
         let trails = match self.sources.trails().await {
@@ -348,6 +372,8 @@ impl<S: ObjectStore + 'static, R: ReviewSources, N: Notifier> Reviewer<S, R, N> 
             // The reviewer always writes the next baseline (run() above).
             baseline_saved: true,
         });
+        let mut report = report;
+        report.inventory_refusals = refusals;
         let next = updated_baseline(baseline.as_ref(), month, &usage, &report);
         Ok((report, next))
     }

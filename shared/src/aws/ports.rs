@@ -156,12 +156,33 @@ pub trait FindingImporter: Send + Sync {
     ) -> impl Future<Output = Result<Vec<RefusedFinding>, AwsError>> + Send;
 }
 
+/// The key inventory of the accounts and Regions reviewed, and those that refused.
+#[derive(Debug, Default)]
+pub struct Inventory {
+    pub keys: Vec<crate::review::inventory::KeyInfo>,
+    pub refusals: Vec<crate::review::inventory::InventoryRefusal>,
+}
+
 /// Where the monthly review's key inventory and trail checks come from.
 pub trait ReviewSources: Send + Sync {
+    /// The keys of the caller's own account and Region.
     fn keys(
         &self,
     ) -> impl Future<Output = Result<Vec<crate::review::inventory::KeyInfo>, AwsError>> + Send;
     fn trails(
         &self,
     ) -> impl Future<Output = Result<Vec<crate::review::trail::TrailInfo>, AwsError>> + Send;
+    /// The keys of every `(account, Region)` of `scope` (the month's logs) that the
+    /// sources can read; by default the caller's own account and Region only.
+    fn inventory(
+        &self,
+        _scope: &[(String, String)],
+    ) -> impl Future<Output = Result<Inventory, AwsError>> + Send {
+        async move {
+            Ok(Inventory {
+                keys: self.keys().await?,
+                refusals: Vec::new(),
+            })
+        }
+    }
 }

@@ -257,6 +257,31 @@ pub fn parse_log_key(key: &str) -> Option<LogKey> {
     })
 }
 
+/// The hit index: for each rule a log file matched, the log processor writes an
+/// empty object `keytrail/index/<rule id>/<YYYY/MM/DD/HH of delivery>/<log key>`
+/// before it publishes the file's metrics. An alarm on a rule then lists the hours
+/// of its window under that rule and reads only those files, instead of listing every
+/// account and Region of the trail.
+pub const HIT_INDEX_PREFIX: &str = "keytrail/index/";
+
+/// The index prefix of `rule`'s files delivered in the hour of `t`.
+pub fn hit_index_hour_prefix(rule: &str, t: DateTime<Utc>) -> String {
+    format!("{HIT_INDEX_PREFIX}{rule}/{}/", t.format("%Y/%m/%d/%H"))
+}
+
+/// The index entry of the log file `log_key` (delivered at `delivered`) for `rule`.
+pub fn hit_index_key(rule: &str, delivered: DateTime<Utc>, log_key: &str) -> String {
+    format!("{}{log_key}", hit_index_hour_prefix(rule, delivered))
+}
+
+/// The log key an index entry names, given the hour prefix it was listed under.
+pub fn log_key_of_hit(entry: &str, hour_prefix: &str) -> Option<String> {
+    entry
+        .strip_prefix(hour_prefix)
+        .filter(|k| !k.is_empty())
+        .map(str::to_owned)
+}
+
 impl LogKey {
     /// Where the log processor writes this file's summary.
     pub fn summary_key(&self) -> String {
@@ -273,6 +298,20 @@ impl LogKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hit_index_entries_name_their_log_file() {
+        let t: DateTime<Utc> = "2026-10-04T02:45:00Z".parse().expect("t");
+        let log = "AWSLogs/o-a1b2c3d4e5/111122223333/CloudTrail/us-east-1/2026/10/04/111122223333_CloudTrail_us-east-1_20261004T0245Z_x.json.gz";
+        let entry = hit_index_key("decrypt_failures", t, log);
+        assert_eq!(
+            entry,
+            format!("keytrail/index/decrypt_failures/2026/10/04/02/{log}")
+        );
+        let hour = hit_index_hour_prefix("decrypt_failures", t);
+        assert_eq!(log_key_of_hit(&entry, &hour).as_deref(), Some(log));
+        assert_eq!(log_key_of_hit(&hour, &hour), None);
+    }
 
     const STD: &str = "AWSLogs/111122223333/CloudTrail/us-east-1/2026/10/04/111122223333_CloudTrail_us-east-1_20261004T0305Z_AbCdEf0123456789.json.gz";
 

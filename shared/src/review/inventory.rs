@@ -151,6 +151,16 @@ pub(crate) fn is_cryptographic(event_name: &str) -> bool {
     operation(event_name).is_some_and(Operation::is_cryptographic)
 }
 
+/// An account or Region whose keys the inventory could not read, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InventoryRefusal {
+    pub account: String,
+    /// `None`: the whole account (or the organisation's account list).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    pub reason: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -305,6 +305,11 @@ pub struct Report {
     pub suppressions: Vec<SuppressionUse>,
     pub trend: Trend,
     pub charts: Charts,
+    /// Accounts and Regions whose key inventory could not be read (the member role
+    /// was refused, or KMS was): their keys are missing from the inventory. Absent
+    /// when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inventory_refusals: Vec<crate::review::inventory::InventoryRefusal>,
 }
 
 /// Builds the report: each section from the month's usage, the key inventory and the
@@ -415,6 +420,8 @@ pub fn build_report(input: &ReviewInput) -> Report {
             input.baseline,
         ),
         charts: charts(month, u, &key_use),
+        // The sources fill it in (the organisation inventory's refusals).
+        inventory_refusals: Vec::new(),
     };
     report.summary = numbers(&report, &key_use, u);
     report

@@ -451,11 +451,38 @@ fn key_inventory(r: &Report) -> Section {
         ("last used", false),
         ("not available", false),
     ]);
+    let mut refused = Vec::new();
+    if !r.inventory_refusals.is_empty() {
+        let names: Vec<String> = r
+            .inventory_refusals
+            .iter()
+            .map(|x| match &x.region {
+                Some(region) => format!("{} {region}: {}", x.account, x.reason),
+                None => format!("{}: {}", x.account, x.reason),
+            })
+            .collect();
+        refused.push(Block::Warn(vec![
+            (true, "Inventory incomplete: ".into()),
+            (
+                false,
+                format!(
+                    "{} could not be read, so {} keys are missing below: {}.",
+                    plural(names.len(), "account or Region"),
+                    if names.len() == 1 { "its" } else { "their" },
+                    capped(&names, 20)
+                ),
+            ),
+        ]));
+    }
     Section {
         id: "s-keys",
         title: "Key inventory",
-        blocks: vec![
-            Block::Para(plain(format!("Inventory source: {}.", r.inventory_source))),
+        blocks: std::iter::once(Block::Para(plain(format!(
+            "Inventory source: {}.",
+            r.inventory_source
+        ))))
+        .chain(refused)
+        .chain([
             Block::Table(Table {
                 id: "keys",
                 head: key_head.clone(),
@@ -472,7 +499,8 @@ fn key_inventory(r: &Report) -> Section {
                 rows: key_rows(&r.aws_managed_keys),
                 empty: "No AWS-managed key.".into(),
             }),
-        ],
+        ])
+        .collect(),
     }
 }
 

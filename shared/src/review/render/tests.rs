@@ -295,6 +295,7 @@ pub(crate) fn fixture() -> Report {
                 keys_used: 3,
             },
         },
+        inventory_refusals: Vec::new(),
         charts: Charts {
             days: days.clone(),
             calls_per_key: vec![
