@@ -244,7 +244,9 @@ PENDING = single_metric_alarm(
 )
 described(PENDING, "calls on a KMS key that is pending deletion")
 
-UNOWNED = single_metric_alarm(
+# A per-key alarm an operator made on the metric AWS KMS publishes for imported key
+# material: the catalog's key_material_expiring owns AWS/KMS SecondsUntilKeyMaterialExpiration.
+KEY_EXPIRING = single_metric_alarm(
     name="kms-imported-key-material-expiring",
     description="Imported key material of e5d7f9a1 expires within 7 days",
     new="ALARM",
@@ -259,6 +261,67 @@ UNOWNED = single_metric_alarm(
     evals=1,
     op="LessThanOrEqualToThreshold",
     threshold=604800.0,
+    missing="missing",
+    ok_actions=[],
+    alarm_actions=[TOPIC],
+)
+
+# The template's key_material_expiring alarm: one Metrics Insights query over every key
+# (Trigger.Metrics[] holds the query, no MetricStat; shaped on the metric-math message).
+QUERY_NAME = "keytrail-key_material_expiring"
+KEY_EXPIRING_QUERY = {
+    "AlarmName": QUERY_NAME,
+    "AlarmDescription": (
+        "keytrail rule key_material_expiring (high): the imported key material of a KMS key "
+        "expires soon (AWS/KMS SecondsUntilKeyMaterialExpiration)"
+    ),
+    "AWSAccountId": ACCOUNT,
+    "AlarmConfigurationUpdatedTimestamp": CONFIG_UPDATED,
+    "NewStateValue": "ALARM",
+    "NewStateReason": reason_threshold(2505600.0, "04/10/26 04:05:00", "less than", 2592000.0, "OK -> ALARM"),
+    "StateChangeTime": "2026-10-04T04:12:31.456+0000",
+    "Region": REGION_NAME,
+    "AlarmArn": alarm_arn(QUERY_NAME),
+    "OldStateValue": "OK",
+    "OKActions": [],
+    "AlarmActions": [TOPIC],
+    "InsufficientDataActions": [],
+    "Trigger": {
+        "Period": 300,
+        "EvaluationPeriods": 4,
+        "DatapointsToAlarm": 1,
+        "ComparisonOperator": "LessThanThreshold",
+        "Threshold": 2592000.0,
+        "TreatMissingData": "notBreaching",
+        "EvaluateLowSampleCountPercentile": "",
+        "Metrics": [
+            {
+                "Expression": 'SELECT MIN(SecondsUntilKeyMaterialExpiration) FROM SCHEMA("AWS/KMS", KeyId)',
+                "Id": "q",
+                "Period": 300,
+                "ReturnData": True,
+            }
+        ],
+    },
+}
+
+# A metric no keytrail rule owns: AWS KMS's external key store certificate expiry, with
+# the 10-day threshold the KMS developer guide recommends.
+UNOWNED = single_metric_alarm(
+    name="kms-xks-proxy-certificate-expiring",
+    description="The TLS certificate of the external key store proxy expires within 10 days",
+    new="ALARM",
+    old="OK",
+    reason=reason_threshold(9.0, "04/10/26 04:05:00", "less than or equal to", 10.0, "OK -> ALARM"),
+    changed="2026-10-04T04:12:31.456+0000",
+    metric="XksProxyCertificateDaysToExpire",
+    namespace="AWS/KMS",
+    statistic="MINIMUM",
+    dims=[("XksProxyCertificateName", "xks-proxy.example.com")],
+    period=300,
+    evals=1,
+    op="LessThanOrEqualToThreshold",
+    threshold=10.0,
     missing="missing",
     ok_actions=[],
     alarm_actions=[TOPIC],
@@ -424,6 +487,12 @@ def files() -> dict[str, object]:
     out["sns-unowned-metric.json"] = lambda_event(
         notification("unowned-metric", subject(UNOWNED), compact(UNOWNED), "2026-10-04T04:12:31.519Z")
     )
+    out["sns-key-material-expiring.json"] = lambda_event(
+        notification("key-material-expiring", subject(KEY_EXPIRING), compact(KEY_EXPIRING), "2026-10-04T04:12:31.519Z")
+    )
+    out["sns-key-material-expiring-query.json"] = lambda_event(
+        notification("key-material-expiring-query", subject(KEY_EXPIRING_QUERY), compact(KEY_EXPIRING_QUERY), "2026-10-04T04:12:31.533Z")
+    )
     return out
 
 
@@ -446,7 +515,9 @@ Account 111122223333, us-east-1, topic `arn:aws:sns:us-east-1:111122223333:keytr
 | `sns-malformed.json` | Lambda SNS event like `sns-decrypt-failures.json` whose `Message` is the alarm JSON cut off mid-string (invalid JSON). |
 | `alarm-decrypt-failures.json` | The bare alarm object carried (as a string) by `sns-decrypt-failures.json` and `sns-message-decrypt-failures.json`. |
 | `sns-message-decrypt-failures.json` | The same publish as an HTTPS subscriber receives it (POST body): same MessageId/Timestamp/Signature, `SigningCertURL`/`UnsubscribeURL` spelling, no `MessageAttributes`. |
-| `sns-unowned-metric.json` | Lambda SNS event: metric alarm on AWS/KMS `SecondsUntilKeyMaterialExpiration` (KeyId e5d7f9a1-3b4c-4d6e-8f0a-1b2c3d4e5f60, MINIMUM, <= 604800); no keytrail rule owns it. |
+| `sns-unowned-metric.json` | Lambda SNS event: metric alarm on AWS/KMS `XksProxyCertificateDaysToExpire` (XksProxyCertificateName xks-proxy.example.com, MINIMUM, <= 10); no keytrail rule owns it. |
+| `sns-key-material-expiring.json` | Lambda SNS event: an operator's per-key alarm on AWS/KMS `SecondsUntilKeyMaterialExpiration` (KeyId e5d7f9a1-3b4c-4d6e-8f0a-1b2c3d4e5f60, MINIMUM, <= 604800): rule key_material_expiring. |
+| `sns-key-material-expiring-query.json` | Lambda SNS event: the template's `keytrail-key_material_expiring` alarm, a Metrics Insights query (`SELECT MIN(SecondsUntilKeyMaterialExpiration) FROM SCHEMA("AWS/KMS", KeyId)`, < 2592000) in `Trigger.Metrics[]` with no MetricStat: rule key_material_expiring, no key named. |
 
 Window note: `StateChangeTime` is when CloudWatch evaluated, not when the events happened.
 The breaching datapoint is named in `NewStateReason` (`[14.0 (04/10/26 02:40:00)]`, dd/MM/yy, UTC, period start).

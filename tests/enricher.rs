@@ -391,8 +391,103 @@ async fn non_alarms_and_unowned_metrics() {
     assert_eq!(r["enriched"], false);
     let (_, body, _) = notification(&env).await;
     assert!(
-        body.contains("no keytrail rule owns metric AWS/KMS/SecondsUntilKeyMaterialExpiration"),
+        body.contains("no keytrail rule owns metric AWS/KMS/XksProxyCertificateDaysToExpire"),
         "{body}"
+    );
+}
+
+/// Seed 003: an alarm on AWS/KMS SecondsUntilKeyMaterialExpiration names a key; the
+/// investigation is that key's (described by KMS) with its import calls of the week
+/// before the alarm as evidence.
+#[tokio::test]
+async fn key_material_expiry_alarm_investigates_its_key() {
+    let env = env().await;
+    let key_id = env
+        .key_arn
+        .rsplit_once("key/")
+        .expect("key id")
+        .1
+        .to_owned();
+    let import = |at: &str, id: &str, name: &str, key: &str| {
+        // Shaped on the AWS KMS Developer Guide's ImportKeyMaterial example.
+        serde_json::json!({"eventVersion": "1.05",
+            "userIdentity": {"type": "IAMUser", "principalId": "EX_PRINCIPAL_ID",
+                "arn": "arn:aws:iam::111122223333:user/Alice", "accountId": "111122223333", "userName": "Alice"},
+            "eventTime": at, "eventSource": "kms.amazonaws.com", "eventName": name, "awsRegion": "us-east-1",
+            "sourceIPAddress": "192.0.2.0", "userAgent": "AWS Internal",
+            "requestParameters": {"keyId": key, "validTo": "Nov 1, 2026, 12:00:00 AM", "expirationModel": "KEY_MATERIAL_EXPIRES"},
+            "responseElements": null, "requestID": format!("req-{id}"), "eventID": id, "readOnly": false,
+            "resources": [{"accountId": "111122223333", "type": "AWS::KMS::Key", "ARN": key}],
+            "eventType": "AwsApiCall", "recipientAccountId": "111122223333"})
+    };
+    let other = "arn:aws:kms:us-east-1:111122223333:key/0987dcba-09fe-87dc-65ba-ab0987654321";
+    let records = vec![
+        import(
+            "2026-10-01T09:58:23Z",
+            "gpi-1",
+            "GetParametersForImport",
+            &env.key_arn,
+        ),
+        import(
+            "2026-10-01T10:08:00Z",
+            "ikm-1",
+            "ImportKeyMaterial",
+            &env.key_arn,
+        ),
+        import("2026-10-01T10:09:00Z", "ikm-2", "ImportKeyMaterial", other),
+    ];
+    env.s3
+        .put_object()
+        .bucket(BUCKET)
+        .key(delivery_key(t("2026-10-01T10:10:00Z"), "import"))
+        .body(gz_log(&records).into())
+        .send()
+        .await
+        .expect("upload");
+    // Before the week the investigation reads: not evidence.
+    env.s3
+        .put_object()
+        .bucket(BUCKET)
+        .key(delivery_key(t("2026-09-20T10:10:00Z"), "old-import"))
+        .body(
+            gz_log(&[import(
+                "2026-09-20T10:08:00Z",
+                "ikm-0",
+                "ImportKeyMaterial",
+                &env.key_arn,
+            )])
+            .into(),
+        )
+        .send()
+        .await
+        .expect("upload");
+    let mut event = alarm_event("sns-key-material-expiring.json");
+    let message = event["Records"][0]["Sns"]["Message"]
+        .as_str()
+        .expect("message")
+        .replace("e5d7f9a1-3b4c-4d6e-8f0a-1b2c3d4e5f60", &key_id);
+    event["Records"][0]["Sns"]["Message"] = Value::String(message);
+    let report = env.enricher.handle(&event).await.expect("handler");
+    assert_eq!(report["enriched"], true, "{report}");
+    let (subject, body, attrs) = notification(&env).await;
+    assert_eq!(attrs["rule"]["Value"], "key_material_expiring");
+    assert_eq!(attrs["severity"]["Value"], "high");
+    assert!(subject.contains("key_material_expiring"), "{subject}");
+    assert!(
+        body.contains("state Enabled") && body.contains("alias/payroll"),
+        "{body}"
+    );
+    let inv = record(&env, &report).await;
+    assert_eq!(
+        inv.count, 2,
+        "the key's GetParametersForImport and ImportKeyMaterial"
+    );
+    assert_eq!(inv.keys.len(), 1);
+    assert_eq!(inv.keys[0].key, env.key_arn);
+    assert_eq!(inv.keys[0].state.as_deref(), Some("Enabled"));
+    assert_eq!(
+        inv.principals[0].principal,
+        "arn:aws:iam::111122223333:user/Alice"
     );
 }
 

@@ -389,6 +389,26 @@ fn enrich_other_alarm_shapes() {
     );
     let unowned = enrich_json("events/alarms/sns-unowned-metric.json");
     assert_eq!(unowned["enriched"], false);
+    assert!(
+        unowned["not_enriched_reason"]
+            .as_str()
+            .expect("reason")
+            .contains("AWS/KMS/XksProxyCertificateDaysToExpire")
+    );
+    // An alarm on the metric AWS KMS publishes per key: the rule over it, its key
+    // (built from the KeyId, the alarm's account and region) and a week of evidence.
+    let expiring = enrich_json("events/alarms/sns-key-material-expiring.json");
+    assert_eq!(expiring["enriched"], true);
+    assert_eq!(expiring["rule"]["id"], "key_material_expiring");
+    assert_eq!(
+        expiring["keys"][0]["key"],
+        "arn:aws:kms:us-east-1:111122223333:key/e5d7f9a1-3b4c-4d6e-8f0a-1b2c3d4e5f60"
+    );
+    assert_eq!(expiring["window"]["start"], "2026-09-27T04:12:31.456Z");
+    // The template's Metrics Insights query alarm over every key.
+    let query = enrich_json("events/alarms/sns-key-material-expiring-query.json");
+    assert_eq!(query["enriched"], true);
+    assert_eq!(query["rule"]["id"], "key_material_expiring");
     for bad in [
         "events/alarms/sns-malformed.json",
         "events/alarms/sns-subscription-confirmation.json",

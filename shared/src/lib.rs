@@ -66,21 +66,25 @@ pub use cloudtrail::reader::{
     read_records, read_with,
 };
 pub use cloudtrail::record::{
-    KMS_EVENT_SOURCE, Record, RecordError, Resource, SessionContext, SessionIssuer, UserIdentity,
-    is_account_id, parse_time,
+    KMS_EVENT_SOURCE, Record, RecordError, Resource, S3_EVENT_SOURCE, S3_SSE_KMS_EVENTS,
+    S3_SSE_KMS_KEY_HEADER, SessionContext, SessionIssuer, UserIdentity, is_account_id, parse_time,
 };
 
 // Detection.
 pub use detect::analysis::{
     AnalysisOptions, FileAnalysis, MAX_BAD_SAMPLES, MAX_DEFERRED_PER_FILE, analyse,
-    for_each_kms_event, for_each_kms_event_with, mark_unfamiliar, observe_deferred,
+    for_each_kms_event, for_each_kms_event_with, for_each_marked_event, mark_unfamiliar,
+    observe_deferred,
 };
-pub use detect::baseline::{Baseline, KnownSources, MonthTotals, ip_prefix};
+pub use detect::baseline::{
+    ACTIVE_HOURS_MONTHS, Baseline, KnownSources, MonthHours, MonthTotals, OFF_HOURS_MIN_CALLS,
+    OFF_HOURS_MIN_DAYS, ip_prefix,
+};
 pub use detect::catalog::{
-    Comparison, GroupBy, RULES, Rule, RuleSet, Severity, policy_is_public, rule, rule_for_metric,
-    rules_table_markdown,
+    AWS_KMS_NAMESPACE, AlarmSource, Comparison, GroupBy, RULES, Rule, RuleSet, Severity, Statistic,
+    policy_is_public, rule, rule_for_aws_metric, rule_for_metric, rules_table_markdown,
 };
-pub use detect::event::{ErrorClass, KmsEvent};
+pub use detect::event::{ErrorClass, EventKind, KmsEvent, VPCE_EVENT_TYPE};
 pub use detect::findings::{
     Finding, Hit, Hits, MAX_CONTEXT_PAIRS, MAX_EVENT_IDS, MAX_VALUES, evaluate_findings,
 };
@@ -93,10 +97,14 @@ pub use detect::keys::{
     KeyRef, KeyRole, MAX_KEYS_PER_RECORD, ResolvedKeys, arn_account, partition_for_region,
     resolve_keys,
 };
+pub use detect::marks::{
+    ENUMERATION_DISTINCT_OPERATIONS, ENUMERATION_MAX_PRINCIPALS, ENUMERATION_WINDOW_SECS, Marker,
+    is_enumeration_operation, mark_off_hours,
+};
 pub use detect::metrics::{
     BAD_LOG_FILES, Datum, ERROR_CLASS_DIMENSION, EVENT_NAME_DIMENSION, KEY_ARN_DIMENSION,
-    KMS_API_CALLS, KMS_FAILURES, KMS_KEY_CALLS, MAX_DATUMS_PER_CALL, MetricId, MetricOptions,
-    Metrics, RULE_DIMENSION, SUPPRESSED,
+    KMS_API_CALLS, KMS_FAILURES, KMS_KEY_CALLS, KMS_VPCE_EVENTS, MAX_DATUMS_PER_CALL, MetricId,
+    MetricOptions, Metrics, RULE_DIMENSION, SUPPRESSED,
 };
 pub use detect::operations::{
     OPERATIONS, OTHER_OPERATION, OpKind, Operation, op, operation, operation_dimension,
@@ -108,8 +116,8 @@ pub use detect::principal::{
     Principal, SourceClass, classify_source, is_service_source, principal_of,
 };
 pub use detect::summary::{
-    CappedSet, DayCounts, MAX_CONTEXT_KEYS_PER_KEY, MAX_IPS_PER_PRINCIPAL, NO_KEY, SUMMARY_VERSION,
-    Summary, SummaryError, UsageKey, UsageStats,
+    ActiveHours, CappedSet, DayCounts, MAX_CONTEXT_KEYS_PER_KEY, MAX_IPS_PER_PRINCIPAL, NO_KEY,
+    SUMMARY_VERSION, Summary, SummaryError, UsageKey, UsageStats,
 };
 pub use detect::tuning::{
     Applied, RuleOverride, RuleSettings, Suppression, SuppressionSpec, Tuning, TuningError,

@@ -18,7 +18,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use keytrail::{DEFAULT_ATHENA_TABLE, DEFAULT_DATE_PARTITION, DEFAULT_NAMESPACE, RULES};
+use keytrail::{
+    AlarmSource, DEFAULT_ATHENA_TABLE, DEFAULT_DATE_PARTITION, DEFAULT_NAMESPACE, RULES,
+};
 use serde_yaml::{Mapping, Value};
 
 /// The environment variables each function's code reads, by crate folder.
@@ -199,6 +201,10 @@ fn every_rule_has_its_alarm() {
     let mut problems = Vec::new();
     let mut rule_metrics = BTreeSet::new();
     for rule in RULES.iter().filter(|r| r.threshold.is_finite()) {
+        if let AlarmSource::AwsKms { statistic, .. } = rule.alarm {
+            aws_metric_alarm(&t, &alarms, rule, statistic, &mut problems);
+            continue;
+        }
         rule_metrics.insert(rule.metric);
         let matching: Vec<&(String, &Value)> = alarms
             .iter()
@@ -322,6 +328,113 @@ fn every_rule_has_its_alarm() {
         "alarms disagree with the catalog:\n  {}",
         problems.join("\n  ")
     );
+}
+
+/// A rule over a metric AWS KMS publishes per `KeyId` has one Metrics Insights query
+/// alarm over every key: the rule's statistic of its metric, from the `AWS/KMS`
+/// schema, with the catalog's comparison, period, evaluation range and a threshold
+/// parameter whose default is the catalog's.
+fn aws_metric_alarm(
+    t: &Value,
+    alarms: &[(String, &Value)],
+    rule: &keytrail::Rule,
+    statistic: keytrail::Statistic,
+    problems: &mut Vec<String>,
+) {
+    let want_expr = format!(
+        "SELECT {}({}) FROM SCHEMA(\"{}\", KeyId)",
+        match statistic {
+            keytrail::Statistic::Minimum => "MIN",
+            keytrail::Statistic::Sum => "SUM",
+        },
+        rule.metric,
+        keytrail::AWS_KMS_NAMESPACE
+    );
+    let matching: Vec<&(String, &Value)> = alarms
+        .iter()
+        .filter(|(_, p)| {
+            get(p, "Metrics")
+                .and_then(Value::as_sequence)
+                .is_some_and(|m| {
+                    m.iter().any(|q| {
+                        get(q, "Expression").and_then(Value::as_str) == Some(want_expr.as_str())
+                    })
+                })
+        })
+        .collect();
+    let [(id, p)] = matching.as_slice() else {
+        problems.push(format!(
+            "rule {}: expected exactly one alarm with the query {want_expr}, found {}",
+            rule.id,
+            matching.len()
+        ));
+        return;
+    };
+    let mut check = |what: &str, ok: bool, want: String| {
+        if !ok {
+            problems.push(format!(
+                "rule {} (alarm {id}): {what} is {}, want {want}",
+                rule.id,
+                describe(get(p, what))
+            ));
+        }
+    };
+    let queries = get(p, "Metrics")
+        .and_then(Value::as_sequence)
+        .expect("Metrics");
+    let q = &queries[0];
+    check(
+        "Metrics",
+        queries.len() == 1
+            && get(q, "ReturnData").and_then(Value::as_bool) == Some(true)
+            && number(get(q, "Period")) == Some(f64::from(rule.period_secs)),
+        format!("one query returning data with Period {}", rule.period_secs),
+    );
+    let param_name = threshold_parameter(rule.id);
+    check(
+        "Threshold",
+        get(p, "Threshold").and_then(ref_target) == Some(param_name.as_str()),
+        format!("!Ref {param_name}"),
+    );
+    let default = get(t, "Parameters")
+        .and_then(|ps| get(ps, &param_name))
+        .and_then(|q| get(q, "Default"));
+    let default_ok = number(default) == Some(rule.threshold);
+    let default_text = describe(default);
+    let want_cmp = serde_json::to_value(rule.comparison).expect("comparison serialises");
+    check(
+        "ComparisonOperator",
+        get(p, "ComparisonOperator").and_then(Value::as_str) == want_cmp.as_str(),
+        want_cmp.to_string(),
+    );
+    check(
+        "EvaluationPeriods",
+        number(get(p, "EvaluationPeriods")) == Some(f64::from(rule.evaluation_periods)),
+        rule.evaluation_periods.to_string(),
+    );
+    check(
+        "DatapointsToAlarm",
+        number(get(p, "DatapointsToAlarm")) == Some(f64::from(rule.datapoints_to_alarm)),
+        rule.datapoints_to_alarm.to_string(),
+    );
+    check(
+        "TreatMissingData",
+        get(p, "TreatMissingData").and_then(Value::as_str) == Some("notBreaching"),
+        "notBreaching".into(),
+    );
+    check(
+        "AlarmActions",
+        get(p, "AlarmActions")
+            .and_then(Value::as_sequence)
+            .is_some_and(|a| a.iter().any(|v| ref_target(v) == Some("AlarmTopic"))),
+        "[!Ref AlarmTopic]".into(),
+    );
+    if !default_ok {
+        problems.push(format!(
+            "rule {}: parameter {param_name} Default is {default_text}, want {}",
+            rule.id, rule.threshold
+        ));
+    }
 }
 
 /// The pipeline's health alarms (`HEALTH_ALARMS`) are deployed as defined: one alarm

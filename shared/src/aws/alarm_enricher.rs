@@ -400,6 +400,15 @@ impl<S: ObjectStore + 'static, K: KeyDirectory, N: Notifier, F: FindingImporter>
         let Some(rules) = rules.filter(|r| !r.is_empty()) else {
             return Ok(Vec::new());
         };
+        // A rule over an AWS/KMS metric is never indexed (keytrail does not count it):
+        // its week-long window would be a LIST per empty hour.
+        if plan
+            .selectors
+            .iter()
+            .any(|s| s.rule.is_some_and(|r| !r.is_counted()))
+        {
+            return Ok(Vec::new());
+        }
         let c = &self.config;
         let index_bucket = c.summary_bucket.as_deref().unwrap_or(&c.log_bucket);
         let mut hours = Vec::new();

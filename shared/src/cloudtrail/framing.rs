@@ -19,11 +19,14 @@
 /// The `eventSource` of a record, as far as the scan can tell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Source {
-    /// Absent, or anything but `kms.amazonaws.com`.
+    /// Absent, or anything but `kms.amazonaws.com` and `s3.amazonaws.com`.
     #[default]
     Other,
     /// Exactly `"kms.amazonaws.com"`.
     Kms,
+    /// Exactly `"s3.amazonaws.com"`: the reader looks for the SSE-KMS key header in
+    /// these records' bytes before it parses any (see `Select::Kms`).
+    S3,
     /// A string with escape sequences: only a full parse can tell.
     Escaped,
 }
@@ -78,6 +81,7 @@ enum Field {
 }
 
 const KMS: &[u8] = b"kms.amazonaws.com";
+const S3: &[u8] = b"s3.amazonaws.com";
 
 /// The end of the string whose opening quote is at `at` (just past its closing
 /// quote) and whether only a full parse can check it (it holds an escape sequence
@@ -267,6 +271,8 @@ pub fn scan_value(b: &[u8], start: usize) -> Scan {
                                 Field::EventSource => {
                                     facts.source = if content == KMS {
                                         Source::Kms
+                                    } else if content == S3 {
+                                        Source::S3
                                     } else if content.contains(&b'\\') {
                                         Source::Escaped
                                     } else {
@@ -428,10 +434,13 @@ mod tests {
         );
         assert_eq!(
             f.source,
-            Source::Other,
+            Source::S3,
             "the last duplicate wins, as in a parse"
         );
         assert!(f.has_event_id);
+        let (_, f) =
+            done(r#"{"eventSource":"s3.amazonaws.com","eventSource":"ec2.amazonaws.com"}"#);
+        assert_eq!(f.source, Source::Other);
     }
 
     #[test]

@@ -94,8 +94,11 @@ pub struct ReadSummary {
 pub enum Select {
     /// Every record, parsed.
     All,
-    /// Only KMS records (`eventSource` `kms.amazonaws.com`). The others are framed,
-    /// checked, counted and deduplicated without being parsed.
+    /// Only KMS records (`eventSource` `kms.amazonaws.com`), and the S3 data events
+    /// that name an SSE-KMS key ([`Record::is_s3_sse_kms_request`]): the records
+    /// keytrail's analysis reads. The others are framed, checked, counted and
+    /// deduplicated without being parsed; of S3's, only those whose bytes hold the
+    /// header's name are parsed, to be sure.
     Kms,
 }
 
@@ -1039,7 +1042,7 @@ impl<F: FnMut(Item)> State<'_, F> {
             return;
         }
         self.summary.records += 1;
-        if self.select == Select::All || record.is_kms() {
+        if self.select == Select::All || record.is_kms() || record.is_s3_sse_kms_request() {
             (self.sink)(Item::Record(Box::new(record)));
         }
     }
@@ -1060,7 +1063,8 @@ impl<F: FnMut(Item)> State<'_, F> {
             return Ok(());
         }
         if self.select == Select::Kms
-            && facts.source == Source::Other
+            && (facts.source == Source::Other
+                || (facts.source == Source::S3 && !names_sse_kms_key(bytes)))
             && !facts.needs_parse
             && simdutf8::basic::from_utf8(bytes).is_ok()
         {
@@ -1081,6 +1085,16 @@ impl<F: FnMut(Item)> State<'_, F> {
         }
         Ok(())
     }
+}
+
+/// Whether an S3 record's bytes hold the SSE-KMS key header's name as a JSON string
+/// (the only S3 records [`Select::Kms`] parses). The finder is built once.
+fn names_sse_kms_key(bytes: &[u8]) -> bool {
+    static FINDER: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| {
+            memchr::memmem::Finder::new(b"\"x-amz-server-side-encryption-aws-kms-key-id\"")
+        });
+    FINDER.find(bytes).is_some()
 }
 
 /// Parses one record object straight into the typed model. The general path (via
@@ -1307,7 +1321,10 @@ mod tests {
             Item::Record(r) => kms.push(*r),
             Item::Bad { reason, .. } => kms_bad.push(reason),
         });
-        let all_kms: Vec<&Record> = good.iter().filter(|r| r.is_kms()).collect();
+        let all_kms: Vec<&Record> = good
+            .iter()
+            .filter(|r| r.is_kms() || r.is_s3_sse_kms_request())
+            .collect();
         assert_eq!(
             kms.iter().collect::<Vec<_>>(),
             all_kms,
@@ -1346,6 +1363,29 @@ mod tests {
         {"eventID":"a","eventName":"Decrypt","eventSource":"kms.amazonaws.com"},
         {"eventID":"a","eventName":"Encrypt","eventSource":"kms.amazonaws.com"}
     ]}"#;
+
+    #[test]
+    fn kms_selection_lets_s3_sse_kms_requests_through() {
+        // Shaped on panther-analysis aws_s3_copy_object_cross_account_kms.jsonl.
+        let data = br#"{"Records":[
+            {"eventSource":"s3.amazonaws.com","eventName":"CopyObject","eventID":"c1","requestParameters":{"bucketName":"b","key":"k","x-amz-server-side-encryption":"aws:kms","x-amz-server-side-encryption-aws-kms-key-id":"arn:aws:kms:us-east-1:999999999999:key/k"}},
+            {"eventSource":"s3.amazonaws.com","eventName":"GetObject","eventID":"g1","requestParameters":{"bucketName":"b","key":"k"}},
+            {"eventSource":"s3.amazonaws.com","eventName":"GetObject","eventID":"g2","userAgent":"x-amz-server-side-encryption-aws-kms-key-id","requestParameters":{"bucketName":"b","key":"x-amz-server-side-encryption-aws-kms-key-id"}},
+            {"eventSource":"ec2.amazonaws.com","eventName":"PutObject","eventID":"e1","requestParameters":{"x-amz-server-side-encryption-aws-kms-key-id":"arn:aws:kms:us-east-1:999999999999:key/k"}},
+            {"eventSource":"kms.amazonaws.com","eventName":"Decrypt","eventID":"d1"}
+        ]}"#;
+        let (good, bad, summary) = collect("s3.json", data);
+        assert!(bad.is_empty());
+        assert_eq!(summary.records, 5);
+        let mut selected = Vec::new();
+        read_kms_records("s3.json", &data[..], |item| {
+            if let Item::Record(r) = item {
+                selected.push(r.event_id.clone().unwrap_or_default());
+            }
+        });
+        assert_eq!(selected, ["c1", "d1"]);
+        assert_eq!(good.len(), 5);
+    }
 
     #[test]
     fn plain_log_with_bad_element_and_duplicate() {

@@ -13,6 +13,16 @@ use serde_json::Value;
 /// The `eventSource` of every KMS API call.
 pub const KMS_EVENT_SOURCE: &str = "kms.amazonaws.com";
 
+/// The `eventSource` of S3 calls.
+pub const S3_EVENT_SOURCE: &str = "s3.amazonaws.com";
+
+/// The request header (a `requestParameters` field of S3 data events) naming the
+/// KMS key S3 is to encrypt an object with.
+pub const S3_SSE_KMS_KEY_HEADER: &str = "x-amz-server-side-encryption-aws-kms-key-id";
+
+/// The S3 data events whose request can carry [`S3_SSE_KMS_KEY_HEADER`].
+pub const S3_SSE_KMS_EVENTS: [&str; 3] = ["PutObject", "CopyObject", "CreateMultipartUpload"];
+
 /// One CloudTrail record, reduced to the fields keytrail reads.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -150,6 +160,17 @@ impl Record {
     /// True for calls to the KMS API.
     pub fn is_kms(&self) -> bool {
         self.event_source.as_deref() == Some(KMS_EVENT_SOURCE)
+    }
+
+    /// An S3 `PutObject`, `CopyObject` or `CreateMultipartUpload` whose request names
+    /// an SSE-KMS key (`x-amz-server-side-encryption-aws-kms-key-id`): the only
+    /// records of another service the analysis reads.
+    pub fn is_s3_sse_kms_request(&self) -> bool {
+        self.event_source.as_deref() == Some(S3_EVENT_SOURCE)
+            && S3_SSE_KMS_EVENTS.contains(&self.name())
+            && self
+                .request_str(S3_SSE_KMS_KEY_HEADER)
+                .is_some_and(|k| !k.trim().is_empty())
     }
 
     /// The event name, or `""`.

@@ -8,9 +8,10 @@ use chrono::{DateTime, Utc};
 use crate::cloudtrail::reader::{Item, ReadError, ReadLimits, Select, read_with};
 use crate::cloudtrail::record::Record;
 use crate::detect::catalog::RuleSet;
-use crate::detect::event::KmsEvent;
+use crate::detect::event::{EventKind, KmsEvent};
 use crate::detect::findings::{Hit, Hits};
 use crate::detect::key_facts::{KeyFacts, is_alias_event};
+use crate::detect::marks::Marker;
 use crate::detect::metrics::{MetricOptions, Metrics};
 use crate::detect::summary::Summary;
 
@@ -24,7 +25,8 @@ pub struct AnalysisOptions {
     pub since: Option<DateTime<Utc>>,
     /// Only events before this time.
     pub until: Option<DateTime<Utc>>,
-    /// Known sources per principal; enables `unfamiliar_source_ip`.
+    /// Known sources and active hours per principal; enables `unfamiliar_source_ip`
+    /// and `off_hours_use`.
     pub baseline: Option<std::sync::Arc<crate::detect::baseline::Baseline>>,
     /// What one file may make the reader hold.
     pub limits: ReadLimits,
@@ -37,19 +39,7 @@ pub struct AnalysisOptions {
     pub defer_alias_events: bool,
 }
 
-/// Marks a call from a public IP outside the principal's known sources. Calls made
-/// through AWS services and from private or unparseable addresses are exempt, and a
-/// principal the baseline does not know yet is not judged.
-pub fn mark_unfamiliar(e: &mut KmsEvent, baseline: &crate::detect::baseline::Baseline) {
-    use crate::detect::principal::{SourceClass, classify_source};
-    let ip = e.record.source_ip_address.as_deref();
-    if e.principal.service_originated || classify_source(ip) != SourceClass::Public {
-        return;
-    }
-    if let Some(ip) = ip {
-        e.unfamiliar_source = baseline.is_unfamiliar(&e.principal.id, ip.trim()) == Some(true);
-    }
-}
+pub use crate::detect::marks::mark_unfamiliar;
 
 /// How many bad-record reasons are kept per file.
 pub const MAX_BAD_SAMPLES: usize = 5;
@@ -93,10 +83,8 @@ pub const MAX_DEFERRED_PER_FILE: usize = 10_000;
 
 /// Counts one event into the file's metrics, summary and hits, after the baseline
 /// and the rules have judged it.
-fn observe(out: &mut FileAnalysis, e: &mut KmsEvent, opts: &AnalysisOptions) {
-    if let Some(b) = &opts.baseline {
-        mark_unfamiliar(e, b);
-    }
+fn observe(out: &mut FileAnalysis, e: &mut KmsEvent, opts: &AnalysisOptions, marker: &mut Marker) {
+    marker.mark(e);
     let summary = &mut out.summary;
     let applied = opts.tuning.apply(e, RuleSet::of(e), |rule, s| {
         summary.note_suppressed(rule.id, &s.label);
@@ -122,17 +110,22 @@ pub fn analyse<R: Read>(name: &str, input: R, opts: &AnalysisOptions) -> FileAna
     let mut out = FileAnalysis::default();
     let mut no_time = 0u64;
     let mut held: Vec<Box<Record>> = Vec::new();
+    let mut marker = Marker::new(opts.baseline.clone());
     let read = read_with(name, input, Select::Kms, opts.limits, |item| match item {
         Item::Record(r) => {
-            if !r.is_kms() {
+            if EventKind::of(&r).is_none() {
                 return;
             }
-            out.kms_records += 1;
+            // KMS records, network activity included; not S3's.
+            if r.is_kms() {
+                out.kms_records += 1;
+            }
             let Some(mut e) = KmsEvent::analyse(&r) else {
                 no_time += 1;
                 if out.bad_samples.len() < MAX_BAD_SAMPLES {
                     out.bad_samples.push(format!(
-                        "KMS record {} has no usable eventTime",
+                        "{} record {} has no usable eventTime",
+                        if r.is_kms() { "KMS" } else { "S3" },
                         r.event_id.as_deref().unwrap_or("(no eventID)")
                     ));
                 }
@@ -150,7 +143,7 @@ pub fn analyse<R: Read>(name: &str, input: R, opts: &AnalysisOptions) -> FileAna
                 }
                 e.alias_target = out.key_facts.alias_target(&e);
             }
-            observe(&mut out, &mut e, opts);
+            observe(&mut out, &mut e, opts, &mut marker);
         }
         Item::Bad { index, reason } => {
             if out.bad_samples.len() < MAX_BAD_SAMPLES {
@@ -168,7 +161,7 @@ pub fn analyse<R: Read>(name: &str, input: R, opts: &AnalysisOptions) -> FileAna
             continue;
         }
         e.alias_target = out.key_facts.alias_target(&e);
-        observe(&mut out, &mut e, opts);
+        observe(&mut out, &mut e, opts, &mut marker);
     }
     out.records = read.records;
     out.bad_records = read.bad_records + no_time;
@@ -193,17 +186,19 @@ pub fn observe_deferred(
     opts: &AnalysisOptions,
 ) -> FileAnalysis {
     let mut out = FileAnalysis::default();
+    let mut marker = Marker::new(opts.baseline.clone());
     for r in records {
         if let Some(mut e) = KmsEvent::analyse(r) {
             e.alias_target = facts.alias_target(&e);
-            observe(&mut out, &mut e, opts);
+            observe(&mut out, &mut e, opts, &mut marker);
         }
     }
     out
 }
 
-/// Streams the KMS events of one file to `f` (records without a usable eventTime
-/// are skipped); returns what the reader saw.
+/// Streams the events of one file to `f` (KMS calls and the other kinds the catalog
+/// reads, see [`EventKind`]; records without a usable eventTime are skipped), marked
+/// as [`analyse`] marks them without a baseline; returns what the reader saw.
 pub fn for_each_kms_event<R: Read>(
     name: &str,
     input: R,
@@ -217,12 +212,25 @@ pub fn for_each_kms_event_with<R: Read>(
     name: &str,
     input: R,
     limits: ReadLimits,
+    f: impl FnMut(&mut KmsEvent),
+) -> crate::cloudtrail::reader::ReadSummary {
+    for_each_marked_event(name, input, limits, Marker::new(None), f)
+}
+
+/// [`for_each_kms_event_with`], marking the events with `marker` (give it the
+/// baseline to select what the baseline rules select).
+pub fn for_each_marked_event<R: Read>(
+    name: &str,
+    input: R,
+    limits: ReadLimits,
+    mut marker: Marker,
     mut f: impl FnMut(&mut KmsEvent),
 ) -> crate::cloudtrail::reader::ReadSummary {
     read_with(name, input, Select::Kms, limits, |item| {
         if let Item::Record(r) = item
             && let Some(mut e) = KmsEvent::analyse(&r)
         {
+            marker.mark(&mut e);
             f(&mut e);
         }
     })
@@ -448,6 +456,53 @@ mod tests {
         assert_eq!(late.summary.usage.values().map(|u| u.count).sum::<u64>(), 1);
         let late = observe_deferred(&a.deferred, &KeyFacts::default(), &deferring);
         assert_eq!(repointed(&late), 1);
+    }
+
+    #[test]
+    fn off_hours_use_needs_a_baseline_with_enough_history() {
+        let mut b = crate::detect::baseline::Baseline::default();
+        let alice = "arn:aws:iam::111122223333:user/alice";
+        let office = (8..19).fold(0u32, |m, h| m | (1 << h));
+        b.learn_hours(
+            alice,
+            "2026-09",
+            crate::detect::baseline::MonthHours {
+                hours: office,
+                days: 20,
+                calls: 500,
+            },
+        );
+        let data = br#"{"Records":[
+            {"eventSource":"kms.amazonaws.com","eventName":"Decrypt","eventTime":"2026-10-04T03:12:00Z","eventID":"1","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/alice","accountId":"111122223333"}},
+            {"eventSource":"kms.amazonaws.com","eventName":"Decrypt","eventTime":"2026-10-04T10:12:00Z","eventID":"2","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/alice","accountId":"111122223333"}},
+            {"eventSource":"kms.amazonaws.com","eventName":"ListKeys","eventTime":"2026-10-04T03:13:00Z","eventID":"3","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/alice","accountId":"111122223333"}},
+            {"eventSource":"kms.amazonaws.com","eventName":"Decrypt","eventTime":"2026-10-04T03:14:00Z","eventID":"4","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/bob","accountId":"111122223333"}}
+        ]}"#;
+        let count = |baseline| {
+            let a = analyse(
+                "t.json",
+                &data[..],
+                &AnalysisOptions {
+                    baseline,
+                    ..Default::default()
+                },
+            );
+            a.metrics
+                .totals()
+                .get(&crate::detect::metrics::MetricId::new(
+                    "KMSOffHoursUse",
+                    &[],
+                ))
+                .copied()
+                .unwrap_or(0)
+        };
+        assert_eq!(count(Some(std::sync::Arc::new(b))), 1);
+        assert_eq!(count(None), 0, "inactive without a baseline");
+        // The summary learns the hours the review writes into the next baseline.
+        let a = analyse("t.json", &data[..], &AnalysisOptions::default());
+        let h = &a.summary.principal_hours[alice];
+        assert_eq!(h.hours, (1 << 3) | (1 << 10));
+        assert_eq!((h.days.len(), h.calls), (1, 3));
     }
 
     #[test]

@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::cloudtrail::record::{Record, is_account_id};
-use crate::detect::event::{ErrorClass, KmsEvent};
+use crate::detect::event::{ErrorClass, EventKind, KmsEvent};
 use crate::detect::key_facts::is_alias_event;
 use crate::detect::operations::{Operation, op};
 use crate::detect::policy::{PolicyDocument, PolicyError};
@@ -35,11 +35,13 @@ impl Severity {
     }
 }
 
-/// How the alarm compares the period's sum with the threshold.
+/// How the alarm compares the period's statistic with the threshold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Comparison {
     GreaterThanOrEqualToThreshold,
     GreaterThanThreshold,
+    LessThanThreshold,
+    LessThanOrEqualToThreshold,
 }
 
 impl Comparison {
@@ -47,9 +49,58 @@ impl Comparison {
         match self {
             Comparison::GreaterThanOrEqualToThreshold => value >= threshold,
             Comparison::GreaterThanThreshold => value > threshold,
+            Comparison::LessThanThreshold => value < threshold,
+            Comparison::LessThanOrEqualToThreshold => value <= threshold,
+        }
+    }
+
+    /// The operator, for the docs.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Comparison::GreaterThanOrEqualToThreshold => ">=",
+            Comparison::GreaterThanThreshold => ">",
+            Comparison::LessThanThreshold => "<",
+            Comparison::LessThanOrEqualToThreshold => "<=",
         }
     }
 }
+
+/// The CloudWatch statistic of an alarm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Statistic {
+    Sum,
+    Minimum,
+}
+
+impl Statistic {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Statistic::Sum => "Sum",
+            Statistic::Minimum => "Minimum",
+        }
+    }
+}
+
+/// Where a rule's alarm gets its numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "source")]
+pub enum AlarmSource {
+    /// The rule's matches: the log processor publishes their count in keytrail's
+    /// namespace, and the alarm is its `Sum`.
+    Keytrail,
+    /// A metric AWS KMS publishes itself in `AWS/KMS`, per `KeyId` (`metric` is its
+    /// name). Keytrail publishes nothing for the rule and `scan` raises no finding for
+    /// it; the template's alarm watches the metric over all keys, and the rule's
+    /// predicate selects the CloudTrail events the enricher gathers for the key,
+    /// from `lookback_secs` before the alarm.
+    AwsKms {
+        statistic: Statistic,
+        lookback_secs: u32,
+    },
+}
+
+/// The namespace AWS KMS publishes its metrics in.
+pub const AWS_KMS_NAMESPACE: &str = "AWS/KMS";
 
 /// How the offline evaluation groups events before applying the threshold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -73,7 +124,10 @@ pub struct Rule {
     pub description: &'static str,
     /// Response steps, in order.
     pub playbook: &'static [&'static str],
-    /// Default alarm: `Sum` over `period_secs`, compared with `threshold`.
+    /// Where the alarm's metric comes from (keytrail's count, or AWS KMS's metric).
+    pub alarm: AlarmSource,
+    /// Default alarm: `Sum` (or the [`AlarmSource`]'s statistic) over `period_secs`,
+    /// compared with `threshold`.
     pub threshold: f64,
     pub comparison: Comparison,
     pub period_secs: u32,
@@ -96,6 +150,9 @@ pub struct Rule {
     pub events: &'static [&'static str],
     /// Whether calls an AWS service made count (see [`ServiceCalls`]).
     pub service_calls: ServiceCalls,
+    /// The kind of event the rule reads: KMS API calls, or one of the other records
+    /// the analysis lets through (see [`EventKind`]). A rule never sees another kind.
+    pub kind: EventKind,
     /// The public rule sets and posture checks that have the same idea (empty: none
     /// of Elastic, Panther, Sigma, Splunk, Datadog, Prowler, Security Hub or CIS).
     pub rule_sets: &'static [&'static str],
@@ -154,7 +211,7 @@ impl Rule {
     /// Does this rule select the event? Calls by AWS services that the rule does not
     /// count ([`Rule::service_calls`]) never match.
     pub fn matches(&self, e: &KmsEvent) -> bool {
-        self.service_calls.counts(&e.principal) && (self.predicate)(e)
+        e.kind == self.kind && self.service_calls.counts(&e.principal) && (self.predicate)(e)
     }
 
     /// Notes that sharpen a match, e.g. that a key policy was made public.
@@ -191,6 +248,12 @@ impl Rule {
         out
     }
 
+    /// True when keytrail counts the rule's matches (publishes its metric, raises
+    /// findings in `scan`); false for rules over an AWS metric ([`AlarmSource`]).
+    pub fn is_counted(&self) -> bool {
+        self.alarm == AlarmSource::Keytrail
+    }
+
     /// The rule's position in [`RULES`] (report order).
     pub fn index(&'static self) -> usize {
         (self as *const Rule as usize - RULES.as_ptr() as usize) / std::mem::size_of::<Rule>()
@@ -214,11 +277,12 @@ pub struct RuleSet(u64);
 const _: () = assert!(RULES.len() <= 64, "RuleSet holds at most 64 rules");
 
 impl RuleSet {
-    /// Runs every rule's predicate on the event, once.
+    /// Runs the predicate of every rule keytrail counts ([`Rule::is_counted`]) on the
+    /// event, once.
     pub fn of(e: &KmsEvent) -> RuleSet {
         let mut bits = 0u64;
         for (i, rule) in RULES.iter().enumerate() {
-            if rule.matches(e) {
+            if rule.is_counted() && rule.matches(e) {
                 bits |= 1 << i;
             }
         }
@@ -299,6 +363,62 @@ fn policy_accounts(e: &KmsEvent) -> Vec<String> {
     };
     match policy_of(e) {
         Some(Ok(doc)) => doc.outside_accounts(Some(owner)),
+        _ => Vec::new(),
+    }
+}
+
+/// The account of the key an S3 request names for SSE-KMS, from its ARN (key or
+/// alias). A bare key id or alias names none.
+fn s3_key_account(e: &KmsEvent) -> Option<String> {
+    e.record
+        .request_str(crate::cloudtrail::record::S3_SSE_KMS_KEY_HEADER)
+        .map(str::trim)
+        .and_then(crate::detect::keys::arn_account)
+        .map(str::to_owned)
+}
+
+/// The bucket owner of an S3 data event: the account the trail delivered it to, else
+/// the account of its object or bucket resource.
+fn s3_bucket_owner(r: &Record) -> Option<&str> {
+    r.recipient_account_id.as_deref().or_else(|| {
+        r.resources
+            .iter()
+            .filter(|res| {
+                res.resource_type
+                    .as_deref()
+                    .is_some_and(|t| t == "AWS::S3::Object" || t == "AWS::S3::Bucket")
+            })
+            .find_map(|res| res.account_id.as_deref())
+    })
+}
+
+fn s3_foreign_key_note(e: &KmsEvent) -> Vec<String> {
+    let key = e
+        .record
+        .request_str(crate::cloudtrail::record::S3_SSE_KMS_KEY_HEADER)
+        .unwrap_or("");
+    let bucket = e.record.request_str("bucketName").unwrap_or("?");
+    let object = e.record.request_str("key").unwrap_or("?");
+    vec![format!(
+        "s3://{bucket}/{object} encrypted with {key} (key account {}, bucket owner {})",
+        s3_key_account(e).as_deref().unwrap_or("?"),
+        s3_bucket_owner(e.record).unwrap_or("?")
+    )]
+}
+
+fn vpce_note(e: &KmsEvent) -> Vec<String> {
+    vec![format!(
+        "VPC endpoint {}, caller account {}",
+        e.record.vpc_endpoint_id.as_deref().unwrap_or("?"),
+        e.principal.account.as_deref().unwrap_or("?")
+    )]
+}
+
+fn expiry_note(e: &KmsEvent) -> Vec<String> {
+    match e.record.request_str("validTo") {
+        Some(t) if e.name() == op::IMPORT_KEY_MATERIAL => {
+            vec![format!("key material imported to expire at {t}")]
+        }
         _ => Vec::new(),
     }
 }
@@ -506,6 +626,16 @@ fn alias_notes(e: &KmsEvent) -> Vec<String> {
     }
 }
 
+fn off_hours_note(e: &KmsEvent) -> Vec<String> {
+    use chrono::Timelike;
+    vec![format!(
+        "{} at {:02}:00-{:02}:59 UTC, an hour the baseline never saw this principal active",
+        e.name(),
+        e.time.hour(),
+        e.time.hour()
+    )]
+}
+
 fn grantee_note(e: &KmsEvent) -> Vec<String> {
     e.record
         .request_str("granteePrincipal")
@@ -532,6 +662,7 @@ pub static RULES: &[Rule] = &[
             PB_AUDIT_DECRYPTS,
             PB_NOTIFY,
         ],
+        alarm: AlarmSource::Keytrail,
         threshold: 10.0,
         comparison: Comparison::GreaterThanOrEqualToThreshold,
         period_secs: 300,
@@ -541,6 +672,7 @@ pub static RULES: &[Rule] = &[
         criteria: "`Decrypt` calls with a non-empty `errorCode`.",
         events: &["Decrypt"],
         service_calls: ServiceCalls::Count,
+        kind: EventKind::Call,
         rule_sets: &[],
         needs_baseline: false,
         outside_account: None,
@@ -560,6 +692,7 @@ pub static RULES: &[Rule] = &[
             PB_AUDIT_DECRYPTS,
             PB_NOTIFY,
         ],
+        alarm: AlarmSource::Keytrail,
         threshold: 5.0,
         comparison: Comparison::GreaterThanOrEqualToThreshold,
         period_secs: 300,
@@ -569,6 +702,7 @@ pub static RULES: &[Rule] = &[
         criteria: "Any KMS call in the `AccessDenied` error class: `errorCode` `AccessDenied`, `AccessDeniedException`, `UnauthorizedOperation` or `Client.UnauthorizedOperation` (so it counts what `KMSFailures{ErrorClass=AccessDenied}` counts).",
         events: &["*"],
         service_calls: ServiceCalls::Count,
+        kind: EventKind::Call,
         rule_sets: &[],
         needs_baseline: false,
         outside_account: None,
@@ -588,6 +722,7 @@ pub static RULES: &[Rule] = &[
             "Confirm who scheduled the deletion and whether that was authorised.",
             PB_NOTIFY,
         ],
+        alarm: AlarmSource::Keytrail,
         threshold: 1.0,
         comparison: Comparison::GreaterThanOrEqualToThreshold,
         period_secs: 300,
@@ -597,6 +732,7 @@ pub static RULES: &[Rule] = &[
         criteria: "Failed calls whose `errorMessage` says the key is pending deletion, whatever the error code (KMS uses `KMSInvalidStateException` or `DisabledException` depending on the API).",
         events: &["*"],
         service_calls: ServiceCalls::Count,
+        kind: EventKind::Call,
         rule_sets: &[],
         needs_baseline: false,
         outside_account: None,
@@ -615,6 +751,7 @@ pub static RULES: &[Rule] = &[
             "If the disable was unintended, re-enable the key; if intended, migrate the remaining callers listed here.",
             PB_NOTIFY,
         ],
+        alarm: AlarmSource::Keytrail,
         threshold: 1.0,
         comparison: Comparison::GreaterThanOrEqualToThreshold,
         period_secs: 300,
@@ -624,6 +761,7 @@ pub static RULES: &[Rule] = &[
         criteria: "Failed calls with `DisabledException`, or `KMSInvalidStateException` whose message says the key is disabled (not pending deletion).",
         events: &["*"],
         service_calls: ServiceCalls::Count,
+        kind: EventKind::Call,
         rule_sets: &[],
         needs_baseline: false,
         outside_account: None,
@@ -643,6 +781,7 @@ pub static RULES: &[Rule] = &[
             "Consider disabling the key instead of deleting it, and alarm on its use during the waiting period.",
             PB_NOTIFY,
         ],
+        alarm: AlarmSource::Keytrail,
         threshold: 1.0,
         comparison: Comparison::GreaterThanOrEqualToThreshold,
         period_secs: 300,
@@ -652,6 +791,7 @@ pub static RULES: &[Rule] = &[
         criteria: "Successful `ScheduleKeyDeletion`.",
         events: &["ScheduleKeyDeletion"],
         service_calls: ServiceCalls::Count,
+        kind: EventKind::Call,
         rule_sets: &[
             "CIS AWS 4.7",
             "Elastic",
@@ -677,6 +817,7 @@ pub static RULES: &[Rule] = &[
             "Check for disabled_key_use findings that show workloads still calling the key.",
             PB_NOTIFY,
         ],
+        alarm: AlarmSource::Keytrail,
         threshold: 1.0,
         comparison: Comparison::GreaterThanOrEqualToThreshold,
         period_secs: 300,
@@ -686,6 +827,7 @@ pub static RULES: &[Rule] = &[
         criteria: "Successful `DisableKey`.",
         events: &["DisableKey"],
         service_calls: ServiceCalls::Count,
+        kind: EventKind::Call,
         rule_sets: &["CIS AWS 4.7", "Elastic", "Panther", "Datadog", "Prowler"],
         needs_baseline: false,
         outside_account: None,
@@ -704,6 +846,7 @@ pub static RULES: &[Rule] = &[
             "Inspect the key policy for principals outside your organisation.",
             PB_NOTIFY,
         ],
+        alarm: AlarmSource::Keytrail,
         threshold: 1.0,
         comparison: Comparison::GreaterThanOrEqualToThreshold,
         period_secs: 300,
@@ -713,6 +856,7 @@ pub static RULES: &[Rule] = &[
         criteria: "Successful `CreateKey`.",
         events: &["CreateKey"],
         service_calls: ServiceCalls::Count,
+        kind: EventKind::Call,
         rule_sets: &[],
         needs_baseline: false,
         outside_account: None,
@@ -732,6 +876,7 @@ pub static RULES: &[Rule] = &[
             PB_PRINCIPAL,
             PB_NOTIFY,
         ],
+        alarm: AlarmSource::Keytrail,
         threshold: 1.0,
         comparison: Comparison::GreaterThanOrEqualToThreshold,
         period_secs: 300,
@@ -741,6 +886,7 @@ pub static RULES: &[Rule] = &[
         criteria: "Successful `PutKeyPolicy`. Notes say when the new policy is public (as `key_made_public` judges it), which other accounts it allows (as `key_shared_external` reads them), or that it could not be read.",
         events: &["PutKeyPolicy"],
         service_calls: ServiceCalls::Count,
+        kind: EventKind::Call,
         rule_sets: &["Elastic"],
         needs_baseline: false,
         outside_account: None,
@@ -760,6 +906,7 @@ pub static RULES: &[Rule] = &[
             PB_PRINCIPAL,
             PB_NOTIFY,
         ],
+        alarm: AlarmSource::Keytrail,
         threshold: 1.0,
         comparison: Comparison::GreaterThanOrEqualToThreshold,
         period_secs: 300,
@@ -769,6 +916,7 @@ pub static RULES: &[Rule] = &[
         criteria: "Successful `CreateGrant` whose `granteePrincipal` is an ARN in a 12-digit account other than the key's account (or, when the key's account is unknown, the trail's `recipientAccountId`). Service principals do not match.",
         events: &["CreateGrant"],
         service_calls: ServiceCalls::Count,
+        kind: EventKind::Call,
         rule_sets: &[],
         needs_baseline: false,
         outside_account: Some(grantee_account),
@@ -798,6 +946,7 @@ pub static RULES: &[Rule] = &[
             PB_AUDIT_DECRYPTS,
             PB_NOTIFY,
         ],
+        alarm: AlarmSource::Keytrail,
         threshold: 1.0,
         comparison: Comparison::GreaterThanOrEqualToThreshold,
         period_secs: 300,
@@ -807,6 +956,7 @@ pub static RULES: &[Rule] = &[
         criteria: "Any KMS call, successful or not, where the caller's account and the account in the key's ARN are both 12-digit account ids and differ.",
         events: &["*"],
         service_calls: ServiceCalls::ExemptAwsInternal,
+        kind: EventKind::Call,
         rule_sets: &[],
         needs_baseline: false,
         outside_account: Some(caller_account),
@@ -826,6 +976,7 @@ pub static RULES: &[Rule] = &[
             PB_AUDIT_DECRYPTS,
             PB_NOTIFY,
         ],
+        alarm: AlarmSource::Keytrail,
         threshold: 100.0,
         comparison: Comparison::GreaterThanThreshold,
         period_secs: 300,
@@ -840,6 +991,7 @@ pub static RULES: &[Rule] = &[
             "GenerateDataKeyPairWithoutPlaintext",
         ],
         service_calls: ServiceCalls::Exempt,
+        kind: EventKind::Call,
         rule_sets: &[],
         needs_baseline: false,
         outside_account: None,
@@ -858,6 +1010,7 @@ pub static RULES: &[Rule] = &[
             "Make sure a copy of the key material is held where your key-management process says it must be.",
             PB_NOTIFY,
         ],
+        alarm: AlarmSource::Keytrail,
         threshold: 1.0,
         comparison: Comparison::GreaterThanOrEqualToThreshold,
         period_secs: 300,
@@ -867,6 +1020,7 @@ pub static RULES: &[Rule] = &[
         criteria: "Successful `DeleteImportedKeyMaterial`.",
         events: &["DeleteImportedKeyMaterial"],
         service_calls: ServiceCalls::Count,
+        kind: EventKind::Call,
         rule_sets: &["Elastic", "Sigma"],
         needs_baseline: false,
         outside_account: None,
@@ -886,6 +1040,7 @@ pub static RULES: &[Rule] = &[
             PB_ROTATE,
             PB_NOTIFY,
         ],
+        alarm: AlarmSource::Keytrail,
         threshold: 1.0,
         comparison: Comparison::GreaterThanOrEqualToThreshold,
         period_secs: 300,
@@ -895,6 +1050,7 @@ pub static RULES: &[Rule] = &[
         criteria: "Successful `DisableKeyRotation`.",
         events: &["DisableKeyRotation"],
         service_calls: ServiceCalls::Count,
+        kind: EventKind::Call,
         rule_sets: &[
             "CIS AWS 3.6 (posture)",
             "Security Hub KMS.4 (posture)",
@@ -941,6 +1097,8 @@ pub static RULES: &[Rule] = &[
         outside_account: None,
         finding_type: "Effects/Data Exposure",
         notes: public_statement_notes,
+        kind: EventKind::Call,
+        alarm: AlarmSource::Keytrail,
         predicate: |e| {
             sets_policy(e) && policy_of(e).is_some_and(|p| p.is_ok_and(|d| d.is_public()))
         },
@@ -972,6 +1130,8 @@ pub static RULES: &[Rule] = &[
         outside_account: Some(policy_outside_accounts),
         finding_type: "Effects/Data Exposure",
         notes: shared_account_notes,
+        kind: EventKind::Call,
+        alarm: AlarmSource::Keytrail,
         predicate: |e| sets_policy(e) && !policy_accounts(e).is_empty(),
     },
     Rule {
@@ -1000,6 +1160,8 @@ pub static RULES: &[Rule] = &[
         outside_account: None,
         finding_type: "TTPs/Defense Evasion",
         notes: no_notes,
+        kind: EventKind::Call,
+        alarm: AlarmSource::Keytrail,
         predicate: |e| {
             sets_policy(e)
                 && e.record
@@ -1039,6 +1201,8 @@ pub static RULES: &[Rule] = &[
         outside_account: None,
         finding_type: "Effects/Data Destruction",
         notes: deletion_window_notes,
+        kind: EventKind::Call,
+        alarm: AlarmSource::Keytrail,
         predicate: |e| {
             e.succeeded(op::SCHEDULE_KEY_DELETION) && pending_window_days(e).is_some_and(|d| d <= 7)
         },
@@ -1069,6 +1233,8 @@ pub static RULES: &[Rule] = &[
         outside_account: None,
         finding_type: "Effects/Data Destruction",
         notes: key_store_notes,
+        kind: EventKind::Call,
+        alarm: AlarmSource::Keytrail,
         predicate: |e| e.succeeded(op::DELETE_KEY),
     },
     Rule {
@@ -1097,6 +1263,8 @@ pub static RULES: &[Rule] = &[
         outside_account: None,
         finding_type: "TTPs/Persistence",
         notes: import_notes,
+        kind: EventKind::Call,
+        alarm: AlarmSource::Keytrail,
         predicate: |e| e.succeeded(op::IMPORT_KEY_MATERIAL),
     },
     Rule {
@@ -1132,6 +1300,8 @@ pub static RULES: &[Rule] = &[
         outside_account: None,
         finding_type: "TTPs/Persistence",
         notes: key_store_notes,
+        kind: EventKind::Call,
+        alarm: AlarmSource::Keytrail,
         predicate: |e| {
             !e.failed()
                 && matches!(
@@ -1170,6 +1340,8 @@ pub static RULES: &[Rule] = &[
         outside_account: None,
         finding_type: "TTPs/Persistence",
         notes: key_store_notes,
+        kind: EventKind::Call,
+        alarm: AlarmSource::Keytrail,
         predicate: |e| {
             e.succeeded(op::CREATE_KEY)
                 && matches!(
@@ -1205,6 +1377,8 @@ pub static RULES: &[Rule] = &[
         outside_account: None,
         finding_type: "Effects/Data Exposure",
         notes: region_notes,
+        kind: EventKind::Call,
+        alarm: AlarmSource::Keytrail,
         predicate: |e| {
             (e.succeeded(op::REPLICATE_KEY) || e.succeeded(op::UPDATE_PRIMARY_REGION))
                 && e.record
@@ -1247,6 +1421,8 @@ pub static RULES: &[Rule] = &[
         outside_account: Some(alias_target_accounts),
         finding_type: "Effects/Data Destruction",
         notes: alias_notes,
+        kind: EventKind::Call,
+        alarm: AlarmSource::Keytrail,
         predicate: |e| match &e.alias_target {
             Some(t) => t.is_dangerous(e.time),
             None => is_alias_event(e),
@@ -1264,6 +1440,7 @@ pub static RULES: &[Rule] = &[
             PB_AUDIT_DECRYPTS,
             PB_NOTIFY,
         ],
+        alarm: AlarmSource::Keytrail,
         threshold: 1.0,
         comparison: Comparison::GreaterThanOrEqualToThreshold,
         period_secs: 300,
@@ -1273,12 +1450,198 @@ pub static RULES: &[Rule] = &[
         criteria: "Any KMS call from a public IP outside the calling principal's known IPs and their /24 (IPv4) or /48 (IPv6) networks, per the baseline the monthly review writes. Calls through AWS services and from private addresses are exempt; inactive without a baseline.",
         events: &["*"],
         service_calls: ServiceCalls::Exempt,
+        kind: EventKind::Call,
         rule_sets: &[],
         needs_baseline: true,
         outside_account: None,
         finding_type: "TTPs/Initial Access",
         notes: no_notes,
         predicate: |e| e.unfamiliar_source,
+    },
+    Rule {
+        id: "s3_foreign_kms_key",
+        metric: "KMSS3ForeignKeyEncryption",
+        severity: Severity::High,
+        title: "S3 object encrypted with another account's KMS key",
+        description: "An S3 PutObject, CopyObject or CreateMultipartUpload asked S3 to encrypt the object with a KMS key of another account than the bucket's. Whoever controls that key controls the data: the ransomware pattern of copying objects over themselves under an attacker's key, then revoking access to it.",
+        playbook: &[
+            "Identify the key's account in the notification; if it is not one of yours, treat it as ransomware in progress: block the principal now (deny s3:PutObject and s3:CopyObject with an SCP or bucket policy statement for it) before more objects are rewritten.",
+            "List the objects rewritten under the foreign key (keytrail search <logs> --key <foreign key ARN>, or aws s3api head-object --bucket <bucket> --key <object> and check SSEKMSKeyId) and restore earlier versions (aws s3api list-object-versions, then copy the previous version back) while the foreign key is still usable.",
+            "Enforce your own key: a bucket policy that denies s3:PutObject unless s3:x-amz-server-side-encryption-aws-kms-key-id is your key ARN, and default bucket encryption with that key (aws s3api put-bucket-encryption).",
+            PB_PRINCIPAL,
+            PB_NOTIFY,
+        ],
+        alarm: AlarmSource::Keytrail,
+        threshold: 1.0,
+        comparison: Comparison::GreaterThanOrEqualToThreshold,
+        period_secs: 300,
+        evaluation_periods: 4,
+        datapoints_to_alarm: 1,
+        group_by: GroupBy::All,
+        criteria: "Successful S3 data events whose `requestParameters` `x-amz-server-side-encryption-aws-kms-key-id` is a key or alias ARN in a 12-digit account other than the bucket owner's (`recipientAccountId`, or the `accountId` of an `AWS::S3::Object`/`AWS::S3::Bucket` resource). A bare key id or alias names a key of the requester's own account and does not match. Needs S3 data events in the trail.",
+        events: &[
+            "s3.amazonaws.com:PutObject",
+            "s3.amazonaws.com:CopyObject",
+            "s3.amazonaws.com:CreateMultipartUpload",
+        ],
+        service_calls: ServiceCalls::Count,
+        kind: EventKind::S3ObjectEncryption,
+        rule_sets: &["Elastic", "Panther"],
+        needs_baseline: false,
+        outside_account: Some(s3_key_account),
+        finding_type: "Effects/Data Destruction",
+        notes: s3_foreign_key_note,
+        predicate: |e| {
+            !e.failed()
+                && matches!(
+                    (s3_key_account(e), s3_bucket_owner(e.record)),
+                    (Some(k), Some(o)) if is_account_id(&k) && is_account_id(o) && k != o
+                )
+        },
+    },
+    Rule {
+        id: "vpce_access_denied",
+        metric: "KMSVpceAccessDenied",
+        severity: Severity::Medium,
+        title: "KMS request denied at a VPC endpoint",
+        description: "A KMS network-activity event with errorCode VpceAccessDenied: the VPC endpoint's policy refused a request. Credentials from outside your data perimeter, or a workload calling keys it should not, are trying to reach KMS from inside your network.",
+        playbook: &[
+            "Read the vpcEndpointId and the caller's account in the notification; a caller account outside your organisation means foreign credentials are being used from inside your VPC.",
+            "Find the source inside the VPC: the sourceIPAddress is a private address of the VPC; match it to an instance or ENI (aws ec2 describe-network-interfaces --filters Name=addresses.private-ip-address,Values=<ip>).",
+            "Check that the endpoint policy denies what it should and nothing it should not (aws ec2 describe-vpc-endpoints --vpc-endpoint-ids <id> --query 'VpcEndpoints[].PolicyDocument').",
+            PB_PRINCIPAL,
+            PB_NOTIFY,
+        ],
+        alarm: AlarmSource::Keytrail,
+        threshold: 1.0,
+        comparison: Comparison::GreaterThanOrEqualToThreshold,
+        period_secs: 300,
+        evaluation_periods: 4,
+        datapoints_to_alarm: 1,
+        group_by: GroupBy::All,
+        criteria: "KMS network-activity events (`eventType` `AwsVpceEvent`) with `errorCode` `VpceAccessDenied`. These events are not KMS calls: they are counted in `KMSVpceEvents`, never in `KMSApiCalls` or `KMSFailures`. Needs network activity events for `kms.amazonaws.com` in the trail.",
+        events: &["*"],
+        service_calls: ServiceCalls::Count,
+        kind: EventKind::VpceActivity,
+        rule_sets: &["Panther"],
+        needs_baseline: false,
+        outside_account: None,
+        finding_type: "TTPs/Discovery",
+        notes: vpce_note,
+        predicate: |e| e.record.error_code.as_deref() == Some("VpceAccessDenied"),
+    },
+    Rule {
+        id: "kms_enumeration",
+        metric: "KMSEnumeration",
+        severity: Severity::Medium,
+        title: "KMS enumeration",
+        description: "One principal called many distinct KMS List, Describe and Get operations within a few minutes: the discovery an attacker runs with fresh credentials to learn which keys exist, who may use them and how they are protected.",
+        playbook: &[
+            "Check whether the principal is an inventory or security tool (AWS Config, a CSPM scanner, Terraform plan); if so, suppress it by principal in the configuration file with a reason.",
+            PB_PRINCIPAL,
+            "Look for what followed the enumeration from the same principal and source IP: Decrypt, CreateGrant, PutKeyPolicy or ScheduleKeyDeletion on the keys it listed (keytrail search <logs> --principal <arn>).",
+            PB_NOTIFY,
+        ],
+        alarm: AlarmSource::Keytrail,
+        threshold: 1.0,
+        comparison: Comparison::GreaterThanOrEqualToThreshold,
+        period_secs: 300,
+        evaluation_periods: 4,
+        datapoints_to_alarm: 1,
+        group_by: GroupBy::All,
+        criteria: "The call that brings one principal to 8 or more distinct `List*`, `Describe*` and `Get*` KMS operations (reads of the operations table, successful or not) within the 5 minutes ending with it; one match per burst, then none for that principal for 5 minutes. Counted per log file (see the window semantics below).",
+        events: &["List*", "Describe*", "Get*"],
+        service_calls: ServiceCalls::Exempt,
+        kind: EventKind::Call,
+        rule_sets: &["Elastic"],
+        needs_baseline: false,
+        outside_account: None,
+        finding_type: "TTPs/Discovery",
+        notes: no_notes,
+        predicate: |e| e.completes_enumeration,
+    },
+    Rule {
+        id: "off_hours_use",
+        metric: "KMSOffHoursUse",
+        severity: Severity::Medium,
+        title: "Key use at an unusual hour",
+        description: "A principal made a cryptographic KMS call at a UTC hour of day in which the baseline never saw it active. A service that works office hours decrypting at 3 AM is how stolen credentials often show.",
+        playbook: &[
+            "Compare the call with the principal's schedule: a new batch job, a changed cron or a different time zone explains most matches; if so, the next monthly review learns the hour.",
+            PB_PRINCIPAL,
+            PB_AUDIT_DECRYPTS,
+            PB_NOTIFY,
+        ],
+        alarm: AlarmSource::Keytrail,
+        threshold: 1.0,
+        comparison: Comparison::GreaterThanOrEqualToThreshold,
+        period_secs: 300,
+        evaluation_periods: 4,
+        datapoints_to_alarm: 1,
+        group_by: GroupBy::All,
+        criteria: "A cryptographic KMS call (`OpKind::Cryptographic` in the operations table, successful or not) at a UTC hour in which the baseline's last 3 months never saw the principal call KMS. Principals active on fewer than 5 days or with fewer than 20 calls in those months are not judged; inactive without a baseline.",
+        events: &[
+            "Decrypt",
+            "Encrypt",
+            "ReEncrypt",
+            "GenerateDataKey*",
+            "Sign",
+            "Verify",
+            "GenerateMac",
+            "VerifyMac",
+            "DeriveSharedSecret",
+        ],
+        service_calls: ServiceCalls::Exempt,
+        kind: EventKind::Call,
+        rule_sets: &[],
+        needs_baseline: true,
+        outside_account: None,
+        finding_type: "TTPs/Initial Access",
+        notes: off_hours_note,
+        predicate: |e| e.off_hours,
+    },
+    Rule {
+        id: "key_material_expiring",
+        metric: "SecondsUntilKeyMaterialExpiration",
+        severity: Severity::High,
+        title: "Imported key material expiring",
+        description: "AWS KMS reports that the imported key material of a key expires within 30 days (AWS/KMS SecondsUntilKeyMaterialExpiration). When it expires, KMS deletes it and the key becomes unusable: every ciphertext under it is unreadable until the same material is imported again.",
+        playbook: &[
+            "Identify the key (the alarm's KeyId, or the lowest series of the query alarm in the CloudWatch console) and its expiry: aws kms describe-key --key-id <key> --query 'KeyMetadata.[ValidTo,ExpirationModel,Origin]'.",
+            "Find the copy of the key material your key-management process keeps; without it the data under the key is lost at expiry.",
+            "Re-import the same material with a new expiry (aws kms get-parameters-for-import, then aws kms import-key-material --expiration-model KEY_MATERIAL_EXPIRES --valid-to <date>), or with KEY_MATERIAL_DOES_NOT_EXPIRE if your policy allows.",
+            "If nobody owns the key, find its callers before it stops working (keytrail review, or the prepared Athena query) and tell them.",
+            PB_NOTIFY,
+        ],
+        alarm: AlarmSource::AwsKms {
+            statistic: Statistic::Minimum,
+            lookback_secs: 7 * 86_400,
+        },
+        threshold: 2_592_000.0,
+        comparison: Comparison::LessThanThreshold,
+        period_secs: 300,
+        evaluation_periods: 4,
+        datapoints_to_alarm: 1,
+        group_by: GroupBy::All,
+        criteria: "An alarm on the metric AWS KMS publishes for keys with imported material that expires (one Metrics Insights query over every key: `SELECT MIN(SecondsUntilKeyMaterialExpiration) FROM SCHEMA(\"AWS/KMS\", KeyId)`), below 30 days. Keytrail publishes nothing for it; for the enricher, its evidence is the key's successful `ImportKeyMaterial` with `expirationModel` `KEY_MATERIAL_EXPIRES`, `GetParametersForImport` and `DeleteExpiredKeyMaterial` of the 7 days before the alarm.",
+        events: &[
+            "ImportKeyMaterial",
+            "GetParametersForImport",
+            "DeleteExpiredKeyMaterial",
+        ],
+        service_calls: ServiceCalls::Count,
+        kind: EventKind::Call,
+        rule_sets: &[],
+        needs_baseline: false,
+        outside_account: None,
+        finding_type: "Effects/Denial of Service",
+        notes: expiry_note,
+        predicate: |e| {
+            (e.succeeded(op::IMPORT_KEY_MATERIAL)
+                && e.record.request_str("expirationModel") == Some("KEY_MATERIAL_EXPIRES"))
+                || e.succeeded(op::GET_PARAMETERS_FOR_IMPORT)
+                || e.succeeded(op::DELETE_EXPIRED_KEY_MATERIAL)
+        },
     },
 ];
 
@@ -1290,16 +1653,26 @@ pub fn rules_table_markdown() -> String {
         "| id | metric | severity | default alarm | events | matches | silenced by | public rule sets |\n|---|---|---|---|---|---|---|---|\n",
     );
     for r in RULES {
-        let op = match r.comparison {
-            Comparison::GreaterThanOrEqualToThreshold => ">=",
-            Comparison::GreaterThanThreshold => ">",
+        let op = r.comparison.symbol();
+        let (stat, metric) = match r.alarm {
+            AlarmSource::Keytrail => ("Sum", format!("`{}`", r.metric)),
+            AlarmSource::AwsKms { statistic, .. } => (
+                statistic.as_str(),
+                format!("`{AWS_KMS_NAMESPACE}` `{}`", r.metric),
+            ),
         };
         let per_source = match r.group_by {
             GroupBy::All => "",
             GroupBy::Source => " (per source in `scan`)",
         };
         let events = if r.events == ["*"] {
-            "any KMS call".to_owned()
+            match r.kind {
+                EventKind::Call => "any KMS call".to_owned(),
+                EventKind::VpceActivity => {
+                    "any KMS network-activity event (`AwsVpceEvent`)".to_owned()
+                }
+                EventKind::S3ObjectEncryption => "S3 SSE-KMS requests".to_owned(),
+            }
         } else {
             r.events
                 .iter()
@@ -1313,9 +1686,8 @@ pub fn rules_table_markdown() -> String {
             r.rule_sets.join(", ")
         };
         out.push_str(&format!(
-            "| `{}` | `{}` | {} | Sum {op} {} in {} s, {} of {} periods{per_source} | {events} | {} | {} | {sets} |\n",
+            "| `{}` | {metric} | {} | {stat} {op} {} in {} s, {} of {} periods{per_source} | {events} | {} | {} | {sets} |\n",
             r.id,
-            r.metric,
             r.severity.as_str(),
             r.threshold,
             r.period_secs,
@@ -1348,9 +1720,16 @@ pub fn rule(id: &str) -> Option<&'static Rule> {
     RULES.iter().find(|r| r.id == id)
 }
 
-/// Looks a rule up by its CloudWatch metric name.
+/// Looks a rule up by its CloudWatch metric name (in keytrail's namespace).
 pub fn rule_for_metric(metric: &str) -> Option<&'static Rule> {
-    RULES.iter().find(|r| r.metric == metric)
+    RULES.iter().find(|r| r.is_counted() && r.metric == metric)
+}
+
+/// Looks a rule up by a metric AWS KMS publishes ([`AlarmSource::AwsKms`]).
+pub fn rule_for_aws_metric(namespace: &str, metric: &str) -> Option<&'static Rule> {
+    (namespace == AWS_KMS_NAMESPACE)
+        .then(|| RULES.iter().find(|r| !r.is_counted() && r.metric == metric))
+        .flatten()
 }
 
 /// True when the record's key policy (`requestParameters.policy`) makes the key
@@ -1404,7 +1783,8 @@ mod tests {
         assert_eq!(metrics.len(), RULES.len());
         for r in RULES {
             assert!(
-                r.id.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                r.id.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
                 "{}",
                 r.id
             );
@@ -1530,7 +1910,12 @@ mod tests {
         let ids: Vec<&str> = set.iter().map(|r| r.id).collect();
         assert_eq!(ids, ["decrypt_failures", "access_denied"]);
         for rule in RULES {
-            assert_eq!(set.contains(rule), rule.matches(&e), "{}", rule.id);
+            assert_eq!(
+                set.contains(rule),
+                rule.is_counted() && rule.matches(&e),
+                "{}",
+                rule.id
+            );
         }
         for (i, rule) in RULES.iter().enumerate() {
             assert_eq!(rule.index(), i);
@@ -2029,6 +2414,190 @@ mod tests {
         for c in ErrorClass::ALL {
             assert_eq!(ErrorClass::parse(c.as_str()), Some(c));
         }
+    }
+
+    /// Shaped on panther-analysis `aws_s3_copy_object_cross_account_kms.jsonl`.
+    fn s3_copy(key_id: &str) -> serde_json::Value {
+        json!({
+            "eventVersion": "1.08", "eventTime": "2024-01-15T10:45:23Z", "eventSource": "s3.amazonaws.com",
+            "eventName": "CopyObject", "awsRegion": "us-east-1", "sourceIPAddress": "1.2.3.4",
+            "userIdentity": {"type": "AssumedRole", "accountId": "111111111111",
+                "arn": "arn:aws:sts::111111111111:assumed-role/r/attacker"},
+            "requestParameters": {"bucketName": "victim-data-bucket", "key": "important-file.txt",
+                "x-amz-server-side-encryption": "aws:kms",
+                "x-amz-server-side-encryption-aws-kms-key-id": key_id},
+            "resources": [{"type": "AWS::S3::Object", "ARN": "arn:aws:s3:::victim-data-bucket/important-file.txt"}],
+            "eventType": "AwsApiCall", "managementEvent": false, "recipientAccountId": "111111111111"
+        })
+    }
+
+    fn event_fires(id: &str, v: serde_json::Value) -> bool {
+        let r = Record::from_value(v).expect("record");
+        KmsEvent::analyse(&r).is_some_and(|e| rule(id).expect("rule").matches(&e))
+    }
+
+    #[test]
+    fn s3_foreign_kms_key() {
+        let foreign = s3_copy("arn:aws:kms:us-east-1:999999999999:key/attacker-key-id");
+        assert!(event_fires("s3_foreign_kms_key", foreign.clone()));
+        let r = Record::from_value(foreign.clone()).expect("r");
+        let e = KmsEvent::analyse(&r).expect("e");
+        assert_eq!(e.kind, EventKind::S3ObjectEncryption);
+        let rule = rule("s3_foreign_kms_key").expect("rule");
+        assert_eq!(rule.outside_account(&e).as_deref(), Some("999999999999"));
+        assert!(rule.notes(&e)[0].contains("s3://victim-data-bucket/important-file.txt"));
+        // It is no KMS call: no other rule sees it.
+        let ids: Vec<&str> = RuleSet::of(&e).iter().map(|r| r.id).collect();
+        assert_eq!(ids, ["s3_foreign_kms_key"]);
+        for name in ["PutObject", "CreateMultipartUpload"] {
+            assert!(
+                event_fires(
+                    "s3_foreign_kms_key",
+                    with(foreign.clone(), json!({"eventName": name}))
+                ),
+                "{name}"
+            );
+        }
+        // Near misses: the bucket owner's own key, an alias ARN of the owner, a bare
+        // key id, a failed request, another S3 call, and the owner from resources.
+        assert!(!event_fires(
+            "s3_foreign_kms_key",
+            s3_copy("arn:aws:kms:us-east-1:111111111111:key/developer")
+        ));
+        assert!(!event_fires(
+            "s3_foreign_kms_key",
+            s3_copy("arn:aws:kms:us-east-1:111111111111:alias/app")
+        ));
+        assert!(!event_fires(
+            "s3_foreign_kms_key",
+            s3_copy("1234abcd-12ab-34cd-56ef-1234567890ab")
+        ));
+        assert!(!event_fires(
+            "s3_foreign_kms_key",
+            with(foreign.clone(), json!({"errorCode": "AccessDenied"}))
+        ));
+        assert!(!event_fires(
+            "s3_foreign_kms_key",
+            with(foreign.clone(), json!({"eventName": "GetObject"}))
+        ));
+        let mut owner_in_resources = foreign.clone();
+        owner_in_resources
+            .as_object_mut()
+            .expect("o")
+            .remove("recipientAccountId");
+        owner_in_resources["resources"][0]["accountId"] = json!("999999999999");
+        assert!(!event_fires(
+            "s3_foreign_kms_key",
+            owner_in_resources.clone()
+        ));
+        owner_in_resources["resources"][0]["accountId"] = json!("111111111111");
+        assert!(event_fires("s3_foreign_kms_key", owner_in_resources));
+    }
+
+    /// Shaped on panther-analysis `aws_vpce_access_denied.jsonl` (a network-activity
+    /// event) with KMS as the source, as the CloudTrail guide's network activity
+    /// events describe for `kms.amazonaws.com`.
+    fn vpce(patch: serde_json::Value) -> serde_json::Value {
+        with(
+            json!({"eventVersion": "1.09", "eventCategory": "NetworkActivity", "eventType": "AwsVpceEvent",
+                "eventTime": "2026-10-04T03:00:00Z", "awsRegion": "us-east-1", "eventSource": "kms.amazonaws.com",
+                "eventName": "Decrypt", "sourceIPAddress": "10.0.0.1",
+                "userIdentity": {"type": "AWSAccount", "principalId": "AROAEXAMPLE:session-name", "accountId": "444455556666"},
+                "recipientAccountId": "111122223333", "requestParameters": null, "responseElements": null,
+                "vpcEndpointId": "vpce-EXAMPLE08c1b6b9b7", "vpcEndpointAccountId": "111122223333"}),
+            patch,
+        )
+    }
+
+    #[test]
+    fn vpce_events_are_not_calls() {
+        let denied = vpce(
+            json!({"errorCode": "VpceAccessDenied", "errorMessage": "The request was denied due to a VPC endpoint policy"}),
+        );
+        assert!(event_fires("vpce_access_denied", denied.clone()));
+        let r = Record::from_value(denied).expect("r");
+        let e = KmsEvent::analyse(&r).expect("e");
+        assert_eq!(e.kind, EventKind::VpceActivity);
+        assert_eq!(e.operation, None);
+        let ids: Vec<&str> = RuleSet::of(&e).iter().map(|r| r.id).collect();
+        assert_eq!(
+            ids,
+            ["vpce_access_denied"],
+            "not a Decrypt failure, not cross-account use"
+        );
+        let note = &rule("vpce_access_denied").expect("rule").notes(&e)[0];
+        assert!(
+            note.contains("vpce-EXAMPLE08c1b6b9b7") && note.contains("444455556666"),
+            "{note}"
+        );
+        // Allowed at the endpoint, and a KMS call that was denied, do not match.
+        assert!(!event_fires("vpce_access_denied", vpce(json!({}))));
+        assert!(!event_fires(
+            "vpce_access_denied",
+            with(base("Decrypt"), json!({"errorCode": "VpceAccessDenied"}))
+        ));
+    }
+
+    #[test]
+    fn enumeration_and_off_hours_read_their_marks() {
+        let r = Record::from_value(base("ListKeys")).expect("r");
+        let mut e = KmsEvent::analyse(&r).expect("e");
+        assert!(!rule("kms_enumeration").expect("rule").matches(&e));
+        e.completes_enumeration = true;
+        assert!(rule("kms_enumeration").expect("rule").matches(&e));
+        let r = Record::from_value(base("Decrypt")).expect("r");
+        let mut e = KmsEvent::analyse(&r).expect("e");
+        assert!(!rule("off_hours_use").expect("rule").matches(&e));
+        e.off_hours = true;
+        assert!(rule("off_hours_use").expect("rule").matches(&e));
+        // A service's call never is the principal's off-hours use.
+        e.principal.service_originated = true;
+        assert!(!rule("off_hours_use").expect("rule").matches(&e));
+    }
+
+    #[test]
+    fn key_material_expiring_is_an_aws_metric_with_import_evidence() {
+        let r = rule("key_material_expiring").expect("rule");
+        assert!(!r.is_counted());
+        assert_eq!(
+            rule_for_aws_metric("AWS/KMS", r.metric).map(|r| r.id),
+            Some(r.id)
+        );
+        assert_eq!(
+            rule_for_metric(r.metric),
+            None,
+            "not in keytrail's namespace"
+        );
+        assert!(Comparison::LessThanThreshold.breached(518_400.0, r.threshold));
+        assert!(!Comparison::LessThanThreshold.breached(r.threshold, r.threshold));
+        assert!(Comparison::LessThanOrEqualToThreshold.breached(r.threshold, r.threshold));
+        // AWS KMS Developer Guide ImportKeyMaterial example (ct-importkeymaterial).
+        let import = with(
+            base("ImportKeyMaterial"),
+            json!({"requestParameters": {"keyId": KEY, "validTo": "Jan 1, 2027, 12:00:00 AM",
+                "expirationModel": "KEY_MATERIAL_EXPIRES"}}),
+        );
+        assert!(fires("key_material_expiring", import.clone()));
+        let rec = Record::from_value(import.clone()).expect("r");
+        let e = KmsEvent::analyse(&rec).expect("e");
+        assert!(r.notes(&e)[0].contains("Jan 1, 2027"));
+        assert!(!RuleSet::of(&e).contains(r), "keytrail does not count it");
+        assert!(!fires(
+            "key_material_expiring",
+            with(
+                base("ImportKeyMaterial"),
+                json!({"requestParameters": {"keyId": KEY, "expirationModel": "KEY_MATERIAL_DOES_NOT_EXPIRE"}})
+            )
+        ));
+        assert!(fires(
+            "key_material_expiring",
+            base("GetParametersForImport")
+        ));
+        assert!(fires(
+            "key_material_expiring",
+            base("DeleteExpiredKeyMaterial")
+        ));
+        assert!(!fires("key_material_expiring", base("Decrypt")));
     }
 
     #[test]

@@ -210,10 +210,14 @@ fn keys_of(r: &Record, resource_arns: &[&str]) -> Vec<KeyRef> {
         }
         return out;
     }
-    let requested = r
-        .request_str("keyId")
-        .or_else(|| r.request_str("targetKeyId"))
-        .filter(|s| !s.trim().is_empty());
+    // An S3 SSE-KMS request names its key in a header (see `EventKind`).
+    let requested = if r.is_s3_sse_kms_request() {
+        r.request_str(crate::cloudtrail::record::S3_SSE_KMS_KEY_HEADER)
+    } else {
+        r.request_str("keyId")
+            .or_else(|| r.request_str("targetKeyId"))
+    }
+    .filter(|s| !s.trim().is_empty());
     match requested {
         Some(k) => out.push(KeyRef {
             id: normalise(k, resource_arns.first().copied()),

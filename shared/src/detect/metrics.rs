@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::detect::catalog::RuleSet;
 
-use crate::detect::event::KmsEvent;
+use crate::detect::event::{EventKind, KmsEvent};
 
 /// Calls per operation, dimension `EventName`.
 pub const KMS_API_CALLS: &str = "KMSApiCalls";
@@ -19,6 +19,10 @@ pub const KMS_API_CALLS: &str = "KMSApiCalls";
 pub const KMS_FAILURES: &str = "KMSFailures";
 /// Calls per key of the trail's own account, dimension `KeyArn` (opt-in).
 pub const KMS_KEY_CALLS: &str = "KMSApiCallsByKey";
+/// KMS network-activity events at a VPC endpoint (`AwsVpceEvent`): no dimension,
+/// and per `EventName` (the API the request asked for). Not calls: they are not in
+/// `KMSApiCalls` or `KMSFailures`.
+pub const KMS_VPCE_EVENTS: &str = "KMSVpceEvents";
 /// Log files with damaged content.
 pub const BAD_LOG_FILES: &str = "KMSAuditBadLogFiles";
 /// Rule matches a configured suppression silenced, dimension `Rule`: counted, so
@@ -167,7 +171,6 @@ impl Metrics {
         *minutes.entry(minute_of(at)).or_default() += n;
     }
 
-    /// Counts one KMS event into every metric it belongs to.
     /// Counts the rules a suppression silenced for `e` (`KMSAuditSuppressed{Rule}`).
     pub fn observe_suppressed(&mut self, e: &KmsEvent, suppressed: RuleSet) {
         for rule in suppressed.iter() {
@@ -179,7 +182,48 @@ impl Metrics {
         }
     }
 
+    /// Counts one event into every metric it belongs to: its rules' metrics, and the
+    /// counts of its kind (calls, or requests at a VPC endpoint).
     pub fn observe(&mut self, e: &KmsEvent, rules: RuleSet, opts: &MetricOptions) {
+        for rule in rules.iter() {
+            let metric = MetricRef {
+                name: rule.metric,
+                dimension: None,
+            };
+            self.add_ref(metric, e.time, 1);
+        }
+        match e.kind {
+            EventKind::Call => self.observe_call(e, opts),
+            EventKind::VpceActivity => {
+                // Requests seen at a VPC endpoint: their own count, in total and per
+                // API asked for (from the operations table: bounded), never calls.
+                self.add_ref(
+                    MetricRef {
+                        name: KMS_VPCE_EVENTS,
+                        dimension: None,
+                    },
+                    e.time,
+                    1,
+                );
+                self.add_ref(
+                    MetricRef {
+                        name: KMS_VPCE_EVENTS,
+                        dimension: Some((
+                            EVENT_NAME_DIMENSION,
+                            crate::detect::operations::operation_dimension(e.name()),
+                        )),
+                    },
+                    e.time,
+                    1,
+                );
+            }
+            // Only its rules' metrics: an S3 request is not a KMS call.
+            EventKind::S3ObjectEncryption => {}
+        }
+    }
+
+    /// The call counts of one KMS API call.
+    fn observe_call(&mut self, e: &KmsEvent, opts: &MetricOptions) {
         self.add_ref(
             MetricRef {
                 name: KMS_API_CALLS,
@@ -197,13 +241,6 @@ impl Metrics {
                 e.time,
                 1,
             );
-        }
-        for rule in rules.iter() {
-            let metric = MetricRef {
-                name: rule.metric,
-                dimension: None,
-            };
-            self.add_ref(metric, e.time, 1);
         }
         if opts.per_key
             && let Some(own) = opts.own_account.as_deref()
@@ -390,6 +427,58 @@ mod tests {
         assert_eq!(failures[0].count, 2);
         assert_eq!(failures[0].minute.to_rfc3339(), "2026-10-04T03:00:00+00:00");
         assert!(!totals.keys().any(|k| k.name == KMS_KEY_CALLS));
+    }
+
+    #[test]
+    fn vpce_and_s3_events_are_not_calls() {
+        let vpce = |code: Option<&str>| {
+            let mut v = serde_json::json!({"eventSource": "kms.amazonaws.com", "eventName": "Decrypt",
+                "eventType": "AwsVpceEvent", "eventCategory": "NetworkActivity",
+                "eventTime": "2026-10-04T03:00:01Z", "recipientAccountId": "111122223333",
+                "userIdentity": {"type": "AWSAccount", "accountId": "444455556666"},
+                "vpcEndpointId": "vpce-1"});
+            if let Some(c) = code {
+                v["errorCode"] = serde_json::json!(c);
+            }
+            crate::cloudtrail::record::Record::from_value(v).expect("record")
+        };
+        let s3 = crate::cloudtrail::record::Record::from_value(serde_json::json!({
+            "eventSource": "s3.amazonaws.com", "eventName": "PutObject", "eventTime": "2026-10-04T03:00:02Z",
+            "recipientAccountId": "111122223333",
+            "requestParameters": {"bucketName": "b", "key": "k",
+                "x-amz-server-side-encryption-aws-kms-key-id": "arn:aws:kms:us-east-1:999999999999:key/x"}}))
+        .expect("record");
+        let recs = [vpce(Some("VpceAccessDenied")), vpce(None), s3];
+        let mut m = Metrics::default();
+        let mut summary = crate::detect::summary::Summary::default();
+        for r in &recs {
+            let e = KmsEvent::analyse(r).expect("event");
+            m.observe(&e, RuleSet::of(&e), &MetricOptions::default());
+            summary.observe(&e, RuleSet::of(&e));
+        }
+        let totals = m.totals();
+        assert_eq!(totals[&MetricId::new(KMS_VPCE_EVENTS, &[])], 2);
+        assert_eq!(
+            totals[&MetricId::new(KMS_VPCE_EVENTS, &[("EventName", "Decrypt")])],
+            2
+        );
+        assert_eq!(totals[&MetricId::new("KMSVpceAccessDenied", &[])], 1);
+        assert_eq!(totals[&MetricId::new("KMSS3ForeignKeyEncryption", &[])], 1);
+        for name in [
+            KMS_API_CALLS,
+            KMS_FAILURES,
+            "KMSDecryptFailures",
+            "KMSAccessDenied",
+            "KMSCrossAccountUse",
+        ] {
+            assert!(!totals.keys().any(|k| k.name == name), "{name}: {totals:?}");
+        }
+        // Not in the review's usage either: only the rule matches of their day.
+        assert!(summary.usage.is_empty() && summary.principal_ips.is_empty());
+        let day = &summary.days["2026-10-04"];
+        assert_eq!((day.calls, day.failures), (0, 0));
+        assert_eq!(day.rules["vpce_access_denied"], 1);
+        assert_eq!(day.rules["s3_foreign_kms_key"], 1);
     }
 
     #[test]

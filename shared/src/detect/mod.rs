@@ -10,6 +10,7 @@ pub mod findings;
 pub mod health;
 pub mod key_facts;
 pub mod keys;
+pub mod marks;
 pub mod metrics;
 pub mod operations;
 pub mod policy;

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::detect::catalog::RuleSet;
 
 use crate::detect::event::{ErrorClass, KmsEvent};
+use crate::detect::principal::Principal;
 use crate::detect::shared_events::{OwnerCopy, SharedCopy, SharedEvents, copy_of};
 
 /// The summary format version written in every summary (2: usage times in epoch
@@ -190,6 +191,42 @@ pub struct Summary {
     /// count (absent when none, so summaries without it read back the same).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub suppressed: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Normalised principal -> the UTC hours and days it made KMS calls of its own
+    /// (calls by AWS services for it are not its hours), for the baseline's active
+    /// hours (`off_hours_use`). Absent when empty, so summaries without it read back
+    /// the same.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub principal_hours: BTreeMap<String, ActiveHours>,
+}
+
+/// When one principal was active: a 24-bit mask of UTC hours of day, the distinct
+/// UTC days (days since 1970-01-01) and the number of calls.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActiveHours {
+    pub hours: u32,
+    pub days: BTreeSet<i32>,
+    pub calls: u64,
+}
+
+impl ActiveHours {
+    /// Counts one call at `at`.
+    pub fn observe(&mut self, at: DateTime<Utc>) {
+        use chrono::Timelike;
+        self.hours |= 1 << at.hour();
+        self.days.insert(at.timestamp().div_euclid(86_400) as i32);
+        self.calls += 1;
+    }
+
+    pub fn merge(&mut self, o: &ActiveHours) {
+        self.hours |= o.hours;
+        self.days.extend(o.days.iter().copied());
+        self.calls += o.calls;
+    }
+
+    /// Whether calls of this principal count as its own activity.
+    fn counts(p: &Principal) -> bool {
+        !p.service_originated && !p.aws_internal
+    }
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -235,6 +272,7 @@ impl Default for Summary {
             keys_beyond_cap: 0,
             shared_events: SharedEvents::default(),
             suppressed: BTreeMap::new(),
+            principal_hours: BTreeMap::new(),
         }
     }
 }
@@ -253,6 +291,11 @@ impl Summary {
     /// entries up by borrowed strings and allocates only for new ones.
     pub fn observe(&mut self, e: &KmsEvent, rules: RuleSet) {
         use chrono::Datelike;
+        if !e.is_call() {
+            // Not a KMS call: only its rule matches, on its day.
+            self.observe_rules(e, rules);
+            return;
+        }
         let date = e.time.date_naive();
         let mut day_buf = String::with_capacity(10);
         {
@@ -323,6 +366,9 @@ impl Summary {
             get_or_insert(&mut self.principal_ips, &e.principal.id)
                 .insert(ip, MAX_IPS_PER_PRINCIPAL);
         }
+        if ActiveHours::counts(&e.principal) {
+            get_or_insert(&mut self.principal_hours, &e.principal.id).observe(e.time);
+        }
         // The context's keys, sorted (as `Record::encryption_context` gives them).
         if let Some(serde_json::Value::Object(ctx)) = e
             .record
@@ -342,7 +388,18 @@ impl Summary {
         }
     }
 
-    /// Merges another summary into this one.
+    /// The rule matches of an event that is not a KMS call (see
+    /// [`EventKind`](crate::detect::event::EventKind)): per day, and nothing else.
+    fn observe_rules(&mut self, e: &KmsEvent, rules: RuleSet) {
+        if rules.is_empty() {
+            return;
+        }
+        let day = get_or_insert(&mut self.days, &e.time.format("%Y-%m-%d").to_string());
+        for rule in rules.iter() {
+            *get_or_insert(&mut day.rules, rule.id) += 1;
+        }
+    }
+
     /// Counts one match of `rule` that the suppression `label` silenced.
     pub fn note_suppressed(&mut self, rule: &str, label: &str) {
         *self
@@ -353,6 +410,7 @@ impl Summary {
             .or_default() += 1;
     }
 
+    /// Merges another summary into this one.
     pub fn merge(&mut self, o: &Summary) {
         self.files += o.files;
         self.records += o.records;
@@ -390,6 +448,9 @@ impl Summary {
                 .entry(k.clone())
                 .or_default()
                 .merge(c, MAX_CONTEXT_KEYS_PER_KEY);
+        }
+        for (p, h) in &o.principal_hours {
+            self.principal_hours.entry(p.clone()).or_default().merge(h);
         }
     }
 
@@ -492,6 +553,9 @@ impl Summary {
             m.merge(&s, MAX_CONTEXT_KEYS_PER_KEY)
         });
         merge_map(&mut self.days, o.days, |m, s| m.merge(&s));
+        merge_map(&mut self.principal_hours, o.principal_hours, |m, s| {
+            m.merge(&s)
+        });
     }
 }
 

@@ -104,6 +104,67 @@ pub enum Payload {
     Malformed(String),
 }
 
+/// The metric a CloudWatch Metrics Insights query reads:
+/// `SELECT FUNC(Metric) FROM SCHEMA("Namespace", Dim, ...) [WHERE Dim = 'value' AND ...]`
+/// (or `FROM "Namespace"`). The `WHERE` equalities become the dimensions. `None`
+/// for anything else (math expressions, `SEARCH`).
+pub fn insights_metric(query: &str, period_secs: Option<u32>) -> Option<MetricRef> {
+    let q = query.trim();
+    let upper = q.to_ascii_uppercase();
+    if !upper.starts_with("SELECT") {
+        return None;
+    }
+    let unquote = |t: &str| t.trim().trim_matches(|c| c == '"' || c == '\'').to_owned();
+    let open = q.find('(')?;
+    let close = open + q[open..].find(')')?;
+    let name = unquote(&q[open + 1..close]);
+    let from = upper[close..].find(" FROM ")? + close + " FROM ".len();
+    let rest = q[from..].trim_start();
+    let namespace = if rest.to_ascii_uppercase().starts_with("SCHEMA(") {
+        let args = &rest["SCHEMA(".len()..];
+        let end = args.find([',', ')'])?;
+        unquote(&args[..end])
+    } else {
+        unquote(rest.split_whitespace().next()?)
+    };
+    let mut dimensions = Vec::new();
+    if let Some(w) = upper.find(" WHERE ") {
+        let clause = &q[w + " WHERE ".len()..];
+        let clause_upper = &upper[w + " WHERE ".len()..];
+        let end = [" GROUP BY ", " ORDER BY ", " LIMIT "]
+            .iter()
+            .filter_map(|k| clause_upper.find(k))
+            .min()
+            .unwrap_or(clause.len());
+        for cond in split_and(&clause[..end]) {
+            if let Some((k, v)) = cond.split_once('=')
+                && !k.ends_with(['!', '<', '>'])
+            {
+                dimensions.push((unquote(k), unquote(v)));
+            }
+        }
+    }
+    (!name.is_empty() && !namespace.is_empty()).then_some(MetricRef {
+        namespace: Some(namespace),
+        name,
+        dimensions,
+        period_secs,
+    })
+}
+
+/// The conditions of a `WHERE` clause joined by `AND` (any case).
+fn split_and(clause: &str) -> Vec<&str> {
+    let upper = clause.to_ascii_uppercase();
+    let mut out = Vec::new();
+    let mut start = 0;
+    while let Some(i) = upper[start..].find(" AND ") {
+        out.push(&clause[start..start + i]);
+        start += i + " AND ".len();
+    }
+    out.push(&clause[start..]);
+    out
+}
+
 /// Reads an SNS Lambda event, an SNS message, or a bare alarm JSON.
 pub fn parse_payload(v: &Value) -> Payload {
     // SNS Lambda event.
@@ -220,7 +281,11 @@ fn parse_alarm(v: &Value) -> Payload {
             let metrics = list
                 .iter()
                 .filter_map(|m| {
-                    let stat = m.get("MetricStat")?;
+                    let Some(stat) = m.get("MetricStat") else {
+                        // A Metrics Insights query names its metric in SQL.
+                        let period = num(m, "Period").map(|p| p as u32);
+                        return insights_metric(&s(m, "Expression")?, period);
+                    };
                     let metric = stat.get("Metric")?;
                     Some(MetricRef {
                         namespace: s(metric, "Namespace"),
@@ -263,6 +328,27 @@ fn parse_alarm(v: &Value) -> Payload {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn metrics_insights_queries_name_their_metric() {
+        let m = insights_metric(
+            r#"SELECT MIN(SecondsUntilKeyMaterialExpiration) FROM SCHEMA("AWS/KMS", KeyId)"#,
+            Some(300),
+        )
+        .expect("query");
+        assert_eq!(m.namespace.as_deref(), Some("AWS/KMS"));
+        assert_eq!(m.name, "SecondsUntilKeyMaterialExpiration");
+        assert!(m.dimensions.is_empty());
+        assert_eq!(m.period_secs, Some(300));
+        let m = insights_metric(
+            "select min(SecondsUntilKeyMaterialExpiration) from schema(\"AWS/KMS\", KeyId) where KeyId = 'e5d7f9a1' and Other != 'x' group by KeyId",
+            None,
+        )
+        .expect("query");
+        assert_eq!(m.dimensions, [("KeyId".to_owned(), "e5d7f9a1".to_owned())]);
+        assert!(insights_metric("m1 * 2", None).is_none());
+        assert!(insights_metric("SELECT", None).is_none());
+    }
+
     use super::*;
     use serde_json::json;
 

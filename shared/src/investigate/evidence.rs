@@ -42,10 +42,8 @@ pub fn gather_file<R: std::io::Read>(
     limits: crate::cloudtrail::reader::ReadLimits,
 ) -> FileEvidence {
     let mut evidence = Evidence::default();
-    let read = crate::detect::analysis::for_each_kms_event_with(name, input, limits, |e| {
-        if let Some(b) = &plan.baseline {
-            crate::detect::analysis::mark_unfamiliar(e, b);
-        }
+    let marker = crate::detect::marks::Marker::new(plan.baseline.clone());
+    let read = crate::detect::analysis::for_each_marked_event(name, input, limits, marker, |e| {
         if plan.matches(e) {
             match plan.suppression_for(e) {
                 Some(s) => *evidence.suppressed.entry(s.label.clone()).or_default() += 1,

@@ -5,7 +5,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::cloudtrail::layout::log_day_prefix;
-use crate::detect::catalog::{Rule, rule_for_metric};
+use crate::detect::catalog::{AlarmSource, Rule, rule_for_aws_metric, rule_for_metric};
 use crate::detect::event::{ErrorClass, KmsEvent};
 use crate::detect::metrics::{
     ERROR_CLASS_DIMENSION, EVENT_NAME_DIMENSION, KEY_ARN_DIMENSION, KMS_API_CALLS, KMS_FAILURES,
@@ -22,13 +22,30 @@ pub struct MetricSelector {
     pub event_name: Option<String>,
     pub error_class: Option<ErrorClass>,
     pub key_arn: Option<String>,
+    /// The `KeyId` dimension of a metric AWS KMS publishes: a key id, or a key ARN.
+    pub key_id: Option<String>,
 }
 
 impl MetricSelector {
     /// The selector for a metric in `namespace`, or `None` when keytrail does not own it.
     pub fn for_metric(m: &MetricRef, namespace: &str) -> Option<MetricSelector> {
-        if m.namespace.as_deref().is_some_and(|ns| ns != namespace) {
-            return None;
+        if let Some(ns) = m.namespace.as_deref()
+            && ns != namespace
+        {
+            // A metric of AWS KMS itself that a rule is about.
+            let rule = rule_for_aws_metric(ns, &m.name)?;
+            return Some(MetricSelector {
+                rule: Some(rule),
+                failed_only: false,
+                event_name: None,
+                error_class: None,
+                key_arn: None,
+                key_id: m
+                    .dimension(KEY_ID_DIMENSION)
+                    .map(str::trim)
+                    .filter(|k| !k.is_empty())
+                    .map(str::to_owned),
+            });
         }
         let rule = rule_for_metric(&m.name);
         let known = rule.is_some()
@@ -44,6 +61,7 @@ impl MetricSelector {
                 .dimension(ERROR_CLASS_DIMENSION)
                 .and_then(ErrorClass::parse),
             key_arn: m.dimension(KEY_ARN_DIMENSION).map(str::to_owned),
+            key_id: None,
         })
     }
 
@@ -59,8 +77,34 @@ impl MetricSelector {
                 .key_arn
                 .as_deref()
                 .is_none_or(|k| e.keys.iter().any(|x| x.id == k))
+            && self
+                .key_id
+                .as_deref()
+                .is_none_or(|k| e.keys.iter().any(|x| key_is(&x.id, k)))
+    }
+
+    /// The key ARN an AWS/KMS metric's `KeyId` dimension names, built with the
+    /// alarm's account and region when it is a bare id.
+    pub fn key_arn_for(&self, account: Option<&str>, region: Option<&str>) -> Option<String> {
+        let id = self.key_id.as_deref()?;
+        if id.starts_with("arn:") {
+            return Some(id.to_owned());
+        }
+        let (account, region) = (account?, region?);
+        Some(format!(
+            "arn:{}:kms:{region}:{account}:key/{id}",
+            crate::detect::keys::partition_for_region(region)
+        ))
     }
 }
+
+/// Whether the key ARN `arn` is the key `id` names (a key id, or the ARN itself).
+fn key_is(arn: &str, id: &str) -> bool {
+    arn == id || arn.rsplit_once(":key/").is_some_and(|(_, k)| k == id)
+}
+
+/// The dimension AWS KMS publishes its key metrics with.
+pub const KEY_ID_DIMENSION: &str = "KeyId";
 
 /// What to look for, and when.
 #[derive(Debug, Clone, PartialEq)]
@@ -174,9 +218,19 @@ pub fn plan_for(alarm: &Alarm, namespace: &str, lag: Duration) -> Result<Plan, P
             .collect();
         return Err(PlanError::NotOurs(names));
     }
+    let mut window = Window::for_alarm(alarm, lag);
+    // A rule over an AWS metric: its evidence happened before the metric fell.
+    if let Some(AlarmSource::AwsKms { lookback_secs, .. }) =
+        selectors.iter().find_map(|s| s.rule).map(|r| r.alarm)
+    {
+        window.start = window
+            .start
+            .min(window.end - Duration::seconds(i64::from(lookback_secs)));
+        window.files_from = window.start;
+    }
     Ok(Plan {
         selectors,
-        window: Window::for_alarm(alarm, lag),
+        window,
         baseline: None,
         tuning: Default::default(),
     })

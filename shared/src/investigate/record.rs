@@ -141,7 +141,7 @@ pub fn build_investigation(ctx: InvestigationInputs, ev: Evidence) -> Investigat
             count: c.count,
         })
         .collect();
-    let keys = top(ev.keys)
+    let mut keys: Vec<KeyEvidenceRow> = top(ev.keys)
         .into_iter()
         .map(|c| KeyEvidenceRow {
             key: c.value,
@@ -154,6 +154,26 @@ pub fn build_investigation(ctx: InvestigationInputs, ev: Evidence) -> Investigat
             unavailable: Vec::new(),
         })
         .collect();
+    // The key an alarm on an AWS/KMS key metric names is the subject of the
+    // investigation, with or without events (KMS's view of it is added later).
+    for key in plan
+        .into_iter()
+        .flat_map(|p| &p.selectors)
+        .filter_map(|s| s.key_arn_for(alarm.account.as_deref(), alarm.region_code()))
+    {
+        if !keys.iter().any(|k| k.key == key) {
+            keys.push(KeyEvidenceRow {
+                key,
+                count: 0,
+                aliases: Vec::new(),
+                state: None,
+                deletion_date: None,
+                description: None,
+                tags: BTreeMap::new(),
+                unavailable: Vec::new(),
+            });
+        }
+    }
     let mut errors: Vec<ErrorRow> = ev
         .errors
         .into_iter()

@@ -1040,6 +1040,14 @@ pub fn updated_baseline(
             }
         }
     }
+    for (principal, h) in &usage.principal_hours {
+        let hours = crate::detect::baseline::MonthHours {
+            hours: h.hours,
+            days: h.days.len() as u32,
+            calls: h.calls,
+        };
+        b.learn_hours(principal, &month.to_string(), hours);
+    }
     for p in report.access_inventory.iter().map(|r| &r.principal) {
         b.principals
             .entry(p.clone())
