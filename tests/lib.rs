@@ -130,6 +130,54 @@ pub async fn upload_sample_tree(s3: &aws_sdk_s3::Client, bucket: &str) -> usize 
     n
 }
 
+/// Sum of a metric of `namespace` with exactly `dims` over [start - 1 h, end + 1 h],
+/// per minute, through GetMetricData.
+pub async fn metric_sum(
+    cw: &aws_sdk_cloudwatch::Client,
+    namespace: &str,
+    name: &str,
+    dims: &[(&str, &str)],
+    start: chrono::DateTime<chrono::Utc>,
+    end: chrono::DateTime<chrono::Utc>,
+) -> f64 {
+    use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
+    let metric = Metric::builder()
+        .namespace(namespace)
+        .metric_name(name)
+        .set_dimensions(Some(
+            dims.iter()
+                .map(|(k, v)| Dimension::builder().name(*k).value(*v).build())
+                .collect(),
+        ))
+        .build();
+    let query = MetricDataQuery::builder()
+        .id("q")
+        .metric_stat(
+            MetricStat::builder()
+                .metric(metric)
+                .period(60)
+                .stat("Sum")
+                .build(),
+        )
+        .build();
+    let out = cw
+        .get_metric_data()
+        .metric_data_queries(query)
+        .start_time(aws_sdk_cloudwatch::primitives::DateTime::from_secs(
+            start.timestamp() - 3600,
+        ))
+        .end_time(aws_sdk_cloudwatch::primitives::DateTime::from_secs(
+            end.timestamp() + 3600,
+        ))
+        .send()
+        .await
+        .expect("GetMetricData");
+    out.metric_data_results()
+        .iter()
+        .flat_map(|r| r.values().iter().copied())
+        .sum()
+}
+
 /// A gzipped CloudTrail log file holding `records`.
 pub fn gz_log(records: &[serde_json::Value]) -> Vec<u8> {
     use std::io::Write;

@@ -6,7 +6,6 @@
 use std::collections::{BTreeMap, HashSet};
 use std::io::Read;
 
-use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
 use aws_sdk_s3::primitives::ByteStream;
 use chrono::{DateTime, Utc};
 use flate2::read::MultiGzDecoder;
@@ -154,7 +153,7 @@ fn oracle(gz: &[u8]) -> (BTreeMap<String, u64>, DateTime<Utc>, DateTime<Utc>) {
     (counts, min, max)
 }
 
-/// Sum of a metric over [start, end] through GetMetricData.
+/// Sum of a metric over [start, end] in the default namespace.
 async fn metric_sum(
     env: &Env,
     name: &str,
@@ -162,42 +161,7 @@ async fn metric_sum(
     start: DateTime<Utc>,
     end: DateTime<Utc>,
 ) -> f64 {
-    let metric = Metric::builder()
-        .namespace("KMSAudit")
-        .metric_name(name)
-        .set_dimensions(Some(
-            dims.iter()
-                .map(|(k, v)| Dimension::builder().name(*k).value(*v).build())
-                .collect(),
-        ))
-        .build();
-    let query = MetricDataQuery::builder()
-        .id("q")
-        .metric_stat(
-            MetricStat::builder()
-                .metric(metric)
-                .period(60)
-                .stat("Sum")
-                .build(),
-        )
-        .build();
-    let out = env
-        .cw
-        .get_metric_data()
-        .metric_data_queries(query)
-        .start_time(aws_sdk_cloudwatch::primitives::DateTime::from_secs(
-            start.timestamp() - 3600,
-        ))
-        .end_time(aws_sdk_cloudwatch::primitives::DateTime::from_secs(
-            end.timestamp() + 3600,
-        ))
-        .send()
-        .await
-        .expect("GetMetricData");
-    out.metric_data_results()
-        .iter()
-        .flat_map(|r| r.values().iter().copied())
-        .sum()
+    keytrail_tests::metric_sum(&env.cw, "KMSAudit", name, dims, start, end).await
 }
 
 /// The sample log named by `events/s3-put.json`, uploaded, with its oracle counts.

@@ -8,7 +8,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_sdk_cloudwatch::types::{Metric, MetricDataQuery, MetricStat};
 use chrono::{DateTime, Utc};
 use keytrail::{
     CloudWatchSink, ConfigLocation, Processor, ProcessorConfig, RULES, S3Store, TuningSource,
@@ -29,45 +28,6 @@ fn s3_event(bucket: &str, key: &str) -> Value {
         "responseElements": {}, "s3": {"s3SchemaVersion": "1.0", "configurationId": "c",
             "bucket": {"name": bucket, "ownerIdentity": {"principalId": "x"}, "arn": format!("arn:aws:s3:::{bucket}")},
             "object": {"key": key, "size": 1, "eTag": "e", "sequencer": "0"}}}]})
-}
-
-async fn metric_sum(
-    cw: &aws_sdk_cloudwatch::Client,
-    namespace: &str,
-    name: &str,
-    start: DateTime<Utc>,
-    end: DateTime<Utc>,
-) -> f64 {
-    let metric = Metric::builder()
-        .namespace(namespace)
-        .metric_name(name)
-        .build();
-    let query = MetricDataQuery::builder()
-        .id("q")
-        .metric_stat(
-            MetricStat::builder()
-                .metric(metric)
-                .period(60)
-                .stat("Sum")
-                .build(),
-        )
-        .build();
-    let out = cw
-        .get_metric_data()
-        .metric_data_queries(query)
-        .start_time(aws_sdk_cloudwatch::primitives::DateTime::from_secs(
-            start.timestamp() - 3600,
-        ))
-        .end_time(aws_sdk_cloudwatch::primitives::DateTime::from_secs(
-            end.timestamp() + 3600,
-        ))
-        .send()
-        .await
-        .expect("GetMetricData");
-    out.metric_data_results()
-        .iter()
-        .flat_map(|r| r.values().iter().copied())
-        .sum()
 }
 
 #[tokio::test]
@@ -161,7 +121,7 @@ async fn each_rule_fixture_gives_its_metric_in_cloudwatch() {
         let result = &report["objects"][0]["result"];
         assert_eq!(result["outcome"], "processed", "{}: {report}", rule.id);
         assert_eq!(result["bad_records"], json!(0), "{}: {report}", rule.id);
-        let got = metric_sum(&cw, &namespace, rule.metric, start, end).await;
+        let got = keytrail_tests::metric_sum(&cw, &namespace, rule.metric, &[], start, end).await;
         let matches = want["matches"].as_f64().expect("matches");
         assert_eq!(got, matches, "{}: {} in CloudWatch", rule.id, rule.metric);
         checked += 1;
