@@ -73,7 +73,7 @@ pub struct KmsEvent<'a> {
     /// Set by the analysis for `UpdateAlias` and `CreateAlias`: what the logs read
     /// say about the target key (see `alias_repointed`); `None` where no key facts
     /// were worked out (the enricher, search).
-    pub alias_target: Option<crate::detect::key_facts::AliasTarget>,
+    pub alias_target: Option<crate::detect::alias_target::AliasTarget>,
     /// Set by the analysis: this call completed a burst of distinct read operations
     /// by its principal (see `kms_enumeration`).
     pub completes_enumeration: bool,

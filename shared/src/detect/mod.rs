@@ -2,6 +2,7 @@
 //! catalog of rules judges it, and the analysis counts it into metrics, the per-file
 //! summary and the rule hits that offline alarms evaluate.
 
+pub mod alias_target;
 pub mod analysis;
 pub mod baseline;
 pub mod catalog;
