@@ -200,7 +200,7 @@ impl ServiceCalls {
         match self {
             ServiceCalls::Count => "",
             ServiceCalls::ExemptAwsInternal => {
-                "calls by AWS itself (`AWSService`, `internal.amazonaws.com`)"
+                "calls by AWS itself (`AWSService`, CloudTrail's account 086441151436)"
             }
             ServiceCalls::Exempt => "calls an AWS service makes for a principal (`invokedBy`)",
         }
