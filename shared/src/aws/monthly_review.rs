@@ -337,14 +337,7 @@ impl<S: ObjectStore + 'static, R: ReviewSources, N: Notifier> Reviewer<S, R, N> 
             }
         }
         usage.merge_owned(self.backfill(backfill_keys, tuning).await?);
-        // Each cross-account call once, as the caller's copy.
-        usage.count_shared_events_once();
-        // Only the month's events count (a delivery can straddle midnight at month ends).
-        let inside = |t: DateTime<Utc>| t >= month.start() && t < month.end();
-        usage
-            .usage
-            .retain(|_, s| inside(s.first_seen) || inside(s.last_seen));
-        usage.days.retain(|d, _| d.starts_with(&month.to_string()));
+        crate::review::month::keep_month(&mut usage, month);
 
         let (keys, refusals) = match self.sources.inventory(&scanned).await {
             Ok(inv) => (Some(inv.keys), inv.refusals),
