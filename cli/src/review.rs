@@ -102,6 +102,7 @@ pub fn run(args: &ReviewArgs) -> Result<(Report, Baseline)> {
     // same as the monthly-review Lambda's).
     usage.count_shared_events_once();
     let mut coverage = delivery_coverage(month, deliveries);
+    coverage.engine = "logs".into();
     coverage.days_backfilled = usage.days.keys().cloned().collect();
     let (keys, trails) = if args.aws {
         live_sources()?

@@ -179,7 +179,11 @@ pub use review::usage_table::{
 #[cfg(feature = "aws")]
 pub use aws::alarm_enricher::{EnrichError, Enricher, EnricherConfig};
 #[cfg(feature = "aws")]
+pub use aws::athena::{AthenaQueries, QueryStats, ResultItem, athena_client};
+#[cfg(feature = "aws")]
 pub use aws::config::ConfigError;
+#[cfg(feature = "aws")]
+pub use aws::firehose::{UsageStream, firehose_client};
 #[cfg(feature = "aws")]
 pub use aws::log_processor::{
     ObjectRef, Outcome, ProcessError, Processor, ProcessorConfig, ProcessorInput, parse_input,

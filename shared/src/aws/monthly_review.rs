@@ -57,6 +57,13 @@ pub struct ReviewConfig {
     /// `KEYTRAIL_INVENTORY_CONCURRENCY` (default 8, 1 to 64): accounts × Regions
     /// read at once.
     pub inventory_concurrency: usize,
+    /// `KEYTRAIL_USAGE_TABLE` (`database.table`): the KMS usage table. When set, the
+    /// month is aggregated by Athena (the Athena engine) instead of merging the
+    /// per-file summaries (the summary engine).
+    pub usage_table: Option<String>,
+    /// `KEYTRAIL_ATHENA_WORKGROUP`: the workgroup the usage-table query runs in
+    /// (required with `KEYTRAIL_USAGE_TABLE`).
+    pub athena_workgroup: Option<String>,
 }
 
 impl ReviewConfig {
@@ -76,6 +83,8 @@ impl ReviewConfig {
         "KEYTRAIL_MEMBER_ROLE",
         "KEYTRAIL_MEMBER_ACCOUNTS",
         "KEYTRAIL_INVENTORY_CONCURRENCY",
+        "KEYTRAIL_USAGE_TABLE",
+        "KEYTRAIL_ATHENA_WORKGROUP",
     ];
 
     pub fn from_env() -> Result<ReviewConfig, ConfigError> {
@@ -93,6 +102,18 @@ impl ReviewConfig {
         let member_role = get("KEYTRAIL_MEMBER_ROLE");
         let member_accounts = get("KEYTRAIL_MEMBER_ACCOUNTS");
         let inventory_concurrency = env.number("KEYTRAIL_INVENTORY_CONCURRENCY", 8, 1..=64);
+        let usage_table = get("KEYTRAIL_USAGE_TABLE");
+        let athena_workgroup = get("KEYTRAIL_ATHENA_WORKGROUP");
+        if let Some(t) = &usage_table {
+            crate::review::usage_table::check_table(t)
+                .map_err(|e| ConfigError(format!("KEYTRAIL_USAGE_TABLE: {e}")))?;
+            if athena_workgroup.is_none() {
+                return Err(ConfigError(
+                    "KEYTRAIL_USAGE_TABLE is set: KEYTRAIL_ATHENA_WORKGROUP is required with it"
+                        .into(),
+                ));
+            }
+        }
         Ok(ReviewConfig {
             log_bucket: env.required("KEYTRAIL_LOG_BUCKET")?,
             log_prefix: get("KEYTRAIL_LOG_PREFIX").map(|p| p.trim_matches('/').to_owned()),
@@ -118,6 +139,8 @@ impl ReviewConfig {
                 }
             },
             inventory_concurrency: inventory_concurrency? as usize,
+            usage_table,
+            athena_workgroup,
         })
     }
 }
@@ -158,6 +181,16 @@ pub struct Reviewer<S, R, N> {
     pub sources: R,
     pub notifier: N,
     pub config: ReviewConfig,
+    /// Athena, for the usage table (`KEYTRAIL_USAGE_TABLE`).
+    pub athena: Option<crate::aws::athena::AthenaQueries>,
+}
+
+/// The month's usage, from either engine, with where it came from.
+struct MonthInput {
+    usage: Summary,
+    coverage: crate::review::month::Coverage,
+    /// The accounts and Regions whose logs the month holds.
+    scanned: Vec<(String, String)>,
 }
 
 /// One day's inputs.
@@ -174,7 +207,14 @@ impl<S: ObjectStore + 'static, R: ReviewSources, N: Notifier> Reviewer<S, R, N> 
             sources,
             notifier,
             config,
+            athena: None,
         }
+    }
+
+    /// Runs the usage-table query (with `KEYTRAIL_USAGE_TABLE`) through `athena`.
+    pub fn with_athena(mut self, athena: crate::aws::athena::AthenaQueries) -> Self {
+        self.athena = Some(athena);
+        self
     }
 
     fn summary_bucket(&self) -> &str {
@@ -262,6 +302,66 @@ impl<S: ObjectStore + 'static, R: ReviewSources, N: Notifier> Reviewer<S, R, N> 
             tuning: tuning.clone(),
             ..c.settings.clone()
         };
+        let MonthInput {
+            mut usage,
+            coverage,
+            scanned,
+        } = match (&c.usage_table, &self.athena) {
+            (Some(table), Some(athena)) => self.athena_usage(athena, table, month).await?,
+            (Some(_), None) => {
+                return Err(ReviewError::Request(
+                    "KEYTRAIL_USAGE_TABLE is set but no Athena client was given".into(),
+                ));
+            }
+            (None, _) => self.summary_usage(month, tuning).await?,
+        };
+        crate::review::month::keep_month(&mut usage, month);
+
+        let (keys, refusals) = match self.sources.inventory(&scanned).await {
+            Ok(inv) => (Some(inv.keys), inv.refusals),
+            Err(e) => {
+                warn!(error = %e, "KMS inventory not available; the inventory comes from the logs");
+                (None, Vec::new())
+            }
+        };
+        let trails = match self.sources.trails().await {
+            Ok(t) => Some(t),
+            Err(e) => {
+                warn!(error = %e, "CloudTrail configuration not available; trail checks not run");
+                None
+            }
+        };
+        let baseline = self.load_baseline().await?;
+        let report = build_report(&ReviewInput {
+            month,
+            usage: &usage,
+            coverage,
+            keys,
+            trails,
+            baseline: baseline.as_ref(),
+            settings: &settings,
+            generated_at: Utc::now(),
+            scope: crate::review::report::Scope::from_pairs(
+                scanned.iter().map(|(a, r)| (a.as_str(), r.as_str())),
+            ),
+            // The reviewer always writes the next baseline (run() above).
+            baseline_saved: true,
+        });
+        let mut report = report;
+        report.inventory_refusals = refusals;
+        let next = updated_baseline(baseline.as_ref(), month, &usage, &report);
+        Ok((report, next))
+    }
+
+    /// The summary engine: the month's per-file summaries merged as they stream in,
+    /// and the raw logs of files that have none.
+    async fn summary_usage(
+        &self,
+        month: Month,
+        tuning: Arc<crate::detect::tuning::Tuning>,
+    ) -> Result<MonthInput, ReviewError> {
+        let c = &self.config;
+        let store = self.store.as_ref();
         let mut days: BTreeMap<String, DayFiles> = BTreeMap::new();
         let mut scanned: Vec<(String, String)> = Vec::new();
         for (root, account) in
@@ -337,42 +437,70 @@ impl<S: ObjectStore + 'static, R: ReviewSources, N: Notifier> Reviewer<S, R, N> 
             }
         }
         usage.merge_owned(self.backfill(backfill_keys, tuning).await?);
-        crate::review::month::keep_month(&mut usage, month);
-
-        let (keys, refusals) = match self.sources.inventory(&scanned).await {
-            Ok(inv) => (Some(inv.keys), inv.refusals),
-            Err(e) => {
-                warn!(error = %e, "KMS inventory not available; the inventory comes from the logs");
-                (None, Vec::new())
-            }
-        };
-        let trails = match self.sources.trails().await {
-            Ok(t) => Some(t),
-            Err(e) => {
-                warn!(error = %e, "CloudTrail configuration not available; trail checks not run");
-                None
-            }
-        };
-        let baseline = self.load_baseline().await?;
-        let report = build_report(&ReviewInput {
-            month,
-            usage: &usage,
+        coverage.engine = "summaries".into();
+        Ok(MonthInput {
+            usage,
             coverage,
-            keys,
-            trails,
-            baseline: baseline.as_ref(),
-            settings: &settings,
-            generated_at: Utc::now(),
-            scope: crate::review::report::Scope::from_pairs(
-                scanned.iter().map(|(a, r)| (a.as_str(), r.as_str())),
-            ),
-            // The reviewer always writes the next baseline (run() above).
-            baseline_saved: true,
-        });
-        let mut report = report;
-        report.inventory_refusals = refusals;
-        let next = updated_baseline(baseline.as_ref(), month, &usage, &report);
-        Ok((report, next))
+            scanned,
+        })
+    }
+
+    /// The Athena engine: the month aggregated by one query over the KMS usage
+    /// table; no log or summary object is listed or read.
+    async fn athena_usage(
+        &self,
+        athena: &crate::aws::athena::AthenaQueries,
+        table: &str,
+        month: Month,
+    ) -> Result<MonthInput, ReviewError> {
+        use crate::aws::athena::ResultItem;
+        use crate::review::usage_table::{MonthUsageBuilder, month_query};
+        let sql = month_query(table, month).map_err(|e| ReviewError::Request(e.to_string()))?;
+        let mut builder: Option<MonthUsageBuilder> = None;
+        let stats = athena
+            .run(&sql, |item| match (item, builder.as_mut()) {
+                (ResultItem::Columns(columns), _) => {
+                    builder = Some(MonthUsageBuilder::new(columns)?);
+                    Ok(())
+                }
+                (ResultItem::Row(row), Some(b)) => b.add(row),
+                (ResultItem::Row(_), None) => Err(
+                    crate::review::usage_table::UsageTableError::MissingColumn("section"),
+                ),
+            })
+            .await?
+            .map_err(|e| ReviewError::Request(format!("the usage-table query's result: {e}")))?;
+        let Some(builder) = builder else {
+            return Err(ReviewError::Request(
+                "the usage-table query returned no result set".into(),
+            ));
+        };
+        let m = builder.finish();
+        let mut coverage = crate::review::month::delivery_coverage_counted(month, m.deliveries());
+        coverage.engine = "athena".into();
+        coverage.summaries = m.summary.files;
+        coverage.days_from_summaries = m
+            .delivered_hours
+            .keys()
+            .filter_map(|h| h.get(..10))
+            .filter(|d| d.starts_with(&month.to_string()))
+            .map(str::to_owned)
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        info!(
+            month = %month, files = m.summary.files, rows = stats.rows,
+            bytes_scanned = stats.bytes_scanned, "month read from the usage table"
+        );
+        Ok(MonthInput {
+            scanned: m
+                .scope
+                .iter()
+                .map(|(a, r, _)| (a.clone(), r.clone()))
+                .collect(),
+            usage: m.summary,
+            coverage,
+        })
     }
 
     async fn load_baseline(&self) -> Result<Option<Baseline>, ReviewError> {

@@ -83,6 +83,11 @@ impl std::fmt::Display for Month {
 /// Where the usage data came from.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Coverage {
+    /// Where the usage came from: `summaries` (the per-file summaries, raw logs for
+    /// days without them), `athena` (the KMS usage table) or `logs` (the CLI, from
+    /// a local tree).
+    #[serde(default)]
+    pub engine: String,
     pub days_in_month: u32,
     pub days_from_summaries: Vec<String>,
     pub days_backfilled: Vec<String>,
