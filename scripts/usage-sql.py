@@ -2,12 +2,16 @@
 """Run keytrail's usage-table SQL the way Athena would, with DuckDB, for the tests
 and the benchmarks (moto's Athena does not execute SQL).
 
-    usage-sql.py ROWS_DIR < query.sql > result.json
+    usage-sql.py ROWS_DIR [--table DB.TABLE] [--moto URL --account ID --region R] < query.sql > result.json
 
 ROWS_DIR holds what Firehose delivered under keytrail/usage/: JSON rows (one per
 line) in objects under yyyy/MM/dd/HH/ folders (the table's `datehour` partition,
 taken from each object's path as Athena's partition projection does). The query
-names the table `kms_usage`.
+names the table `--table` (default `kms_usage`; `database.table` too).
+
+With --moto, the result is also queued in that moto server's Athena (its
+/moto-api/static/athena/query-results), so that the next query started there in
+that account and Region returns it: what the tests' Lambda reads.
 
 The query text is first parsed as Trino (Athena engine v3) with sqlglot: a query
 DuckDB accepts but Trino would not fails here. The result is printed as JSON,
@@ -72,10 +76,51 @@ def cell(v):
     return str(v)
 
 
+def inject(url, account, region, names, rows):
+    """Queues the result in moto's Athena, header row first (as Athena sends it)."""
+    import urllib.request
+
+    def datum(v):
+        return {} if v is None else {"VarCharValue": v}
+
+    body = {
+        "account_id": account,
+        "region": region,
+        "results": [
+            {
+                "rows": [{"Data": [datum(n) for n in names]}]
+                + [{"Data": [datum(v) for v in r]} for r in rows],
+                "column_info": [
+                    {"CatalogName": "hive", "SchemaName": "", "TableName": "", "Name": n,
+                     "Label": n, "Type": "varchar", "Precision": 0, "Scale": 0,
+                     "Nullable": "UNKNOWN", "CaseSensitive": True}
+                    for n in names
+                ],
+            }
+        ],
+    }
+    req = urllib.request.Request(
+        url.rstrip("/") + "/moto-api/static/athena/query-results",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(req) as r:
+        if r.status // 100 != 2:
+            sys.exit(f"usage-sql: moto refused the result: HTTP {r.status}")
+
+
 def main():
-    if len(sys.argv) != 2:
-        sys.exit(__doc__)
-    rows_dir = sys.argv[1]
+    import argparse
+
+    ap = argparse.ArgumentParser(description="Run usage-table SQL with DuckDB.")
+    ap.add_argument("rows_dir")
+    ap.add_argument("--table", default="kms_usage")
+    ap.add_argument("--moto")
+    ap.add_argument("--account", default="123456789012")
+    ap.add_argument("--region", default="us-east-1")
+    args = ap.parse_args()
+    rows_dir = args.rows_dir
     sql = sys.stdin.read()
     try:
         sqlglot.parse_one(sql, read="trino")
@@ -88,11 +133,14 @@ def main():
         if not f.startswith(".")
     )
     con = duckdb.connect()
+    table = args.table
+    if "." in table:
+        con.execute(f"CREATE SCHEMA {table.split('.')[0]}")
     if files:
         columns = ", ".join(f"'{k}': '{v}'" for k, v in COLUMNS.items())
         listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
         con.execute(
-            f"""CREATE VIEW kms_usage AS
+            f"""CREATE VIEW {table} AS
                 SELECT * EXCLUDE (filename),
                        regexp_extract(filename, '(\\d{{4}}/\\d{{2}}/\\d{{2}}/\\d{{2}})/[^/]*$', 1) AS datehour
                 FROM read_json([{listed}], format = 'newline_delimited',
@@ -101,12 +149,14 @@ def main():
     else:
         typed = ", ".join(f"CAST(NULL AS {v}) AS {k}" for k, v in COLUMNS.items())
         con.execute(
-            f"CREATE VIEW kms_usage AS SELECT {typed}, CAST(NULL AS VARCHAR) AS datehour WHERE false"
+            f"CREATE VIEW {table} AS SELECT {typed}, CAST(NULL AS VARCHAR) AS datehour WHERE false"
         )
     cur = con.execute(sql)
     names = [d[0] for d in cur.description]
     rows = [[cell(v) for v in r] for r in cur.fetchall()]
     size = sum(os.path.getsize(f) for f in files)
+    if args.moto:
+        inject(args.moto, args.account, args.region, names, rows)
     json.dump({"columns": names, "rows": rows, "bytes": size}, sys.stdout)
 
 
