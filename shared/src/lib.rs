@@ -179,7 +179,9 @@ pub use review::usage_table::{
 #[cfg(feature = "aws")]
 pub use aws::alarm_enricher::{EnrichError, Enricher, EnricherConfig};
 #[cfg(feature = "aws")]
-pub use aws::athena::{AthenaQueries, QueryStats, ResultItem, athena_client};
+pub use aws::athena::{
+    AthenaQueries, QueryStats, ResultItem, TableMonth, UsageQueryError, athena_client, read_month,
+};
 #[cfg(feature = "aws")]
 pub use aws::config::ConfigError;
 #[cfg(feature = "aws")]

@@ -172,6 +172,69 @@ impl AthenaQueries {
     }
 }
 
+/// Why the month could not be read from the usage table.
+#[derive(Debug, thiserror::Error)]
+pub enum UsageQueryError {
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+    #[error("the usage-table query's result: {0}")]
+    Result(#[from] crate::review::usage_table::UsageTableError),
+    #[error("the usage-table query returned no result set")]
+    NoResult,
+}
+
+/// A month read from the usage table.
+pub struct TableMonth {
+    pub usage: crate::review::usage_table::MonthUsage,
+    /// The delivery coverage, from the files the table holds.
+    pub coverage: crate::review::month::Coverage,
+    pub stats: QueryStats,
+}
+
+/// The Athena engine of the review (the Lambda's and `keytrail review --engine
+/// athena`): the month aggregated by one query over the usage table `table`.
+pub async fn read_month(
+    athena: &AthenaQueries,
+    table: &str,
+    month: crate::review::month::Month,
+) -> Result<TableMonth, UsageQueryError> {
+    use crate::review::usage_table::{MonthUsageBuilder, UsageTableError, month_query};
+    let sql = month_query(table, month)?;
+    let mut builder: Option<MonthUsageBuilder> = None;
+    let stats = athena
+        .run(&sql, |item| match (item, builder.as_mut()) {
+            (ResultItem::Columns(columns), _) => {
+                builder = Some(MonthUsageBuilder::new(columns)?);
+                Ok(())
+            }
+            (ResultItem::Row(row), Some(b)) => b.add(row),
+            (ResultItem::Row(_), None) => Err(UsageTableError::MissingColumn("section")),
+        })
+        .await??;
+    let usage = builder.ok_or(UsageQueryError::NoResult)?.finish();
+    let mut coverage = crate::review::month::delivery_coverage_counted(month, usage.deliveries());
+    coverage.engine = "athena".into();
+    coverage.summaries = usage.summary.files;
+    coverage.days_from_summaries = usage
+        .delivered_hours
+        .keys()
+        .filter_map(|h| h.get(..10))
+        .filter(|d| d.starts_with(&month.to_string()))
+        .map(str::to_owned)
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    info!(
+        month = %month, files = usage.summary.files, rows = stats.rows,
+        bytes_scanned = stats.bytes_scanned, "month read from the usage table"
+    );
+    Ok(TableMonth {
+        usage,
+        coverage,
+        stats,
+    })
+}
+
 /// Builds an Athena client.
 pub fn athena_client(sdk: &aws_config::SdkConfig) -> aws_sdk_athena::Client {
     aws_sdk_athena::Client::new(sdk)

@@ -453,53 +453,21 @@ impl<S: ObjectStore + 'static, R: ReviewSources, N: Notifier> Reviewer<S, R, N> 
         table: &str,
         month: Month,
     ) -> Result<MonthInput, ReviewError> {
-        use crate::aws::athena::ResultItem;
-        use crate::review::usage_table::{MonthUsageBuilder, month_query};
-        let sql = month_query(table, month).map_err(|e| ReviewError::Request(e.to_string()))?;
-        let mut builder: Option<MonthUsageBuilder> = None;
-        let stats = athena
-            .run(&sql, |item| match (item, builder.as_mut()) {
-                (ResultItem::Columns(columns), _) => {
-                    builder = Some(MonthUsageBuilder::new(columns)?);
-                    Ok(())
-                }
-                (ResultItem::Row(row), Some(b)) => b.add(row),
-                (ResultItem::Row(_), None) => Err(
-                    crate::review::usage_table::UsageTableError::MissingColumn("section"),
-                ),
-            })
-            .await?
-            .map_err(|e| ReviewError::Request(format!("the usage-table query's result: {e}")))?;
-        let Some(builder) = builder else {
-            return Err(ReviewError::Request(
-                "the usage-table query returned no result set".into(),
-            ));
-        };
-        let m = builder.finish();
-        let mut coverage = crate::review::month::delivery_coverage_counted(month, m.deliveries());
-        coverage.engine = "athena".into();
-        coverage.summaries = m.summary.files;
-        coverage.days_from_summaries = m
-            .delivered_hours
-            .keys()
-            .filter_map(|h| h.get(..10))
-            .filter(|d| d.starts_with(&month.to_string()))
-            .map(str::to_owned)
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        info!(
-            month = %month, files = m.summary.files, rows = stats.rows,
-            bytes_scanned = stats.bytes_scanned, "month read from the usage table"
-        );
+        let m = crate::aws::athena::read_month(athena, table, month)
+            .await
+            .map_err(|e| match e {
+                crate::aws::athena::UsageQueryError::Aws(e) => ReviewError::Aws(e),
+                other => ReviewError::Request(other.to_string()),
+            })?;
         Ok(MonthInput {
             scanned: m
+                .usage
                 .scope
                 .iter()
                 .map(|(a, r, _)| (a.clone(), r.clone()))
                 .collect(),
-            usage: m.summary,
-            coverage,
+            usage: m.usage.summary,
+            coverage: m.coverage,
         })
     }
 
