@@ -4,7 +4,7 @@
 # `keytrail scan` on one and two threads (see bench/README.md).
 #
 #   scripts/bench.sh [--runs N] [--python-runs N] [--quick] [--seed N] [--regenerate]
-#                    [--criterion] [--review] [--enrich] [--search] [--big-log]
+#                    [--criterion] [--review] [--enrich] [--org] [--search] [--big-log]
 #                    [--all] [--no-table]
 #
 #   --runs N         runs per command (default 5); the table shows the median wall
@@ -19,6 +19,12 @@
 #   --review         criterion: shared/benches/review.rs (month review, summaries vs logs)
 #   --enrich         the alarm enricher against moto_server (tests/bench_enrich.rs;
 #                    installs moto_server as scripts/test.sh does)
+#   --org            organisation scale (tests/bench_org.rs): the monthly review of
+#                    1, 10 and 100 accounts on both engines (the summary engine
+#                    projected from its measured per-file GET and merge costs; the
+#                    Athena engine's query run by DuckDB, its Parquet bytes and cost),
+#                    and the enricher's time and S3 requests per alarm against moto;
+#                    installs moto_server, duckdb and sqlglot as scripts/test.sh does
 #   --search         `keytrail search --context` over a generated month tree
 #   --big-log        `keytrail scan` of a ~200 MB multi-member gzip log
 #                    (`keytrail generate w1 --size-mb N --gzip-member-mb 32`;
@@ -49,6 +55,7 @@ RUN_TABLE=1
 RUN_CRITERION=0
 RUN_REVIEW=0
 RUN_ENRICH=0
+RUN_ORG=0
 RUN_SEARCH=0
 RUN_BIG_LOG=0
 RUN_PARSERS=0
@@ -102,6 +109,10 @@ while (($# > 0)); do
             RUN_ENRICH=1
             shift
             ;;
+        --org)
+            RUN_ORG=1
+            shift
+            ;;
         --search)
             RUN_SEARCH=1
             shift
@@ -124,7 +135,7 @@ while (($# > 0)); do
             shift 2
             ;;
         --all)
-            RUN_CRITERION=1 RUN_REVIEW=1 RUN_ENRICH=1 RUN_SEARCH=1 RUN_BIG_LOG=1 RUN_PARSERS=1
+            RUN_CRITERION=1 RUN_REVIEW=1 RUN_ENRICH=1 RUN_ORG=1 RUN_SEARCH=1 RUN_BIG_LOG=1 RUN_PARSERS=1
             shift
             ;;
         --no-table)
@@ -132,7 +143,7 @@ while (($# > 0)); do
             shift
             ;;
         -h | --help)
-            sed -n '2,36p' "$0" | sed 's/^# \{0,1\}//'
+            sed -n '2,42p' "$0" | sed 's/^# \{0,1\}//'
             exit 0
             ;;
         *)
@@ -503,6 +514,16 @@ if ((RUN_ENRICH)); then
     export KEYTRAIL_MOTO_SERVER
     section "enrich: cargo bench -p keytrail-tests --bench enrich"
     cargo bench -p keytrail-tests --bench enrich
+fi
+
+# ---------------------------------------------------------------- organisation scale
+if ((RUN_ORG)); then
+    # shellcheck source=scripts/install-test-deps.sh disable=SC1091 # followed with shellcheck -x
+    source "$ROOT/scripts/install-test-deps.sh"
+    keytrail_install_test_deps || die "could not install the test dependencies (moto_server, duckdb, sqlglot); see scripts/test.sh"
+    export KEYTRAIL_MOTO_SERVER
+    section "org: cargo bench -p keytrail-tests --bench org"
+    cargo bench -p keytrail-tests --bench org
 fi
 
 # ---------------------------------------------------------------- search

@@ -15,9 +15,10 @@ that account and Region returns it: what the tests' Lambda reads.
 
 The query text is first parsed as Trino (Athena engine v3) with sqlglot: a query
 DuckDB accepts but Trino would not fails here. The result is printed as JSON,
-{"columns": [...], "rows": [[...]], "bytes": N}, every value a string or null as
-Athena's GetQueryResults gives them (booleans `true`/`false`); `bytes` is the size
-of the rows read (Athena bills for the Parquet bytes it scans, which are fewer).
+{"columns": [...], "rows": [[...]], "bytes": N, "seconds": S}, every value a string
+or null as Athena's GetQueryResults gives them (booleans `true`/`false`); `bytes` is
+the size of the JSON rows read, `seconds` the query's own time (Athena bills for
+the Parquet bytes it scans: --parquet measures them).
 """
 
 import json
@@ -119,6 +120,11 @@ def main():
     ap.add_argument("--moto")
     ap.add_argument("--account", default="123456789012")
     ap.add_argument("--region", default="us-east-1")
+    ap.add_argument(
+        "--parquet",
+        help="also write the rows as Parquet (SNAPPY, as Firehose converts them) to this "
+        "file and report its size as parquet_bytes",
+    )
     args = ap.parse_args()
     rows_dir = args.rows_dir
     sql = sys.stdin.read()
@@ -151,13 +157,28 @@ def main():
         con.execute(
             f"CREATE VIEW {table} AS SELECT {typed}, CAST(NULL AS VARCHAR) AS datehour WHERE false"
         )
+    import time
+
+    started = time.perf_counter()
     cur = con.execute(sql)
     names = [d[0] for d in cur.description]
     rows = [[cell(v) for v in r] for r in cur.fetchall()]
+    seconds = time.perf_counter() - started
     size = sum(os.path.getsize(f) for f in files)
+    extra = {}
+    if args.parquet:
+        out = args.parquet.replace("'", "''")
+        con.execute(
+            f"COPY (SELECT * EXCLUDE (datehour) FROM {table}) TO '{out}' "
+            "(FORMAT parquet, COMPRESSION snappy)"
+        )
+        extra["parquet_bytes"] = os.path.getsize(args.parquet)
     if args.moto:
         inject(args.moto, args.account, args.region, names, rows)
-    json.dump({"columns": names, "rows": rows, "bytes": size}, sys.stdout)
+    json.dump(
+        {"columns": names, "rows": rows, "bytes": size, "seconds": seconds, **extra},
+        sys.stdout,
+    )
 
 
 if __name__ == "__main__":
