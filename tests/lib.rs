@@ -554,3 +554,64 @@ pub async fn sdk_config_for(endpoint: &str) -> SdkConfig {
         .load()
         .await
 }
+
+/// A Firehose delivery stream in moto writing to `bucket` under `keytrail/usage/`,
+/// as the template's usage stream does (moto writes each record batch at once, under
+/// `keytrail/usage/YYYY/MM/DD/HH/`).
+pub async fn usage_stream(conf: &SdkConfig, bucket: &str, name: &str) {
+    aws_sdk_firehose::Client::new(conf)
+        .create_delivery_stream()
+        .delivery_stream_name(name)
+        .delivery_stream_type(aws_sdk_firehose::types::DeliveryStreamType::DirectPut)
+        .extended_s3_destination_configuration(
+            aws_sdk_firehose::types::ExtendedS3DestinationConfiguration::builder()
+                .bucket_arn(format!("arn:aws:s3:::{bucket}"))
+                .role_arn(format!("arn:aws:iam::{MOTO_DEFAULT_ACCOUNT}:role/firehose"))
+                .prefix("keytrail/usage/")
+                .build()
+                .expect("destination"),
+        )
+        .send()
+        .await
+        .expect("delivery stream");
+}
+
+/// Runs `sql` with DuckDB over the usage-table rows under `dir` (as Firehose wrote
+/// them, `YYYY/MM/DD/HH/` folders), the table named `table`, and queues the result
+/// in moto's Athena (default account, us-east-1), where the next query started
+/// returns it (`scripts/usage-sql.py`). Returns the number of result rows.
+pub fn duckdb_into_moto(dir: &std::path::Path, sql: &str, table: &str, moto: &str) -> u64 {
+    use std::io::Write;
+    let python = std::env::var("KEYTRAIL_PYTHON").unwrap_or_else(|_| "python3".into());
+    let mut child = Command::new(&python)
+        .arg(repo_root().join("scripts/usage-sql.py"))
+        .arg(dir)
+        .args([
+            "--table",
+            table,
+            "--moto",
+            moto,
+            "--account",
+            MOTO_DEFAULT_ACCOUNT,
+        ])
+        .args(["--region", "us-east-1"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{python}: {e}"));
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(sql.as_bytes())
+        .expect("query");
+    let out = child.wait_with_output().expect("usage-sql.py");
+    assert!(
+        out.status.success(),
+        "usage-sql.py (python3 with duckdb and sqlglot: scripts/install-test-deps.sh): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("result");
+    v["rows"].as_array().map_or(0, |r| r.len() as u64)
+}

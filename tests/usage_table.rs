@@ -24,7 +24,9 @@ use keytrail::{
     SnsNotifier, UsageStream, athena_client, cloudtrail_client, cloudwatch_client, delivery_id,
     firehose_client, kms_client, month_query, parse_log_key, s3_client, sns_client,
 };
-use keytrail_tests::{FaultProxy, MOTO_DEFAULT_ACCOUNT, Moto, gz_log, repo_root};
+use keytrail_tests::{
+    FaultProxy, MOTO_DEFAULT_ACCOUNT, Moto, duckdb_into_moto, gz_log, usage_stream,
+};
 use serde_json::{Value, json};
 
 const BUCKET: &str = "keytrail-org-usage";
@@ -144,43 +146,6 @@ async fn download_usage_rows(s3: &aws_sdk_s3::Client, dir: &Path) -> usize {
     n
 }
 
-/// Runs `sql` with DuckDB over `dir` and queues the result in moto's Athena.
-fn duckdb_into_moto(dir: &Path, sql: &str, moto: &str) -> u64 {
-    use std::io::Write;
-    let python = std::env::var("KEYTRAIL_PYTHON").unwrap_or_else(|_| "python3".into());
-    let mut child = std::process::Command::new(&python)
-        .arg(repo_root().join("scripts/usage-sql.py"))
-        .arg(dir)
-        .args([
-            "--table",
-            TABLE,
-            "--moto",
-            moto,
-            "--account",
-            MOTO_DEFAULT_ACCOUNT,
-        ])
-        .args(["--region", "us-east-1"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("python3");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(sql.as_bytes())
-        .expect("query");
-    let out = child.wait_with_output().expect("usage-sql.py");
-    assert!(
-        out.status.success(),
-        "usage-sql.py (python3 with duckdb and sqlglot: scripts/install-test-deps.sh): {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).expect("result");
-    v["rows"].as_array().expect("rows").len() as u64
-}
-
 /// The report without what differs by engine or by run: when it ran, and where the
 /// coverage says the usage came from.
 fn comparable(r: &Report) -> Value {
@@ -250,21 +215,7 @@ async fn both_engines_give_the_same_report_of_an_organisation_month() {
         .await
         .expect("bucket");
     let firehose = firehose_client(&direct);
-    firehose
-        .create_delivery_stream()
-        .delivery_stream_name(STREAM)
-        .delivery_stream_type(aws_sdk_firehose::types::DeliveryStreamType::DirectPut)
-        .extended_s3_destination_configuration(
-            aws_sdk_firehose::types::ExtendedS3DestinationConfiguration::builder()
-                .bucket_arn(format!("arn:aws:s3:::{BUCKET}"))
-                .role_arn(format!("arn:aws:iam::{MOTO_DEFAULT_ACCOUNT}:role/firehose"))
-                .prefix("keytrail/usage/")
-                .build()
-                .expect("destination"),
-        )
-        .send()
-        .await
-        .expect("delivery stream");
+    usage_stream(&direct, BUCKET, STREAM).await;
 
     // The month's logs: each account and Region delivers on three days; its app
     // role decrypts with its key (one call denied); account 1's role uses account
@@ -490,7 +441,7 @@ async fn both_engines_give_the_same_report_of_an_organisation_month() {
     let objects = download_usage_rows(&s3, dir.path()).await;
     assert!(objects >= uploads.len(), "Firehose wrote {objects} objects");
     let sql = month_query(TABLE, month).expect("query");
-    let result_rows = duckdb_into_moto(dir.path(), &sql, &moto.endpoint);
+    let result_rows = duckdb_into_moto(dir.path(), &sql, TABLE, &moto.endpoint);
     proxy.clear();
     let (from_athena, _) = reviewer(true).review(month).await.expect("Athena engine");
 
