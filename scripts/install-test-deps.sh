@@ -4,6 +4,7 @@
 #   - rustfmt and clippy (rustup components), when `cargo fmt` / `cargo clippy` are missing;
 #   - moto_server ('moto[server]>=5.1,<6' from PyPI), when it cannot be found;
 #   - cfn-lint and checkov (PyPI), only when template.yaml exists at the repository root;
+#   - duckdb and sqlglot (PyPI), for the usage-table SQL tests (scripts/usage-sql.py);
 #   - headless Chromium (Debian package `chromium`, via apt-get as root or `sudo -n`),
 #     for the HTML report test (shared/tests/html_browser.rs).
 #
@@ -252,6 +253,22 @@ _kt_template_tools() {
     done
 }
 
+# The usage-table SQL's stand-in for Athena (DuckDB) and its Trino parser (sqlglot):
+# shared/tests/usage_sql.rs, tests/usage_table.rs and scripts/bench.sh --org run
+# scripts/usage-sql.py with them.
+KEYTRAIL_SQL_REQUIREMENTS=('duckdb>=1.1' 'sqlglot>=25')
+
+_kt_sql_tools() {
+    if "$KEYTRAIL_PYTHON" -c 'import duckdb, sqlglot' >/dev/null 2>&1; then
+        _kt_say "duckdb and sqlglot: present"
+        return 0
+    fi
+    _kt_say "installing ${KEYTRAIL_SQL_REQUIREMENTS[*]}"
+    _kt_pip_install "${KEYTRAIL_SQL_REQUIREMENTS[@]}" || return 1
+    "$KEYTRAIL_PYTHON" -c 'import duckdb, sqlglot' >/dev/null 2>&1 \
+        || _kt_die "installed duckdb and sqlglot but $KEYTRAIL_PYTHON cannot import them" || return 1
+}
+
 # --------------------------------------------------------------------------- Chromium
 
 # Prints the path of a Chromium that starts, or nothing.
@@ -315,6 +332,7 @@ keytrail_install_test_deps() {
     root="$(_kt_repo_root)"
     _kt_rust_components || return 1
     _kt_moto || return 1
+    _kt_sql_tools || return 1
     _kt_chromium || return 1
     if [[ -f "$root/template.yaml" ]]; then
         _kt_template_tools || return 1

@@ -8,3 +8,4 @@ mod organization;
 mod processor;
 mod review;
 mod rules;
+mod usage_table;

@@ -258,6 +258,9 @@ pub struct SeenRequest {
     pub metric_datums: usize,
     /// The request line's query string (`list-type=2`, `versioning`), empty if none.
     pub query: String,
+    /// The body of a JSON-protocol request (one with `X-Amz-Target`: Athena,
+    /// Firehose, KMS ...), parsed; `Null` for the others.
+    pub json: serde_json::Value,
 }
 
 #[derive(Clone, Debug)]
@@ -443,6 +446,7 @@ async fn serve(
 
 /// What [`FaultProxy::seen`] records about one request.
 fn seen_request(head: &str, target: Option<String>, body: &str) -> SeenRequest {
+    let target_is_json = target.is_some();
     let params = || body.split('&').filter_map(|p| p.split_once('='));
     let action = params()
         .find(|(k, _)| *k == "Action")
@@ -474,10 +478,16 @@ fn seen_request(head: &str, target: Option<String>, body: &str) -> SeenRequest {
         .and_then(|target| target.split_once('?'))
         .map(|(_, q)| q.to_owned())
         .unwrap_or_default();
+    let json = if target_is_json {
+        serde_json::from_str(body).unwrap_or(serde_json::Value::Null)
+    } else {
+        serde_json::Value::Null
+    };
     SeenRequest {
         operation,
         metric_datums,
         query,
+        json,
     }
 }
 

@@ -114,9 +114,22 @@ enum Command {
     /// inventory, unused keys, keys pending deletion, trends (and with --aws, the live
     /// key inventory and trail checks).
     Review {
-        /// Log files or directories (walked recursively).
-        #[arg(required = true)]
+        /// Log files or directories (walked recursively); none with `--engine athena`.
+        #[arg(required_unless_present = "usage_table")]
         paths: Vec<PathBuf>,
+        /// Where the month's usage comes from: `logs` (the files given) or `athena`
+        /// (the KMS usage table the log processor fills, `--usage-table`, through
+        /// Athena with the default credential chain; needs the `aws` feature).
+        #[arg(long, value_enum, default_value = "logs")]
+        engine: ReviewEngine,
+        /// With `--engine athena`: the usage table, database.table (the stack's
+        /// `UsageTable` output).
+        #[arg(long, value_name = "DB.TABLE", required_if_eq("engine", "athena"))]
+        usage_table: Option<String>,
+        /// With `--engine athena`: the Athena workgroup to run the query in (the
+        /// stack's `AthenaWorkGroupName` output).
+        #[arg(long, value_name = "NAME", required_if_eq("engine", "athena"))]
+        workgroup: Option<String>,
         /// The month to review, YYYY-MM.
         #[arg(long, value_parser = parse_month)]
         month: keytrail::Month,
@@ -249,6 +262,13 @@ enum ScanFormat {
     Json,
     Asff,
     Ocsf,
+}
+
+/// Where `review` reads the month's usage.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ReviewEngine {
+    Logs,
+    Athena,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -438,6 +458,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Review {
             paths,
+            engine,
+            usage_table,
+            workgroup,
             month,
             format,
             out,
@@ -445,8 +468,20 @@ fn run(cli: Cli) -> Result<ExitCode> {
             baseline_out,
             aws,
         } => {
+            let source = match (engine, usage_table, workgroup) {
+                (ReviewEngine::Athena, Some(table), Some(workgroup)) => {
+                    review::Source::UsageTable { table, workgroup }
+                }
+                (ReviewEngine::Athena, ..) => {
+                    anyhow::bail!("--engine athena needs --usage-table and --workgroup")
+                }
+                (ReviewEngine::Logs, Some(_), _) | (ReviewEngine::Logs, _, Some(_)) => {
+                    anyhow::bail!("--usage-table and --workgroup go with --engine athena")
+                }
+                (ReviewEngine::Logs, None, None) => review::Source::Logs(paths),
+            };
             let (report, next) = review::run(&review::ReviewArgs {
-                paths,
+                source,
                 month,
                 aws,
                 progress: true,

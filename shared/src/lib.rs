@@ -123,6 +123,10 @@ pub use detect::tuning::{
     Applied, RuleOverride, RuleSettings, Suppression, SuppressionSpec, Tuning, TuningError,
     wildcard,
 };
+pub use detect::usage_rows::{
+    FileIdentity, MAX_RECORD_BYTES, delivery_id, error_class_name, error_class_of,
+    records as usage_records,
+};
 
 // Investigation.
 pub use investigate::alarm::{
@@ -154,7 +158,9 @@ pub use investigate::search::{NotAPair, SearchFilter, SearchMatch, parse_pair};
 
 // Review.
 pub use review::inventory::{InventoryRefusal, KeyInfo, KeyState, state_name};
-pub use review::month::{Coverage, Month, delivery_coverage};
+pub use review::month::{
+    Coverage, Month, delivery_coverage, delivery_coverage_counted, keep_month,
+};
 pub use review::render::{render_html, render_markdown};
 pub use review::report::{
     AccessRow, CrossAccount, InventoryRow, LifecycleEntry, LifecycleLevel, MissingTags, PendingKey,
@@ -164,12 +170,22 @@ pub use review::report::{
 pub use review::trail::{
     BasicSelector, CheckStatus, FieldSelector, TrailCheck, TrailInfo, trail_checks,
 };
+pub use review::usage_table::{
+    LATE_ARRIVAL_DAYS, MonthUsage, MonthUsageBuilder, REVIEW_MONTH_SQL, UsageTableError,
+    check_table, month_query, partitions,
+};
 
 // The AWS side.
 #[cfg(feature = "aws")]
 pub use aws::alarm_enricher::{EnrichError, Enricher, EnricherConfig};
 #[cfg(feature = "aws")]
+pub use aws::athena::{
+    AthenaQueries, QueryStats, ResultItem, TableMonth, UsageQueryError, athena_client, read_month,
+};
+#[cfg(feature = "aws")]
 pub use aws::config::ConfigError;
+#[cfg(feature = "aws")]
+pub use aws::firehose::{UsageStream, firehose_client};
 #[cfg(feature = "aws")]
 pub use aws::log_processor::{
     ObjectRef, Outcome, ProcessError, Processor, ProcessorConfig, ProcessorInput, parse_input,

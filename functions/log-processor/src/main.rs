@@ -1,7 +1,10 @@
 //! log-processor: CloudTrail log file in S3 -> CloudWatch metrics + per-file summary.
 //! Wiring only; the handler is `keytrail::Processor`.
 
-use keytrail::{CloudWatchSink, S3Store, cloudwatch_client, load_sdk_config, s3_client};
+use keytrail::{
+    CloudWatchSink, S3Store, UsageStream, cloudwatch_client, firehose_client, load_sdk_config,
+    s3_client,
+};
 use keytrail::{Processor, ProcessorConfig};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
@@ -20,6 +23,14 @@ async fn main() -> Result<(), Error> {
         },
         config,
     );
+    // The KMS usage table's delivery stream (the template's EnableUsageTable).
+    let processor = match processor.config.usage_stream.clone() {
+        Some(name) => processor.with_usage_stream(UsageStream {
+            client: firehose_client(&sdk),
+            name,
+        }),
+        None => processor,
+    };
     let processor = &processor;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let deadline = chrono::DateTime::from_timestamp_millis(event.context.deadline as i64);

@@ -3,8 +3,8 @@
 //! Wiring only; the handler is `keytrail::Reviewer`.
 
 use keytrail::{
-    AwsReviewSources, OrgReviewSources, S3Store, SnsNotifier, cloudtrail_client, kms_client,
-    load_sdk_config, s3_client, sns_client,
+    AthenaQueries, AwsReviewSources, OrgReviewSources, S3Store, SnsNotifier, athena_client,
+    cloudtrail_client, kms_client, load_sdk_config, s3_client, sns_client,
 };
 use keytrail::{ReviewConfig, Reviewer};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
@@ -37,6 +37,16 @@ async fn main() -> Result<(), Error> {
         },
         config,
     );
+    // The Athena engine over the KMS usage table (the template's EnableUsageTable).
+    let reviewer = match reviewer.config.athena_workgroup.clone() {
+        Some(workgroup) if reviewer.config.usage_table.is_some() => {
+            reviewer.with_athena(AthenaQueries {
+                client: athena_client(&sdk),
+                workgroup,
+            })
+        }
+        _ => reviewer,
+    };
     let reviewer = &reviewer;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         reviewer.handle(&event.payload).await.map_err(Error::from)

@@ -53,6 +53,9 @@ pub struct ProcessorConfig {
     /// `KEYTRAIL_CONFIG` and `KEYTRAIL_CONFIG_TTL_SECONDS`: the configuration file
     /// (rule settings, suppressions), cached per container.
     pub tuning: Arc<TuningSource>,
+    /// `KEYTRAIL_USAGE_STREAM`: the Firehose delivery stream of the KMS usage table
+    /// (the template's `EnableUsageTable`); unset or empty: no rows are sent.
+    pub usage_stream: Option<String>,
 }
 
 impl Default for ProcessorConfig {
@@ -66,6 +69,7 @@ impl Default for ProcessorConfig {
             baseline_ttl: Duration::from_secs(3600),
             limits: ReadLimits::default(),
             tuning: Arc::default(),
+            usage_stream: None,
         }
     }
 }
@@ -83,6 +87,7 @@ impl ProcessorConfig {
         "KEYTRAIL_MAX_RECORD_MIB",
         "KEYTRAIL_CONFIG",
         "KEYTRAIL_CONFIG_TTL_SECONDS",
+        "KEYTRAIL_USAGE_STREAM",
     ];
 
     /// Reads the environment variables documented in docs/deploy.md.
@@ -116,6 +121,7 @@ impl ProcessorConfig {
                     << 20,
             },
             tuning: Arc::new(TuningSource::from_env(&env)?),
+            usage_stream: env.get("KEYTRAIL_USAGE_STREAM"),
         })
     }
 }
@@ -297,6 +303,8 @@ pub struct Processor<S, M> {
     pub store: S,
     pub metrics: M,
     pub config: ProcessorConfig,
+    /// The usage table's delivery stream, when configured.
+    pub usage_stream: Option<crate::aws::firehose::UsageStream>,
     /// The baseline and when it was read, per warm container.
     baseline: std::sync::Mutex<
         Option<(
@@ -312,8 +320,15 @@ impl<S: ObjectStore, M: MetricSink> Processor<S, M> {
             store,
             metrics,
             config,
+            usage_stream: None,
             baseline: std::sync::Mutex::new(None),
         }
+    }
+
+    /// Sends each file's usage-table rows to `stream` too.
+    pub fn with_usage_stream(mut self, stream: crate::aws::firehose::UsageStream) -> Self {
+        self.usage_stream = Some(stream);
+        self
     }
 
     /// Handles one invocation payload. Returns a report of every object.
@@ -539,7 +554,28 @@ impl<S: ObjectStore, M: MetricSink> Processor<S, M> {
                 false,
             )
             .await?;
+        // The usage table's rows, after the summary: a failure fails the file, and
+        // its retry sends a new delivery (the review counts one complete delivery).
+        let mut usage_records = 0;
+        if let Some(stream) = &self.usage_stream {
+            let delivery = crate::detect::usage_rows::delivery_id(Utc::now());
+            let records = crate::detect::usage_rows::records(
+                &analysis.summary,
+                &crate::detect::usage_rows::FileIdentity {
+                    file: key,
+                    delivery: &delivery,
+                    account: &log_key.account,
+                    region: &log_key.region,
+                    file_date: log_key.date,
+                    delivered: log_key.delivered,
+                },
+                crate::detect::usage_rows::MAX_RECORD_BYTES,
+            );
+            usage_records = records.len();
+            stream.send(records).await?;
+        }
         info!(
+            usage_records,
             bucket = %obj.bucket, key = %key, records = analysis.records, kms_records = analysis.kms_records,
             bad_records = analysis.bad_records, duplicates = analysis.duplicates, datums = datums.len(),
             summary = %summary_key, "processed"

@@ -3,9 +3,11 @@
 //! configuration, and the three handlers (log processor, alarm enricher, monthly review).
 
 pub mod alarm_enricher;
+pub mod athena;
 pub mod cloudwatch;
 pub mod config;
 pub mod discover;
+pub mod firehose;
 pub mod inventory;
 pub mod kms;
 pub mod log_processor;

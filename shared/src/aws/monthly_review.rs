@@ -57,6 +57,13 @@ pub struct ReviewConfig {
     /// `KEYTRAIL_INVENTORY_CONCURRENCY` (default 8, 1 to 64): accounts × Regions
     /// read at once.
     pub inventory_concurrency: usize,
+    /// `KEYTRAIL_USAGE_TABLE` (`database.table`): the KMS usage table. When set, the
+    /// month is aggregated by Athena (the Athena engine) instead of merging the
+    /// per-file summaries (the summary engine).
+    pub usage_table: Option<String>,
+    /// `KEYTRAIL_ATHENA_WORKGROUP`: the workgroup the usage-table query runs in
+    /// (required with `KEYTRAIL_USAGE_TABLE`).
+    pub athena_workgroup: Option<String>,
 }
 
 impl ReviewConfig {
@@ -76,6 +83,8 @@ impl ReviewConfig {
         "KEYTRAIL_MEMBER_ROLE",
         "KEYTRAIL_MEMBER_ACCOUNTS",
         "KEYTRAIL_INVENTORY_CONCURRENCY",
+        "KEYTRAIL_USAGE_TABLE",
+        "KEYTRAIL_ATHENA_WORKGROUP",
     ];
 
     pub fn from_env() -> Result<ReviewConfig, ConfigError> {
@@ -93,6 +102,18 @@ impl ReviewConfig {
         let member_role = get("KEYTRAIL_MEMBER_ROLE");
         let member_accounts = get("KEYTRAIL_MEMBER_ACCOUNTS");
         let inventory_concurrency = env.number("KEYTRAIL_INVENTORY_CONCURRENCY", 8, 1..=64);
+        let usage_table = get("KEYTRAIL_USAGE_TABLE");
+        let athena_workgroup = get("KEYTRAIL_ATHENA_WORKGROUP");
+        if let Some(t) = &usage_table {
+            crate::review::usage_table::check_table(t)
+                .map_err(|e| ConfigError(format!("KEYTRAIL_USAGE_TABLE: {e}")))?;
+            if athena_workgroup.is_none() {
+                return Err(ConfigError(
+                    "KEYTRAIL_USAGE_TABLE is set: KEYTRAIL_ATHENA_WORKGROUP is required with it"
+                        .into(),
+                ));
+            }
+        }
         Ok(ReviewConfig {
             log_bucket: env.required("KEYTRAIL_LOG_BUCKET")?,
             log_prefix: get("KEYTRAIL_LOG_PREFIX").map(|p| p.trim_matches('/').to_owned()),
@@ -118,6 +139,8 @@ impl ReviewConfig {
                 }
             },
             inventory_concurrency: inventory_concurrency? as usize,
+            usage_table,
+            athena_workgroup,
         })
     }
 }
@@ -158,6 +181,16 @@ pub struct Reviewer<S, R, N> {
     pub sources: R,
     pub notifier: N,
     pub config: ReviewConfig,
+    /// Athena, for the usage table (`KEYTRAIL_USAGE_TABLE`).
+    pub athena: Option<crate::aws::athena::AthenaQueries>,
+}
+
+/// The month's usage, from either engine, with where it came from.
+struct MonthInput {
+    usage: Summary,
+    coverage: crate::review::month::Coverage,
+    /// The accounts and Regions whose logs the month holds.
+    scanned: Vec<(String, String)>,
 }
 
 /// One day's inputs.
@@ -174,7 +207,14 @@ impl<S: ObjectStore + 'static, R: ReviewSources, N: Notifier> Reviewer<S, R, N> 
             sources,
             notifier,
             config,
+            athena: None,
         }
+    }
+
+    /// Runs the usage-table query (with `KEYTRAIL_USAGE_TABLE`) through `athena`.
+    pub fn with_athena(mut self, athena: crate::aws::athena::AthenaQueries) -> Self {
+        self.athena = Some(athena);
+        self
     }
 
     fn summary_bucket(&self) -> &str {
@@ -262,6 +302,66 @@ impl<S: ObjectStore + 'static, R: ReviewSources, N: Notifier> Reviewer<S, R, N> 
             tuning: tuning.clone(),
             ..c.settings.clone()
         };
+        let MonthInput {
+            mut usage,
+            coverage,
+            scanned,
+        } = match (&c.usage_table, &self.athena) {
+            (Some(table), Some(athena)) => self.athena_usage(athena, table, month).await?,
+            (Some(_), None) => {
+                return Err(ReviewError::Request(
+                    "KEYTRAIL_USAGE_TABLE is set but no Athena client was given".into(),
+                ));
+            }
+            (None, _) => self.summary_usage(month, tuning).await?,
+        };
+        crate::review::month::keep_month(&mut usage, month);
+
+        let (keys, refusals) = match self.sources.inventory(&scanned).await {
+            Ok(inv) => (Some(inv.keys), inv.refusals),
+            Err(e) => {
+                warn!(error = %e, "KMS inventory not available; the inventory comes from the logs");
+                (None, Vec::new())
+            }
+        };
+        let trails = match self.sources.trails().await {
+            Ok(t) => Some(t),
+            Err(e) => {
+                warn!(error = %e, "CloudTrail configuration not available; trail checks not run");
+                None
+            }
+        };
+        let baseline = self.load_baseline().await?;
+        let report = build_report(&ReviewInput {
+            month,
+            usage: &usage,
+            coverage,
+            keys,
+            trails,
+            baseline: baseline.as_ref(),
+            settings: &settings,
+            generated_at: Utc::now(),
+            scope: crate::review::report::Scope::from_pairs(
+                scanned.iter().map(|(a, r)| (a.as_str(), r.as_str())),
+            ),
+            // The reviewer always writes the next baseline (run() above).
+            baseline_saved: true,
+        });
+        let mut report = report;
+        report.inventory_refusals = refusals;
+        let next = updated_baseline(baseline.as_ref(), month, &usage, &report);
+        Ok((report, next))
+    }
+
+    /// The summary engine: the month's per-file summaries merged as they stream in,
+    /// and the raw logs of files that have none.
+    async fn summary_usage(
+        &self,
+        month: Month,
+        tuning: Arc<crate::detect::tuning::Tuning>,
+    ) -> Result<MonthInput, ReviewError> {
+        let c = &self.config;
+        let store = self.store.as_ref();
         let mut days: BTreeMap<String, DayFiles> = BTreeMap::new();
         let mut scanned: Vec<(String, String)> = Vec::new();
         for (root, account) in
@@ -337,49 +437,38 @@ impl<S: ObjectStore + 'static, R: ReviewSources, N: Notifier> Reviewer<S, R, N> 
             }
         }
         usage.merge_owned(self.backfill(backfill_keys, tuning).await?);
-        // Each cross-account call once, as the caller's copy.
-        usage.count_shared_events_once();
-        // Only the month's events count (a delivery can straddle midnight at month ends).
-        let inside = |t: DateTime<Utc>| t >= month.start() && t < month.end();
-        usage
-            .usage
-            .retain(|_, s| inside(s.first_seen) || inside(s.last_seen));
-        usage.days.retain(|d, _| d.starts_with(&month.to_string()));
-
-        let (keys, refusals) = match self.sources.inventory(&scanned).await {
-            Ok(inv) => (Some(inv.keys), inv.refusals),
-            Err(e) => {
-                warn!(error = %e, "KMS inventory not available; the inventory comes from the logs");
-                (None, Vec::new())
-            }
-        };
-        let trails = match self.sources.trails().await {
-            Ok(t) => Some(t),
-            Err(e) => {
-                warn!(error = %e, "CloudTrail configuration not available; trail checks not run");
-                None
-            }
-        };
-        let baseline = self.load_baseline().await?;
-        let report = build_report(&ReviewInput {
-            month,
-            usage: &usage,
+        coverage.engine = "summaries".into();
+        Ok(MonthInput {
+            usage,
             coverage,
-            keys,
-            trails,
-            baseline: baseline.as_ref(),
-            settings: &settings,
-            generated_at: Utc::now(),
-            scope: crate::review::report::Scope::from_pairs(
-                scanned.iter().map(|(a, r)| (a.as_str(), r.as_str())),
-            ),
-            // The reviewer always writes the next baseline (run() above).
-            baseline_saved: true,
-        });
-        let mut report = report;
-        report.inventory_refusals = refusals;
-        let next = updated_baseline(baseline.as_ref(), month, &usage, &report);
-        Ok((report, next))
+            scanned,
+        })
+    }
+
+    /// The Athena engine: the month aggregated by one query over the KMS usage
+    /// table; no log or summary object is listed or read.
+    async fn athena_usage(
+        &self,
+        athena: &crate::aws::athena::AthenaQueries,
+        table: &str,
+        month: Month,
+    ) -> Result<MonthInput, ReviewError> {
+        let m = crate::aws::athena::read_month(athena, table, month)
+            .await
+            .map_err(|e| match e {
+                crate::aws::athena::UsageQueryError::Aws(e) => ReviewError::Aws(e),
+                other => ReviewError::Request(other.to_string()),
+            })?;
+        Ok(MonthInput {
+            scanned: m
+                .usage
+                .scope
+                .iter()
+                .map(|(a, r, _)| (a.clone(), r.clone()))
+                .collect(),
+            usage: m.usage.summary,
+            coverage: m.coverage,
+        })
     }
 
     async fn load_baseline(&self) -> Result<Option<Baseline>, ReviewError> {

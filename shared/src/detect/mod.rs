@@ -19,3 +19,4 @@ pub mod principal;
 pub mod shared_events;
 pub mod summary;
 pub mod tuning;
+pub mod usage_rows;

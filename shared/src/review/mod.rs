@@ -7,3 +7,4 @@ pub mod month;
 pub mod render;
 pub mod report;
 pub mod trail;
+pub mod usage_table;

@@ -83,6 +83,11 @@ impl std::fmt::Display for Month {
 /// Where the usage data came from.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Coverage {
+    /// Where the usage came from: `summaries` (the per-file summaries, raw logs for
+    /// days without them), `athena` (the KMS usage table) or `logs` (the CLI, from
+    /// a local tree).
+    #[serde(default)]
+    pub engine: String,
     pub days_in_month: u32,
     pub days_from_summaries: Vec<String>,
     pub days_backfilled: Vec<String>,
@@ -100,14 +105,23 @@ pub fn delivery_coverage(
     month: Month,
     deliveries: impl IntoIterator<Item = DateTime<Utc>>,
 ) -> Coverage {
+    delivery_coverage_counted(month, deliveries.into_iter().map(|t| (t, 1)))
+}
+
+/// [`delivery_coverage`] from delivery times with their numbers of files (the Athena
+/// engine counts files per delivery hour).
+pub fn delivery_coverage_counted(
+    month: Month,
+    deliveries: impl IntoIterator<Item = (DateTime<Utc>, u64)>,
+) -> Coverage {
     let mut hours: BTreeSet<String> = BTreeSet::new();
     let mut days: BTreeSet<String> = BTreeSet::new();
     let mut files = 0;
-    for t in deliveries {
-        if t < month.start() || t >= month.end() {
+    for (t, n) in deliveries {
+        if t < month.start() || t >= month.end() || n == 0 {
             continue;
         }
-        files += 1;
+        files += n;
         days.insert(t.format("%Y-%m-%d").to_string());
         hours.insert(t.format("%Y-%m-%dT%H").to_string());
     }
@@ -130,4 +144,17 @@ pub fn delivery_coverage(
         }
     }
     c
+}
+
+/// The month's usage, as both review engines report it: each cross-account call
+/// counted once (as the caller's copy), and only the month's events (a delivery can
+/// straddle midnight at a month's ends).
+pub fn keep_month(usage: &mut crate::detect::summary::Summary, month: Month) {
+    usage.count_shared_events_once();
+    let inside = |t: DateTime<Utc>| t >= month.start() && t < month.end();
+    usage
+        .usage
+        .retain(|_, s| inside(s.first_seen) || inside(s.last_seen));
+    let prefix = month.to_string();
+    usage.days.retain(|d, _| d.starts_with(&prefix));
 }

@@ -124,6 +124,7 @@ pub(crate) fn fixture() -> Report {
             regions: vec!["eu-west-1".into()],
         },
         coverage: Coverage {
+            engine: "summaries".into(),
             days_in_month: 30,
             days_from_summaries: days[..27]
                 .iter()

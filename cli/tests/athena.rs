@@ -1,0 +1,211 @@
+//! `keytrail review --engine athena`: the month from the KMS usage table through
+//! Athena (here moto's, with the default credential chain pointed at it), against
+//! `keytrail review` over the same files. The table's rows are the sample tree's
+//! per-file summaries; DuckDB runs the review's query over them and moto's Athena
+//! hands its result to the CLI (`scripts/usage-sql.py`). Needs the `aws` feature,
+//! moto_server and python3 with duckdb and sqlglot (`scripts/install-test-deps.sh`).
+#![cfg(feature = "aws")]
+
+mod common;
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use common::root;
+use keytrail::{
+    AnalysisOptions, FileIdentity, MAX_RECORD_BYTES, Month, analyse, delivery_id, month_query,
+    parse_log_key, usage_records,
+};
+
+struct Moto(Child, String);
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn moto() -> Moto {
+    let bin = std::env::var("KEYTRAIL_MOTO_SERVER").unwrap_or_else(|_| "moto_server".into());
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port();
+    let child = Command::new(&bin)
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{bin}: {e} (scripts/install-test-deps.sh installs moto)"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "moto did not start");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    Moto(child, format!("http://127.0.0.1:{port}"))
+}
+
+/// The sample tree's files as usage-table rows under `dir` (yyyy/MM/dd/HH/).
+fn rows_of_sample_tree(dir: &Path) {
+    let mut stack = vec![root().join("events/logs")];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).expect("dir").flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            let shown = p.to_string_lossy().into_owned();
+            let Some(at) = shown.find("AWSLogs/") else {
+                continue;
+            };
+            let Some(lk) = parse_log_key(&shown[at..]) else {
+                continue;
+            };
+            let bytes = std::fs::read(&p).expect("log");
+            let summary = analyse(&shown, &bytes[..], &AnalysisOptions::default()).summary;
+            let delivery = delivery_id(lk.delivered);
+            let records = usage_records(
+                &summary,
+                &FileIdentity {
+                    file: &shown[at..],
+                    delivery: &delivery,
+                    account: &lk.account,
+                    region: &lk.region,
+                    file_date: lk.date,
+                    delivered: lk.delivered,
+                },
+                MAX_RECORD_BYTES,
+            );
+            let out = dir.join(lk.delivered.format("%Y/%m/%d/%H").to_string());
+            std::fs::create_dir_all(&out).expect("mkdir");
+            std::fs::write(out.join(format!("{}.json", lk.stem)), records.concat()).expect("rows");
+        }
+    }
+}
+
+fn review_json(args: &[&str], endpoint: &str) -> serde_json::Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_keytrail"))
+        .args(args)
+        .current_dir(root())
+        .env("AWS_ENDPOINT_URL", endpoint)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_REGION", "us-east-1")
+        .env_remove("AWS_PROFILE")
+        .output()
+        .expect("keytrail");
+    assert!(
+        out.status.success(),
+        "keytrail {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("report");
+    v["generated_at"] = serde_json::Value::Null;
+    v
+}
+
+#[test]
+fn review_from_the_usage_table_is_the_review_of_the_files() {
+    let moto = moto();
+    let dir = tempfile::tempdir().expect("tmp");
+    rows_of_sample_tree(dir.path());
+    let month = Month::parse("2026-10").expect("month");
+    let sql = month_query("keytrail.kms_usage", month).expect("query");
+    let python = std::env::var("KEYTRAIL_PYTHON").unwrap_or_else(|_| "python3".into());
+    let mut child = Command::new(&python)
+        .arg(root().join("scripts/usage-sql.py"))
+        .arg(dir.path())
+        .args(["--table", "keytrail.kms_usage", "--moto", &moto.1])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3");
+    std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), sql.as_bytes())
+        .expect("query");
+    let out = child.wait_with_output().expect("usage-sql.py");
+    assert!(
+        out.status.success(),
+        "usage-sql.py: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let athena = review_json(
+        &[
+            "review",
+            "--engine",
+            "athena",
+            "--usage-table",
+            "keytrail.kms_usage",
+            "--workgroup",
+            "primary",
+            "--month",
+            "2026-10",
+            "--format",
+            "json",
+        ],
+        &moto.1,
+    );
+    let logs = review_json(
+        &[
+            "review",
+            "events/logs",
+            "--month",
+            "2026-10",
+            "--format",
+            "json",
+        ],
+        &moto.1,
+    );
+    assert_eq!(athena["coverage"]["engine"], "athena");
+    assert_eq!(logs["coverage"]["engine"], "logs");
+    assert_eq!(
+        athena["coverage"]["log_files"],
+        logs["coverage"]["log_files"]
+    );
+    for section in [
+        "summary",
+        "keys",
+        "access_inventory",
+        "unused_keys",
+        "keys_pending_deletion",
+        "cross_account_principals",
+        "findings_per_week",
+        "top_failing_principals",
+        "key_lifecycle",
+        "charts",
+        "scope",
+        "trend",
+    ] {
+        assert_eq!(athena[section], logs[section], "{section}");
+    }
+    assert!(athena["summary"]["kms_calls"].as_u64().expect("calls") > 300);
+}
+
+#[test]
+fn the_athena_engine_needs_its_table_and_workgroup() {
+    let out = common::keytrail(&["review", "--engine", "athena", "--month", "2026-10"]);
+    assert!(!out.status.success());
+    let e = common::stderr(&out);
+    assert!(e.contains("--usage-table"), "{e}");
+    let out = common::keytrail(&[
+        "review",
+        "--engine",
+        "athena",
+        "--usage-table",
+        "db.t; DROP",
+        "--workgroup",
+        "w",
+        "--month",
+        "2026-10",
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        common::stderr(&out).contains("is not a table name"),
+        "{}",
+        common::stderr(&out)
+    );
+}

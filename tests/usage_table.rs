@@ -1,0 +1,540 @@
+//! The KMS usage table end to end, against moto: a generated organisation tree
+//! (`AWSLogs/o-…/<account>/…`, 10 accounts × 3 Regions, with cross-account use
+//! inside the organisation and from outside it) goes through the log processor,
+//! which sends its rows to a Firehose delivery stream that writes them into S3. The
+//! monthly review then runs on both engines:
+//!
+//! - the summary engine merges the per-file summaries;
+//! - the Athena engine sends its query to Athena; moto does not run SQL, so DuckDB
+//!   runs the same query text over the rows Firehose wrote (after sqlglot parsed it
+//!   as Trino), and moto's Athena returns DuckDB's result to the Lambda's client.
+//!
+//! Both reports must be the same, and the inventory must span every account and
+//! Region (the review assumes the member role in each).
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use aws_config::Region;
+use aws_sdk_s3::config::{Credentials, SharedCredentialsProvider};
+use chrono::{DateTime, Duration, Utc};
+use keytrail::{
+    AthenaQueries, AwsReviewSources, CloudWatchSink, FileIdentity, Month, ObjectRef,
+    OrgReviewSources, Processor, ProcessorConfig, Report, ReviewConfig, Reviewer, S3Store,
+    SnsNotifier, UsageStream, athena_client, cloudtrail_client, cloudwatch_client, delivery_id,
+    firehose_client, kms_client, month_query, parse_log_key, s3_client, sns_client,
+};
+use keytrail_tests::{FaultProxy, MOTO_DEFAULT_ACCOUNT, Moto, gz_log, repo_root};
+use serde_json::{Value, json};
+
+const BUCKET: &str = "keytrail-org-usage";
+const ORG: &str = "o-usage00001";
+const REGIONS: [&str; 3] = ["us-east-1", "eu-west-1", "ap-southeast-2"];
+const ROLE: &str = "keytrail-inventory-read";
+const STREAM: &str = "keytrail-kms-usage";
+const TABLE: &str = "keytrail.kms_usage";
+/// An account outside the organisation.
+const OUTSIDER: &str = "999988887777";
+
+async fn as_account(
+    base: &aws_config::SdkConfig,
+    account: &str,
+    region: &str,
+) -> aws_config::SdkConfig {
+    let out = aws_sdk_sts::Client::new(base)
+        .assume_role()
+        .role_arn(format!("arn:aws:iam::{account}:role/{ROLE}"))
+        .role_session_name("setup")
+        .send()
+        .await
+        .expect("assume role");
+    let c = out.credentials().expect("credentials");
+    let creds = Credentials::new(
+        c.access_key_id(),
+        c.secret_access_key(),
+        Some(c.session_token().to_owned()),
+        None,
+        "moto",
+    );
+    base.to_builder()
+        .credentials_provider(SharedCredentialsProvider::new(creds))
+        .region(Region::new(region.to_owned()))
+        .build()
+}
+
+/// A KMS call as CloudTrail logs it in `recipient`'s trail: `caller`'s role `role`
+/// on `key` (in resources[]), `shared` naming the call's other copy.
+#[allow(clippy::too_many_arguments)]
+fn kms_call(
+    t: DateTime<Utc>,
+    id: &str,
+    event: &str,
+    caller: &str,
+    role: &str,
+    recipient: &str,
+    key: &str,
+    region: &str,
+    shared: Option<&str>,
+    error: Option<&str>,
+) -> Value {
+    let mut v = json!({
+        "eventVersion": "1.10",
+        "userIdentity": {"type": "AssumedRole", "principalId": "AROAEXAMPLE:s", "accountId": caller,
+            "arn": format!("arn:aws:sts::{caller}:assumed-role/{role}/s"),
+            "sessionContext": {"sessionIssuer": {"type": "Role", "principalId": "AROAEXAMPLE",
+                "arn": format!("arn:aws:iam::{caller}:role/{role}"), "accountId": caller, "userName": role}}},
+        "eventTime": t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "eventSource": "kms.amazonaws.com", "eventName": event, "awsRegion": region,
+        "sourceIPAddress": format!("10.{}.0.{}", &caller[..2], id.len() % 200), "userAgent": "aws-sdk-rust/1.0",
+        "requestParameters": {"encryptionContext": {"app": role}},
+        "responseElements": null,
+        "requestID": format!("req-{id}"), "eventID": format!("{id}-{recipient}"), "readOnly": true,
+        "resources": [{"accountId": recipient, "type": "AWS::KMS::Key", "ARN": key}],
+        "eventType": "AwsApiCall", "managementEvent": true, "recipientAccountId": recipient,
+        "eventCategory": "Management"
+    });
+    if let Some(s) = shared {
+        v["sharedEventID"] = json!(s);
+    }
+    if let Some(code) = error {
+        v["errorCode"] = json!(code);
+        v["errorMessage"] = json!("not authorized");
+    }
+    v
+}
+
+fn log_key(account: &str, region: &str, at: DateTime<Utc>, n: &str) -> String {
+    format!(
+        "AWSLogs/{ORG}/{account}/CloudTrail/{region}/{}/{account}_CloudTrail_{region}_{}_{n}.json.gz",
+        at.format("%Y/%m/%d"),
+        at.format("%Y%m%dT%H%MZ")
+    )
+}
+
+/// Copies what Firehose wrote under `keytrail/usage/` to `dir`, its folders kept.
+async fn download_usage_rows(s3: &aws_sdk_s3::Client, dir: &Path) -> usize {
+    let mut pages = s3
+        .list_objects_v2()
+        .bucket(BUCKET)
+        .prefix("keytrail/usage/")
+        .into_paginator()
+        .send();
+    let mut n = 0;
+    while let Some(page) = pages.next().await {
+        for o in page.expect("list").contents() {
+            let key = o.key().expect("key");
+            let body = s3
+                .get_object()
+                .bucket(BUCKET)
+                .key(key)
+                .send()
+                .await
+                .expect("get")
+                .body
+                .collect()
+                .await
+                .expect("body")
+                .into_bytes();
+            let path = dir.join(key.trim_start_matches("keytrail/usage/"));
+            std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+            std::fs::write(path, body).expect("write");
+            n += 1;
+        }
+    }
+    n
+}
+
+/// Runs `sql` with DuckDB over `dir` and queues the result in moto's Athena.
+fn duckdb_into_moto(dir: &Path, sql: &str, moto: &str) -> u64 {
+    use std::io::Write;
+    let python = std::env::var("KEYTRAIL_PYTHON").unwrap_or_else(|_| "python3".into());
+    let mut child = std::process::Command::new(&python)
+        .arg(repo_root().join("scripts/usage-sql.py"))
+        .arg(dir)
+        .args([
+            "--table",
+            TABLE,
+            "--moto",
+            moto,
+            "--account",
+            MOTO_DEFAULT_ACCOUNT,
+        ])
+        .args(["--region", "us-east-1"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(sql.as_bytes())
+        .expect("query");
+    let out = child.wait_with_output().expect("usage-sql.py");
+    assert!(
+        out.status.success(),
+        "usage-sql.py (python3 with duckdb and sqlglot: scripts/install-test-deps.sh): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).expect("result");
+    v["rows"].as_array().expect("rows").len() as u64
+}
+
+/// The report without what differs by engine or by run: when it ran, and where the
+/// coverage says the usage came from.
+fn comparable(r: &Report) -> Value {
+    let mut v = serde_json::to_value(r).expect("json");
+    v["generated_at"] = Value::Null;
+    for k in [
+        "engine",
+        "summaries",
+        "days_from_summaries",
+        "days_backfilled",
+    ] {
+        v["coverage"][k] = Value::Null;
+    }
+    v
+}
+
+#[tokio::test]
+async fn both_engines_give_the_same_report_of_an_organisation_month() {
+    let moto = Moto::start_multi_account();
+    let direct = moto.sdk_config().await;
+
+    // The organisation: this account and 9 members.
+    let org = aws_sdk_organizations::Client::new(&direct);
+    org.create_organization()
+        .feature_set(aws_sdk_organizations::types::OrganizationFeatureSet::All)
+        .send()
+        .await
+        .expect("organization");
+    let mut accounts = vec![MOTO_DEFAULT_ACCOUNT.to_owned()];
+    for i in 0..9 {
+        let out = org
+            .create_account()
+            .account_name(format!("member-{i}"))
+            .email(format!("member-{i}@example.com"))
+            .send()
+            .await
+            .expect("account");
+        accounts.push(
+            out.create_account_status()
+                .and_then(|s| s.account_id())
+                .expect("account id")
+                .to_owned(),
+        );
+    }
+    // A key in every account and Region.
+    let mut keys = std::collections::BTreeMap::new();
+    for account in &accounts {
+        for region in REGIONS {
+            let conf = as_account(&direct, account, region).await;
+            let arn = kms_client(&conf)
+                .create_key()
+                .send()
+                .await
+                .expect("key")
+                .key_metadata()
+                .and_then(|m| m.arn())
+                .expect("arn")
+                .to_owned();
+            keys.insert((account.clone(), region), arn);
+        }
+    }
+
+    let s3 = s3_client(&direct);
+    s3.create_bucket()
+        .bucket(BUCKET)
+        .send()
+        .await
+        .expect("bucket");
+    let firehose = firehose_client(&direct);
+    firehose
+        .create_delivery_stream()
+        .delivery_stream_name(STREAM)
+        .delivery_stream_type(aws_sdk_firehose::types::DeliveryStreamType::DirectPut)
+        .extended_s3_destination_configuration(
+            aws_sdk_firehose::types::ExtendedS3DestinationConfiguration::builder()
+                .bucket_arn(format!("arn:aws:s3:::{BUCKET}"))
+                .role_arn(format!("arn:aws:iam::{MOTO_DEFAULT_ACCOUNT}:role/firehose"))
+                .prefix("keytrail/usage/")
+                .build()
+                .expect("destination"),
+        )
+        .send()
+        .await
+        .expect("delivery stream");
+
+    // The month's logs: each account and Region delivers on three days; its app
+    // role decrypts with its key (one call denied); account 1's role uses account
+    // 0's key in every Region (logged in both accounts, one sharedEventID), and an
+    // account outside the organisation uses account 2's (logged there only).
+    let month = Month::previous_of(Utc::now());
+    let day = |d: u32, h: u32| -> DateTime<Utc> {
+        format!("{month}-{d:02}T{h:02}:05:00Z")
+            .parse()
+            .expect("time")
+    };
+    let mut uploads: Vec<(String, Vec<Value>)> = Vec::new();
+    for (a, account) in accounts.iter().enumerate() {
+        for region in REGIONS {
+            let key = &keys[&(account.clone(), region)];
+            for (f, at) in [day(3, 9), day(14, 15), day(27, 23)]
+                .into_iter()
+                .enumerate()
+            {
+                let id = format!("{a}-{region}-{f}");
+                let mut records = vec![
+                    kms_call(
+                        at - Duration::minutes(4),
+                        &format!("{id}-d"),
+                        "Decrypt",
+                        account,
+                        "app",
+                        account,
+                        key,
+                        region,
+                        None,
+                        None,
+                    ),
+                    kms_call(
+                        at - Duration::minutes(3),
+                        &format!("{id}-g"),
+                        "GenerateDataKey",
+                        account,
+                        "app",
+                        account,
+                        key,
+                        region,
+                        None,
+                        None,
+                    ),
+                ];
+                if f == 1 {
+                    records.push(kms_call(
+                        at - Duration::minutes(2),
+                        &format!("{id}-x"),
+                        "Decrypt",
+                        account,
+                        "batch",
+                        account,
+                        key,
+                        region,
+                        None,
+                        Some("AccessDeniedException"),
+                    ));
+                }
+                if a == 1 {
+                    let owner = &accounts[0];
+                    let theirs = &keys[&(owner.clone(), region)];
+                    let shared = format!("shared-{region}-{f}");
+                    records.push(kms_call(
+                        at - Duration::minutes(1),
+                        &format!("{id}-c"),
+                        "Decrypt",
+                        account,
+                        "reporting",
+                        account,
+                        theirs,
+                        region,
+                        Some(&shared),
+                        None,
+                    ));
+                    // The key owner's copy, in account 0's trail.
+                    uploads.push((
+                        log_key(owner, region, at, &format!("owner{f}")),
+                        vec![kms_call(
+                            at - Duration::minutes(1),
+                            &format!("{id}-c"),
+                            "Decrypt",
+                            account,
+                            "reporting",
+                            owner,
+                            theirs,
+                            region,
+                            Some(&shared),
+                            None,
+                        )],
+                    ));
+                }
+                if a == 2 {
+                    records.push(kms_call(
+                        at - Duration::minutes(1),
+                        &format!("{id}-o"),
+                        "Decrypt",
+                        OUTSIDER,
+                        "partner",
+                        account,
+                        key,
+                        region,
+                        Some(&format!("outside-{region}-{f}")),
+                        None,
+                    ));
+                }
+                uploads.push((log_key(account, region, at, &format!("f{f}")), records));
+            }
+        }
+    }
+    let processor = Processor::new(
+        S3Store { client: s3.clone() },
+        CloudWatchSink {
+            client: cloudwatch_client(&direct),
+        },
+        ProcessorConfig {
+            usage_stream: Some(STREAM.into()),
+            max_metric_age: std::time::Duration::from_secs(30 * 365 * 24 * 3600),
+            ..ProcessorConfig::default()
+        },
+    )
+    .with_usage_stream(UsageStream {
+        client: firehose.clone(),
+        name: STREAM.into(),
+    });
+    for (key, records) in &uploads {
+        s3.put_object()
+            .bucket(BUCKET)
+            .key(key)
+            .body(gz_log(records).into())
+            .send()
+            .await
+            .expect("upload");
+        processor
+            .process_object(
+                &ObjectRef {
+                    bucket: BUCKET.into(),
+                    key: key.clone(),
+                    raw_key: key.clone(),
+                },
+                None,
+            )
+            .await
+            .expect("process");
+    }
+    assert_eq!(uploads.len(), 10 * 3 * 3 + 3 * 3);
+    // Firehose delivers at least once: the rows of one file arrive a second time,
+    // as a later delivery, and must not count twice.
+    let (again_key, again_records) = &uploads[4];
+    let lk = parse_log_key(again_key).expect("log key");
+    let summary = keytrail::analyse(
+        again_key,
+        &keytrail_tests::gz_log(again_records)[..],
+        &keytrail::AnalysisOptions::default(),
+    )
+    .summary;
+    let later = delivery_id(Utc::now() + Duration::minutes(5));
+    UsageStream {
+        client: firehose.clone(),
+        name: STREAM.into(),
+    }
+    .send(keytrail::usage_records(
+        &summary,
+        &FileIdentity {
+            file: again_key,
+            delivery: &later,
+            account: &lk.account,
+            region: &lk.region,
+            file_date: lk.date,
+            delivered: lk.delivered,
+        },
+        keytrail::MAX_RECORD_BYTES,
+    ))
+    .await
+    .expect("second delivery");
+
+    // The review, on both engines, through the recording proxy.
+    let proxy = FaultProxy::start(&moto.endpoint).await;
+    let through = proxy.sdk_config().await;
+    let reviewer = |usage_table: bool| {
+        let config = ReviewConfig::from_lookup(|k| match k {
+            "KEYTRAIL_LOG_BUCKET" => Some(BUCKET.into()),
+            "KEYTRAIL_MEMBER_ROLE" => Some(ROLE.into()),
+            "KEYTRAIL_MEMBER_ACCOUNTS" => Some("logs".into()),
+            "KEYTRAIL_USAGE_TABLE" if usage_table => Some(TABLE.into()),
+            "KEYTRAIL_ATHENA_WORKGROUP" if usage_table => Some("primary".into()),
+            _ => None,
+        })
+        .expect("config");
+        let sources = OrgReviewSources::new(
+            AwsReviewSources {
+                kms: kms_client(&through),
+                cloudtrail: cloudtrail_client(&through),
+                s3: s3_client(&through),
+            },
+            through.clone(),
+            config.member_role.clone(),
+            config.member_accounts.clone(),
+            config.inventory_concurrency,
+        );
+        let r = Reviewer::new(
+            S3Store {
+                client: s3_client(&through),
+            },
+            sources,
+            SnsNotifier {
+                client: sns_client(&through),
+            },
+            config,
+        );
+        if usage_table {
+            r.with_athena(AthenaQueries {
+                client: athena_client(&through),
+                workgroup: "primary".into(),
+            })
+        } else {
+            r
+        }
+    };
+    let (from_summaries, _) = reviewer(false).review(month).await.expect("summary engine");
+    let dir = tempfile::tempdir().expect("tmp");
+    let objects = download_usage_rows(&s3, dir.path()).await;
+    assert!(objects >= uploads.len(), "Firehose wrote {objects} objects");
+    let sql = month_query(TABLE, month).expect("query");
+    let result_rows = duckdb_into_moto(dir.path(), &sql, &moto.endpoint);
+    proxy.clear();
+    let (from_athena, _) = reviewer(true).review(month).await.expect("Athena engine");
+
+    // The Athena engine sent exactly that query, listed no log or summary object,
+    // and read the result Athena (here DuckDB) computed.
+    let seen = proxy.seen();
+    let started: Vec<&keytrail_tests::SeenRequest> = seen
+        .iter()
+        .filter(|r| r.operation == "AmazonAthena.StartQueryExecution")
+        .collect();
+    assert_eq!(started.len(), 1, "one query for the month");
+    let body = &started[0].json;
+    assert_eq!(body["QueryString"], sql.as_str());
+    assert_eq!(body["WorkGroup"], "primary");
+    assert!(
+        !seen.iter().any(|r| r.operation == "ListObjectsV2"),
+        "the Athena engine lists no S3 objects"
+    );
+    assert!(result_rows > 100, "{result_rows} result rows");
+    assert_eq!(from_athena.coverage.engine, "athena");
+    assert_eq!(from_summaries.coverage.engine, "summaries");
+    assert_eq!(from_athena.coverage.summaries, uploads.len() as u64);
+
+    // The same report.
+    assert_eq!(comparable(&from_athena), comparable(&from_summaries));
+    // Of the whole organisation: every account and Region's key, the cross-account
+    // calls inside the organisation counted once, the outsider named.
+    let listed: BTreeSet<&str> = from_athena.keys.iter().map(|k| k.key.as_str()).collect();
+    let created: BTreeSet<&str> = keys.values().map(String::as_str).collect();
+    assert_eq!(
+        listed, created,
+        "the inventory spans every account and Region"
+    );
+    assert_eq!(from_athena.scope.accounts.len(), 10);
+    assert_eq!(from_athena.scope.regions.len(), 3);
+    assert_eq!(from_athena.summary.calls_counted_once, 9);
+    // 10 accounts × 3 Regions × 3 files × 2 calls, 30 denied, 9 inside, 9 outside.
+    assert_eq!(from_athena.summary.kms_calls, 180 + 30 + 9 + 9);
+    assert!(
+        from_athena
+            .cross_account_principals
+            .iter()
+            .any(|c| c.principal.contains(OUTSIDER)),
+        "{:?}",
+        from_athena.cross_account_principals
+    );
+}
