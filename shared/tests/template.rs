@@ -1009,3 +1009,542 @@ fn security_hub_import_is_opt_in_and_scoped() {
     }
     assert_eq!(found, 1, "one BatchImportFindings statement");
 }
+
+// ------------------------------------------------------------------ the usage table
+
+/// The usage table's columns, in order, as the log processor's rows
+/// (`shared/src/detect/usage_rows.rs`) write them and the SQL reads them.
+const USAGE_COLUMNS: [(&str, &str); 36] = [
+    ("file", "string"),
+    ("delivery", "string"),
+    ("part", "int"),
+    ("parts", "int"),
+    ("account", "string"),
+    ("region", "string"),
+    ("file_date", "string"),
+    ("delivered", "string"),
+    ("kind", "string"),
+    ("key", "string"),
+    ("principal", "string"),
+    ("operation", "string"),
+    ("error_class", "string"),
+    ("service_originated", "boolean"),
+    ("n", "bigint"),
+    ("first_seen", "bigint"),
+    ("last_seen", "bigint"),
+    ("day", "string"),
+    ("rule", "string"),
+    ("label", "string"),
+    ("ip", "string"),
+    ("context_key", "string"),
+    ("truncated", "boolean"),
+    ("hour", "int"),
+    ("day_number", "int"),
+    ("failures", "bigint"),
+    ("event_id", "string"),
+    ("keys", "string"),
+    ("rules", "string"),
+    ("records", "bigint"),
+    ("kms_records", "bigint"),
+    ("bad_records", "bigint"),
+    ("keys_beyond_cap", "bigint"),
+    ("untracked", "bigint"),
+    ("first_event", "bigint"),
+    ("last_event", "bigint"),
+];
+
+/// Firehose appends `yyyy/MM/dd/HH/` to a prefix without expressions; the table
+/// projects those folders as `datehour`.
+const USAGE_PREFIX: &str = "keytrail/usage/";
+
+/// A resource by logical id: (its Condition, its Properties).
+fn resource<'a>(t: &'a Value, id: &str) -> (Option<&'a str>, &'a Value) {
+    let r = get(t, "Resources")
+        .and_then(|r| get(r, id))
+        .unwrap_or_else(|| panic!("template has no resource {id}"));
+    (
+        get(r, "Condition").and_then(Value::as_str),
+        get(r, "Properties").unwrap_or(&Value::Null),
+    )
+}
+
+/// The string of `!Sub "..."` (short form, one argument).
+fn sub_text(v: Option<&Value>) -> Option<&str> {
+    match tagged(v?)? {
+        (tag, value) if tag == "Sub" => value.as_str(),
+        _ => None,
+    }
+}
+
+/// The target of `!GetAtt X.Arn` (short form): `X.Arn`.
+fn get_att(v: Option<&Value>) -> Option<&str> {
+    match tagged(v?)? {
+        (tag, value) if tag == "GetAtt" => value.as_str(),
+        _ => None,
+    }
+}
+
+/// `[condition, then, else]` of `!If`.
+fn if_branches(v: &Value) -> Option<(&str, &Value, &Value)> {
+    let (tag, value) = tagged(v)?;
+    let b = value.as_sequence()?;
+    if tag != "If" || b.len() != 3 {
+        return None;
+    }
+    Some((b[0].as_str()?, &b[1], &b[2]))
+}
+
+/// A plain string value.
+fn str_of(v: Option<&Value>) -> Option<&str> {
+    v.and_then(Value::as_str)
+}
+
+/// Every policy statement of a role, each with the condition it is under (`!If`).
+fn role_statements<'a>(t: &'a Value, role: &str) -> Vec<(Option<&'a str>, &'a Value)> {
+    let (_, p) = resource(t, role);
+    get(p, "Policies")
+        .and_then(Value::as_sequence)
+        .into_iter()
+        .flatten()
+        .filter_map(|p| get(p, "PolicyDocument").and_then(|d| get(d, "Statement")))
+        .filter_map(Value::as_sequence)
+        .flatten()
+        .map(|s| match if_branches(s) {
+            Some((cond, then, otherwise)) => {
+                assert_eq!(
+                    ref_target(otherwise),
+                    Some("AWS::NoValue"),
+                    "{role}: a conditional statement's else is !Ref AWS::NoValue"
+                );
+                (Some(cond), then)
+            }
+            None => (None, s),
+        })
+        .collect()
+}
+
+/// The actions of a statement (one or a list).
+fn actions(statement: &Value) -> Vec<&str> {
+    match get(statement, "Action") {
+        Some(Value::String(a)) => vec![a.as_str()],
+        Some(Value::Sequence(a)) => a.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The statements of `role` that grant `action`, with their conditions.
+fn granting<'a>(t: &'a Value, role: &str, action: &str) -> Vec<(Option<&'a str>, &'a Value)> {
+    role_statements(t, role)
+        .into_iter()
+        .filter(|(_, s)| actions(s).contains(&action))
+        .collect()
+}
+
+/// The environment variable `var` of function `id`.
+fn function_env<'a>(t: &'a Value, id: &str, var: &str) -> &'a Value {
+    let (_, p) = resource(t, id);
+    get(p, "Environment")
+        .and_then(|e| get(e, "Variables"))
+        .and_then(|v| get(v, var))
+        .unwrap_or_else(|| panic!("{id} does not set {var}"))
+}
+
+/// The Glue table of the usage rows: its schema (the columns the writer and the SQL
+/// use, in order), Parquet, and the `datehour` projection over Firehose's folders.
+#[test]
+fn usage_table_schema_and_projection() {
+    let t = template();
+    let (cond, p) = resource(&t, "UsageTable");
+    assert_eq!(cond, Some("UsageTableCond"));
+    assert_eq!(
+        get(p, "DatabaseName").and_then(ref_target),
+        Some("AthenaDatabase")
+    );
+    let input = get(p, "TableInput").expect("TableInput");
+    assert_eq!(
+        get(input, "Name").and_then(ref_target),
+        Some("UsageTableName")
+    );
+    assert_eq!(
+        get(input, "TableType").and_then(Value::as_str),
+        Some("EXTERNAL_TABLE")
+    );
+    assert!(
+        get(input, "Description")
+            .and_then(Value::as_str)
+            .is_some_and(|d| !d.is_empty()),
+        "the usage table has a Description"
+    );
+
+    let sd = get(input, "StorageDescriptor").expect("StorageDescriptor");
+    let columns: Vec<(&str, &str)> = get(sd, "Columns")
+        .and_then(Value::as_sequence)
+        .expect("Columns")
+        .iter()
+        .map(|c| {
+            (
+                get(c, "Name").and_then(Value::as_str).unwrap_or("?"),
+                get(c, "Type").and_then(Value::as_str).unwrap_or("?"),
+            )
+        })
+        .collect();
+    assert_eq!(columns, USAGE_COLUMNS, "the usage table's columns");
+    assert_eq!(
+        str_of(get(sd, "InputFormat")),
+        Some("org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat")
+    );
+    assert_eq!(
+        str_of(get(sd, "OutputFormat")),
+        Some("org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat")
+    );
+    assert_eq!(
+        str_of(get(sd, "SerdeInfo").and_then(|i| get(i, "SerializationLibrary"))),
+        Some("org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe")
+    );
+    let location = format!("s3://${{KeytrailBucket}}/{USAGE_PREFIX}");
+    assert_eq!(sub_text(get(sd, "Location")), Some(location.as_str()));
+
+    let keys: Vec<(&str, &str)> = get(input, "PartitionKeys")
+        .and_then(Value::as_sequence)
+        .expect("PartitionKeys")
+        .iter()
+        .filter_map(|k| Some((get(k, "Name")?.as_str()?, get(k, "Type")?.as_str()?)))
+        .collect();
+    assert_eq!(keys, [("datehour", "string")]);
+
+    let params = get(input, "Parameters").expect("Parameters");
+    for (name, want) in [
+        ("projection.enabled", "true"),
+        ("projection.datehour.type", "date"),
+        ("projection.datehour.format", "yyyy/MM/dd/HH"),
+        ("projection.datehour.range", "2024/01/01/00,NOW"),
+        ("projection.datehour.interval", "1"),
+        ("projection.datehour.interval.unit", "HOURS"),
+    ] {
+        assert_eq!(
+            get(params, name).and_then(Value::as_str),
+            Some(want),
+            "UsageTable parameter {name}"
+        );
+    }
+    // ${!datehour} is !Sub's escape for the literal ${datehour} Athena fills in.
+    let template = format!("s3://${{KeytrailBucket}}/{USAGE_PREFIX}${{!datehour}}/");
+    assert_eq!(
+        sub_text(get(params, "storage.location.template")),
+        Some(template.as_str())
+    );
+}
+
+/// The Firehose stream writes Parquet with the usage table's schema where the table
+/// reads it, encrypted with the keytrail key.
+#[test]
+fn usage_stream_converts_into_the_usage_table() {
+    let t = template();
+    let (cond, p) = resource(&t, "UsageStream");
+    assert_eq!(cond, Some("UsageTableCond"));
+    let s = str_of;
+    assert_eq!(s(get(p, "DeliveryStreamType")), Some("DirectPut"));
+    let sse = get(p, "DeliveryStreamEncryptionConfigurationInput").expect("stream SSE");
+    assert_eq!(s(get(sse, "KeyType")), Some("CUSTOMER_MANAGED_CMK"));
+    assert_eq!(get_att(get(sse, "KeyARN")), Some("KeytrailKey.Arn"));
+
+    let dest =
+        get(p, "ExtendedS3DestinationConfiguration").expect("ExtendedS3DestinationConfiguration");
+    assert_eq!(get_att(get(dest, "BucketARN")), Some("KeytrailBucket.Arn"));
+    assert_eq!(get_att(get(dest, "RoleARN")), Some("UsageStreamRole.Arn"));
+    // No expression: Firehose appends yyyy/MM/dd/HH/, the datehour projection.
+    assert_eq!(s(get(dest, "Prefix")), Some(USAGE_PREFIX));
+    let errors = s(get(dest, "ErrorOutputPrefix")).expect("ErrorOutputPrefix");
+    assert!(
+        errors.starts_with("keytrail/usage-errors/")
+            && (!errors.contains("!{") || errors.contains("!{firehose:error-output-type}")),
+        "ErrorOutputPrefix {errors:?}: under keytrail/usage-errors/, with the error type if it has expressions"
+    );
+    let hints = get(dest, "BufferingHints").expect("BufferingHints");
+    assert!(
+        number(get(hints, "SizeInMBs")).is_some_and(|n| n >= 64.0),
+        "format conversion needs a buffer of at least 64 MiB"
+    );
+    assert_eq!(s(get(dest, "CompressionFormat")), Some("UNCOMPRESSED"));
+    assert_eq!(
+        get_att(
+            get(dest, "EncryptionConfiguration")
+                .and_then(|e| get(e, "KMSEncryptionConfig"))
+                .and_then(|k| get(k, "AWSKMSKeyARN"))
+        ),
+        Some("KeytrailKey.Arn")
+    );
+    let logging = get(dest, "CloudWatchLoggingOptions").expect("CloudWatchLoggingOptions");
+    assert_eq!(get(logging, "Enabled").and_then(Value::as_bool), Some(true));
+    assert_eq!(
+        get(logging, "LogGroupName").and_then(ref_target),
+        Some("UsageStreamLogGroup")
+    );
+
+    let conv = get(dest, "DataFormatConversionConfiguration").expect("format conversion");
+    assert_eq!(get(conv, "Enabled").and_then(Value::as_bool), Some(true));
+    assert!(
+        get(conv, "InputFormatConfiguration")
+            .and_then(|i| get(i, "Deserializer"))
+            .and_then(|d| get(d, "OpenXJsonSerDe"))
+            .is_some(),
+        "input: OpenX JSON SerDe"
+    );
+    let parquet = get(conv, "OutputFormatConfiguration")
+        .and_then(|o| get(o, "Serializer"))
+        .and_then(|s| get(s, "ParquetSerDe"))
+        .expect("output: Parquet SerDe");
+    assert_eq!(s(get(parquet, "Compression")), Some("SNAPPY"));
+    let schema = get(conv, "SchemaConfiguration").expect("SchemaConfiguration");
+    assert_eq!(
+        get(schema, "DatabaseName").and_then(ref_target),
+        Some("AthenaDatabase")
+    );
+    assert_eq!(
+        get(schema, "TableName").and_then(ref_target),
+        Some("UsageTable")
+    );
+    assert_eq!(
+        get(schema, "Region").and_then(ref_target),
+        Some("AWS::Region")
+    );
+    assert_eq!(get_att(get(schema, "RoleARN")), Some("UsageStreamRole.Arn"));
+    assert_eq!(s(get(schema, "VersionId")), Some("LATEST"));
+
+    // The log group is keytrail's, like the functions'.
+    let (cond, group) = resource(&t, "UsageStreamLogGroup");
+    assert_eq!(cond, Some("UsageTableCond"));
+    assert_eq!(
+        get(group, "RetentionInDays").and_then(ref_target),
+        Some("LogRetentionDays")
+    );
+    assert_eq!(get_att(get(group, "KmsKeyId")), Some("KeytrailKey.Arn"));
+}
+
+/// Firehose's role writes only the usage prefixes and reads only the table's schema.
+#[test]
+fn usage_stream_role_is_scoped() {
+    let t = template();
+    let (cond, _) = resource(&t, "UsageStreamRole");
+    assert_eq!(cond, Some("UsageTableCond"));
+    let statements = role_statements(&t, "UsageStreamRole");
+    let text = |v: &Value| serde_yaml::to_string(v).expect("yaml");
+    for (_, st) in &statements {
+        for a in actions(st) {
+            assert!(!a.contains('*'), "UsageStreamRole: wildcard action {a}");
+        }
+        assert_ne!(
+            get(st, "Resource").and_then(Value::as_str),
+            Some("*"),
+            "UsageStreamRole: Resource \"*\" in {}",
+            text(st)
+        );
+    }
+    let [(_, put)] = granting(&t, "UsageStreamRole", "s3:PutObject")[..] else {
+        panic!("one s3:PutObject statement");
+    };
+    let put = text(put);
+    assert!(
+        put.contains("/keytrail/usage/*") && put.contains("/keytrail/usage-errors/*"),
+        "{put}"
+    );
+    let [(_, glue)] = granting(&t, "UsageStreamRole", "glue:GetTable")[..] else {
+        panic!("one glue:GetTable statement");
+    };
+    assert!(text(glue).contains(":table/${AthenaDatabaseName}/${UsageTableName}"));
+    let [(_, kms)] = granting(&t, "UsageStreamRole", "kms:GenerateDataKey")[..] else {
+        panic!("one kms:GenerateDataKey statement");
+    };
+    assert!(text(kms).contains("kms:ViaService"));
+}
+
+/// The processor sends to the stream and the review queries the table only with
+/// `EnableUsageTable=true`: their variables and grants are under `UsageTableCond`.
+#[test]
+fn usage_table_variables_and_grants() {
+    let t = template();
+    let cond = "UsageTableCond";
+    let param = get(&t, "Parameters")
+        .and_then(|p| get(p, "EnableUsageTable"))
+        .expect("EnableUsageTable");
+    assert_eq!(get(param, "Default").and_then(Value::as_str), Some("false"));
+    assert_eq!(
+        get(&t, "Parameters")
+            .and_then(|p| get(p, "UsageTableName"))
+            .and_then(|p| get(p, "Default"))
+            .and_then(Value::as_str),
+        Some("kms_usage")
+    );
+
+    let check_if = |id: &str, var: &str, then: &dyn Fn(&Value) -> bool| {
+        let (c, yes, no) = if_branches(function_env(&t, id, var))
+            .unwrap_or_else(|| panic!("{id} {var} is an !If"));
+        assert_eq!(c, cond, "{id} {var}");
+        assert!(then(yes), "{id} {var}: {}", describe(Some(yes)));
+        assert_eq!(no.as_str(), Some(""), "{id} {var} is empty when off");
+    };
+    check_if("LogProcessor", "KEYTRAIL_USAGE_STREAM", &|v| {
+        ref_target(v) == Some("UsageStream")
+    });
+    check_if("MonthlyReview", "KEYTRAIL_USAGE_TABLE", &|v| {
+        sub_text(Some(v)) == Some("${AthenaDatabaseName}.${UsageTableName}")
+    });
+    check_if("MonthlyReview", "KEYTRAIL_ATHENA_WORKGROUP", &|v| {
+        ref_target(v) == Some("AthenaWorkGroup")
+    });
+
+    let only_under = |role: &str, action: &str| -> Vec<&Value> {
+        let found = granting(&t, role, action);
+        assert!(!found.is_empty(), "{role} has no {action}");
+        for (c, st) in &found {
+            assert_eq!(
+                *c,
+                Some(cond),
+                "{role}: {action} must be under {cond}: {}",
+                describe(Some(st))
+            );
+        }
+        found.into_iter().map(|(_, s)| s).collect()
+    };
+    let put = only_under("LogProcessorRole", "firehose:PutRecordBatch");
+    assert!(
+        put.iter()
+            .all(|s| get_att(get(s, "Resource")) == Some("UsageStream.Arn")),
+        "firehose:PutRecordBatch on the usage stream only"
+    );
+    for action in [
+        "athena:StartQueryExecution",
+        "athena:GetQueryExecution",
+        "athena:GetQueryResults",
+        "athena:StopQueryExecution",
+    ] {
+        for s in only_under("MonthlyReviewRole", action) {
+            assert_eq!(
+                sub_text(get(s, "Resource")),
+                Some(
+                    "arn:${AWS::Partition}:athena:${AWS::Region}:${AWS::AccountId}:workgroup/${AthenaWorkGroup}"
+                ),
+                "{action} on the keytrail workgroup only"
+            );
+        }
+    }
+    for action in ["glue:GetDatabase", "glue:GetTable"] {
+        let text = serde_yaml::to_string(&only_under("MonthlyReviewRole", action)).expect("yaml");
+        assert!(
+            text.contains(":table/${AthenaDatabaseName}/${UsageTableName}"),
+            "{action} on the usage table: {text}"
+        );
+    }
+    // Athena reads the table's objects and writes its results as the review.
+    let reads = serde_yaml::to_string(&only_under("MonthlyReviewRole", "s3:GetBucketLocation"))
+        .expect("yaml");
+    assert!(reads.contains("KeytrailBucket.Arn"), "{reads}");
+    let gets: Vec<&Value> = granting(&t, "MonthlyReviewRole", "s3:GetObject")
+        .into_iter()
+        .filter(|(c, _)| *c == Some(cond))
+        .map(|(_, s)| s)
+        .collect();
+    let gets = serde_yaml::to_string(&gets).expect("yaml");
+    assert!(
+        gets.contains("/keytrail/usage/*") && gets.contains("/keytrail/athena-results/*"),
+        "{gets}"
+    );
+    let puts: Vec<&Value> = granting(&t, "MonthlyReviewRole", "s3:PutObject")
+        .into_iter()
+        .filter(|(c, _)| *c == Some(cond))
+        .map(|(_, s)| s)
+        .collect();
+    let [put] = puts[..] else {
+        panic!("one s3:PutObject under {cond} (the query results)");
+    };
+    assert_eq!(
+        sub_text(get(put, "Resource")),
+        Some("${KeytrailBucket.Arn}/keytrail/athena-results/*")
+    );
+}
+
+/// The Glue database and the workgroup exist for either option, and the workgroup
+/// stops a query past the bytes-scanned cutoff.
+#[test]
+fn workgroup_serves_both_tables_and_caps_bytes_scanned() {
+    let t = template();
+    let (cond, _) = resource(&t, "AthenaDatabase");
+    assert_eq!(cond, Some("AthenaOrUsageTableCond"));
+    let (cond, wg) = resource(&t, "AthenaWorkGroup");
+    assert_eq!(cond, Some("AthenaOrUsageTableCond"));
+    let (tag, either) = get(&t, "Conditions")
+        .and_then(|c| get(c, "AthenaOrUsageTableCond"))
+        .and_then(tagged)
+        .expect("AthenaOrUsageTableCond");
+    assert_eq!(tag, "Or");
+    let either: BTreeSet<String> = either
+        .as_sequence()
+        .expect("!Or list")
+        .iter()
+        .filter_map(tagged)
+        .map(|(tag, v)| format!("{tag} {}", v.as_str().unwrap_or("?")))
+        .collect();
+    assert_eq!(
+        either,
+        BTreeSet::from([
+            "Condition EnableAthenaCond".to_owned(),
+            "Condition UsageTableCond".to_owned()
+        ])
+    );
+    // The CloudTrail table and its queries stay with EnableAthena.
+    let (cond, _) = resource(&t, "CloudTrailTable");
+    assert_eq!(cond, Some("EnableAthenaCond"));
+
+    assert_eq!(
+        get(wg, "WorkGroupConfiguration")
+            .and_then(|c| get(c, "BytesScannedCutoffPerQuery"))
+            .and_then(ref_target),
+        Some("AthenaBytesScannedCutoff")
+    );
+    let param = get(&t, "Parameters")
+        .and_then(|p| get(p, "AthenaBytesScannedCutoff"))
+        .expect("AthenaBytesScannedCutoff");
+    assert_eq!(number(get(param, "Default")), Some(10_737_418_240.0));
+    assert_eq!(number(get(param, "MinValue")), Some(10_485_760.0));
+}
+
+/// The named query "past usage of a KMS key" is `shared/sql/key_past_usage.sql` (the
+/// one source of that SQL), with the template's table and the example values the
+/// analyst edits.
+#[test]
+fn key_past_usage_query_is_the_repository_sql() {
+    let path = repo_root().join("shared/sql/key_past_usage.sql");
+    let sql =
+        fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    for placeholder in ["{table}", "{key}", "{from}", "{to}"] {
+        assert!(
+            sql.contains(placeholder),
+            "{} has no {placeholder}",
+            path.display()
+        );
+    }
+    let want = sql
+        .replace("{table}", "\"${AthenaDatabaseName}\".\"${UsageTableName}\"")
+        .replace(
+            "{key}",
+            "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+        )
+        .replace("{from}", "2026/01/01/00")
+        .replace("{to}", "2026/01/31/23");
+    let t = template();
+    let (cond, p) = resource(&t, "QueryKeyPastUsage");
+    assert_eq!(cond, Some("UsageTableCond"));
+    assert_eq!(
+        get(p, "WorkGroup").and_then(ref_target),
+        Some("AthenaWorkGroup")
+    );
+    assert_eq!(
+        get(p, "Database").and_then(ref_target),
+        Some("AthenaDatabase")
+    );
+    let got = sub_text(get(p, "QueryString")).expect("QueryString is a !Sub");
+    assert_eq!(
+        got, want,
+        "QueryKeyPastUsage's QueryString is shared/sql/key_past_usage.sql with the template's table and example values"
+    );
+}
