@@ -615,3 +615,27 @@ pub fn duckdb_into_moto(dir: &std::path::Path, sql: &str, table: &str, moto: &st
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("result");
     v["rows"].as_array().map_or(0, |r| r.len() as u64)
 }
+
+/// The SDK configuration of `account` in `region` through AssumeRole of `role` there
+/// (moto keeps resources per account: run it with `Moto::start_multi_account`).
+pub async fn as_account(base: &SdkConfig, account: &str, region: &str, role: &str) -> SdkConfig {
+    let out = aws_sdk_sts::Client::new(base)
+        .assume_role()
+        .role_arn(format!("arn:aws:iam::{account}:role/{role}"))
+        .role_session_name("setup")
+        .send()
+        .await
+        .expect("assume role");
+    let c = out.credentials().expect("credentials");
+    let creds = Credentials::new(
+        c.access_key_id(),
+        c.secret_access_key(),
+        Some(c.session_token().to_owned()),
+        None,
+        "moto",
+    );
+    base.to_builder()
+        .credentials_provider(aws_sdk_s3::config::SharedCredentialsProvider::new(creds))
+        .region(Region::new(region.to_owned()))
+        .build()
+}

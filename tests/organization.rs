@@ -7,49 +7,18 @@
 
 use std::collections::BTreeSet;
 
-use aws_config::Region;
-use aws_sdk_s3::config::{Credentials, SharedCredentialsProvider};
 use chrono::Utc;
 use keytrail::{
     AwsReviewSources, MemberAccounts, OrgReviewSources, ReviewConfig, Reviewer, S3Store,
     SnsNotifier, cloudtrail_client, kms_client, s3_client, sns_client,
 };
-use keytrail_tests::{FaultProxy, MOTO_DEFAULT_ACCOUNT, Moto, decrypt_record, gz_log};
+use keytrail_tests::{FaultProxy, MOTO_DEFAULT_ACCOUNT, Moto, as_account, decrypt_record, gz_log};
 use serde_json::json;
 
 const BUCKET: &str = "keytrail-org-trail";
 const ORG: &str = "o-exampleorg1";
 const REGIONS: [&str; 2] = ["us-east-1", "eu-west-1"];
 const ROLE: &str = "keytrail-inventory-read";
-
-/// The SDK configuration of `account` in `region`, through AssumeRole (moto gives
-/// each account its own resources).
-async fn as_account(
-    base: &aws_config::SdkConfig,
-    account: &str,
-    region: &str,
-) -> aws_config::SdkConfig {
-    let sts = aws_sdk_sts::Client::new(base);
-    let out = sts
-        .assume_role()
-        .role_arn(format!("arn:aws:iam::{account}:role/{ROLE}"))
-        .role_session_name("setup")
-        .send()
-        .await
-        .expect("assume role");
-    let c = out.credentials().expect("credentials");
-    let creds = Credentials::new(
-        c.access_key_id(),
-        c.secret_access_key(),
-        Some(c.session_token().to_owned()),
-        None,
-        "moto",
-    );
-    base.to_builder()
-        .credentials_provider(SharedCredentialsProvider::new(creds))
-        .region(Region::new(region.to_owned()))
-        .build()
-}
 
 async fn key_in(conf: &aws_config::SdkConfig, alias: &str) -> String {
     let kms = kms_client(conf);
@@ -116,7 +85,7 @@ async fn the_inventory_spans_every_account_and_region_and_names_refusals() {
     expected.insert(key_in(&direct, "alias/home").await);
     for (i, account) in members.iter().enumerate() {
         for region in REGIONS {
-            let conf = as_account(&direct, account, region).await;
+            let conf = as_account(&direct, account, region, ROLE).await;
             let arn = key_in(&conf, &format!("alias/m{i}-{region}")).await;
             if *account != refusing {
                 expected.insert(arn);

@@ -15,8 +15,6 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use aws_config::Region;
-use aws_sdk_s3::config::{Credentials, SharedCredentialsProvider};
 use chrono::{DateTime, Duration, Utc};
 use keytrail::{
     AthenaQueries, AwsReviewSources, CloudWatchSink, FileIdentity, Month, ObjectRef,
@@ -25,7 +23,7 @@ use keytrail::{
     firehose_client, kms_client, month_query, parse_log_key, s3_client, sns_client,
 };
 use keytrail_tests::{
-    FaultProxy, MOTO_DEFAULT_ACCOUNT, Moto, duckdb_into_moto, gz_log, usage_stream,
+    FaultProxy, MOTO_DEFAULT_ACCOUNT, Moto, as_account, duckdb_into_moto, gz_log, usage_stream,
 };
 use serde_json::{Value, json};
 
@@ -37,32 +35,6 @@ const STREAM: &str = "keytrail-kms-usage";
 const TABLE: &str = "keytrail.kms_usage";
 /// An account outside the organisation.
 const OUTSIDER: &str = "999988887777";
-
-async fn as_account(
-    base: &aws_config::SdkConfig,
-    account: &str,
-    region: &str,
-) -> aws_config::SdkConfig {
-    let out = aws_sdk_sts::Client::new(base)
-        .assume_role()
-        .role_arn(format!("arn:aws:iam::{account}:role/{ROLE}"))
-        .role_session_name("setup")
-        .send()
-        .await
-        .expect("assume role");
-    let c = out.credentials().expect("credentials");
-    let creds = Credentials::new(
-        c.access_key_id(),
-        c.secret_access_key(),
-        Some(c.session_token().to_owned()),
-        None,
-        "moto",
-    );
-    base.to_builder()
-        .credentials_provider(SharedCredentialsProvider::new(creds))
-        .region(Region::new(region.to_owned()))
-        .build()
-}
 
 /// A KMS call as CloudTrail logs it in `recipient`'s trail: `caller`'s role `role`
 /// on `key` (in resources[]), `shared` naming the call's other copy.
@@ -194,7 +166,7 @@ async fn both_engines_give_the_same_report_of_an_organisation_month() {
     let mut keys = std::collections::BTreeMap::new();
     for account in &accounts {
         for region in REGIONS {
-            let conf = as_account(&direct, account, region).await;
+            let conf = as_account(&direct, account, region, ROLE).await;
             let arn = kms_client(&conf)
                 .create_key()
                 .send()
