@@ -414,12 +414,12 @@ async fn both_engines_give_the_same_report_of_an_organisation_month() {
     assert!(objects >= uploads.len(), "Firehose wrote {objects} objects");
     let sql = month_query(TABLE, month).expect("query");
     let result_rows = duckdb_into_moto(dir.path(), &sql, TABLE, &moto.endpoint);
-    proxy.clear();
+    let before = proxy.seen().len();
     let (from_athena, _) = reviewer(true).review(month).await.expect("Athena engine");
 
     // The Athena engine sent exactly that query, listed no log or summary object,
     // and read the result Athena (here DuckDB) computed.
-    let seen = proxy.seen();
+    let seen: Vec<_> = proxy.seen().into_iter().skip(before).collect();
     let started: Vec<&keytrail_tests::SeenRequest> = seen
         .iter()
         .filter(|r| r.operation == "AmazonAthena.StartQueryExecution")
@@ -428,9 +428,24 @@ async fn both_engines_give_the_same_report_of_an_organisation_month() {
     let body = &started[0].json;
     assert_eq!(body["QueryString"], sql.as_str());
     assert_eq!(body["WorkGroup"], "primary");
+    let s3_reads: Vec<&str> = seen
+        .iter()
+        .filter(|r| {
+            r.operation.starts_with("GET ") && r.operation.contains("/AWSLogs/")
+                || r.query.contains("list-type") && !r.query.contains("prefix=keytrail%2Fstate")
+        })
+        .map(|r| r.operation.as_str())
+        .collect();
     assert!(
-        !seen.iter().any(|r| r.operation == "ListObjectsV2"),
-        "the Athena engine lists no S3 objects"
+        s3_reads.is_empty(),
+        "the Athena engine lists and reads no log or summary object: {s3_reads:?}"
+    );
+    assert!(
+        before > 0
+            && proxy.seen()[..before]
+                .iter()
+                .any(|r| r.query.contains("list-type")),
+        "the summary engine did list"
     );
     assert!(result_rows > 100, "{result_rows} result rows");
     assert_eq!(from_athena.coverage.engine, "athena");
@@ -459,5 +474,163 @@ async fn both_engines_give_the_same_report_of_an_organisation_month() {
             .any(|c| c.principal.contains(OUTSIDER)),
         "{:?}",
         from_athena.cross_account_principals
+    );
+}
+
+/// Firehose refuses part of a batch (throttling): the refused records are sent
+/// again and the file's rows land once. When it keeps failing, the file fails (its
+/// retry sends a new delivery; the review counts one complete delivery per file).
+#[tokio::test]
+async fn refused_records_are_sent_again_and_a_lasting_failure_fails_the_file() {
+    let moto = Moto::start();
+    let direct = moto.sdk_config().await;
+    let proxy = FaultProxy::start(&moto.endpoint).await;
+    let through = proxy.sdk_config().await;
+    let s3 = s3_client(&direct);
+    s3.create_bucket()
+        .bucket(BUCKET)
+        .send()
+        .await
+        .expect("bucket");
+    usage_stream(&direct, BUCKET, STREAM).await;
+    let processor = Processor::new(
+        S3Store { client: s3.clone() },
+        CloudWatchSink {
+            client: cloudwatch_client(&direct),
+        },
+        ProcessorConfig {
+            usage_stream: Some(STREAM.into()),
+            max_metric_age: std::time::Duration::from_secs(30 * 365 * 24 * 3600),
+            ..ProcessorConfig::default()
+        },
+    )
+    .with_usage_stream(UsageStream {
+        client: firehose_client(&through),
+        name: STREAM.into(),
+    });
+    let at: DateTime<Utc> = "2026-10-04T10:05:00Z".parse().expect("time");
+    let upload = |n: &str| {
+        let key = log_key(MOTO_DEFAULT_ACCOUNT, "us-east-1", at, n);
+        let records = vec![kms_call(
+            at,
+            n,
+            "Decrypt",
+            MOTO_DEFAULT_ACCOUNT,
+            "app",
+            MOTO_DEFAULT_ACCOUNT,
+            "arn:aws:kms:us-east-1:123456789012:key/k",
+            "us-east-1",
+            None,
+            None,
+        )];
+        (key, gz_log(&records))
+    };
+    let object = |key: &str| ObjectRef {
+        bucket: BUCKET.into(),
+        key: key.into(),
+        raw_key: key.into(),
+    };
+    let rows = || async {
+        let out = s3
+            .list_objects_v2()
+            .bucket(BUCKET)
+            .prefix("keytrail/usage/")
+            .send()
+            .await
+            .expect("list");
+        let mut lines = Vec::new();
+        for o in out.contents() {
+            let body = s3
+                .get_object()
+                .bucket(BUCKET)
+                .key(o.key().expect("key"))
+                .send()
+                .await
+                .expect("get")
+                .body
+                .collect()
+                .await
+                .expect("body")
+                .into_bytes();
+            lines.extend(
+                String::from_utf8_lossy(&body)
+                    .lines()
+                    .map(|l| serde_json::from_str::<Value>(l).expect("row")),
+            );
+        }
+        lines
+    };
+
+    // The first call's one record is refused (throttled), the second takes it.
+    let (key, body) = upload("throttled");
+    s3.put_object()
+        .bucket(BUCKET)
+        .key(&key)
+        .body(body.into())
+        .send()
+        .await
+        .expect("put");
+    proxy.inject(keytrail_tests::Fault {
+        marker: "Firehose_20150804.PutRecordBatch".into(),
+        times: 1,
+        status: 200,
+        body: r#"{"FailedPutCount":1,"Encrypted":false,"RequestResponses":[{"ErrorCode":"ServiceUnavailableException","ErrorMessage":"Slow down."}]}"#.into(),
+    });
+    processor
+        .process_object(&object(&key), None)
+        .await
+        .expect("processed after one retry");
+    assert_eq!(proxy.injected(), 1);
+    let landed = rows().await;
+    let deliveries: BTreeSet<&str> = landed
+        .iter()
+        .filter_map(|r| r["delivery"].as_str())
+        .collect();
+    assert_eq!(deliveries.len(), 1, "one delivery");
+    assert_eq!(
+        landed.iter().filter(|r| r["kind"] == "file").count(),
+        1,
+        "its rows once"
+    );
+    assert!(landed.iter().all(|r| r["file"] == key.as_str()));
+
+    // Firehose keeps refusing: the file fails, naming the stream and the reason.
+    let (key, body) = upload("refused");
+    s3.put_object()
+        .bucket(BUCKET)
+        .key(&key)
+        .body(body.into())
+        .send()
+        .await
+        .expect("put");
+    proxy.inject(keytrail_tests::Fault {
+        marker: "Firehose_20150804.PutRecordBatch".into(),
+        times: u32::MAX,
+        status: 200,
+        body: r#"{"FailedPutCount":1,"Encrypted":false,"RequestResponses":[{"ErrorCode":"ServiceUnavailableException","ErrorMessage":"Slow down."}]}"#.into(),
+    });
+    let e = processor
+        .process_object(&object(&key), None)
+        .await
+        .expect_err("a lasting refusal fails the file");
+    let text = e.to_string();
+    assert!(
+        text.contains("PutRecordBatch") && text.contains(STREAM),
+        "{text}"
+    );
+    assert!(text.contains("ServiceUnavailableException"), "{text}");
+    // The retry, once Firehose takes records again, delivers the file's rows.
+    proxy.clear();
+    processor
+        .process_object(&object(&key), None)
+        .await
+        .expect("the retry");
+    let landed = rows().await;
+    assert_eq!(
+        landed
+            .iter()
+            .filter(|r| r["kind"] == "file" && r["file"] == key.as_str())
+            .count(),
+        1
     );
 }
