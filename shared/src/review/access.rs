@@ -255,7 +255,7 @@ pub fn key_access(
     let Some(keys) = keys else {
         return KeyAccessReview {
             checked: false,
-            basis: "Not checked (offline): who can use each key needs the key policies and grants (keytrail review --aws).".into(),
+            basis: "Not checked: the key inventory comes from the logs (offline, or KMS did not answer ListKeys), so there are no key policies or grants to read (keytrail review --aws).".into(),
             keys: Vec::new(),
         };
     };
@@ -916,7 +916,10 @@ mod tests {
         let month = Month::parse("2026-10").expect("month");
         let off = key_access(None, &Summary::default(), None, month, 90);
         assert!(!off.checked && off.keys.is_empty());
-        assert!(off.basis.starts_with("Not checked (offline)"));
+        assert!(
+            off.basis
+                .starts_with("Not checked: the key inventory comes from the logs")
+        );
         let refused = KeyInfo {
             arn: KEY.into(),
             unavailable: vec!["GetKeyPolicy: AccessDeniedException".into()],
