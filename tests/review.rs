@@ -543,3 +543,232 @@ async fn the_review_lists_suppressions_from_the_configuration_file() {
     );
     assert_eq!(report.suppressions[0].by_rule["decrypt_failures"], 9);
 }
+
+/// Issue 14 §4: who can use each key (the key policy and grants, read with
+/// GetKeyPolicy and ListGrants) against who did. One key names a role in a grant
+/// (used: matched), a role in the key policy (never used: can, but did not) and
+/// delegates to the account (a role of the account used it with no statement or
+/// grant naming it: via IAM); another key's GetKeyPolicy is refused: recorded as
+/// unavailable, and the review goes on.
+#[tokio::test]
+async fn the_review_joins_key_policies_and_grants_with_the_month_s_use() {
+    let moto = Moto::start();
+    let proxy = keytrail_tests::FaultProxy::start(&moto.endpoint).await;
+    let direct = moto.sdk_config().await;
+    let through = proxy.sdk_config().await;
+    let (s3, kms) = (s3_client(&direct), kms_client(&direct));
+    s3.create_bucket()
+        .bucket(BUCKET)
+        .send()
+        .await
+        .expect("bucket");
+    let arn_of = |k: aws_sdk_kms::operation::create_key::CreateKeyOutput| {
+        k.key_metadata()
+            .and_then(|m| m.arn())
+            .expect("arn")
+            .to_owned()
+    };
+    let app_key = arn_of(kms.create_key().send().await.expect("key"));
+    let refused_key = arn_of(kms.create_key().send().await.expect("key"));
+    let policy = json!({"Version": "2012-10-17", "Statement": [
+        {"Sid": "Enable IAM User Permissions", "Effect": "Allow",
+         "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "kms:*", "Resource": "*"},
+        {"Sid": "Reporting", "Effect": "Allow",
+         "Principal": {"AWS": "arn:aws:iam::111122223333:role/reporting"},
+         "Action": ["kms:Decrypt", "kms:DescribeKey"], "Resource": "*"},
+        {"Sid": "KeyAdmins", "Effect": "Allow",
+         "Principal": {"AWS": "arn:aws:iam::111122223333:role/key-admin"},
+         "Action": ["kms:Create*", "kms:Put*", "kms:ScheduleKeyDeletion"], "Resource": "*"}
+    ]});
+    kms.put_key_policy()
+        .key_id(&app_key)
+        .policy_name("default")
+        .policy(policy.to_string())
+        .send()
+        .await
+        .expect("put key policy");
+    kms.create_grant()
+        .key_id(&app_key)
+        .grantee_principal("arn:aws:iam::111122223333:role/app-server")
+        .retiring_principal("arn:aws:iam::111122223333:role/deployer")
+        .operations(aws_sdk_kms::types::GrantOperation::Decrypt)
+        .operations(aws_sdk_kms::types::GrantOperation::GenerateDataKey)
+        .send()
+        .await
+        .expect("grant");
+
+    let month = keytrail::Month::previous_of(Utc::now());
+    let at = t(&format!("{month}-12T09:00:00Z"));
+    let mut records: Vec<Value> = (0..3)
+        .map(|i| {
+            let at = at + Duration::seconds(i);
+            decrypt_record(
+                at,
+                &format!("a{i}"),
+                "app-server",
+                "10.0.1.5",
+                &app_key,
+                None,
+            )
+        })
+        .collect();
+    for i in 0..2 {
+        let at = at + Duration::minutes(5) + Duration::seconds(i);
+        records.push(decrypt_record(
+            at,
+            &format!("e{i}"),
+            "etl",
+            "10.0.2.7",
+            &app_key,
+            None,
+        ));
+    }
+    // A refused call is not a use: reporting stays "can, but did not".
+    records.push(decrypt_record(
+        at + Duration::minutes(9),
+        "r0",
+        "reporting",
+        "10.0.3.9",
+        &app_key,
+        Some(("AccessDeniedException", "not authorized")),
+    ));
+    records.push(decrypt_record(
+        at + Duration::minutes(10),
+        "x0",
+        "etl",
+        "10.0.2.7",
+        &refused_key,
+        None,
+    ));
+    put(&s3, &delivery_key(at, "access"), gz_log(&records)).await;
+
+    // GetKeyPolicy of the second key is refused (its body names the key, then the
+    // policy name).
+    proxy.inject(keytrail_tests::Fault {
+        marker: format!("{refused_key}\",\"PolicyName\""),
+        times: u32::MAX,
+        status: 400,
+        body: r#"{"__type":"AccessDeniedException","message":"not authorized to perform kms:GetKeyPolicy"}"#.into(),
+    });
+    let config = ReviewConfig::from_lookup(|k| match k {
+        "KEYTRAIL_LOG_BUCKET" => Some(BUCKET.into()),
+        _ => None,
+    })
+    .expect("config");
+    let reviewer = Reviewer::new(
+        S3Store {
+            client: s3_client(&through),
+        },
+        AwsReviewSources {
+            kms: kms_client(&through),
+            cloudtrail: cloudtrail_client(&through),
+            s3: s3_client(&through),
+        },
+        SnsNotifier {
+            client: sns_client(&through),
+        },
+        config,
+    );
+    reviewer
+        .handle(&json!({"detail-type": "Scheduled Event", "detail": {"month": month.to_string()}}))
+        .await
+        .expect("the review runs despite the refusal");
+    assert_eq!(proxy.injected(), 1, "one GetKeyPolicy refused");
+    assert_eq!(
+        proxy.count("TrentService.ListGrants"),
+        2,
+        "grants read for both keys"
+    );
+    assert_eq!(proxy.count("TrentService.GetKeyPolicy"), 2);
+    let prefix = format!("keytrail/reviews/{month}");
+    let report: Report = serde_json::from_slice(&get(&s3, &format!("{prefix}/report.json")).await)
+        .expect("report.json parses");
+    let access = &report.key_access;
+    assert!(access.checked);
+    assert!(
+        access.basis.contains("this month's logs only"),
+        "{}",
+        access.basis
+    );
+
+    let app = access
+        .keys
+        .iter()
+        .find(|k| k.key == app_key)
+        .expect("the app key");
+    assert!(app.checked, "{:?}", app.notes);
+    assert_eq!(app.iam_delegation, ["111122223333"]);
+    assert_eq!(app.named, 2, "reporting (policy) and app-server (grant)");
+    let can_not: Vec<(&str, &[String])> = app
+        .can_but_did_not
+        .iter()
+        .map(|c| (c.principal.as_str(), c.via.as_slice()))
+        .collect();
+    assert_eq!(
+        can_not,
+        [(
+            "arn:aws:iam::111122223333:role/reporting",
+            &["statement \"Reporting\"".to_owned()][..]
+        )]
+    );
+    let unnamed: Vec<(&str, u64, keytrail::Via, Option<&str>)> = app
+        .did_without_naming
+        .iter()
+        .map(|d| (d.principal.as_str(), d.calls, d.via, d.statement.as_deref()))
+        .collect();
+    assert_eq!(
+        unnamed,
+        [(
+            "arn:aws:iam::111122223333:role/etl",
+            2,
+            keytrail::Via::Iam,
+            Some("statement \"Enable IAM User Permissions\"")
+        )]
+    );
+
+    let refused = access
+        .keys
+        .iter()
+        .find(|k| k.key == refused_key)
+        .expect("the refused key");
+    assert!(!refused.checked);
+    assert!(
+        refused.can_but_did_not.is_empty() && refused.did_without_naming.is_empty(),
+        "{refused:?}"
+    );
+    assert!(
+        refused
+            .notes
+            .iter()
+            .any(|n| n == "GetKeyPolicy: AccessDeniedException"),
+        "{:?}",
+        refused.notes
+    );
+    let row = report
+        .keys
+        .iter()
+        .find(|k| k.key == refused_key)
+        .expect("inventory row");
+    assert!(
+        row.unavailable
+            .iter()
+            .any(|u| u == "GetKeyPolicy: AccessDeniedException"),
+        "{:?}",
+        row.unavailable
+    );
+    assert_eq!(
+        (
+            report.summary.can_but_did_not,
+            report.summary.did_without_naming
+        ),
+        (1, 1)
+    );
+
+    let md = String::from_utf8(get(&s3, &format!("{prefix}/report.md")).await).expect("utf8");
+    assert!(
+        md.contains("## Who can use each key, against who did"),
+        "{md}"
+    );
+    assert!(md.contains("| via IAM |"), "{md}");
+    assert!(md.contains("role/reporting"), "{md}");
+}

@@ -111,6 +111,7 @@ pub use detect::operations::{
 };
 pub use detect::policy::{
     Condition, Effect, PolicyDocument, PolicyError, Principals, RESTRICTING_KEYS, Statement,
+    action_matches, cryptographic_actions,
 };
 pub use detect::principal::{
     Principal, SourceClass, classify_source, is_service_source, principal_of,
@@ -157,7 +158,13 @@ pub use investigate::sanitize::clean;
 pub use investigate::search::{NotAPair, SearchFilter, SearchMatch, parse_pair};
 
 // Review.
-pub use review::inventory::{InventoryRefusal, KeyInfo, KeyState, state_name};
+pub use review::access::{
+    KeyAccess, KeyAccessReview, MAX_ACCESS_ROWS, UnnamedUse, UnusedAccess, Via, key_access,
+};
+pub use review::inventory::{
+    AllowKind, GrantAccess, InventoryRefusal, KeyAccessRules, KeyInfo, KeyState, PolicyAllow,
+    state_name,
+};
 pub use review::month::{
     Coverage, Month, delivery_coverage, delivery_coverage_counted, keep_month,
 };

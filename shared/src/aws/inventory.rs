@@ -3,7 +3,7 @@
 
 use crate::aws::kms::KmsDirectory;
 use crate::aws::ports::{AwsError, KeyDirectory, ReviewSources};
-use crate::review::inventory::KeyState;
+use crate::review::inventory::{GrantAccess, KeyAccessRules, KeyState};
 
 /// KMS and CloudTrail through the SDK.
 #[derive(Clone, Debug)]
@@ -115,6 +115,10 @@ impl ReviewSources for AwsReviewSources {
                         )),
                     }
                 }
+                // Who can use it (the review's key access), for the keys it lists.
+                if k.state.as_ref().is_none_or(|s| *s == KeyState::Enabled) {
+                    k.access = Some(self.access_rules(&arn, &mut k.unavailable).await);
+                }
                 match self.kms.get_key_last_usage().key_id(&arn).send().await {
                     Ok(u) => {
                         k.kms_tracking_start = u.tracking_start_date().and_then(smithy_time);
@@ -220,6 +224,61 @@ impl ReviewSources for AwsReviewSources {
 }
 
 impl AwsReviewSources {
+    /// A customer-managed key's policy (`GetKeyPolicy`, policy `default`) and grants
+    /// (`ListGrants`), parsed into who they let use the key. A refusal or an
+    /// unreadable policy is noted in `unavailable` and leaves that part `None`.
+    async fn access_rules(&self, arn: &str, unavailable: &mut Vec<String>) -> KeyAccessRules {
+        let mut rules = KeyAccessRules::default();
+        match self
+            .kms
+            .get_key_policy()
+            .key_id(arn)
+            .policy_name("default")
+            .send()
+            .await
+        {
+            Ok(p) => match KeyAccessRules::from_policy(p.policy().unwrap_or_default()) {
+                Ok(r) => rules = r,
+                Err(e) => {
+                    unavailable.push(format!("GetKeyPolicy: the policy is not readable: {e}"))
+                }
+            },
+            Err(e) => {
+                let e = AwsError::from_sdk("GetKeyPolicy", arn.to_owned(), e);
+                unavailable.push(format!("GetKeyPolicy: {}", e.code.unwrap_or(e.message)));
+            }
+        }
+        let mut grants = Vec::new();
+        let mut pages = self.kms.list_grants().key_id(arn).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            match page {
+                Ok(page) => grants.extend(page.grants().iter().map(|g| {
+                    GrantAccess {
+                        grant_id: g.grant_id().unwrap_or_default().to_owned(),
+                        grantee: g.grantee_principal().map(str::to_owned),
+                        operations: g
+                            .operations()
+                            .iter()
+                            .map(|o| o.as_str().to_owned())
+                            .collect(),
+                        constraints: g.constraints().is_some_and(|c| {
+                            c.encryption_context_subset().is_some_and(|m| !m.is_empty())
+                                || c.encryption_context_equals().is_some_and(|m| !m.is_empty())
+                        }),
+                        retiring_principal: g.retiring_principal().map(str::to_owned),
+                    }
+                })),
+                Err(e) => {
+                    let e = AwsError::from_sdk("ListGrants", arn.to_owned(), e);
+                    unavailable.push(format!("ListGrants: {}", e.code.unwrap_or(e.message)));
+                    return rules;
+                }
+            }
+        }
+        rules.grants = Some(grants);
+        rules
+    }
+
     /// Reads the log bucket's versioning and Object Lock into `info`; a refusal (the
     /// bucket is in another account, or the role may not read it) is noted in
     /// `unavailable` and makes those checks "not checked".

@@ -19,6 +19,10 @@ pub struct Baseline {
     pub keys_last_used: BTreeMap<String, DateTime<Utc>>,
     /// `YYYY-MM` -> totals, for month-over-month trends.
     pub months: BTreeMap<String, MonthTotals>,
+    /// Key -> principal -> its last successful cryptographic use of the key, for the
+    /// review's "can, but did not" (capped per key). Absent when empty.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub key_principals_last_used: BTreeMap<String, BTreeMap<String, DateTime<Utc>>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -145,6 +145,23 @@ impl Statement {
         }
     }
 
+    /// The cryptographic actions ([`cryptographic_actions`]) the statement's `Action`
+    /// covers, or with `NotAction` those it does not exclude; whatever the effect.
+    pub fn cryptographic_actions(&self) -> Vec<String> {
+        cryptographic_actions()
+            .into_iter()
+            .filter(|a| {
+                let listed = self.actions.iter().any(|p| action_matches(p, a));
+                listed != self.not_action
+            })
+            .collect()
+    }
+
+    /// Whether the statement covers every cryptographic action (`kms:*`, `*`, ...).
+    pub fn covers_all_cryptographic(&self) -> bool {
+        self.cryptographic_actions().len() == cryptographic_actions().len()
+    }
+
     /// `Action` as a short list for notes (`NotAction` is marked).
     pub fn actions_text(&self) -> String {
         let list = if self.actions.is_empty() {
@@ -158,6 +175,54 @@ impl Statement {
             list
         }
     }
+}
+
+/// Whether an IAM action pattern (`kms:Gen*`, `kms:*`, `*`, `kms:Decrypt`) covers
+/// `action` (`kms:Decrypt`). IAM compares actions case-insensitively; `*` matches any
+/// run of characters and `?` any one.
+pub fn action_matches(pattern: &str, action: &str) -> bool {
+    fn glob(p: &[u8], a: &[u8]) -> bool {
+        // Iterative wildcard match with one backtrack point (the last `*`).
+        let (mut pi, mut ai) = (0, 0);
+        let mut star: Option<(usize, usize)> = None;
+        while ai < a.len() {
+            if pi < p.len() && (p[pi] == b'?' || p[pi].eq_ignore_ascii_case(&a[ai])) {
+                pi += 1;
+                ai += 1;
+            } else if pi < p.len() && p[pi] == b'*' {
+                star = Some((pi, ai));
+                pi += 1;
+            } else if let Some((sp, sa)) = star {
+                pi = sp + 1;
+                ai = sa + 1;
+                star = Some((sp, sa + 1));
+            } else {
+                return false;
+            }
+        }
+        p[pi..].iter().all(|&c| c == b'*')
+    }
+    glob(pattern.trim().as_bytes(), action.as_bytes())
+}
+
+/// The KMS operations that use a key's material (`Decrypt`, `Encrypt`, the
+/// `GenerateDataKey` family, `ReEncrypt`, `Sign`, `Verify`, the MAC operations, ...),
+/// as IAM actions (`kms:Decrypt`). `ReEncrypt` is one API whose IAM actions are
+/// `kms:ReEncryptFrom` and `kms:ReEncryptTo`.
+pub fn cryptographic_actions() -> Vec<String> {
+    let mut out = Vec::new();
+    for o in crate::detect::operations::OPERATIONS
+        .iter()
+        .filter(|o| o.is_cryptographic())
+    {
+        if o.name == crate::detect::operations::op::RE_ENCRYPT {
+            out.push("kms:ReEncryptFrom".to_owned());
+            out.push("kms:ReEncryptTo".to_owned());
+        } else {
+            out.push(format!("kms:{}", o.name));
+        }
+    }
+    out
 }
 
 /// The account of an `AWS` principal: a bare 12-digit id or the account field of an
@@ -444,6 +509,83 @@ mod tests {
             principal_account("arn:aws:kms:us-east-1:111122223333:key/x"),
             None
         );
+    }
+
+    #[test]
+    fn cryptographic_actions_of_a_statement() {
+        let st = |action: Value, not: bool| {
+            let key = if not { "NotAction" } else { "Action" };
+            doc(json!({"Statement": [{"Effect": "Allow", "Principal": "*", key: action}]}))
+                .statements
+                .remove(0)
+        };
+        let all = cryptographic_actions();
+        assert!(all.contains(&"kms:GenerateDataKeyWithoutPlaintext".to_owned()));
+        assert!(all.contains(&"kms:ReEncryptFrom".to_owned()));
+        assert!(
+            !all.iter()
+                .any(|a| a == "kms:DescribeKey" || a == "kms:ReEncrypt")
+        );
+        for a in [
+            json!("kms:*"),
+            json!("*"),
+            json!("KMS:*"),
+            json!(["kms:Describe*", "*"]),
+        ] {
+            assert!(st(a.clone(), false).covers_all_cryptographic(), "{a}");
+        }
+        assert_eq!(
+            st(json!("kms:Decrypt"), false).cryptographic_actions(),
+            ["kms:Decrypt"]
+        );
+        assert_eq!(
+            st(json!("kms:GenerateDataKey*"), false).cryptographic_actions(),
+            [
+                "kms:GenerateDataKey",
+                "kms:GenerateDataKeyPair",
+                "kms:GenerateDataKeyPairWithoutPlaintext",
+                "kms:GenerateDataKeyWithoutPlaintext"
+            ]
+        );
+        assert_eq!(
+            st(json!("kms:Gen*Mac"), false).cryptographic_actions(),
+            ["kms:GenerateMac"]
+        );
+        assert_eq!(
+            st(json!("kms:ReEncrypt*"), false).cryptographic_actions(),
+            ["kms:ReEncryptFrom", "kms:ReEncryptTo"]
+        );
+        assert_eq!(
+            st(json!("kms:?erify"), false).cryptographic_actions(),
+            ["kms:Verify"]
+        );
+        // Administration only: no cryptographic use.
+        let admin = json!([
+            "kms:Create*",
+            "kms:Describe*",
+            "kms:Enable*",
+            "kms:List*",
+            "kms:Put*",
+            "kms:Update*",
+            "kms:Revoke*",
+            "kms:Disable*",
+            "kms:Get*",
+            "kms:Delete*",
+            "kms:ScheduleKeyDeletion",
+            "kms:CancelKeyDeletion"
+        ]);
+        assert_eq!(
+            st(admin, false).cryptographic_actions(),
+            Vec::<String>::new()
+        );
+        // NotAction: everything but the listed ones.
+        let na = st(json!(["kms:Decrypt", "kms:ReEncrypt*"]), true).cryptographic_actions();
+        assert!(na.contains(&"kms:Encrypt".to_owned()) && !na.contains(&"kms:Decrypt".to_owned()));
+        assert!(!na.iter().any(|a| a.starts_with("kms:ReEncrypt")));
+        assert!(st(json!("kms:*"), true).cryptographic_actions().is_empty());
+        assert!(st(json!("s3:*"), true).covers_all_cryptographic());
+        assert!(!action_matches("kms:Decrypt*", "kms:Encrypt"));
+        assert!(action_matches("k*s:*crypt", "kms:Decrypt"));
     }
 
     #[test]

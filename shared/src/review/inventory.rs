@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cloudtrail::record::is_account_id;
 use crate::detect::operations::{Operation, operation};
+use crate::detect::policy::{Effect, PolicyDocument, PolicyError, principal_account};
 use crate::detect::summary::Summary;
 
 /// A key's state, as KMS names it (`KeyState`); written as that name in the report.
@@ -100,6 +101,174 @@ pub struct KeyInfo {
     pub kms_tracking_start: Option<DateTime<Utc>>,
     /// Lookups that failed or were not made, with the reason.
     pub unavailable: Vec<String>,
+    /// Who the key policy and grants let use the key for cryptographic operations
+    /// (customer-managed keys read through KMS; `None` otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access: Option<KeyAccessRules>,
+}
+
+/// Who a key's policy and grants let use it for cryptographic operations, parsed
+/// from `GetKeyPolicy` (policy `default`) and `ListGrants`: not the policy text.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyAccessRules {
+    /// The key policy's `Allow` entries for cryptographic actions; `None` when the
+    /// policy was not read (the reason is in [`KeyInfo::unavailable`]).
+    pub policy: Option<Vec<PolicyAllow>>,
+    /// The key's grants; `None` when they were not read.
+    pub grants: Option<Vec<GrantAccess>>,
+    /// Principals an unconditional `Deny` of every cryptographic action names (an
+    /// account root: the whole account). An explicit deny wins over any allow and any
+    /// grant, so they are not counted as able to use the key.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub denied: Vec<String>,
+    /// `Deny` statements the analysis does not weigh (conditional, `NotPrincipal`,
+    /// for everyone, or for some cryptographic actions only), named with the reason.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_weighed: Vec<String>,
+}
+
+/// How a key policy `Allow` entry names its principal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AllowKind {
+    /// An IAM role, user or other ARN.
+    Principal,
+    /// An account (`arn:aws:iam::111122223333:root` or `111122223333`): the key policy
+    /// delegates to that account's IAM policies.
+    Account,
+    /// An AWS service principal (`logs.amazonaws.com`).
+    Service,
+    /// `"*"`: any principal (usually narrowed by conditions).
+    Anyone,
+    /// `NotPrincipal`: everyone except the listed principals.
+    AnyoneExcept,
+}
+
+/// One principal an `Allow` statement of the key policy lets use the key for at
+/// least one cryptographic action.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyAllow {
+    /// As the policy writes it (`*` for `Anyone` and `AnyoneExcept`).
+    pub principal: String,
+    pub kind: AllowKind,
+    /// The statement's `Sid`, or `#N` (its position from 1).
+    pub statement: String,
+    /// The statement has a `Condition`: the use is allowed only when it holds.
+    pub conditional: bool,
+}
+
+/// One grant on a key (`ListGrants`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GrantAccess {
+    pub grant_id: String,
+    /// `GranteePrincipal`: a role or user ARN, an account root or a service principal.
+    pub grantee: Option<String>,
+    /// The grant's operations, as KMS names them (`Decrypt`, `ReEncryptFrom`, ...).
+    pub operations: Vec<String>,
+    /// The grant has encryption-context constraints.
+    pub constraints: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retiring_principal: Option<String>,
+}
+
+impl GrantAccess {
+    /// Whether the grant allows at least one cryptographic operation.
+    pub fn allows_cryptographic(&self) -> bool {
+        self.operations
+            .iter()
+            .any(|o| is_cryptographic(o) || o.starts_with("ReEncrypt"))
+    }
+}
+
+impl KeyAccessRules {
+    /// Reads a key policy document (`GetKeyPolicy`'s text): its `Allow` entries for
+    /// cryptographic actions, the unconditional `Deny`s that take principals out and
+    /// the `Deny`s it does not weigh. Grants are left unread (`None`).
+    pub fn from_policy(text: &str) -> Result<KeyAccessRules, PolicyError> {
+        let doc = PolicyDocument::parse(&serde_json::Value::String(text.to_owned()))?;
+        let mut rules = KeyAccessRules::default();
+        let mut allows = Vec::new();
+        for (i, st) in doc.statements.iter().enumerate() {
+            let crypto = st.cryptographic_actions();
+            if crypto.is_empty() {
+                continue;
+            }
+            let statement = match &st.sid {
+                Some(s) if !s.is_empty() => s.clone(),
+                _ => format!("#{}", i + 1),
+            };
+            match st.effect {
+                Effect::Allow => {
+                    let conditional = !st.conditions.is_empty();
+                    let mut push = |principal: &str, kind: AllowKind| {
+                        allows.push(PolicyAllow {
+                            principal: principal.to_owned(),
+                            kind,
+                            statement: statement.clone(),
+                            conditional,
+                        })
+                    };
+                    if st.not_principal {
+                        push("*", AllowKind::AnyoneExcept);
+                        continue;
+                    }
+                    if st.principals.anyone {
+                        push("*", AllowKind::Anyone);
+                    }
+                    for p in &st.principals.aws {
+                        let kind = if is_account_principal(p) {
+                            AllowKind::Account
+                        } else {
+                            AllowKind::Principal
+                        };
+                        push(p.trim(), kind);
+                    }
+                    for p in &st.principals.services {
+                        push(p.trim(), AllowKind::Service);
+                    }
+                }
+                Effect::Deny => {
+                    let reason = if !st.conditions.is_empty() {
+                        Some("it has conditions")
+                    } else if st.not_principal {
+                        Some("it uses NotPrincipal")
+                    } else if st.principals.anyone {
+                        Some("it applies to every principal")
+                    } else if !st.covers_all_cryptographic() {
+                        Some("it denies only some cryptographic actions")
+                    } else {
+                        None
+                    };
+                    match reason {
+                        Some(why) => rules.not_weighed.push(format!(
+                            "{} (Deny {}): not weighed, {why}",
+                            st.label(i),
+                            st.actions_text()
+                        )),
+                        None => rules.denied.extend(
+                            st.principals
+                                .aws
+                                .iter()
+                                .chain(&st.principals.services)
+                                .map(|p| p.trim().to_owned()),
+                        ),
+                    }
+                }
+            }
+        }
+        rules.policy = Some(allows);
+        Ok(rules)
+    }
+}
+
+/// An account root ARN (`arn:aws:iam::111122223333:root`) or a bare account id.
+pub fn is_account_principal(p: &str) -> bool {
+    let p = p.trim();
+    is_account_id(p)
+        || (p.starts_with("arn:")
+            && p.ends_with(":root")
+            && principal_account(p).is_some()
+            && p.split(':').nth(2) == Some("iam"))
 }
 
 impl KeyInfo {

@@ -2,6 +2,7 @@
 //! the report built from them and a month of summaries, and its rendering as Markdown
 //! and HTML.
 
+pub mod access;
 pub mod inventory;
 pub mod month;
 pub mod render;

@@ -16,6 +16,7 @@ use crate::detect::catalog::{RULES, Rule, rule};
 use crate::detect::event::ErrorClass;
 use crate::detect::keys::arn_account;
 use crate::detect::summary::{NO_KEY, Summary};
+use crate::review::access::{KeyAccessReview, key_access, learn_principal_use};
 use crate::review::inventory::{
     KeyInfo, KeyState, is_cryptographic, kms_arn_account_region, states_from_logs,
 };
@@ -302,6 +303,13 @@ pub struct Numbers {
     /// owner's copy taken out, the caller's kept); absent when 0.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub calls_counted_once: u64,
+    /// Principals a key policy statement or grant names that did not use the key
+    /// (`key_access`); 0 also when not checked (offline).
+    #[serde(default)]
+    pub can_but_did_not: u64,
+    /// Principals that used a key with no statement or grant naming them.
+    #[serde(default)]
+    pub did_without_naming: u64,
     /// Copies of cross-account calls past the tracking cap, which may be counted
     /// twice; absent when 0.
     #[serde(default, skip_serializing_if = "is_zero")]
@@ -360,6 +368,10 @@ pub struct Report {
     /// when none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub inventory_refusals: Vec<crate::review::inventory::InventoryRefusal>,
+    /// Who can use each key (key policy and grants) against who did this month;
+    /// not checked offline.
+    #[serde(default)]
+    pub key_access: KeyAccessReview,
 }
 
 /// Builds the report: each section from the month's usage, the key inventory and the
@@ -473,6 +485,13 @@ pub fn build_report(input: &ReviewInput) -> Report {
         charts: charts(month, u, &key_use),
         // The sources fill it in (the organisation inventory's refusals).
         inventory_refusals: Vec::new(),
+        key_access: key_access(
+            input.keys.as_deref(),
+            u,
+            input.baseline,
+            month,
+            input.settings.unused_days,
+        ),
     };
     report.summary = numbers(&report, &key_use, u);
     report
@@ -1004,6 +1023,8 @@ fn numbers(r: &Report, key_use: &KeyUse, u: &Summary) -> Numbers {
             .filter(|c| c.status == CheckStatus::Fail)
             .count() as u64,
         rotation_disabled: r.keys_rotation_disabled.len() as u64,
+        can_but_did_not: r.key_access.can_but_did_not(),
+        did_without_naming: r.key_access.did_without_naming(),
         keys_beyond_cap: u.keys_beyond_cap,
         calls_counted_once: u.shared_events.counted_once,
         copies_not_deduplicated: u.shared_events.untracked,
@@ -1067,6 +1088,7 @@ pub fn updated_baseline(
             *e = (*e).max(s.last_seen);
         }
     }
+    learn_principal_use(&mut b, usage);
     b.months
         .insert(month.to_string(), report.trend.current.clone());
     b

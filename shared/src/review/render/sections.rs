@@ -4,6 +4,7 @@
 use crate::detect::baseline::MonthTotals;
 use crate::detect::catalog::Rule;
 use crate::detect::keys::arn_account;
+use crate::review::access::Via;
 use crate::review::inventory::{KeyState, state_name};
 use crate::review::report::{InventoryRow, LifecycleLevel, PendingSeverity, Report, ts};
 use crate::review::trail::CheckStatus;
@@ -30,6 +31,7 @@ pub(super) fn sections(r: &Report, charts: bool) -> Vec<Section> {
     out.push(missing_tags(r));
     out.push(key_inventory(r));
     out.push(access_inventory(r));
+    out.push(key_access(r));
     out.push(new_principals(r));
     out.push(cross_account(r));
     out.push(findings_per_week(r));
@@ -87,6 +89,22 @@ fn summary(r: &Report) -> Section {
             n_alert(s.pending_deletion_used),
         ],
         vec![c("failed trail checks"), n_alert(s.trail_checks_failed)],
+        vec![
+            c("principals that can use a key but did not"),
+            if r.key_access.checked {
+                n_alert(s.can_but_did_not)
+            } else {
+                c("not checked (offline)")
+            },
+        ],
+        vec![
+            c("principals that used a key no statement or grant names"),
+            if r.key_access.checked {
+                n_alert(s.did_without_naming)
+            } else {
+                c("not checked (offline)")
+            },
+        ],
     ];
     Section {
         id: "s-summary",
@@ -598,6 +616,149 @@ fn access_inventory(r: &Report) -> Section {
             }),
         ],
     }
+}
+
+/// Who can use each key (key policy and grants), against who did.
+fn key_access(r: &Report) -> Section {
+    let a = &r.key_access;
+    let title = "Who can use each key, against who did";
+    let id = "s-key-access";
+    if !a.checked {
+        return Section {
+            id,
+            title,
+            blocks: vec![Block::Para(plain(&a.basis))],
+        };
+    }
+    let who = |key: &str, p: &str| {
+        let home = arn_account(key).or(r.scope.accounts.first().map(String::as_str));
+        arn(p, short_arn(p, home))
+    };
+    let key_cell = |key: &str| arn(key, key_label(r, key));
+    let mut blocks = vec![
+        Block::Para(plain(&a.basis)),
+        Block::Para(plain(
+            "Can: an Allow statement of the key policy for a cryptographic action (Decrypt, Encrypt, GenerateDataKey*, ReEncrypt*, Sign, Verify, GenerateMac, VerifyMac, ...), or a grant for one, names the principal; an unconditional Deny for every cryptographic action takes it out. \"Via IAM\": the key policy names the principal's account (its root), so the account's IAM policies decide. \"Wildcard statement\": a statement allows any principal, under conditions not evaluated here. \"AWS service\": AWS itself, with no statement naming the service. \"Unexplained\": none of these; look at it. Calls an AWS service made for a principal count as the principal's. Not weighed: Allow conditions and grant constraints (marked), other Deny statements (listed per key), SCPs and permission boundaries.",
+        )),
+    ];
+    let keys: Vec<Vec<Cell>> = a
+        .keys
+        .iter()
+        .map(|k| {
+            let status = if k.checked {
+                c("checked")
+            } else {
+                Cell {
+                    text: "not checked".into(),
+                    class: Some("skip"),
+                    strong: false,
+                    full: None,
+                }
+            };
+            vec![
+                key_cell(&k.key),
+                status,
+                n(k.named),
+                c(list_or(&k.iam_delegation, "-")),
+                n_alert(k.can_but_did_not.len() as u64 + k.can_but_did_not_more),
+                n_alert(k.did_without_naming.len() as u64 + k.did_without_naming_more),
+                c(k.notes.join("; ")),
+            ]
+        })
+        .collect();
+    blocks.push(Block::Table(Table {
+        id: "key-access",
+        head: cols(&[
+            ("key", false),
+            ("policy and grants", false),
+            ("principals named", true),
+            ("IAM delegation (accounts)", false),
+            ("can, did not", true),
+            ("did, not named", true),
+            ("notes", false),
+        ]),
+        rows: keys,
+        empty: "No enabled customer-managed key to check.".into(),
+    }));
+    blocks.push(Block::Sub(
+        "Can, but did not: least-privilege candidates".into(),
+    ));
+    let rows: Vec<Vec<Cell>> = a
+        .keys
+        .iter()
+        .flat_map(|k| {
+            k.can_but_did_not.iter().map(|u| {
+                vec![
+                    key_cell(&k.key),
+                    who(&k.key, &u.principal),
+                    c(u.via.join(", ")),
+                    c(if u.conditional { "yes" } else { "no" }),
+                    time(when(u.last_used, "none recorded")),
+                ]
+            })
+        })
+        .collect();
+    blocks.push(Block::Table(Table {
+        id: "can-but-did-not",
+        head: cols(&[
+            ("key", false),
+            ("principal", false),
+            ("named by", false),
+            ("conditional", false),
+            ("last used", false),
+        ]),
+        rows,
+        empty: "Every principal a statement or grant names used its key.".into(),
+    }));
+    blocks.push(Block::Sub(
+        "Did, with no statement or grant naming them".into(),
+    ));
+    let rows: Vec<Vec<Cell>> = a
+        .keys
+        .iter()
+        .flat_map(|k| {
+            k.did_without_naming.iter().map(|d| {
+                vec![
+                    key_cell(&k.key),
+                    who(&k.key, &d.principal),
+                    n(d.calls),
+                    n(d.through_service),
+                    if d.via == Via::Unexplained {
+                        strong(d.via.as_str(), "fail")
+                    } else {
+                        c(d.via.as_str())
+                    },
+                    c(d.statement.as_deref().unwrap_or("-")),
+                ]
+            })
+        })
+        .collect();
+    blocks.push(Block::Table(Table {
+        id: "did-without-naming",
+        head: cols(&[
+            ("key", false),
+            ("principal", false),
+            ("calls", true),
+            ("through a service", true),
+            ("via", false),
+            ("statement", false),
+        ]),
+        rows,
+        empty: "Every principal that used a key is named by a statement or grant.".into(),
+    }));
+    let more: u64 = a
+        .keys
+        .iter()
+        .map(|k| k.can_but_did_not_more + k.did_without_naming_more)
+        .sum();
+    if more > 0 {
+        blocks.push(Block::Para(plain(format!(
+            "{} not listed (at most {} per list and key): see the JSON report (key_access).",
+            plural(more as usize, "row"),
+            crate::review::access::MAX_ACCESS_ROWS
+        ))));
+    }
+    Section { id, title, blocks }
 }
 
 /// Principals not in the baseline.

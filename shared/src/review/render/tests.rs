@@ -5,6 +5,7 @@ use super::format::{day_ranges, delta, tail};
 use super::markdown::md_escape;
 use super::*;
 use crate::detect::baseline::MonthTotals;
+use crate::review::access::{KeyAccess, KeyAccessReview, UnnamedUse, UnusedAccess, Via};
 use crate::review::month::Coverage;
 use crate::review::report::{
     AccessRow, Charts, CrossAccount, FailingPrincipal, MissingTags, Numbers, PendingKey, Series,
@@ -156,6 +157,8 @@ pub(crate) fn fixture() -> Report {
             cross_account_principals: 1,
             trail_checks_failed: 2,
             rotation_disabled: 1,
+            can_but_did_not: 1,
+            did_without_naming: 3,
             keys_beyond_cap: 0,
             calls_counted_once: 0,
             copies_not_deduplicated: 0,
@@ -298,6 +301,59 @@ pub(crate) fn fixture() -> Report {
             },
         },
         inventory_refusals: Vec::new(),
+        key_access: KeyAccessReview {
+            checked: true,
+            basis: "\"Did\" is a successful cryptographic call on the key in this month's logs only (the baseline has no per-principal history yet): \"did not\" means not used in 2026-09, not in 90 days. Only customer-managed keys that are enabled are listed: AWS-managed keys' policies are AWS's.".into(),
+            keys: vec![
+                KeyAccess {
+                    key: K1.into(),
+                    aliases: vec!["alias/app-data".into()],
+                    checked: true,
+                    named: 2,
+                    iam_delegation: vec!["111122223333".into()],
+                    can_but_did_not: vec![UnusedAccess {
+                        principal: "arn:aws:iam::111122223333:role/break-glass".into(),
+                        via: vec!["statement \"BreakGlass\"".into(), "grant 0a1b2c".into()],
+                        conditional: false,
+                        last_used: None,
+                    }],
+                    can_but_did_not_more: 0,
+                    did_without_naming: vec![
+                        UnnamedUse {
+                            principal: ETL.into(),
+                            calls: 86,
+                            through_service: 80,
+                            via: Via::Iam,
+                            statement: Some("statement \"Enable IAM User Permissions\"".into()),
+                        },
+                        UnnamedUse {
+                            principal: XSS.into(),
+                            calls: 5,
+                            through_service: 0,
+                            via: Via::Unexplained,
+                            statement: None,
+                        },
+                    ],
+                    did_without_naming_more: 1,
+                    notes: vec![format!("statement \"{XSS}\" (Deny kms:*): not weighed, it has conditions")],
+                },
+                KeyAccess {
+                    key: K2.into(),
+                    aliases: vec!["alias/reports".into()],
+                    checked: false,
+                    named: 0,
+                    iam_delegation: Vec::new(),
+                    can_but_did_not: Vec::new(),
+                    can_but_did_not_more: 0,
+                    did_without_naming: Vec::new(),
+                    did_without_naming_more: 0,
+                    notes: vec![
+                        "not checked: the key policy was not read".into(),
+                        "GetKeyPolicy: AccessDeniedException".into(),
+                    ],
+                },
+            ],
+        },
         charts: Charts {
             days: days.clone(),
             calls_per_key: vec![
