@@ -213,7 +213,7 @@ pub use aws::{
         Notifier, ObjectStore, PutOutcome, RefusedFinding, ReviewSources,
     },
     s3::{S3Store, s3_client},
-    sdk::load_sdk_config,
+    sdk::{https_client, load_sdk_config, sdk_defaults},
     securityhub::{SecurityHubImporter, securityhub_client},
     sns::{SnsNotifier, sns_client},
 };
