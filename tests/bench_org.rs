@@ -25,10 +25,9 @@ use std::time::Instant;
 
 use chrono::{DateTime, Duration, Utc};
 use keytrail::{
-    AnalysisOptions, CloudWatchSink, Enricher, EnricherConfig, FileIdentity, KmsDirectory,
-    MAX_RECORD_BYTES, Month, ObjectRef, Processor, ProcessorConfig, S3Store, SnsNotifier, Summary,
-    analyse, cloudwatch_client, delivery_id, kms_client, month_query, s3_client, sns_client,
-    usage_records,
+    AnalysisOptions, CloudWatchSink, Enricher, EnricherConfig, FileIdentity, MAX_RECORD_BYTES,
+    Month, ObjectRef, Processor, ProcessorConfig, S3Store, Summary, analyse, cloudwatch_client,
+    delivery_id, month_query, s3_client, sns_client, usage_records,
 };
 use keytrail_testkit::{Generator, Mix};
 use keytrail_tests::{FaultProxy, Moto, decrypt_record, gz_log, repo_root};
@@ -415,21 +414,8 @@ async fn enricher_at(accounts: usize) -> EnrichCosts {
         _ => None,
     })
     .expect("config");
-    let enricher = Enricher::new(
-        S3Store {
-            client: s3_client(&through),
-        },
-        KmsDirectory {
-            client: kms_client(&through),
-        },
-        SnsNotifier {
-            client: sns_client(&through),
-        },
-        keytrail::SecurityHubImporter {
-            client: keytrail::securityhub_client(&through),
-        },
-        config,
-    );
+    // As the Lambda builds it.
+    let enricher = Enricher::from_sdk(&through, config);
     let started = Instant::now();
     let r = enricher.handle(&alarm()).await.expect("enrich");
     let indexed_ms = started.elapsed().as_secs_f64() * 1e3;

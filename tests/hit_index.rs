@@ -8,9 +8,8 @@
 
 use chrono::{DateTime, Duration, Utc};
 use keytrail::{
-    CloudWatchSink, Enricher, EnricherConfig, KmsDirectory, Processor, ProcessorConfig, S3Store,
-    SecurityHubImporter, SnsNotifier, cloudwatch_client, kms_client, s3_client, securityhub_client,
-    sns_client,
+    CloudWatchSink, Enricher, EnricherConfig, Processor, ProcessorConfig, S3Store,
+    cloudwatch_client, s3_client, sns_client,
 };
 use keytrail_tests::{FaultProxy, Moto, decrypt_record, gz_log, repo_root};
 use serde_json::{Value, json};
@@ -156,21 +155,8 @@ async fn an_alarm_reads_only_the_files_that_matched_its_rule() {
         _ => None,
     })
     .expect("config");
-    let enricher = Enricher::new(
-        S3Store {
-            client: s3_client(&through),
-        },
-        KmsDirectory {
-            client: kms_client(&through),
-        },
-        SnsNotifier {
-            client: sns_client(&through),
-        },
-        SecurityHubImporter {
-            client: securityhub_client(&through),
-        },
-        config,
-    );
+    // As the Lambda builds it.
+    let enricher = Enricher::from_sdk(&through, config);
     let indexed = enricher.handle(&alarm()).await.expect("enrich");
     let (lists, gets) = s3_requests(&proxy);
     assert_eq!(indexed["events"], 12, "{indexed}");

@@ -15,10 +15,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use keytrail::{
-    AthenaQueries, AwsReviewSources, CloudWatchSink, ConfigLocation, OrgReviewSources, Processor,
-    ProcessorConfig, ReviewConfig, Reviewer, S3Store, SnsNotifier, TuningSource, UsageStream,
-    athena_client, cloudtrail_client, cloudwatch_client, firehose_client, kms_client, s3_client,
-    sns_client,
+    ConfigLocation, Processor, ProcessorConfig, ReviewConfig, Reviewer, TuningSource,
+    cloudtrail_client, kms_client, s3_client, sns_client,
 };
 use keytrail_tests::{FaultProxy, Moto, SeenRequest, decrypt_record, delivery_key, gz_log};
 use serde_json::json;
@@ -406,13 +404,9 @@ async fn the_log_processor_is_granted_exactly_what_it_calls() {
     .await;
     // The usage table on: the processor sends the file's rows to its stream.
     keytrail_tests::usage_stream(&direct, BUCKET, "keytrail-usage").await;
-    let processor = Processor::new(
-        S3Store {
-            client: s3_client(&through),
-        },
-        CloudWatchSink {
-            client: cloudwatch_client(&through),
-        },
+    // As the Lambda builds it (its Firehose client too, as usage_stream names one).
+    let processor = Processor::from_sdk(
+        &through,
         ProcessorConfig {
             usage_stream: Some("keytrail-usage".into()),
             max_metric_age: Duration::from_secs(30 * 365 * 24 * 3600),
@@ -425,11 +419,7 @@ async fn the_log_processor_is_granted_exactly_what_it_calls() {
             )),
             ..ProcessorConfig::default()
         },
-    )
-    .with_usage_stream(UsageStream {
-        client: firehose_client(&through),
-        name: "keytrail-usage".into(),
-    });
+    );
     let report = processor
         .handle(&s3_event(&key), None)
         .await
@@ -532,26 +522,8 @@ async fn the_monthly_review_is_granted_exactly_what_it_calls() {
         _ => None,
     })
     .expect("config");
-    let reviewer = Reviewer::new(
-        S3Store {
-            client: s3_client(&through),
-        },
-        OrgReviewSources::new(
-            AwsReviewSources {
-                kms: kms_client(&through),
-                cloudtrail: cloudtrail_client(&through),
-                s3: s3_client(&through),
-            },
-            through.clone(),
-            config.member_role.clone(),
-            config.member_accounts.clone(),
-            config.inventory_concurrency,
-        ),
-        SnsNotifier {
-            client: sns_client(&through),
-        },
-        config,
-    );
+    // As the Lambda builds it.
+    let reviewer = Reviewer::from_sdk(&through, config);
     reviewer
         .handle(&json!({"detail-type": "Scheduled Event", "detail": {"month": month.to_string()}}))
         .await
@@ -568,14 +540,7 @@ async fn the_monthly_review_is_granted_exactly_what_it_calls() {
     let mut athena = reviewer.config.clone();
     athena.usage_table = Some("keytrail.kms_usage".into());
     athena.athena_workgroup = Some("primary".into());
-    let reviewer = Reviewer {
-        config: athena,
-        ..reviewer
-    }
-    .with_athena(AthenaQueries {
-        client: athena_client(&through),
-        workgroup: "primary".into(),
-    });
+    let reviewer = Reviewer::from_sdk(&through, athena);
     let (report, _) = reviewer.review(month).await.expect("Athena engine");
     assert_eq!(report.coverage.engine, "athena");
     check("MonthlyReviewRole", &proxy.seen());

@@ -8,10 +8,7 @@
 use std::collections::BTreeSet;
 
 use chrono::Utc;
-use keytrail::{
-    AwsReviewSources, MemberAccounts, OrgReviewSources, ReviewConfig, Reviewer, S3Store,
-    SnsNotifier, cloudtrail_client, kms_client, s3_client, sns_client,
-};
+use keytrail::{MemberAccounts, ReviewConfig, Reviewer, kms_client, s3_client};
 use keytrail_tests::{FaultProxy, MOTO_DEFAULT_ACCOUNT, Moto, as_account, decrypt_record, gz_log};
 use serde_json::json;
 
@@ -141,28 +138,9 @@ async fn the_inventory_spans_every_account_and_region_and_names_refusals() {
         _ => None,
     })
     .expect("config");
-    let sources = OrgReviewSources::new(
-        AwsReviewSources {
-            kms: kms_client(&through),
-            cloudtrail: cloudtrail_client(&through),
-            s3: s3_client(&through),
-        },
-        through.clone(),
-        config.member_role.clone(),
-        config.member_accounts.clone(),
-        config.inventory_concurrency,
-    );
-    assert_eq!(sources.accounts, MemberAccounts::Organization);
-    let reviewer = Reviewer::new(
-        S3Store {
-            client: s3_client(&through),
-        },
-        sources,
-        SnsNotifier {
-            client: sns_client(&through),
-        },
-        config,
-    );
+    // As the Lambda builds it.
+    let reviewer = Reviewer::from_sdk(&through, config);
+    assert_eq!(reviewer.sources.accounts, MemberAccounts::Organization);
     reviewer
         .handle(&json!({"detail-type": "Scheduled Event", "detail": {"month": month.to_string()}}))
         .await

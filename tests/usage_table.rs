@@ -17,10 +17,9 @@ use std::path::Path;
 
 use chrono::{DateTime, Duration, Utc};
 use keytrail::{
-    AthenaQueries, AwsReviewSources, CloudWatchSink, FileIdentity, Month, ObjectRef,
-    OrgReviewSources, Processor, ProcessorConfig, Report, ReviewConfig, Reviewer, S3Store,
-    SnsNotifier, UsageStream, athena_client, cloudtrail_client, cloudwatch_client, delivery_id,
-    firehose_client, kms_client, month_query, parse_log_key, s3_client, sns_client,
+    CloudWatchSink, FileIdentity, Month, ObjectRef, Processor, ProcessorConfig, Report,
+    ReviewConfig, Reviewer, S3Store, UsageStream, cloudwatch_client, delivery_id, firehose_client,
+    kms_client, month_query, parse_log_key, s3_client,
 };
 use keytrail_tests::{
     FaultProxy, MOTO_DEFAULT_ACCOUNT, Moto, as_account, duckdb_into_moto, gz_log, usage_stream,
@@ -378,35 +377,8 @@ async fn both_engines_give_the_same_report_of_an_organisation_month() {
             _ => None,
         })
         .expect("config");
-        let sources = OrgReviewSources::new(
-            AwsReviewSources {
-                kms: kms_client(&through),
-                cloudtrail: cloudtrail_client(&through),
-                s3: s3_client(&through),
-            },
-            through.clone(),
-            config.member_role.clone(),
-            config.member_accounts.clone(),
-            config.inventory_concurrency,
-        );
-        let r = Reviewer::new(
-            S3Store {
-                client: s3_client(&through),
-            },
-            sources,
-            SnsNotifier {
-                client: sns_client(&through),
-            },
-            config,
-        );
-        if usage_table {
-            r.with_athena(AthenaQueries {
-                client: athena_client(&through),
-                workgroup: "primary".into(),
-            })
-        } else {
-            r
-        }
+        // As the Lambda builds it: with the table and the workgroup, on Athena.
+        Reviewer::from_sdk(&through, config)
     };
     let (from_summaries, _) = reviewer(false).review(month).await.expect("summary engine");
     let dir = tempfile::tempdir().expect("tmp");

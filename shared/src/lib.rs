@@ -207,6 +207,7 @@ pub use aws::{
     discover::{discover_accounts, discover_regions},
     inventory::{AwsReviewSources, cloudtrail_client},
     kms::{KmsDirectory, kms_client},
+    logging::{init_lambda_logging, log_filter},
     organization::{MemberAccounts, OrgReviewSources},
     ports::{
         AwsError, BodyReader, FindingImporter, KeyDirectory, KeyMeta, Listing, MetricSink,

@@ -165,6 +165,36 @@ pub struct Enricher<S, K, N, F> {
     pub config: EnricherConfig,
 }
 
+impl
+    Enricher<
+        crate::aws::s3::S3Store,
+        crate::aws::kms::KmsDirectory,
+        crate::aws::sns::SnsNotifier,
+        crate::aws::securityhub::SecurityHubImporter,
+    >
+{
+    /// The Lambda's enricher: S3, KMS, SNS and Security Hub clients from `sdk`.
+    /// Security Hub is used only with `config.security_hub`; building its client makes
+    /// no call.
+    pub fn from_sdk(sdk: &aws_config::SdkConfig, config: EnricherConfig) -> Self {
+        Enricher::new(
+            crate::aws::s3::S3Store {
+                client: crate::aws::s3::s3_client(sdk),
+            },
+            crate::aws::kms::KmsDirectory {
+                client: crate::aws::kms::kms_client(sdk),
+            },
+            crate::aws::sns::SnsNotifier {
+                client: crate::aws::sns::sns_client(sdk),
+            },
+            crate::aws::securityhub::SecurityHubImporter {
+                client: crate::aws::securityhub::securityhub_client(sdk),
+            },
+            config,
+        )
+    }
+}
+
 impl<S: ObjectStore + 'static, K: KeyDirectory, N: Notifier, F: FindingImporter>
     Enricher<S, K, N, F>
 {

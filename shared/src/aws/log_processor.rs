@@ -314,6 +314,34 @@ pub struct Processor<S, M> {
     >,
 }
 
+impl Processor<crate::aws::s3::S3Store, crate::aws::cloudwatch::CloudWatchSink> {
+    /// The Lambda's processor: S3 and CloudWatch clients from `sdk`, and the usage
+    /// table's Firehose client when `config.usage_stream` names a stream.
+    pub fn from_sdk(sdk: &aws_config::SdkConfig, config: ProcessorConfig) -> Self {
+        let usage_stream =
+            config
+                .usage_stream
+                .clone()
+                .map(|name| crate::aws::firehose::UsageStream {
+                    client: crate::aws::firehose::firehose_client(sdk),
+                    name,
+                });
+        let processor = Processor::new(
+            crate::aws::s3::S3Store {
+                client: crate::aws::s3::s3_client(sdk),
+            },
+            crate::aws::cloudwatch::CloudWatchSink {
+                client: crate::aws::cloudwatch::cloudwatch_client(sdk),
+            },
+            config,
+        );
+        match usage_stream {
+            Some(stream) => processor.with_usage_stream(stream),
+            None => processor,
+        }
+    }
+}
+
 impl<S: ObjectStore, M: MetricSink> Processor<S, M> {
     pub fn new(store: S, metrics: M, config: ProcessorConfig) -> Self {
         Processor {

@@ -11,6 +11,7 @@ pub mod firehose;
 pub mod inventory;
 pub mod kms;
 pub mod log_processor;
+pub mod logging;
 pub mod monthly_review;
 pub mod organization;
 pub mod ports;

@@ -200,6 +200,53 @@ struct DayFiles {
     summaries: Vec<String>,
 }
 
+impl
+    Reviewer<
+        crate::aws::s3::S3Store,
+        crate::aws::organization::OrgReviewSources,
+        crate::aws::sns::SnsNotifier,
+    >
+{
+    /// The Lambda's reviewer: its clients from `sdk`; the inventory of the function's
+    /// own account and, with `config.member_role`, of every member account and Region
+    /// of the month's logs; Athena when both the usage table and the workgroup are
+    /// configured.
+    pub fn from_sdk(sdk: &aws_config::SdkConfig, config: ReviewConfig) -> Self {
+        let athena = match (&config.usage_table, &config.athena_workgroup) {
+            (Some(_), Some(workgroup)) => Some(crate::aws::athena::AthenaQueries {
+                client: crate::aws::athena::athena_client(sdk),
+                workgroup: workgroup.clone(),
+            }),
+            _ => None,
+        };
+        let sources = crate::aws::organization::OrgReviewSources::new(
+            crate::aws::inventory::AwsReviewSources {
+                kms: crate::aws::kms::kms_client(sdk),
+                cloudtrail: crate::aws::inventory::cloudtrail_client(sdk),
+                s3: crate::aws::s3::s3_client(sdk),
+            },
+            sdk.clone(),
+            config.member_role.clone(),
+            config.member_accounts.clone(),
+            config.inventory_concurrency,
+        );
+        let reviewer = Reviewer::new(
+            crate::aws::s3::S3Store {
+                client: crate::aws::s3::s3_client(sdk),
+            },
+            sources,
+            crate::aws::sns::SnsNotifier {
+                client: crate::aws::sns::sns_client(sdk),
+            },
+            config,
+        );
+        match athena {
+            Some(athena) => reviewer.with_athena(athena),
+            None => reviewer,
+        }
+    }
+}
+
 impl<S: ObjectStore + 'static, R: ReviewSources, N: Notifier> Reviewer<S, R, N> {
     pub fn new(store: S, sources: R, notifier: N, config: ReviewConfig) -> Self {
         Reviewer {
