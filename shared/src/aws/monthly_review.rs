@@ -219,11 +219,13 @@ impl
             }),
             _ => None,
         };
+        // One S3 client for the store and the trail checks (a clone shares it).
+        let s3 = crate::aws::s3::s3_client(sdk);
         let sources = crate::aws::organization::OrgReviewSources::new(
             crate::aws::inventory::AwsReviewSources {
                 kms: crate::aws::kms::kms_client(sdk),
                 cloudtrail: crate::aws::inventory::cloudtrail_client(sdk),
-                s3: crate::aws::s3::s3_client(sdk),
+                s3: s3.clone(),
             },
             sdk.clone(),
             config.member_role.clone(),
@@ -231,9 +233,7 @@ impl
             config.inventory_concurrency,
         );
         let reviewer = Reviewer::new(
-            crate::aws::s3::S3Store {
-                client: crate::aws::s3::s3_client(sdk),
-            },
+            crate::aws::s3::S3Store { client: s3 },
             sources,
             crate::aws::sns::SnsNotifier {
                 client: crate::aws::sns::sns_client(sdk),
