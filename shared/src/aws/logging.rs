@@ -1,12 +1,14 @@
 //! The Lambda functions' log subscriber: structured JSON lines through `tracing`.
 //!
-//! It reads Lambda's advanced logging controls as `lambda_runtime`'s default
-//! subscriber does: `AWS_LAMBDA_LOG_FORMAT=JSON` for JSON lines (the template sets
-//! it), and the level from `AWS_LAMBDA_LOG_LEVEL`, else `RUST_LOG`, else INFO.
-//! `RUST_LOG` may also name targets (`info,keytrail=debug,aws_smithy_runtime=warn`).
-//! The difference is the filter: [`Targets`] instead of `EnvFilter`, whose span
-//! and field directives need the `regex` engines (about half a megabyte of each
-//! binary, issue 14's 8 MB budget) and which no Lambda configuration sets.
+//! It reads the variables `lambda_runtime`'s default subscriber reads:
+//! `AWS_LAMBDA_LOG_FORMAT=JSON` for JSON lines (the template sets it), the level from
+//! `AWS_LAMBDA_LOG_LEVEL` (the template's `ApplicationLogLevel`), else INFO, and
+//! `RUST_LOG`'s directives over it (`warn,keytrail=debug,aws_smithy_runtime=info`), so
+//! a deployed function can still be told to log one crate in detail. The difference
+//! is the filter: [`Targets`] instead of `EnvFilter`, whose span and field directives
+//! need the `regex` engines (about 280 KB of each arm64 binary, against issue 14's
+//! 8 MB budget). One more: a target `RUST_LOG` does not name logs at the default level
+//! here, where `EnvFilter` would silence it.
 
 use std::str::FromStr;
 
@@ -16,7 +18,8 @@ use tracing_subscriber::util::SubscriberInitExt;
 
 /// The filter for `AWS_LAMBDA_LOG_LEVEL` and `RUST_LOG`. A level that does not parse
 /// is ignored, as `lambda_runtime` ignores it (the default stays INFO); Lambda's
-/// `FATAL` is tracing's ERROR; `RUST_LOG` targets that do not parse are ignored.
+/// `FATAL` is tracing's ERROR. `RUST_LOG`'s bare level replaces the default and its
+/// `target=level` directives add to it; directives that do not parse are ignored.
 pub fn log_filter(lambda_level: Option<&str>, rust_log: Option<&str>) -> Targets {
     let level = |s: &str| {
         let s = s.trim();
@@ -26,27 +29,23 @@ pub fn log_filter(lambda_level: Option<&str>, rust_log: Option<&str>) -> Targets
             LevelFilter::from_str(s).ok()
         }
     };
-    let mut default = LevelFilter::INFO;
+    let mut default = lambda_level.and_then(level).unwrap_or(LevelFilter::INFO);
     let mut targets = Vec::new();
-    match (lambda_level.and_then(level), rust_log) {
-        (Some(l), _) => default = l,
-        (None, Some(directives)) => {
-            for directive in directives.split(',').filter(|d| !d.trim().is_empty()) {
-                match directive.split_once('=') {
-                    None => {
-                        if let Some(l) = level(directive) {
-                            default = l;
-                        }
-                    }
-                    Some((target, l)) => {
-                        if let Some(l) = level(l) {
-                            targets.push((target.trim().to_owned(), l));
-                        }
-                    }
+    // An empty directive is skipped: tracing parses "" as OFF.
+    let directives = rust_log.unwrap_or_default().split(',');
+    for directive in directives.filter(|d| !d.trim().is_empty()) {
+        match directive.split_once('=') {
+            None => {
+                if let Some(l) = level(directive) {
+                    default = l;
+                }
+            }
+            Some((target, l)) => {
+                if let Some(l) = level(l) {
+                    targets.push((target.trim().to_owned(), l));
                 }
             }
         }
-        (None, None) => {}
     }
     Targets::new().with_default(default).with_targets(targets)
 }
@@ -91,13 +90,22 @@ mod tests {
     }
 
     #[test]
-    fn the_lambda_level_wins_over_rust_log() {
-        let f = log_filter(Some("DEBUG"), Some("error"));
+    fn the_lambda_level_unless_rust_log_says_otherwise() {
+        let f = log_filter(Some("DEBUG"), None);
         assert!(enabled(&f, "aws_smithy_runtime", Level::DEBUG));
         assert!(!enabled(&f, "aws_smithy_runtime", Level::TRACE));
         let f = log_filter(Some("FATAL"), None);
         assert!(enabled(&f, "keytrail", Level::ERROR));
         assert!(!enabled(&f, "keytrail", Level::WARN));
+        // RUST_LOG's directives over the template's ApplicationLogLevel, as with
+        // lambda_runtime's EnvFilter.
+        let f = log_filter(Some("DEBUG"), Some("error"));
+        assert!(enabled(&f, "keytrail", Level::ERROR));
+        assert!(!enabled(&f, "keytrail", Level::WARN));
+        let f = log_filter(Some("INFO"), Some("aws_smithy_runtime=trace"));
+        assert!(enabled(&f, "aws_smithy_runtime::client", Level::TRACE));
+        assert!(enabled(&f, "keytrail", Level::INFO));
+        assert!(!enabled(&f, "keytrail", Level::DEBUG));
     }
 
     #[test]
